@@ -1,0 +1,1 @@
+"""Pure domain rules of emergency mode. Standard library only."""

@@ -1,0 +1,84 @@
+"""Settings, read once by the CLI (environment, optionally a TOML file) and passed down."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from routing.domain.levels import SlaPolicy
+
+
+class ConfigError(Exception):
+    """Bad configuration: the CLI prints it as a one-line reason and exits non-zero."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="forbid")
+
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_user: str | None = None
+    ami_secret: SecretStr | None = None
+    ami_ping_interval: float = Field(10.0, gt=0)
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(4573, ge=0, le=65535)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8000, ge=0, le=65535)
+    db_url: str = "sqlite:///./hotline.db"
+    redis_url: str | None = None
+    journal_dir: Path = Path("./journal")
+    sounds_dir: Path = Path("./sounds")
+    emergency_members: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    menu_file: Path | None = None  # None = the default menu shipped in ivr/
+    main_queue: str = "hotline-main"
+    emergency_queue: str = "hotline-emergency"
+    # Emergency health watch: probe every `health_interval` s, switch after N failures.
+    health_interval: float = Field(5.0, gt=0)
+    health_failures: int = Field(3, ge=1)
+    health_timeout: float = Field(2.0, gt=0)
+    emergency_hold_down: float = Field(60.0, ge=0)
+    service_level_target_seconds: int = Field(20, ge=1)
+    sla: dict[str, Any] = Field(default_factory=dict)
+    session_secret: SecretStr | None = None
+
+    @field_validator("emergency_members", mode="before")
+    @classmethod
+    def _split_members(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [m.strip() for m in value.split(",") if m.strip()]
+        return value
+
+    @field_validator("db_url")
+    @classmethod
+    def _check_db_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("HOTLINE_DB_URL must be a sqlite:// or postgresql:// URL")
+        return value
+
+    def sla_policy(self) -> SlaPolicy:
+        try:
+            return SlaPolicy.from_mapping(self.sla)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"bad [sla] configuration: {exc}") from exc
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Environment first, then the TOML file (keys without the HOTLINE_ prefix), then overrides."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            values.update(tomllib.loads(config_file.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {config_file}: {exc}") from exc
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = Settings(**values)
+    except Exception as exc:  # pydantic.ValidationError: keep the first line readable
+        first = str(exc).splitlines()
+        raise ConfigError("bad configuration: " + " ".join(first[:3])) from exc
+    settings.sla_policy()
+    return settings
