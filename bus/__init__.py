@@ -1,1 +1,15 @@
-"""bus package."""
+"""Message bus: fan-out of console/wallboard/emergency messages.
+
+In-process by default (`InProcessBus`); Redis pub/sub when `HOTLINE_REDIS_URL` is set
+(`bus.redis.RedisBus`). Topics used by the system:
+
+* ``user:<username>``  messages for one console user (ringing, screen_pop, call_ended)
+* ``supervisors``      messages for every supervisor console
+* ``wallboard``        live wallboard updates
+* ``emergency``        emergency-mode changes
+"""
+
+from bus.base import Message, MessageBus, Subscription
+from bus.inprocess import InProcessBus
+
+__all__ = ["InProcessBus", "Message", "MessageBus", "Subscription"]
