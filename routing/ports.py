@@ -1,0 +1,171 @@
+"""Ports of the routing package: what it needs from storage, and what it offers the IVR.
+
+`storage.repositories` implements the stores against SQLAlchemy (SQLite or PostgreSQL);
+tests may implement them with fakes. Every method is async and never blocks the loop.
+
+Errors: `routing.errors.TicketNotFound` for an unknown ticket on update,
+`routing.errors.InvalidInput` for a bad value (nothing is written then),
+`routing.errors.StoreUnavailable` when the database cannot be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from ami.calls import CallSnapshot
+from routing.records import (
+    CallFilter,
+    CallRecord,
+    ConsoleUser,
+    NewTicket,
+    SiteMatch,
+    SiteRecord,
+    SiteSummary,
+    Ticket,
+    TicketFilter,
+    TicketOpening,
+    UserRole,
+)
+
+
+class TicketStore(Protocol):
+    async def open_for_call(self, draft: NewTicket) -> TicketOpening:
+        """Open the ticket of `draft.call_id` (required), or return the one it already has.
+
+        Idempotent per call id across tasks and processes (unique constraint on call_id):
+        a replayed or resynced `CallQueued` never makes a second ticket.
+        """
+        ...
+
+    async def create(self, draft: NewTicket) -> Ticket:
+        """Open a ticket not tied to a call (manual); with a call id it behaves as
+        `open_for_call` and returns the existing ticket."""
+        ...
+
+    async def get(self, number: str) -> Ticket | None:
+        """The ticket with its full history, service and progress logs."""
+        ...
+
+    async def get_by_call(self, call_id: str) -> Ticket | None: ...
+
+    async def list(
+        self, filters: TicketFilter | None = None, *, limit: int = 50, before: str | None = None
+    ) -> Sequence[Ticket]:
+        """Newest first. `before` is a ticket number: only tickets created before it."""
+        ...
+
+    async def update(
+        self,
+        number: str,
+        changes: Mapping[str, object],
+        by: str,
+        *,
+        note: str = "",
+        at: datetime | None = None,
+    ) -> Ticket:
+        """Apply form-field changes (see `routing.domain.ticket_form.EDITABLE_FIELDS`).
+
+        Every field whose value really changes appends one `TicketChange` (who, when,
+        field, old, new). Unchanged values write nothing. Raises TicketNotFound or
+        InvalidInput (then nothing at all is written).
+        """
+        ...
+
+    async def mark_callback_due(self, call_id: str, at: datetime) -> Ticket | None:
+        """The caller abandoned: set status `callback_due` (history written), SLA clock
+        untouched. Returns None when the call has no ticket. Idempotent."""
+        ...
+
+    async def add_service_entry(
+        self, number: str, *, symptom: str, action: str, result: str, by: str, at: datetime
+    ) -> Ticket: ...
+
+    async def add_progress(self, number: str, *, text: str, by: str, at: datetime) -> Ticket: ...
+
+    async def record_satisfaction(
+        self, number: str, score: int | None, *, at: datetime, call_id: str | None = None
+    ) -> Ticket:
+        """Store a survey score (1..5, None = not applicable) and put it on the ticket."""
+        ...
+
+
+class CallStore(Protocol):
+    async def upsert(
+        self,
+        call: CallSnapshot,
+        *,
+        agent: str | None = None,
+        ticket_number: str | None = None,
+        paper_number: str | None = None,
+    ) -> CallRecord:
+        """Insert or update the call record keyed by `call.call_id` (exactly one row per
+        call). None arguments keep what the row already has."""
+        ...
+
+    async def get(self, call_id: str) -> CallRecord | None: ...
+
+    async def list(
+        self, filters: CallFilter | None = None, *, limit: int = 50, before: str | None = None
+    ) -> Sequence[CallRecord]:
+        """Newest first. `before` is a call id: only calls started before it."""
+        ...
+
+
+class SiteDirectory(Protocol):
+    async def site_record(self, site_code: str, *, at: datetime | None = None) -> SiteRecord | None:
+        """Everything the screen-pop shows; warranty state computed for `at` (default now)."""
+        ...
+
+    async def search(self, text: str, *, limit: int = 20) -> Sequence[SiteSummary]:
+        """Sites whose code, organisation, name, address or contact phone contains `text`."""
+        ...
+
+    async def match_caller(self, number: str) -> SiteMatch:
+        """Identify the site from the caller's number (normalised first)."""
+        ...
+
+    async def site_exists(self, site_code: str) -> bool: ...
+
+
+class UserStore(Protocol):
+    async def create(
+        self, username: str, role: UserRole | str, password: str, interface: str | None = None
+    ) -> ConsoleUser:
+        """Raises UserExists, or InvalidInput for a bad name/role/password/interface."""
+        ...
+
+    async def authenticate(self, username: str, password: str) -> ConsoleUser | None:
+        """The active user when the password matches (constant-time), else None."""
+        ...
+
+    async def get(self, username: str) -> ConsoleUser | None: ...
+
+    async def by_interface(self, interface: str) -> ConsoleUser | None: ...
+
+    async def all_users(self) -> Sequence[ConsoleUser]: ...
+
+
+class SurveySink(Protocol):
+    """What the IVR's satisfaction survey writes to (`call_ref` = Linkedid or ticket number)."""
+
+    async def record_score(self, call_ref: str, score: int | None) -> None: ...
+
+
+class SiteLookup(Protocol):
+    """The part of the site directory the IVR needs (its SiteDirectoryPort)."""
+
+    async def match_caller(self, number: str) -> SiteMatch: ...
+
+    async def site_exists(self, site_code: str) -> bool: ...
+
+
+__all__ = [
+    "CallStore",
+    "SiteDirectory",
+    "SiteLookup",
+    "SurveySink",
+    "TicketStore",
+    "UserStore",
+]
