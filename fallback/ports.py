@@ -1,0 +1,168 @@
+"""Ports of emergency mode.
+
+Offered (the console and API code against these): `EmergencyControl`, `BackfillDesk`,
+`HealthBoard`, `ConsoleHeartbeat`. `fallback.service.EmergencyService` implements them all.
+
+Needed from the world (the lead wires adapters): `HealthProbe` (the shipped probes are in
+`fallback.health`), `BackfillTicketSink` (`fallback.tickets.TicketStoreBackfillSink` adapts
+`routing.ports.TicketStore`), and the PBX through `ami.control.CallControl`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from fallback.records import (
+    AuditRecord,
+    BackfillItem,
+    CallbackTarget,
+    CheckResult,
+    EmergencyStatus,
+    Reconciliation,
+)
+
+
+class EmergencyControl(Protocol):
+    def status(self) -> EmergencyStatus: ...
+
+    async def set_active(self, active: bool, *, reason: str, by: str) -> EmergencyStatus:
+        """Flip the mode by hand. `reason` is mandatory and non-empty (`InvalidRequest`
+        otherwise). Flipping to the mode already in force changes nothing and is audited."""
+        ...
+
+
+class BackfillDesk(Protocol):
+    async def items(self) -> list[BackfillItem]:
+        """Every emergency call (and every paper number entered without a call), oldest
+        first, with its ticket number once backfilled."""
+        ...
+
+    async def submit(
+        self,
+        paper_number: str,
+        *,
+        site_code: str | None,
+        level: int,
+        description: str,
+        caller_number: str | None,
+        by: str,
+    ) -> str:
+        """Type in a paper ticket: opens a ticket (source `backfill`) linked to the call and
+        returns its number. Raises `InvalidRequest`, `UnknownPaperNumber`, `BackfillConflict`."""
+        ...
+
+    async def waive(self, paper_number: str, *, reason: str, by: str) -> None:
+        """Account for a call that needs no ticket (test call, wrong number); reason required."""
+        ...
+
+    async def reconciliation(self) -> Reconciliation: ...
+
+    async def close_backfill(self, by: str) -> None:
+        """Back to normal. Raises `BackfillIncomplete` while anything is unaccounted for."""
+        ...
+
+
+class HealthBoard(Protocol):
+    """What the supervisor page shows besides the mode."""
+
+    def health(self) -> list[CheckResult]:
+        """The latest result of each health check."""
+        ...
+
+    def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        """Newest first."""
+        ...
+
+    async def callback_list(self) -> list[CallbackTarget]: ...
+
+    async def call_back(self, caller_number: str, *, interface: str, by: str) -> str:
+        """Ring `interface` (the agent's phone) and connect it to the caller; returns the
+        Originate ActionID."""
+        ...
+
+
+class ConsoleHeartbeat(Protocol):
+    """The console reports that it (or one agent's browser) is alive."""
+
+    def heartbeat(self, source: str, at: datetime | None = None) -> None: ...
+
+
+class HealthProbe(Protocol):
+    """One named check of the main seat system, run by `fallback.health.HealthWatch` under
+    `asyncio.timeout(self.timeout)` (a hung peer is a failure, not a hang).
+
+    `check()` returns a short detail when healthy; it raises
+    `fallback.errors.HealthCheckFailed` (or any exception, or times out) when not, and
+    `fallback.errors.HealthCheckInconclusive` when it cannot tell.
+    """
+
+    name: str
+    timeout: float
+    critical: bool
+
+    async def check(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillTicket:
+    """What a paper ticket says, plus what the journal knows of its call."""
+
+    paper_number: str
+    call_id: str | None
+    site_code: str | None
+    level: int
+    description: str
+    caller_number: str
+    caller_name: str
+    started_at: datetime  # the SLA clock starts when the call came in, not at typing time
+    agent: str | None
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillOutcome:
+    ticket_number: str
+    created: bool  # False: the call already had a ticket; the paper content was added to it
+
+
+class BackfillTicketSink(Protocol):
+    """Where backfilled tickets go (the main ticket database)."""
+
+    async def ticket_for_call(self, call_id: str) -> str | None:
+        """The number of the ticket the call already has (opened before the outage), if any."""
+        ...
+
+    async def backfill(self, ticket: BackfillTicket) -> BackfillOutcome:
+        """Open a ticket with source `backfill` linked to `ticket.call_id`; idempotent per
+        call id (a call never gets two tickets)."""
+        ...
+
+
+class PaperNumberNotice(Protocol):
+    """Tells the answering agent the paper number of the call (the lead resolves the
+    agent's `user:<username>` topic from the queue-member interface)."""
+
+    async def __call__(
+        self,
+        *,
+        interface: str,
+        member_name: str,
+        call_id: str,
+        paper_number: str,
+        caller_number: str,
+    ) -> None: ...
+
+
+__all__ = [
+    "BackfillDesk",
+    "BackfillOutcome",
+    "BackfillTicket",
+    "BackfillTicketSink",
+    "ConsoleHeartbeat",
+    "EmergencyControl",
+    "HealthBoard",
+    "HealthProbe",
+    "PaperNumberNotice",
+]
