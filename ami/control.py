@@ -49,8 +49,14 @@ class QueueSnapshot:
 
 class CallControl(Protocol):
     async def queue_add(
-        self, queue: str, interface: str, *, member_name: str | None = None,
-        penalty: int = 0, paused: bool = False, state_interface: str | None = None,
+        self,
+        queue: str,
+        interface: str,
+        *,
+        member_name: str | None = None,
+        penalty: int = 0,
+        paused: bool = False,
+        state_interface: str | None = None,
     ) -> None: ...
 
     async def queue_remove(self, queue: str, interface: str) -> None: ...
@@ -61,14 +67,19 @@ class CallControl(Protocol):
 
     async def queue_status(self, queue: str | None = None) -> QueueSnapshot: ...
 
-    async def redirect(
-        self, channel: str, context: str, exten: str, priority: int = 1
-    ) -> None: ...
+    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None: ...
 
     async def originate(
-        self, channel: str, *, context: str, exten: str, priority: int = 1,
-        caller_id: str | None = None, timeout_ms: int = 30000,
-        variables: Mapping[str, str] | None = None, async_: bool = True,
+        self,
+        channel: str,
+        *,
+        context: str,
+        exten: str,
+        priority: int = 1,
+        caller_id: str | None = None,
+        timeout_ms: int = 30000,
+        variables: Mapping[str, str] | None = None,
+        async_: bool = True,
     ) -> str:
         """Returns the ActionID; with async_ the OriginateResponse event tells the outcome."""
         ...

@@ -1,0 +1,479 @@
+"""Call tracker: folds the AMI event stream into calls and publishes domain events.
+
+Channels are grouped by ``Linkedid``. The tracker is synchronous and does no I/O: the
+AMI client feeds it typed events (`handle`), and after a reconnect the resync result
+(`resync`). Subscribers receive `ami.calls` domain events; they must not block.
+
+Rules taken from real Asterisk 22 recordings (see ../shared/asterisk-transcripts):
+* ``QueueCallerLeave`` comes *before* ``AgentConnect``.
+* ``AgentComplete`` may come after both ``Hangup``\\ s with no channel fields at all; the
+  call is then found by (Queue, Interface) or it has already been closed by the Hangups.
+* After a no-answer there are two ``DialEnd`` for the same leg; abandon while an agent
+  rings gives ``DialEnd CANCEL`` and no ``AgentRingNoAnswer``.
+* Nothing is replayed after a reconnect: a call connected meanwhile is only visible in
+  ``CoreShowChannels`` (bridged ``Queue``/``AppQueue`` channels sharing a Linkedid).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ami import events as ev
+from ami.calls import (
+    AgentNoAnswer,
+    AgentRinging,
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallIdentified,
+    CallLeftQueue,
+    CallOutcome,
+    CallQueued,
+    CallStarted,
+    CallState,
+    DomainCallEvent,
+    TrackedCall,
+)
+from ami.protocol import AmiMessage
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Subscriber = Callable[[DomainCallEvent], None]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def interface_of(channel: str) -> str:
+    """Queue-member interface from a channel name.
+
+    ``PJSIP/1001-00000008`` → ``PJSIP/1001``;
+    ``Local/1001@agents-local-00000000;1`` → ``Local/1001@agents-local``.
+    """
+    base = channel.split(";", 1)[0]
+    head, sep, tail = base.rpartition("-")
+    if sep and len(tail) == 8 and all(c in "0123456789abcdef" for c in tail):
+        return head
+    return base
+
+
+@dataclass(frozen=True, slots=True)
+class ResyncChannel:
+    """One channel as CoreShowChannels reports it after a reconnect."""
+
+    channel: str
+    uniqueid: str
+    linkedid: str
+    caller_number: str
+    caller_name: str
+    context: str
+    application: str
+    application_data: str
+    bridge_id: str
+    duration_seconds: int = 0
+
+    @classmethod
+    def from_message(cls, message: AmiMessage) -> ResyncChannel:
+        get = message.get
+        duration = 0
+        try:
+            h, m, s = (int(x) for x in get("Duration", "0:0:0").split(":"))
+            duration = h * 3600 + m * 60 + s
+        except ValueError:
+            duration = 0
+        return cls(
+            channel=get("Channel"),
+            uniqueid=get("Uniqueid"),
+            linkedid=get("Linkedid"),
+            caller_number=get("CallerIDNum"),
+            caller_name=get("CallerIDName"),
+            context=get("Context"),
+            application=get("Application"),
+            application_data=get("ApplicationData"),
+            bridge_id=get("BridgeId"),
+            duration_seconds=duration,
+        )
+
+
+class CallTracker:
+    def __init__(
+        self,
+        *,
+        clock: Clock = _utcnow,
+        inbound_contexts: Iterable[str] = ("hotline-in",),
+        ended_memory: int = 2000,
+    ) -> None:
+        self._clock = clock
+        self._inbound = frozenset(inbound_contexts)
+        self.calls: dict[str, TrackedCall] = {}  # live calls by Linkedid
+        self._channel_call: dict[str, str] = {}  # Uniqueid -> Linkedid
+        # Channels whose Linkedid we saw but that are not (yet) hotline calls
+        # (originated drills, callbacks): kept so a later Newexten into hotline-in counts.
+        self._others: dict[str, TrackedCall] = {}
+        # Recently ended calls, so late AgentComplete/replays don't resurrect them.
+        self._ended: OrderedDict[str, TrackedCall] = OrderedDict()
+        self._ended_memory = ended_memory
+        self._subscribers: list[Subscriber] = []
+        self.unknown_events = 0
+        self._handlers: dict[type[ev.AmiEvent], Callable[[Any], None]] = {
+            ev.Newchannel: self._on_newchannel,
+            ev.Newexten: self._on_newexten,
+            ev.VarSet: self._on_varset,
+            ev.QueueCallerJoin: self._on_join,
+            ev.QueueCallerLeave: self._on_leave,
+            ev.QueueCallerAbandon: self._on_abandon,
+            ev.AgentCalled: self._on_agent_called,
+            ev.AgentRingNoAnswer: self._on_ring_no_answer,
+            ev.AgentConnect: self._on_agent_connect,
+            ev.AgentComplete: self._on_agent_complete,
+            ev.Hangup: self._on_hangup,
+            ev.BlindTransfer: self._on_transfer,
+            ev.AttendedTransfer: self._on_transfer,
+        }
+
+    # --- subscription -------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def _publish(self, event: DomainCallEvent) -> None:
+        for subscriber in tuple(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception:  # one broken subscriber must not starve the others
+                log.exception(
+                    "call %s: subscriber %r failed on %s",
+                    event.call_id,
+                    subscriber,
+                    type(event).__name__,
+                )
+
+    # --- event intake ---------------------------------------------------------------
+
+    def handle(self, event: ev.AmiEvent) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def handle_message(self, message: AmiMessage) -> None:
+        """Convenience for replay: type the message and handle it."""
+        cls = ev.EVENT_TYPES.get(message.event)
+        if cls is not None and cls in self._handlers:
+            self._handlers[cls](cls.from_message(message))
+
+    def _call_for(self, e: ev.ChannelEvent) -> TrackedCall | None:
+        linkedid = self._channel_call.get(e.uniqueid) or e.linkedid
+        return self.calls.get(linkedid)
+
+    def _on_newchannel(self, e: ev.Newchannel) -> None:
+        if not e.linkedid:
+            return
+        call = self.calls.get(e.linkedid) or self._others.get(e.linkedid)
+        if call is not None:
+            call.channels[e.uniqueid] = e.channel
+            self._channel_call[e.uniqueid] = e.linkedid
+            return
+        if e.linkedid in self._ended:
+            return
+        if e.uniqueid != e.linkedid:
+            return  # a leg of a call we never saw start (e.g. before we connected)
+        call = TrackedCall(
+            call_id=e.linkedid,
+            channel=e.channel,
+            caller_number=e.caller_id_num,
+            caller_name=e.caller_id_name,
+            started_at=self._clock(),
+        )
+        call.channels[e.uniqueid] = e.channel
+        self._channel_call[e.uniqueid] = e.linkedid
+        if e.context in self._inbound:
+            self._start(call)
+        else:
+            self._others[e.linkedid] = call
+
+    def _start(self, call: TrackedCall) -> None:
+        self.calls[call.call_id] = call
+        log.info("call %s: started from %r (%s)", call.call_id, call.caller_number, call.channel)
+        self._publish(CallStarted(call.snapshot(), call.started_at))
+
+    def _on_newexten(self, e: ev.Newexten) -> None:
+        if e.context not in self._inbound:
+            return
+        other = self._others.pop(e.linkedid, None)
+        if other is not None:
+            self._start(other)
+
+    def _on_varset(self, e: ev.VarSet) -> None:
+        if not e.variable.startswith("HOTLINE_"):
+            return
+        call = self._call_for(e)
+        if call is None or e.uniqueid != call.call_id:
+            return  # only the caller channel's variables describe the call
+        if call.variables.get(e.variable) == e.value:
+            return
+        call.variables[e.variable] = e.value
+        # CALLERID(num) is cleaned by the dialplan before the IVR; follow it.
+        self._publish(CallIdentified(call.snapshot(), self._clock(), e.variable, e.value))
+
+    def _on_join(self, e: ev.QueueCallerJoin) -> None:
+        call = self._call_for(e)
+        if call is None:
+            return
+        now = self._clock()
+        call.state = CallState.QUEUED
+        call.queue = e.queue
+        call.queue_position = e.position
+        if call.queued_at is None:
+            call.queued_at = now
+        if e.caller_id_num and e.caller_id_num != call.caller_number:
+            call.caller_number = e.caller_id_num  # cleaned by the dialplan
+        if e.caller_id_name:
+            call.caller_name = e.caller_id_name
+        log.info("call %s: queued in %s at position %d", call.call_id, e.queue, e.position)
+        self._publish(CallQueued(call.snapshot(), now, e.position))
+
+    def _on_leave(self, e: ev.QueueCallerLeave) -> None:
+        call = self._call_for(e)
+        if call is None:
+            return
+        self._publish(CallLeftQueue(call.snapshot(), self._clock(), e.queue))
+
+    def _on_abandon(self, e: ev.QueueCallerAbandon) -> None:
+        call = self._call_for(e)
+        if call is None:
+            return
+        call.outcome = CallOutcome.ABANDONED
+        call.hold_seconds = e.hold_time
+        log.info("call %s: abandoned in %s after %d s", call.call_id, e.queue, e.hold_time)
+        self._publish(CallAbandoned(call.snapshot(), self._clock(), e.hold_time))
+
+    def _on_agent_called(self, e: ev.AgentCalled) -> None:
+        call = self._call_for(e)
+        if call is None:
+            return
+        now = self._clock()
+        call.state = CallState.AGENT_RINGING
+        call.ringing_at = now
+        call.agent_interface = e.interface
+        call.agent_member_name = e.member_name
+        call.agent_channel = e.dest_channel
+        self._publish(AgentRinging(call.snapshot(), now, e.interface, e.member_name))
+
+    def _on_ring_no_answer(self, e: ev.AgentRingNoAnswer) -> None:
+        call = self._call_for(e)
+        if call is None:
+            return
+        if call.state is CallState.AGENT_RINGING:
+            call.state = CallState.QUEUED
+        self._publish(AgentNoAnswer(call.snapshot(), self._clock(), e.interface, e.ring_time_ms))
+
+    def _on_agent_connect(self, e: ev.AgentConnect) -> None:
+        call = self._call_for(e)
+        if call is None:
+            return
+        self._connect(call, e.interface, e.member_name, e.hold_time, e.dest_channel)
+
+    def _connect(
+        self, call: TrackedCall, interface: str, member_name: str, hold: int, agent_channel: str
+    ) -> None:
+        now = self._clock()
+        call.state = CallState.CONNECTED
+        call.answered_at = now
+        call.agent_interface = interface
+        call.agent_member_name = member_name
+        call.agent_channel = agent_channel or call.agent_channel
+        call.hold_seconds = hold
+        call.outcome = CallOutcome.ANSWERED
+        log.info("call %s: answered by %s", call.call_id, interface)
+        self._publish(CallAnswered(call.snapshot(), now, interface, member_name, hold))
+
+    def _on_agent_complete(self, e: ev.AgentComplete) -> None:
+        call = self._call_for(e) if e.linkedid else None
+        if call is None:
+            # Channel-less variant: find the connected call of that member in that queue.
+            for candidate in self.calls.values():
+                if (
+                    candidate.state is CallState.CONNECTED
+                    and candidate.queue == e.queue
+                    and candidate.agent_interface == e.interface
+                ):
+                    call = candidate
+                    break
+        if call is None:
+            # Already closed by its Hangups: fill in the talk time if we still know it.
+            for ended in reversed(self._ended.values()):
+                if ended.queue == e.queue and ended.agent_interface == e.interface:
+                    ended.talk_seconds = e.talk_time
+                    break
+            return
+        call.talk_seconds = e.talk_time
+        call.hold_seconds = e.hold_time
+        if e.reason == "transfer":
+            call.outcome = CallOutcome.TRANSFERRED
+
+    def _on_transfer(self, e: ev.AmiEvent) -> None:
+        linkedid = (
+            e.transferer_linkedid
+            if isinstance(e, ev.BlindTransfer)
+            else e.orig_transferer_linkedid
+            if isinstance(e, ev.AttendedTransfer)
+            else ""
+        )
+        call = self.calls.get(linkedid)
+        if call is not None and e.message.get("Result") == "Success":
+            call.outcome = CallOutcome.TRANSFERRED
+
+    def _on_hangup(self, e: ev.Hangup) -> None:
+        linkedid = self._channel_call.pop(e.uniqueid, None) or e.linkedid
+        other = self._others.get(linkedid)
+        if other is not None:
+            other.channels.pop(e.uniqueid, None)
+            if not other.channels:
+                del self._others[linkedid]
+            return
+        call = self.calls.get(linkedid)
+        if call is None:
+            return
+        call.channels.pop(e.uniqueid, None)
+        if call.channels:
+            return
+        self._end(call)
+
+    def _end(self, call: TrackedCall) -> None:
+        now = self._clock()
+        call.ended_at = now
+        call.state = CallState.ENDED
+        if call.outcome is None:
+            call.outcome = CallOutcome.NO_AGENT if call.queued_at else CallOutcome.IVR_HANGUP
+        if call.answered_at is not None and call.talk_seconds is None:
+            call.talk_seconds = int((now - call.answered_at).total_seconds())
+        del self.calls[call.call_id]
+        for uniqueid in call.channels:
+            self._channel_call.pop(uniqueid, None)
+        self._ended[call.call_id] = call
+        while len(self._ended) > self._ended_memory:
+            self._ended.popitem(last=False)
+        log.info("call %s: ended (%s)", call.call_id, call.outcome)
+        self._publish(CallEnded(call.snapshot(), now))
+
+    # --- resynchronisation after a reconnect ----------------------------------------------
+
+    def resync(self, channels: Iterable[ResyncChannel]) -> list[TrackedCall]:
+        """Reconcile with the PBX's list of live channels (CoreShowChannels).
+
+        * Known calls with no live channel ended while we were away: they are closed
+          with the best outcome we can infer (connected → answered; waiting → abandoned,
+          so the caller gets a callback; in IVR → ivr_hangup).
+        * Calls that progressed while we were away (the agent answered) get the domain
+          events they missed, marked `resynced`.
+        * Live hotline calls we never saw are adopted.
+        Returns the calls that were adopted, so the caller can fetch their variables.
+        """
+        by_call: dict[str, list[ResyncChannel]] = {}
+        for ch in channels:
+            if ch.linkedid:
+                by_call.setdefault(ch.linkedid, []).append(ch)
+
+        for call in list(self.calls.values()):
+            live = by_call.get(call.call_id)
+            if not live:
+                if call.outcome is None and call.state in (
+                    CallState.QUEUED,
+                    CallState.AGENT_RINGING,
+                ):
+                    call.outcome = CallOutcome.ABANDONED
+                call.channels.clear()
+                call.resynced = True
+                self._end(call)
+                continue
+            live_ids = {ch.uniqueid for ch in live}
+            for uniqueid in list(call.channels):
+                if uniqueid not in live_ids:
+                    del call.channels[uniqueid]
+                    self._channel_call.pop(uniqueid, None)
+            for ch in live:
+                call.channels[ch.uniqueid] = ch.channel
+                self._channel_call[ch.uniqueid] = call.call_id
+            self._catch_up(call, live)
+
+        adopted: list[TrackedCall] = []
+        for linkedid, live in by_call.items():
+            if linkedid in self.calls or linkedid in self._ended:
+                continue
+            root = next((ch for ch in live if ch.uniqueid == linkedid), None)
+            if root is None or root.context not in self._inbound:
+                continue
+            call = TrackedCall(
+                call_id=linkedid,
+                channel=root.channel,
+                caller_number=root.caller_number,
+                caller_name=root.caller_name,
+                started_at=self._clock(),
+                resynced=True,
+            )
+            for ch in live:
+                call.channels[ch.uniqueid] = ch.channel
+                self._channel_call[ch.uniqueid] = linkedid
+            self._start(call)
+            self._catch_up(call, live)
+            adopted.append(call)
+        return adopted
+
+    def _catch_up(self, call: TrackedCall, live: list[ResyncChannel]) -> None:
+        root = next((ch for ch in live if ch.uniqueid == call.call_id), None)
+        if root is None:
+            return
+        if root.application == "Queue" and root.bridge_id:
+            if call.state is not CallState.CONNECTED:
+                agent = next(
+                    (
+                        ch
+                        for ch in live
+                        if ch.application == "AppQueue" and ch.bridge_id == root.bridge_id
+                    ),
+                    None,
+                )
+                if call.queue is None:
+                    call.queue = root.application_data.split(",", 1)[0] or None
+                if call.queued_at is None:
+                    call.queued_at = self._clock()
+                interface = (
+                    interface_of(agent.channel) if agent is not None else call.agent_interface or ""
+                )
+                call.resynced = True
+                self._connect(
+                    call,
+                    interface,
+                    call.agent_member_name or interface,
+                    0,
+                    agent.channel if agent is not None else "",
+                )
+        elif root.application == "Queue":
+            if call.state is CallState.IN_IVR:
+                call.queue = root.application_data.split(",", 1)[0] or None
+                call.state = CallState.QUEUED
+                call.queued_at = self._clock()
+                call.resynced = True
+                self._publish(CallQueued(call.snapshot(), call.queued_at, 0))
+
+    # --- introspection --------------------------------------------------------------
+
+    def ended_call(self, call_id: str) -> TrackedCall | None:
+        return self._ended.get(call_id)
+
+    def call_by_agent(self, interface: str) -> TrackedCall | None:
+        for call in self.calls.values():
+            if call.agent_interface == interface and call.state in (
+                CallState.AGENT_RINGING,
+                CallState.CONNECTED,
+            ):
+                return call
+        return None
