@@ -1,0 +1,1 @@
+"""Pure supervision rules: SLA clocks, escalation plan, working calendar, wallboard figures."""

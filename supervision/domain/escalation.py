@@ -1,0 +1,271 @@
+"""The deterministic escalation plan: `due_actions(tickets, sent_log, now)`.
+
+Every action has a stable `key` derived from the ticket and the rule that produced it, so
+the scheduler can record "sent" per key: after a restart the same plan is computed again,
+keys already in the log are not repeated, and any step that fell due while the controller
+was down is still in the plan (nothing is skipped).
+
+Rules:
+* escalation ladder: step *i* of the ticket's level is due when the ticket has been open
+  (minus time waiting for the customer) for `step.after`;
+* a step whose notices nobody acknowledged within the channel's window (IM 10 min, e-mail
+  2 working hours) brings the next step forward; past the top of the ladder it goes once
+  to the fallback roles;
+* level-1 tickets: a progress report every `progress_report_interval` while open (only the
+  latest one is sent after a gap: a progress report supersedes the ones before it);
+* a deadline breach is announced once per clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from routing.domain.levels import FaultLevel, SlaPolicy
+from supervision.domain.calendar import WorkingCalendar
+from supervision.domain.sla import ClockState, SlaTicket, TicketSla, assess
+
+
+class ChannelKind(StrEnum):
+    IM = "im"  # DingTalk / WeCom group robots
+    EMAIL = "email"
+    SMS = "sms"
+    WEBHOOK = "webhook"  # machine-to-machine: no human acknowledgement expected
+
+
+class ActionKind(StrEnum):
+    ESCALATION = "escalation"
+    PROGRESS_REPORT = "progress_report"
+    BREACH = "breach"
+    UNACKNOWLEDGED = "unacknowledged"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRecord:
+    """One notice of a sent step, as the scheduler recorded it."""
+
+    channel: ChannelKind
+    delivered_at: datetime | None  # None: not (yet) delivered
+    acked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """A planned action the scheduler has taken (its notices were queued)."""
+
+    key: str
+    ticket_number: str
+    taken_at: datetime
+    notices: tuple[NoticeRecord, ...] = ()
+
+    @property
+    def acknowledged(self) -> bool:
+        return any(n.acked_at is not None for n in self.notices)
+
+
+SentLog = Mapping[str, StepRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    key: str
+    kind: ActionKind
+    ticket_number: str
+    level: FaultLevel
+    targets: tuple[str, ...]
+    due_at: datetime
+    reason: str
+    step_index: int | None = None  # 0-based rung of the ladder, for escalations
+
+
+@dataclass(frozen=True)
+class SupervisionPolicy:
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+    breach_targets: tuple[str, ...] = ("duty_engineer", "responsible_manager")
+    unacked_fallback_targets: tuple[str, ...] = ("service_centre_head",)
+    progress_levels: frozenset[FaultLevel] = frozenset({FaultLevel.P1})
+
+    def ack_deadline(self, notice: NoticeRecord) -> datetime | None:
+        """When an undelivered-or-unanswered notice counts as unacknowledged."""
+        if notice.delivered_at is None or notice.channel is ChannelKind.WEBHOOK:
+            return None
+        if notice.channel is ChannelKind.EMAIL:
+            return self.calendar.add_working_time(notice.delivered_at, self.sla.email_ack_window)
+        return notice.delivered_at + self.sla.im_ack_window
+
+
+def escalation_key(number: str, level: FaultLevel, index: int) -> str:
+    return f"{number}/esc/{int(level)}/{index}"
+
+
+def _active_due(ticket: SlaTicket, after: timedelta, now: datetime) -> datetime:
+    """When the ticket's active (unpaused) time reaches `after`; moves with an open pause."""
+    due = ticket.created_at + after
+    for p in sorted(ticket.pauses, key=lambda q: q.start):
+        if p.start >= due:
+            break
+        lo = max(p.start, ticket.created_at)
+        hi = p.end if p.end is not None else max(now, lo)
+        if hi > lo:
+            due += hi - lo
+    return due
+
+
+def _step_unacked_since(
+    record: StepRecord | None, policy: SupervisionPolicy, now: datetime
+) -> datetime | None:
+    """The moment the step became unacknowledged, or None (acked, pending, or no humans)."""
+    if record is None or record.acknowledged:
+        return None
+    deadlines = [d for d in (policy.ack_deadline(n) for n in record.notices) if d is not None]
+    if not deadlines:
+        return None
+    # The step is unacknowledged once the quickest channel's window has passed unanswered.
+    first = min(deadlines)
+    return first if first <= now else None
+
+
+def plan_ticket(
+    sla: TicketSla, sent_log: SentLog, now: datetime, policy: SupervisionPolicy
+) -> list[Action]:
+    ticket = sla.ticket
+    if not ticket.status.is_open:
+        return []
+    actions: list[Action] = []
+    number, level = ticket.number, ticket.level
+    ladder = policy.sla.escalation.get(level, ())
+    elapsed = sla.active_elapsed
+
+    pulled_forward: dict[int, datetime] = {}
+    for i, step in enumerate(ladder):
+        key = escalation_key(number, level, i)
+        record = sent_log.get(key)
+        if record is None:
+            if step.after <= elapsed:
+                due = _active_due(ticket, step.after, now)
+                actions.append(
+                    Action(
+                        key,
+                        ActionKind.ESCALATION,
+                        number,
+                        level,
+                        step.targets,
+                        due,
+                        f"open {_minutes(step.after)} without resolution",
+                        i,
+                    )
+                )
+            elif i in pulled_forward:
+                actions.append(
+                    Action(
+                        key,
+                        ActionKind.ESCALATION,
+                        number,
+                        level,
+                        step.targets,
+                        pulled_forward[i],
+                        f"step {i} not acknowledged in time",
+                        i,
+                    )
+                )
+            continue
+        unacked = _step_unacked_since(record, policy, now)
+        if unacked is None:
+            continue
+        if i + 1 < len(ladder):
+            pulled_forward[i + 1] = unacked
+        else:
+            top_key = f"{number}/unacked/{int(level)}/{i}"
+            if top_key not in sent_log:
+                actions.append(
+                    Action(
+                        top_key,
+                        ActionKind.UNACKNOWLEDGED,
+                        number,
+                        level,
+                        policy.unacked_fallback_targets,
+                        unacked,
+                        f"top escalation step {i} not acknowledged",
+                        i,
+                    )
+                )
+
+    interval = policy.sla.progress_report_interval
+    if level in policy.progress_levels and interval > timedelta(0) and elapsed >= interval:
+        n = int(elapsed / interval)
+        key = f"{number}/progress/{n}"
+        if key not in sent_log:
+            targets = _union(s.targets for s in ladder if s.after <= elapsed)
+            actions.append(
+                Action(
+                    key,
+                    ActionKind.PROGRESS_REPORT,
+                    number,
+                    level,
+                    targets or policy.breach_targets,
+                    _active_due(ticket, interval * n, now),
+                    f"hourly progress report #{n}",
+                )
+            )
+
+    for clock in sla.clocks:
+        if clock.state is ClockState.BREACHED:
+            key = f"{number}/breach/{clock.kind.value}"
+            if key not in sent_log:
+                actions.append(
+                    Action(
+                        key,
+                        ActionKind.BREACH,
+                        number,
+                        level,
+                        policy.breach_targets,
+                        clock.due,
+                        f"{clock.kind.value} deadline breached",
+                    )
+                )
+    return actions
+
+
+def due_actions(
+    tickets: Iterable[SlaTicket],
+    sent_log: SentLog,
+    now: datetime,
+    policy: SupervisionPolicy | None = None,
+) -> list[Action]:
+    """Everything that should have happened by `now` and is not in `sent_log`, oldest first."""
+    pol = policy or SupervisionPolicy()
+    out: list[Action] = []
+    for ticket in tickets:
+        if ticket.status.is_open:
+            out.extend(plan_ticket(assess(ticket, pol.sla, now), sent_log, now, pol))
+    out.sort(key=lambda a: (a.due_at, a.ticket_number, a.key))
+    return out
+
+
+def _union(groups: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for group in groups:
+        for target in group:
+            seen.setdefault(target, None)
+    return tuple(seen)
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds() // 60)} min"
+
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "ChannelKind",
+    "NoticeRecord",
+    "SentLog",
+    "StepRecord",
+    "SupervisionPolicy",
+    "due_actions",
+    "escalation_key",
+    "plan_ticket",
+]

@@ -1,0 +1,187 @@
+"""SLA clocks of one ticket: which deadlines run, are paused, met or breached.
+
+A ticket's clocks stop while it waits for the customer (a `Pause`); the deadline moves
+later by the paused time. Everything here is a pure function of the ticket and `now`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from routing.domain.levels import FaultLevel, SlaPolicy
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    CALLBACK_DUE = "callback_due"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """The ticket waited for the customer from `start` until `end` (None = still waiting)."""
+
+    start: datetime
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaTicket:
+    """What the SLA engine needs to know about a ticket (built from the stored ticket)."""
+
+    number: str
+    level: FaultLevel
+    status: TicketStatus
+    created_at: datetime
+    site_code: str | None = None
+    site_name: str | None = None
+    site_tier: str | None = None
+    distance_km: float | None = None
+    remote: bool = False
+    feature_request: bool = False
+    responded_at: datetime | None = None  # first response (phone/remote)
+    onsite_at: datetime | None = None  # engineer arrived
+    resolved_at: datetime | None = None  # service restored
+    pauses: tuple[Pause, ...] = field(default=())
+    description: str = ""
+    call_id: str | None = None
+
+
+class ClockKind(StrEnum):
+    RESPONSE = "response"
+    ONSITE = "onsite"
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"  # past due and still not met
+    MET_LATE = "met_late"  # met, but after the deadline
+
+
+@dataclass(frozen=True, slots=True)
+class ClockStatus:
+    kind: ClockKind
+    state: ClockState
+    due: datetime  # effective deadline (moved by pauses; "if resumed now" while paused)
+    window: timedelta
+
+    @property
+    def breached(self) -> bool:
+        return self.state in (ClockState.BREACHED, ClockState.MET_LATE)
+
+    def remaining(self, now: datetime) -> timedelta:
+        return self.due - now
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSla:
+    ticket: SlaTicket
+    clocks: tuple[ClockStatus, ...]
+    paused: bool
+    active_elapsed: timedelta  # time open, minus paused time
+
+    def clock(self, kind: ClockKind) -> ClockStatus | None:
+        for c in self.clocks:
+            if c.kind is kind:
+                return c
+        return None
+
+    @property
+    def breached(self) -> bool:
+        return any(c.state is ClockState.BREACHED for c in self.clocks)
+
+    def next_due(self) -> datetime | None:
+        """Earliest deadline still running (or paused): the ticket's time to breach."""
+        live = [c.due for c in self.clocks if c.state in (ClockState.RUNNING, ClockState.PAUSED)]
+        return min(live) if live else None
+
+
+def paused_time(pauses: Sequence[Pause], start: datetime, until: datetime) -> timedelta:
+    """Paused time inside [start, until); an open pause runs until `until`."""
+    total = timedelta(0)
+    for p in pauses:
+        lo = max(p.start, start)
+        hi = min(p.end or until, until)
+        if hi > lo:
+            total += hi - lo
+    return total
+
+
+def _effective_due(
+    created: datetime, window: timedelta, pauses: Sequence[Pause], now: datetime
+) -> datetime:
+    """Push the deadline later by every pause that began before it (in start order)."""
+    due = created + window
+    for p in sorted(pauses, key=lambda q: q.start):
+        if p.start >= due:
+            break
+        lo = max(p.start, created)
+        hi = p.end if p.end is not None else max(now, lo)
+        if hi > lo:
+            due += hi - lo
+    return due
+
+
+def _clock(
+    kind: ClockKind,
+    window: timedelta,
+    ticket: SlaTicket,
+    met_at: datetime | None,
+    now: datetime,
+    paused_now: bool,
+) -> ClockStatus:
+    # Pauses after the clock was met don't move it.
+    horizon = met_at if met_at is not None else now
+    due = _effective_due(ticket.created_at, window, ticket.pauses, horizon)
+    if met_at is not None:
+        state = ClockState.MET if met_at <= due else ClockState.MET_LATE
+    elif paused_now:
+        state = ClockState.PAUSED
+    elif now >= due:
+        state = ClockState.BREACHED
+    else:
+        state = ClockState.RUNNING
+    return ClockStatus(kind, state, due, window)
+
+
+def assess(ticket: SlaTicket, policy: SlaPolicy, now: datetime) -> TicketSla:
+    """The ticket's clocks as they stand at `now`."""
+    paused_now = ticket.status.is_open and any(
+        p.start <= now and (p.end is None or p.end > now) for p in ticket.pauses
+    )
+    # A resolved ticket without explicit response/onsite stamps met them when it was resolved.
+    resolved = ticket.resolved_at if not ticket.status.is_open else None
+    if not ticket.status.is_open and resolved is None:
+        resolved = now
+    clocks = [
+        _clock(
+            ClockKind.RESPONSE,
+            policy.response_window(
+                ticket.level, remote=ticket.remote, feature_request=ticket.feature_request
+            ),
+            ticket,
+            ticket.responded_at or resolved,
+            now,
+            paused_now,
+        )
+    ]
+    onsite = policy.onsite_window(ticket.level, ticket.distance_km)
+    if onsite is not None and not ticket.remote:
+        clocks.append(
+            _clock(ClockKind.ONSITE, onsite, ticket, ticket.onsite_at or resolved, now, paused_now)
+        )
+    end = now if ticket.status.is_open else (ticket.resolved_at or now)
+    elapsed = max(end - ticket.created_at, timedelta(0))
+    active = elapsed - paused_time(ticket.pauses, ticket.created_at, end)
+    return TicketSla(ticket, tuple(clocks), paused_now, active)
