@@ -179,6 +179,7 @@ class AmiClient(Manager):  # type: ignore[misc]
         self.queue_snapshot: QueueSnapshot = QueueSnapshot((), ())
         self.connections = 0  # successful logins, for tests and /healthz
         self.callback_errors = 0
+        self.silence_at_detection: float | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
