@@ -1,0 +1,35 @@
+"""Ports through which the IVR reaches the rest of the hotline.
+
+The storage side implements `SiteDirectoryPort` against the database (numbers normalised
+there with `phonenumbers`; the IVR passes the raw ANI); the emergency controller implements
+`IvrModePort`; the ticket side implements `SurveySinkPort`. In-memory adapters for tests and
+the demo are in `ivr.directory`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ivr.menu import MatchKind, Outage, SiteMatch
+
+__all__ = ["IvrModePort", "MatchKind", "Outage", "SiteDirectoryPort", "SiteMatch", "SurveySinkPort"]
+
+
+class SiteDirectoryPort(Protocol):
+    async def match_caller(self, caller_number: str) -> SiteMatch:
+        """Which site(s) list this raw caller number among their contacts."""
+        ...
+
+    async def site_exists(self, site_code: str) -> bool: ...
+
+
+class IvrModePort(Protocol):
+    def emergency_active(self) -> bool: ...
+
+    def current_outage(self) -> Outage | None: ...
+
+
+class SurveySinkPort(Protocol):
+    async def record_score(self, call_ref: str, score: int | None) -> None:
+        """Store the caller's 1..5 score (None: offered but not answered)."""
+        ...

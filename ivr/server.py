@@ -1,0 +1,246 @@
+"""The FastAGI IVR server: scripts `ivr` and `survey` (see the dialplan in asterisk-conf/).
+
+A thin layer: it performs what the pure machine in `ivr.menu` asks (prompts, digit
+collection, site-directory look-ups) and feeds back what happened. Whatever goes wrong
+(port failure, protocol error, caller hang-up) the `ivr` script still ends with
+HOTLINE_QUEUE, HOTLINE_PRIORITY and HOTLINE_IVR_RESULT set, so the dialplan queues the
+caller; a caller is never dropped by the IVR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from pathlib import Path
+
+from ivr import menu as machine
+from ivr.agi import AgiApplication, AgiChannel
+from ivr.errors import AgiError, AgiHangup, IvrError
+from ivr.menu import (
+    Action,
+    Ask,
+    CallContext,
+    CallerMatched,
+    CheckSiteCode,
+    DigitsEntered,
+    DirectoryUnavailable,
+    Event,
+    Finish,
+    LookupCaller,
+    Menu,
+    MenuState,
+    Outage,
+    Play,
+    PromptPlayed,
+    RecordScore,
+    ScoreRecorded,
+    SiteChecked,
+)
+from ivr.ports import IvrModePort, SiteDirectoryPort, SurveySinkPort
+from routing.domain.levels import SlaPolicy
+
+log = logging.getLogger(__name__)
+
+
+class IvrServerError(IvrError):
+    """The IVR server cannot start (port in use, ...)."""
+
+
+class IvrServer:
+    def __init__(
+        self,
+        menu: Menu,
+        sites: SiteDirectoryPort,
+        mode: IvrModePort,
+        surveys: SurveySinkPort,
+        *,
+        policy: SlaPolicy,
+        main_queue: str = "hotline-main",
+        emergency_queue: str = "hotline-emergency",
+        sounds_dir: Path,
+        default_priority: int = 5,
+        port_timeout: float = 3.0,
+    ) -> None:
+        self.menu = menu
+        self.sites = sites
+        self.mode = mode
+        self.surveys = surveys
+        self.policy = policy
+        self.main_queue = main_queue
+        self.emergency_queue = emergency_queue
+        self.sounds_dir = sounds_dir.resolve()
+        self.default_priority = default_priority
+        self.port_timeout = port_timeout
+        self._server: asyncio.Server | None = None
+        self._app: AgiApplication | None = None
+        self.host: str | None = None
+        self.port: int | None = None
+
+    @property
+    def failures(self) -> int:
+        """Sessions whose script raised past its own safety net (should stay 0)."""
+        return self._app.failures if self._app is not None else 0
+
+    async def start(self, host: str, port: int) -> None:
+        app = AgiApplication()
+        app.add_route("ivr", self.ivr)
+        app.add_route("survey", self.survey)
+        try:
+            self._server = await asyncio.start_server(app.handler, host, port)
+        except OSError as exc:
+            raise IvrServerError(f"cannot listen for FastAGI on {host}:{port}: {exc}") from exc
+        self._app = app
+        sockname = self._server.sockets[0].getsockname()
+        self.host, self.port = sockname[0], sockname[1]
+        log.info("FastAGI IVR listening on %s:%s", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    def prompt_path(self, name: str) -> str:
+        """Absolute path without extension, as Asterisk's STREAM FILE / GET DATA want."""
+        return str(self.sounds_dir / name)
+
+    # -- the `ivr` script ---------------------------------------------------------------
+
+    def _context(self, chan: AgiChannel) -> CallContext:
+        emergency = False
+        outage: Outage | None = None
+        try:
+            emergency = self.mode.emergency_active()
+            outage = self.mode.current_outage()
+        except Exception:
+            log.exception("call %s: mode port failed; assuming normal mode", chan.call_id)
+        priorities = {int(level): p for level, p in self.policy.queue_priority.items()}
+        return CallContext(
+            call_ref=chan.call_id,
+            caller_number=chan.caller_number,
+            emergency=emergency,
+            outage=outage,
+            main_queue=self.main_queue,
+            emergency_queue=self.emergency_queue,
+            level_priority=priorities,
+            default_priority=self.default_priority,
+        )
+
+    async def ivr(self, chan: AgiChannel) -> None:
+        call = self._context(chan)
+        state = MenuState()
+        try:
+            state, action = machine.start(self.menu, call)
+            await chan.answer()
+            while not isinstance(action, Finish):
+                event = await self._perform(chan, action)
+                state, action = machine.advance(self.menu, call, state, event)
+            finish = action
+        except AgiHangup:
+            log.info("call %s: caller hung up in the IVR at %s", call.call_ref, state.stage)
+            finish = machine.safe_exit(self.menu, call, state, failed=False)
+        except Exception:
+            log.exception(
+                "call %s: IVR failed at %s; queueing the caller", call.call_ref, state.stage
+            )
+            finish = machine.safe_exit(self.menu, call, state, failed=True)
+        await self._exit(chan, finish)
+
+    async def _exit(self, chan: AgiChannel, finish: Finish) -> None:
+        for name, value in finish.variables:
+            try:
+                await chan.set_variable(name, value)
+            except AgiError:
+                # The connection is gone: the dialplan's own defaults queue the caller.
+                log.exception("call %s: could not set %s", chan.call_id, name)
+                return
+        log.info(
+            "call %s: IVR done: %s", chan.call_id, " ".join(f"{k}={v}" for k, v in finish.variables)
+        )
+        if finish.farewell is not None and not chan.hung_up:
+            with suppress(AgiHangup):
+                await chan.stream_file(self.prompt_path(finish.farewell))
+
+    async def _perform(self, chan: AgiChannel, action: Action) -> Event:
+        if isinstance(action, Play):
+            await chan.stream_file(self.prompt_path(action.prompt))
+            return PromptPlayed()
+        if isinstance(action, Ask):
+            if action.preface is not None:
+                await chan.stream_file(self.prompt_path(action.preface))
+            digits, timed_out = await chan.get_data(
+                self.prompt_path(action.prompt), action.timeout_ms, action.max_digits
+            )
+            return DigitsEntered(digits, timed_out)
+        if isinstance(action, LookupCaller):
+            if not action.caller_number:
+                return CallerMatched(machine.SiteMatch.none())
+            try:
+                match = await asyncio.wait_for(
+                    self.sites.match_caller(action.caller_number), self.port_timeout
+                )
+            except Exception:
+                log.exception(
+                    "call %s: site directory failed; skipping identification", chan.call_id
+                )
+                return DirectoryUnavailable()
+            log.info(
+                "call %s: caller %s matched %s %s",
+                chan.call_id,
+                action.caller_number,
+                match.kind,
+                match.site_code or ",".join(match.candidates),
+            )
+            return CallerMatched(match)
+        if isinstance(action, CheckSiteCode):
+            try:
+                exists = await asyncio.wait_for(
+                    self.sites.site_exists(action.site_code), self.port_timeout
+                )
+            except Exception:
+                log.exception(
+                    "call %s: site directory failed; skipping identification", chan.call_id
+                )
+                return DirectoryUnavailable()
+            return SiteChecked(action.site_code, exists)
+        raise IvrError(f"the IVR script cannot perform {action!r}")
+
+    # -- the `survey` script --------------------------------------------------------------
+
+    async def survey(self, chan: AgiChannel) -> None:
+        call_ref = chan.call_id
+        state = machine.SurveyState()
+        try:
+            call_ref = await chan.get_variable("HOTLINE_CALLREF") or chan.call_id
+            state, action = machine.survey_start(self.menu)
+            while not isinstance(action, Finish):
+                if isinstance(action, RecordScore):
+                    await self._record(call_ref, action.score)
+                    event: Event = ScoreRecorded()
+                elif isinstance(action, Play | Ask):
+                    event = await self._perform(chan, action)
+                else:
+                    raise IvrError(f"the survey script cannot perform {action!r}")
+                state, action = machine.survey_advance(self.menu, state, event)
+            finish = action
+        except AgiHangup:
+            log.info("call %s: caller hung up during the survey", call_ref)
+            if not state.recorded:
+                await self._record(call_ref, state.score)
+            finish = machine.survey_finish(state)
+        except Exception:
+            log.exception("call %s: survey failed", call_ref)
+            finish = machine.survey_finish(state)
+        for name, value in finish.variables:
+            try:
+                await chan.set_variable(name, value)
+            except AgiError:
+                log.exception("call %s: could not set %s", call_ref, name)
+
+    async def _record(self, call_ref: str, score: int | None) -> None:
+        try:
+            await asyncio.wait_for(self.surveys.record_score(call_ref, score), self.port_timeout)
+            log.info("call %s: survey score %s", call_ref, score)
+        except Exception:
+            log.exception("call %s: could not store survey score %s", call_ref, score)
