@@ -285,7 +285,10 @@ class AmiClient(Manager):  # type: ignore[misc]
             await asyncio.sleep(tick)
             now = time.monotonic()
             if now - self._last_rx >= 1.75 * self.ping_interval:
-                log.error("AMI peer silent for %.1f s: declaring it dead", now - self._last_rx)
+                self.silence_at_detection = now - self._last_rx
+                log.error(
+                    "AMI peer silent for %.1f s: declaring it dead", self.silence_at_detection
+                )
                 wire.abort()
                 return
             if now >= next_ping:
