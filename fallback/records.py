@@ -138,9 +138,11 @@ class AuditRecord:
     by: str
     reason: str
     automatic: bool
+    duration_seconds: float | None = None  # on exit: how long emergency mode lasted
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "duration_seconds": self.duration_seconds,
             "at": _iso(self.at),
             "action": self.action,
             "outcome": self.outcome,

@@ -1,0 +1,267 @@
+"""Health watch of the main seat system: named probes, each under its own timeout.
+
+Shipped probes:
+* `SqlWriteProbe`: the ticket database is reachable AND writable — a real write then
+  read-back in a small `health_probe` table through the SQLAlchemy async engine. A hung
+  database is caught by the timeout, not only a refused connection.
+* `CallableProbe`: any async callable (for another store, or for tests).
+* `ConsoleHeartbeats`: the agent console reports heartbeats; stale for `max_age` = failed.
+* `ReadyAgentsProbe`: at least `min_ready` unpaused, reachable members in `hotline-main`.
+
+`HealthWatch.run_round()` runs them concurrently and gives one verdict: failing when a
+critical probe failed, healthy when every critical probe passed, inconclusive otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ami.control import CallControl
+from ami.errors import AmiError, AmiNotConnected, AmiTimeout
+from fallback.domain.mode import Verdict
+from fallback.errors import HealthCheckFailed, HealthCheckInconclusive
+from fallback.ports import HealthProbe
+from fallback.records import CheckResult
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthRound:
+    at: datetime
+    results: tuple[CheckResult, ...]
+    verdict: Verdict
+
+    @property
+    def detail(self) -> str:
+        bad = [r for r in self.results if r.state != "ok"]
+        return "; ".join(f"{r.name} {r.state}: {r.detail}" for r in bad)
+
+
+class CallableProbe:
+    """Wraps `async def fn() -> str | None` (return a detail, raise on failure)."""
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[[], Awaitable[str | None]],
+        *,
+        timeout: float = 2.0,
+        critical: bool = True,
+    ) -> None:
+        self.name = name
+        self.fn = fn
+        self.timeout = timeout
+        self.critical = critical
+
+    async def check(self) -> str:
+        return (await self.fn()) or "ok"
+
+
+class SqlWriteProbe:
+    """Write a fresh token for this node into `health_probe`, read it back, compare."""
+
+    CREATE = (
+        "CREATE TABLE IF NOT EXISTS health_probe ("
+        "node VARCHAR(200) PRIMARY KEY, token VARCHAR(64) NOT NULL, "
+        "written_at VARCHAR(40) NOT NULL)"
+    )
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        name: str = "database",
+        timeout: float = 2.0,
+        critical: bool = True,
+        node: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.timeout = timeout
+        self.critical = critical
+        self.node = node or f"{socket.gethostname()}:{os.getpid()}"
+        self._clock = clock
+        self._table_ready = False
+
+    async def check(self) -> str:
+        token = secrets.token_hex(8)
+        at = (self._clock() if self._clock else datetime.now().astimezone()).isoformat()
+        params = {"node": self.node, "token": token, "at": at}
+        async with self.engine.begin() as conn:
+            if not self._table_ready:
+                await conn.execute(text(self.CREATE))
+            await conn.execute(text("DELETE FROM health_probe WHERE node = :node"), params)
+            await conn.execute(
+                text(
+                    "INSERT INTO health_probe (node, token, written_at) VALUES (:node, :token, :at)"
+                ),
+                params,
+            )
+            result = await conn.execute(
+                text("SELECT token FROM health_probe WHERE node = :node"), params
+            )
+            read_back = result.scalar_one_or_none()
+        self._table_ready = True
+        if read_back != token:
+            raise HealthCheckFailed(f"wrote token {token}, read back {read_back!r}")
+        return "write/read ok"
+
+
+class ConsoleHeartbeats:
+    """Implements `ConsoleHeartbeat` (the console calls `heartbeat`) and `HealthProbe`."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        max_age: timedelta = timedelta(seconds=30),
+        min_sources: int = 1,
+        name: str = "consoles",
+        timeout: float = 1.0,
+        critical: bool = True,
+    ) -> None:
+        self._clock = clock
+        self.max_age = max_age
+        self.min_sources = min_sources
+        self.name = name
+        self.timeout = timeout
+        self.critical = critical
+        self._beats: dict[str, datetime] = {}
+        self._started = clock()  # grace: no verdict before the consoles had time to beat
+
+    def heartbeat(self, source: str, at: datetime | None = None) -> None:
+        self._beats[source] = at or self._clock()
+
+    def fresh_sources(self) -> list[str]:
+        now = self._clock()
+        return sorted(s for s, t in self._beats.items() if now - t <= self.max_age)
+
+    async def check(self) -> str:
+        fresh = self.fresh_sources()
+        if len(fresh) >= self.min_sources:
+            return f"{len(fresh)} console(s) alive"
+        now = self._clock()
+        if not self._beats and now - self._started <= self.max_age:
+            raise HealthCheckInconclusive("waiting for the first console heartbeat")
+        last = max(self._beats.values(), default=None)
+        since = "never" if last is None else f"{(now - last).total_seconds():.0f} s ago"
+        raise HealthCheckFailed(
+            f"{len(fresh)} console(s) alive, need {self.min_sources}; last heartbeat {since}"
+        )
+
+
+# Device states that mean the phone cannot take a call (4 invalid, 5 unavailable).
+_UNREACHABLE = {4, 5}
+
+
+class ReadyAgentsProbe:
+    """At least `min_ready` members of the main queue logged in, unpaused and reachable."""
+
+    def __init__(
+        self,
+        control: CallControl,
+        *,
+        queue: str = "hotline-main",
+        min_ready: int = 1,
+        name: str = "agents",
+        timeout: float = 2.0,
+        critical: bool = True,
+    ) -> None:
+        self.control = control
+        self.queue = queue
+        self.min_ready = min_ready
+        self.name = name
+        self.timeout = timeout
+        self.critical = critical
+
+    async def check(self) -> str:
+        try:
+            snapshot = await self.control.queue_status(self.queue)
+        except (AmiNotConnected, AmiTimeout) as exc:
+            # The PBX link is down: that says nothing about the seat system.
+            raise HealthCheckInconclusive(f"cannot ask the PBX: {exc}") from exc
+        except AmiError as exc:
+            raise HealthCheckFailed(f"QueueStatus {self.queue}: {exc}") from exc
+        members = [m for m in snapshot.members if m.queue == self.queue]
+        ready = [m for m in members if not m.paused and m.status not in _UNREACHABLE]
+        detail = f"{len(ready)} ready of {len(members)} member(s) in {self.queue}"
+        if len(ready) < self.min_ready:
+            raise HealthCheckFailed(detail)
+        return detail
+
+
+class HealthWatch:
+    """Runs the probes; keeps the latest result of each for the supervisor page."""
+
+    def __init__(self, probes: Sequence[HealthProbe], clock: Clock) -> None:
+        names = [p.name for p in probes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"health probe names must be unique: {names}")
+        self.probes = tuple(probes)
+        self._clock = clock
+        self._latest: dict[str, CheckResult] = {}
+
+    def latest(self) -> list[CheckResult]:
+        return [self._latest[p.name] for p in self.probes if p.name in self._latest]
+
+    async def _run_probe(self, probe: HealthProbe) -> CheckResult:
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(probe.timeout):
+                detail = await probe.check()
+            state = "ok"
+        except TimeoutError:
+            state, detail = "failed", f"no answer within {probe.timeout:g} s"
+        except HealthCheckInconclusive as exc:
+            state, detail = "unknown", str(exc)
+        except HealthCheckFailed as exc:
+            state, detail = "failed", str(exc)
+        except Exception as exc:  # any error of the peer is a failed check, with its text
+            state, detail = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        elapsed_ms = (time.monotonic() - started) * 1000
+        return CheckResult(probe.name, state, detail, self._clock(), elapsed_ms, probe.critical)
+
+    async def run_round(self) -> HealthRound:
+        results = tuple(await asyncio.gather(*(self._run_probe(p) for p in self.probes)))
+        for result in results:
+            previous = self._latest.get(result.name)
+            if previous is None or previous.state != result.state:
+                level = logging.INFO if result.state == "ok" else logging.WARNING
+                log.log(level, "health %s: %s (%s)", result.name, result.state, result.detail)
+            self._latest[result.name] = result
+        critical = [r for r in results if r.critical]
+        if any(r.state == "failed" for r in critical):
+            verdict = Verdict.FAILING
+        elif all(r.state == "ok" for r in critical):
+            verdict = Verdict.HEALTHY
+        else:
+            verdict = Verdict.INCONCLUSIVE
+        return HealthRound(self._clock(), results, verdict)
+
+    async def run(
+        self, interval: float, on_round: Callable[[HealthRound], Awaitable[None]]
+    ) -> None:
+        """Probe every `interval` seconds until cancelled; `on_round` gets each round."""
+        while True:
+            started = time.monotonic()
+            health_round = await self.run_round()
+            try:
+                await on_round(health_round)
+            except Exception:  # the watch must keep watching; the failure is logged
+                log.exception("handling a health round failed")
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -1,0 +1,217 @@
+"""Paper-ticket numbers: pre-allocated, unique, never reused, and printable pads.
+
+During emergency mode every call gets the next number; the agent writes the call on the
+pad sheet carrying that number. The allocator is a fsynced JSON-lines log
+(`paper-numbers.jsonl` in HOTLINE_JOURNAL_DIR): a number is on disk before it is handed
+out, so a restart continues after the highest number ever issued and never reuses one.
+It needs no database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from datetime import datetime
+from pathlib import Path
+
+from fallback.errors import InvalidRequest
+from fallback.journal import JsonLinesLog
+
+PAPER_FILE = "paper-numbers.jsonl"
+DEFAULT_PREFIX = "E"
+DEFAULT_WIDTH = 6
+
+
+class PaperNumberFormat:
+    """`E000042`: a prefix and a zero-padded sequence number."""
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX, width: int = DEFAULT_WIDTH) -> None:
+        if not re.fullmatch(r"[A-Z]{1,4}", prefix):
+            raise InvalidRequest("paper number prefix must be 1-4 capital letters")
+        if not 3 <= width <= 9:
+            raise InvalidRequest("paper number width must be 3..9 digits")
+        self.prefix = prefix
+        self.width = width
+        self._pattern = re.compile(rf"{prefix}-?(\d{{1,{width}}})")
+
+    def format(self, n: int) -> str:
+        if not 1 <= n < 10**self.width:
+            raise InvalidRequest(f"paper number {n} out of range")
+        return f"{self.prefix}{n:0{self.width}d}"
+
+    def parse(self, text: str) -> int:
+        """The sequence number; accepts `e42`, `E-000042`, ` E000042 `."""
+        match = self._pattern.fullmatch(str(text).strip().upper())
+        if match is None or int(match.group(1)) == 0:
+            raise InvalidRequest(f"not a paper number: {text!r} (expected like {self.format(1)})")
+        return int(match.group(1))
+
+    def normalise(self, text: str) -> str:
+        return self.format(self.parse(text))
+
+
+class PaperNumberAllocator:
+    """Durable allocator. `open()` once, then `allocate()`; safe to share in one loop."""
+
+    def __init__(self, directory: Path, number_format: PaperNumberFormat | None = None) -> None:
+        self.format = number_format or PaperNumberFormat()
+        self._log = JsonLinesLog(directory / PAPER_FILE)
+        self._lock = asyncio.Lock()
+        self._highest_allocated = 0
+        self._highest_printed = 0
+        self._printed: list[tuple[int, int]] = []  # (first, last) inclusive
+        self._allocated: dict[int, str | None] = {}
+        self._opened = False
+
+    async def open(self) -> None:
+        for record in await self._log.open():
+            kind = record.get("kind")
+            if kind == "allocated":
+                n = int(record["n"])
+                self._allocated[n] = record.get("call_id")
+                self._highest_allocated = max(self._highest_allocated, n)
+            elif kind == "printed":
+                first, last = int(record["first"]), int(record["last"])
+                self._printed.append((first, last))
+                self._highest_printed = max(self._highest_printed, last)
+        self._opened = True
+
+    async def close(self) -> None:
+        await self._log.close()
+
+    @property
+    def next_number(self) -> int:
+        return self._highest_allocated + 1
+
+    @property
+    def next_unprinted(self) -> int:
+        return max(self._highest_printed, self._highest_allocated) + 1
+
+    async def allocate(self, call_id: str | None, at: datetime) -> str:
+        """The next number, on disk before it is returned."""
+        if not self._opened:
+            raise InvalidRequest("paper number allocator is not open")
+        async with self._lock:
+            n = self._highest_allocated + 1
+            number = self.format.format(n)
+            await self._log.append(
+                {
+                    "kind": "allocated",
+                    "n": n,
+                    "number": number,
+                    "call_id": call_id,
+                    "at": at.isoformat(),
+                }
+            )
+            self._highest_allocated = n
+            self._allocated[n] = call_id
+            return number
+
+    async def record_printed(self, first: int, count: int, at: datetime) -> None:
+        async with self._lock:
+            last = first + count - 1
+            self.format.format(last)  # range check
+            await self._log.append(
+                {"kind": "printed", "first": first, "last": last, "at": at.isoformat()}
+            )
+            self._printed.append((first, last))
+            self._highest_printed = max(self._highest_printed, last)
+
+    def is_issued(self, number: str) -> bool:
+        """Allocated to a call or printed on a pad: a number an operator may type in."""
+        n = self.format.parse(number)
+        return n in self._allocated or any(a <= n <= b for a, b in self._printed)
+
+    def call_of(self, number: str) -> str | None:
+        return self._allocated.get(self.format.parse(number))
+
+
+_PAD_CSS = """
+@page { size: A4; margin: 10mm; }
+* { box-sizing: border-box; }
+body { font-family: "Noto Sans CJK SC", "Noto Sans", "DejaVu Sans", sans-serif;
+       font-size: 10.5pt; color: #000; margin: 0; }
+.sheet { height: 136mm; border: 0.4mm solid #000; padding: 5mm 6mm; margin-bottom: 4mm;
+         page-break-inside: avoid; break-inside: avoid; display: flex; flex-direction: column; }
+.sheet:nth-of-type(2n) { page-break-after: always; break-after: page; }
+.head { display: flex; justify-content: space-between; align-items: baseline;
+        border-bottom: 0.3mm solid #000; padding-bottom: 2mm; }
+.title { font-size: 13pt; font-weight: bold; }
+.number { font-family: "DejaVu Sans Mono", monospace; font-size: 20pt; font-weight: bold;
+          letter-spacing: 0.5mm; }
+table { width: 100%; border-collapse: collapse; margin-top: 2mm; }
+td { border: 0.2mm solid #000; padding: 1.2mm 2mm; vertical-align: top; }
+td.k { width: 30%; white-space: nowrap; }
+.tall td { height: 24mm; }
+.box { display: inline-block; width: 3.5mm; height: 3.5mm; border: 0.3mm solid #000;
+       margin: 0 1mm 0 3mm; vertical-align: middle; }
+.foot { margin-top: auto; font-size: 8.5pt; }
+@media screen { body { background: #eee; } .sheet { background: #fff; width: 190mm;
+                margin: 4mm auto; } }
+"""
+
+
+def _sheet(number: str, title: str) -> str:
+    n = html.escape(number)
+    levels = "".join(
+        f'<span class="box"></span>{lvl}' for lvl in ("1 紧急", "2 严重", "3 一般", "4 咨询")
+    )
+    return f"""<section class="sheet" id="{n}">
+<div class="head"><span class="title">{html.escape(title)}</span>
+<span class="number">{n}</span></div>
+<table>
+<tr><td class="k">日期时间 Date/time</td><td></td></tr>
+<tr><td class="k">来电号码 Caller number</td><td></td></tr>
+<tr><td class="k">单位 / 站点 Organisation / site</td><td></td></tr>
+<tr><td class="k">站点编码 Site code</td><td></td></tr>
+<tr><td class="k">联系人 Contact</td><td></td></tr>
+<tr><td class="k">故障级别 Fault level</td><td>{levels}</td></tr>
+<tr class="tall"><td class="k">故障描述 Fault description</td><td></td></tr>
+<tr class="tall"><td class="k">处理措施 Action taken</td><td></td></tr>
+<tr><td class="k">坐席 Agent</td><td></td></tr>
+</table>
+<div class="foot">应急纸质工单 {n} — 恢复后请录入系统（补录） / Emergency paper ticket {n}:
+enter it into the ticket system after recovery.</div>
+</section>"""
+
+
+def render_pads_html(
+    count: int,
+    start: int,
+    *,
+    number_format: PaperNumberFormat | None = None,
+    title: str = "7×24 技术支持热线 应急工单",
+) -> str:
+    """A self-contained HTML document (print CSS inline, no external resources): one
+    pre-numbered paper-ticket form per number, two per A4 page."""
+    fmt = number_format or PaperNumberFormat()
+    if count < 1:
+        raise InvalidRequest("count must be at least 1")
+    if start < 1:
+        raise InvalidRequest("start must be at least 1")
+    first, last = fmt.format(start), fmt.format(start + count - 1)
+    sheets = "\n".join(_sheet(fmt.format(n), title) for n in range(start, start + count))
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>{html.escape(title)} {first}–{last}</title>
+<style>{_PAD_CSS}</style></head>
+<body>
+{sheets}
+</body></html>
+"""
+
+
+def render_pads(
+    count: int,
+    start: int,
+    path: Path,
+    *,
+    number_format: PaperNumberFormat | None = None,
+    title: str = "7×24 技术支持热线 应急工单",
+) -> Path:
+    """Write the pads sheet for numbers `start` .. `start + count - 1` to `path`."""
+    document = render_pads_html(count, start, number_format=number_format, title=title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(document, encoding="utf-8")
+    return path
