@@ -1,0 +1,124 @@
+"""Database wiring: one `Database` per process, built by the composition root from the URL.
+
+No module-level engine. SQLite runs through aiosqlite, PostgreSQL through asyncpg, so no
+query ever blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from routing.errors import StoreUnavailable
+from storage.models import Base, HealthProbeRow
+
+log = logging.getLogger(__name__)
+
+
+def async_url(url: str) -> str:
+    """`sqlite:///x.db` → `sqlite+aiosqlite:///x.db`, `postgresql://` → `postgresql+asyncpg://`."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise StoreUnavailable(f"malformed database URL: {exc}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise StoreUnavailable(f"unsupported database URL scheme {parsed.drivername!r}")
+
+
+def sync_url(url: str) -> str:
+    """The synchronous twin used by Alembic (`sqlite://` / `postgresql+psycopg://`)."""
+    parsed = make_url(async_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+class Database:
+    """Owns the engine and hands out sessions."""
+
+    def __init__(self, url: str, *, node: str = "", echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.node = node
+        self.dialect = make_url(self.url).get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            # One connection: in-process writers queue on the pool instead of sleeping in
+            # SQLite's busy handler; BEGIN IMMEDIATE keeps other processes correct.
+            kwargs.update(pool_size=1, max_overflow=0, connect_args={"timeout": 30})
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _sqlite_setup(self.engine)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    async def create(self) -> None:
+        """Create every table straight from the models (tests, throw-away demo databases)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+
+    async def upgrade(self) -> None:
+        """Apply the Alembic migrations (in a thread: Alembic is synchronous)."""
+        from storage.migrate import upgrade
+
+        await asyncio.to_thread(upgrade, self.url)
+
+    async def probe(self) -> None:
+        """Prove the database is reachable and writable; raise StoreUnavailable if not."""
+        node = self.node or "default"
+        try:
+            async with self.sessions.begin() as session:
+                await session.execute(delete(HealthProbeRow).where(HealthProbeRow.node == node))
+                session.add(HealthProbeRow(node=node, at=datetime.now(UTC)))
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailable(f"database not writable: {exc}") from exc
+
+    async def ping(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (DBAPIError, OSError) as exc:
+            raise StoreUnavailable(f"database unreachable: {exc}") from exc
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event own the transaction (pysqlite's is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

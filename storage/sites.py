@@ -1,0 +1,201 @@
+"""`SiteDirectory` on SQLAlchemy: site records for the screen-pop, search, caller matching."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
+
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import selectinload
+
+from routing.domain.priority import special_periods_at
+from routing.numbers import matching_key
+from routing.records import (
+    OPEN_STATUSES,
+    Contact,
+    Contract,
+    Engineer,
+    Equipment,
+    MatchKind,
+    SiteMatch,
+    SiteRecord,
+    SiteSummary,
+    SiteTier,
+    SpecialPeriod,
+    TicketStatus,
+    TicketSummary,
+)
+from storage.database import Database
+from storage.errors import store_errors
+from storage.models import ContactRow, SiteEngineerRow, SiteRow, TicketRow
+from storage.tickets import Clock, like_pattern, utc_now
+
+log = logging.getLogger(__name__)
+
+RECENT_TICKETS = 5
+OPEN_TICKETS_SHOWN = 20
+
+
+def _tier(value: str | None) -> SiteTier | None:
+    return SiteTier(value) if value is not None and value in SiteTier._value2member_map_ else None
+
+
+def _summary(row: TicketRow) -> TicketSummary:
+    return TicketSummary(
+        number=row.number,
+        created_at=row.created_at,
+        level=row.level,
+        status=TicketStatus(row.status),
+        symptom=row.description,
+        resolution=row.resolution,
+    )
+
+
+class SiteRepository:
+    """Implements `routing.ports.SiteDirectory` (and the IVR's site lookup)."""
+
+    def __init__(
+        self, db: Database, *, region: str = "CN", tz: tzinfo = UTC, clock: Clock = utc_now
+    ) -> None:
+        self.db = db
+        self.region = region
+        self.tz = tz
+        self.clock = clock
+
+    async def site_record(self, site_code: str, *, at: datetime | None = None) -> SiteRecord | None:
+        when = at or self.clock()
+        today = when.astimezone(self.tz).date()
+        with store_errors():
+            async with self.db.sessions() as session:
+                site = await session.scalar(
+                    select(SiteRow)
+                    .where(SiteRow.site_code == site_code)
+                    .options(
+                        selectinload(SiteRow.contacts),
+                        selectinload(SiteRow.equipment),
+                        selectinload(SiteRow.contract),
+                        selectinload(SiteRow.engineer_links).joinedload(SiteEngineerRow.engineer),
+                        selectinload(SiteRow.special_periods),
+                    )
+                )
+                if site is None:
+                    return None
+                open_rows = (
+                    await session.scalars(
+                        select(TicketRow)
+                        .where(
+                            TicketRow.site_code == site_code,
+                            TicketRow.status.in_([s.value for s in OPEN_STATUSES]),
+                        )
+                        .order_by(TicketRow.created_at.desc(), TicketRow.id.desc())
+                        .limit(OPEN_TICKETS_SHOWN)
+                    )
+                ).all()
+                recent_rows = (
+                    await session.scalars(
+                        select(TicketRow)
+                        .where(TicketRow.site_code == site_code)
+                        .order_by(TicketRow.created_at.desc(), TicketRow.id.desc())
+                        .limit(RECENT_TICKETS)
+                    )
+                ).all()
+        stored = tuple(
+            SpecialPeriod(p.kind, p.label, p.starts_at, p.ends_at) for p in site.special_periods
+        )
+        # Show what is in force now (incl. flood season) and what is still to come.
+        shown = special_periods_at(site.sector, stored, when, self.tz) + tuple(
+            p for p in stored if p.starts_at > when
+        )
+        contract = site.contract
+        return SiteRecord(
+            customer_id=site.customer_id,
+            organisation=site.organisation,
+            site_code=site.site_code,
+            site_name=site.site_name,
+            tier=_tier(site.tier),
+            address=site.address,
+            distance_km=site.distance_km,
+            contacts=tuple(Contact(c.name, c.phone, c.normalised) for c in site.contacts),
+            equipment=tuple(
+                Equipment(
+                    kind=e.kind,
+                    model=e.model,
+                    serial=e.serial,
+                    warranty_end=e.warranty_end,
+                    in_warranty=e.warranty_end is not None and e.warranty_end >= today,
+                )
+                for e in site.equipment
+            ),
+            contract=None if contract is None else Contract(contract.tier, contract.warranty_end),
+            engineers=tuple(
+                Engineer(link.engineer.name, link.engineer.phone, link.engineer.interface)
+                for link in site.engineer_links
+            ),
+            network_notes=site.network_notes,
+            special_periods=shown,
+            open_tickets=tuple(_summary(r) for r in open_rows),
+            recent_tickets=tuple(_summary(r) for r in recent_rows),
+            sector=site.sector,
+        )
+
+    async def search(self, text: str, *, limit: int = 20) -> Sequence[SiteSummary]:
+        query = text.strip()[:100]
+        if not query:
+            return []
+        pattern = like_pattern(query)
+        conditions: list[ColumnElement[bool]] = [
+            SiteRow.site_code.like(pattern, escape="\\"),
+            SiteRow.organisation.ilike(pattern, escape="\\"),
+            SiteRow.site_name.ilike(pattern, escape="\\"),
+            SiteRow.address.ilike(pattern, escape="\\"),
+            SiteRow.customer_id.ilike(pattern, escape="\\"),
+        ]
+        key = matching_key(query, self.region) if any(ch.isdigit() for ch in query) else None
+        if key:
+            conditions.append(
+                exists().where(ContactRow.site_id == SiteRow.id, ContactRow.normalised == key)
+            )
+        stmt = (
+            select(SiteRow)
+            .where(or_(*conditions))
+            .order_by(SiteRow.site_code)
+            .limit(max(1, min(limit, 200)))
+        )
+        with store_errors():
+            async with self.db.sessions() as session:
+                rows = (await session.scalars(stmt)).all()
+        return [
+            SiteSummary(r.site_code, r.organisation, r.site_name, _tier(r.tier), r.customer_id)
+            for r in rows
+        ]
+
+    async def match_caller(self, number: str) -> SiteMatch:
+        key = matching_key(number, self.region)
+        if key is None:
+            return SiteMatch(MatchKind.NONE, "")
+        with store_errors():
+            async with self.db.sessions() as session:
+                codes = (
+                    await session.scalars(
+                        select(SiteRow.site_code)
+                        .join(ContactRow, ContactRow.site_id == SiteRow.id)
+                        .where(ContactRow.normalised == key)
+                        .distinct()
+                        .order_by(SiteRow.site_code)
+                    )
+                ).all()
+        if not codes:
+            return SiteMatch(MatchKind.NONE, key)
+        kind = MatchKind.UNIQUE if len(codes) == 1 else MatchKind.AMBIGUOUS
+        return SiteMatch(kind, key, tuple(codes))
+
+    async def site_exists(self, site_code: str) -> bool:
+        if not (site_code.isascii() and site_code.isdigit()) or len(site_code) > 32:
+            return False
+        with store_errors():
+            async with self.db.sessions() as session:
+                found = await session.scalar(
+                    select(SiteRow.id).where(SiteRow.site_code == site_code)
+                )
+        return found is not None

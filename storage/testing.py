@@ -1,0 +1,72 @@
+"""Scratch databases for tests and benchmarks: a fresh SQLite file or a fresh, uniquely
+named PostgreSQL database that is dropped afterwards (never a shared, dirty one).
+
+`HOTLINE_TEST_PG_URL` points at the server's maintenance database
+(default `postgresql://postgres@127.0.0.1:5432/test`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from storage.database import Database
+from storage.models import Base
+
+DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def pg_admin_url() -> str:
+    return os.environ.get("HOTLINE_TEST_PG_URL", DEFAULT_PG_ADMIN_URL)
+
+
+def _libpq(url: str) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def postgres_available(admin_url: str | None = None) -> bool:
+    try:
+        with psycopg.connect(_libpq(admin_url or pg_admin_url()), connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def create_scratch_postgres(admin_url: str | None = None, prefix: str = "hotline_test") -> str:
+    """Create an empty database with a unique name; returns its URL (synchronous)."""
+    admin = admin_url or pg_admin_url()
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_scratch_postgres(url: str, admin_url: str | None = None) -> None:
+    name = make_url(url).database
+    if not name:
+        return
+    with psycopg.connect(_libpq(admin_url or pg_admin_url()), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def scratch_sqlite_url(directory: Path) -> str:
+    return f"sqlite:///{directory / ('hotline-' + secrets.token_hex(4) + '.db')}"
+
+
+async def empty_all_tables(db: Database) -> None:
+    """Remove every row (history triggers fire on DELETE, not on TRUNCATE)."""
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            raise ValueError("use a fresh SQLite file instead of emptying one")

@@ -1,0 +1,502 @@
+"""`TicketStore` on SQLAlchemy: tickets, append-only history, service/progress logs, scores."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from routing.domain.numbering import check_node, counter_key, ticket_number
+from routing.domain.ticket_form import LONG_TEXT, history_text, validate_changes, validate_value
+from routing.errors import InvalidInput, TicketNotFound
+from routing.records import (
+    NewTicket,
+    ProblemType,
+    ProgressEntry,
+    ServiceEntry,
+    Ticket,
+    TicketChange,
+    TicketFilter,
+    TicketOpening,
+    TicketSource,
+    TicketStatus,
+    Urgency,
+)
+from storage.database import Database
+from storage.errors import store_errors
+from storage.models import (
+    SatisfactionScoreRow,
+    TicketCounterRow,
+    TicketHistoryRow,
+    TicketLogRow,
+    TicketRow,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` literally (metacharacters escaped with '\\')."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def check_actor(by: str) -> str:
+    if not by or len(by) > 100 or "\r" in by or "\n" in by:
+        raise InvalidInput("by", "must be a single line of 1-100 characters")
+    return by
+
+
+def check_call_id(call_id: str) -> str:
+    if not call_id or len(call_id) > 64 or any(c in call_id for c in "\r\n\0"):
+        raise InvalidInput("call_id", "must be a single line of 1-64 characters")
+    return call_id
+
+
+def to_ticket(row: TicketRow) -> Ticket:
+    service: list[ServiceEntry] = []
+    progress: list[ProgressEntry] = []
+    for entry in row.log:
+        if entry.kind == "service":
+            service.append(
+                ServiceEntry(entry.at, entry.by, entry.symptom, entry.action, entry.result)
+            )
+        else:
+            progress.append(ProgressEntry(entry.at, entry.by, entry.text))
+    return Ticket(
+        number=row.number,
+        call_id=row.call_id,
+        site_code=row.site_code,
+        level=row.level,
+        status=TicketStatus(row.status),
+        caller_number=row.caller_number,
+        created_at=row.created_at,
+        response_due=row.response_due,
+        onsite_due=row.onsite_due,
+        description=row.description,
+        source=TicketSource(row.source),
+        history=tuple(TicketChange(h.at, h.by, h.field, h.old, h.new, h.note) for h in row.history),
+        updated_at=row.updated_at,
+        caller_name=row.caller_name,
+        paper_number=row.paper_number,
+        responded_at=row.responded_at,
+        resolved_at=row.resolved_at,
+        closed_at=row.closed_at,
+        cause=row.cause,
+        resolution=row.resolution,
+        duty_agent=row.duty_agent,
+        support_engineer=row.support_engineer,
+        onsite_engineer=row.onsite_engineer,
+        organisation=row.organisation,
+        contact_name=row.contact_name,
+        contact_phone=row.contact_phone,
+        contact_email=row.contact_email,
+        service_log=tuple(service),
+        problem_type=ProblemType(row.problem_type) if row.problem_type else None,
+        urgency=Urgency(row.urgency) if row.urgency else None,
+        department=row.department,
+        expected_resolution=row.expected_resolution,
+        measures=row.measures,
+        owner=row.owner,
+        progress_log=tuple(progress),
+        rma_number=row.rma_number,
+        rma_model=row.rma_model,
+        rma_serial=row.rma_serial,
+        rma_quantity=row.rma_quantity,
+        rma_symptom=row.rma_symptom,
+        rma_analysis=row.rma_analysis,
+        spare_model=row.spare_model,
+        spare_serial=row.spare_serial,
+        spare_sent_on=row.spare_sent_on,
+        spare_received_on=row.spare_received_on,
+        satisfaction=row.satisfaction,
+        satisfaction_at=row.satisfaction_at,
+    )
+
+
+def _with_details(stmt: Select[TicketRow]) -> Select[TicketRow]:
+    return stmt.options(selectinload(TicketRow.history), selectinload(TicketRow.log))
+
+
+class TicketRepository:
+    """Implements `routing.ports.TicketStore`.
+
+    `node` is appended to ticket numbers when several controllers share one database;
+    `tz` decides which calendar day a ticket number carries (the service desk's own).
+    """
+
+    def __init__(
+        self, db: Database, *, node: str = "", tz: tzinfo = UTC, clock: Clock = utc_now
+    ) -> None:
+        self.db = db
+        self.node = check_node(node)
+        self.tz = tz
+        self.clock = clock
+
+    # --- opening ---------------------------------------------------------------------------
+
+    async def open_for_call(self, draft: NewTicket) -> TicketOpening:
+        if draft.call_id is None:
+            raise InvalidInput("call_id", "a call ticket needs the call id")
+        check_call_id(draft.call_id)
+        values = self._draft_values(draft)
+        existing = await self.get_by_call(draft.call_id)
+        if existing is not None:
+            return TicketOpening(existing, created=False)
+        try:
+            with store_errors():
+                async with self.db.sessions.begin() as session:
+                    number = await self._insert(session, values, draft)
+        except IntegrityError:
+            # Another task or process opened it between our check and our insert.
+            found = await self.get_by_call(draft.call_id)
+            if found is None:
+                raise
+            log.info("call %s: ticket %s already opened elsewhere", draft.call_id, found.number)
+            return TicketOpening(found, created=False)
+        ticket = await self.get(number)
+        assert ticket is not None
+        log.info("call %s: opened ticket %s (level %s)", draft.call_id, number, draft.level)
+        return TicketOpening(ticket, created=True)
+
+    async def create(self, draft: NewTicket) -> Ticket:
+        if draft.call_id is not None:
+            return (await self.open_for_call(draft)).ticket
+        values = self._draft_values(draft)
+        with store_errors():
+            async with self.db.sessions.begin() as session:
+                number = await self._insert(session, values, draft)
+        ticket = await self.get(number)
+        assert ticket is not None
+        return ticket
+
+    def _draft_values(self, draft: NewTicket) -> dict[str, Any]:
+        if draft.created_at.tzinfo is None:
+            raise InvalidInput("created_at", "needs a UTC offset")
+        values = validate_changes(
+            {
+                "level": draft.level,
+                "site_code": draft.site_code,
+                "status": draft.status,
+                "description": draft.description,
+                "caller_number": draft.caller_number,
+                "caller_name": draft.caller_name,
+                "organisation": draft.organisation,
+                "contact_name": draft.contact_name,
+                "contact_phone": draft.contact_phone,
+                "paper_number": draft.paper_number,
+                "response_due": draft.response_due,
+                "onsite_due": draft.onsite_due,
+            }
+        )
+        values["source"] = TicketSource(draft.source).value
+        check_actor(draft.created_by)
+        return values
+
+    async def _allocate(self, session: AsyncSession, opened_at: datetime) -> str:
+        day = opened_at.astimezone(self.tz).date()
+        insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(TicketCounterRow)
+            .values(day=counter_key(day), last=1)
+            .on_conflict_do_update(
+                index_elements=[TicketCounterRow.day],
+                set_={"last": TicketCounterRow.last + 1},
+            )
+            .returning(TicketCounterRow.last)
+        )
+        sequence = (await session.execute(stmt)).scalar_one()
+        return ticket_number(day, sequence, self.node)
+
+    async def _insert(self, session: AsyncSession, values: dict[str, Any], draft: NewTicket) -> str:
+        number = await self._allocate(session, draft.created_at)
+        row = TicketRow(
+            number=number,
+            call_id=draft.call_id,
+            created_at=draft.created_at,
+            updated_at=draft.created_at,
+            **values,
+        )
+        session.add(row)
+        await session.flush()
+        session.add(
+            TicketHistoryRow(
+                ticket_id=row.id,
+                at=draft.created_at,
+                by=draft.created_by,
+                field="ticket",
+                old=None,
+                new=number,
+                note=f"opened ({values['source']}), level {values['level']}",
+            )
+        )
+        return number
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def get(self, number: str) -> Ticket | None:
+        with store_errors():
+            async with self.db.sessions() as session:
+                row = await session.scalar(
+                    _with_details(select(TicketRow).where(TicketRow.number == number))
+                )
+                return None if row is None else to_ticket(row)
+
+    async def get_by_call(self, call_id: str) -> Ticket | None:
+        with store_errors():
+            async with self.db.sessions() as session:
+                row = await session.scalar(
+                    _with_details(select(TicketRow).where(TicketRow.call_id == call_id))
+                )
+                return None if row is None else to_ticket(row)
+
+    async def list(
+        self, filters: TicketFilter | None = None, *, limit: int = 50, before: str | None = None
+    ) -> Sequence[Ticket]:
+        limit = max(1, min(limit, 500))
+        stmt = select(TicketRow)
+        if filters is not None:
+            if filters.status is not None:
+                stmt = stmt.where(TicketRow.status == TicketStatus(filters.status).value)
+            if filters.level is not None:
+                stmt = stmt.where(TicketRow.level == filters.level)
+            if filters.site_code is not None:
+                stmt = stmt.where(TicketRow.site_code == filters.site_code)
+            if filters.call_id is not None:
+                stmt = stmt.where(TicketRow.call_id == filters.call_id)
+            if filters.text:
+                pattern = like_pattern(filters.text[:200])
+                stmt = stmt.where(
+                    or_(
+                        TicketRow.number.ilike(pattern, escape="\\"),
+                        TicketRow.description.ilike(pattern, escape="\\"),
+                        TicketRow.caller_number.ilike(pattern, escape="\\"),
+                        TicketRow.organisation.ilike(pattern, escape="\\"),
+                    )
+                )
+        with store_errors():
+            async with self.db.sessions() as session:
+                if before is not None:
+                    cursor = (
+                        await session.execute(
+                            select(TicketRow.created_at, TicketRow.id).where(
+                                TicketRow.number == before
+                            )
+                        )
+                    ).first()
+                    if cursor is None:
+                        return []
+                    stmt = stmt.where(
+                        or_(
+                            TicketRow.created_at < cursor.created_at,
+                            and_(
+                                TicketRow.created_at == cursor.created_at,
+                                TicketRow.id < cursor.id,
+                            ),
+                        )
+                    )
+                stmt = stmt.order_by(TicketRow.created_at.desc(), TicketRow.id.desc()).limit(limit)
+                rows = (await session.scalars(_with_details(stmt))).all()
+                return [to_ticket(r) for r in rows]
+
+    # --- changing --------------------------------------------------------------------------
+
+    async def update(
+        self,
+        number: str,
+        changes: Mapping[str, object],
+        by: str,
+        *,
+        note: str = "",
+        at: datetime | None = None,
+    ) -> Ticket:
+        check_actor(by)
+        if len(note) > LONG_TEXT:
+            raise InvalidInput("note", f"at most {LONG_TEXT} characters")
+        values = validate_changes(changes)  # nothing is written if any value is bad
+        when = at or self.clock()
+        with store_errors():
+            async with self.db.sessions.begin() as session:
+                row = await self._locked(session, number)
+                self._add_milestones(row, values, when)
+                changed = self._apply(session, row, values, by=by, at=when, note=note)
+                if changed:
+                    row.updated_at = when
+        ticket = await self.get(number)
+        assert ticket is not None
+        if changed:
+            log.info(
+                "call %s: ticket %s changed by %s: %s",
+                ticket.call_id or "-",
+                number,
+                by,
+                ", ".join(changed),
+            )
+        return ticket
+
+    async def _locked(self, session: AsyncSession, number: str) -> TicketRow:
+        row = await session.scalar(
+            select(TicketRow).where(TicketRow.number == number).with_for_update()
+        )
+        if row is None:
+            raise TicketNotFound(number)
+        return row
+
+    @staticmethod
+    def _add_milestones(row: TicketRow, values: dict[str, Any], at: datetime) -> None:
+        status = values.get("status")
+        if status is None or status == row.status:
+            return
+        if status != TicketStatus.CALLBACK_DUE and row.responded_at is None:
+            if status != TicketStatus.OPEN:
+                values.setdefault("responded_at", at)
+        if status in (TicketStatus.RESOLVED, TicketStatus.CLOSED) and row.resolved_at is None:
+            values.setdefault("resolved_at", at)
+        if status == TicketStatus.CLOSED and row.closed_at is None:
+            values.setdefault("closed_at", at)
+
+    @staticmethod
+    def _apply(
+        session: AsyncSession,
+        row: TicketRow,
+        values: Mapping[str, Any],
+        *,
+        by: str,
+        at: datetime,
+        note: str,
+    ) -> builtins.list[str]:
+        changed: builtins.list[str] = []
+        for name, new in values.items():
+            old = getattr(row, name)
+            if old == new:
+                continue
+            setattr(row, name, new)
+            changed.append(name)
+            session.add(
+                TicketHistoryRow(
+                    ticket_id=row.id,
+                    at=at,
+                    by=by,
+                    field=name,
+                    old=history_text(old),
+                    new=history_text(new),
+                    note=note,
+                )
+            )
+        return changed
+
+    async def mark_callback_due(self, call_id: str, at: datetime) -> Ticket | None:
+        with store_errors():
+            async with self.db.sessions.begin() as session:
+                row = await session.scalar(
+                    select(TicketRow).where(TicketRow.call_id == call_id).with_for_update()
+                )
+                if row is None:
+                    return None
+                number = row.number
+                if row.status == TicketStatus.OPEN:
+                    self._apply(
+                        session,
+                        row,
+                        {"status": TicketStatus.CALLBACK_DUE.value},
+                        by="system",
+                        at=at,
+                        note="caller hung up before an agent answered: call back",
+                    )
+                    row.updated_at = at
+                    log.info("call %s: ticket %s is due for a callback", call_id, number)
+        return await self.get(number)
+
+    async def add_service_entry(
+        self, number: str, *, symptom: str, action: str, result: str, by: str, at: datetime
+    ) -> Ticket:
+        check_actor(by)
+        texts = {
+            "symptom": validate_value("description", symptom),
+            "action": validate_value("description", action),
+            "result": validate_value("description", result),
+        }
+        with store_errors():
+            async with self.db.sessions.begin() as session:
+                row = await self._locked(session, number)
+                session.add(TicketLogRow(ticket_id=row.id, kind="service", at=at, by=by, **texts))
+                session.add(
+                    TicketHistoryRow(
+                        ticket_id=row.id,
+                        at=at,
+                        by=by,
+                        field="service_log",
+                        old=None,
+                        new=" | ".join(texts.values()),
+                    )
+                )
+                row.updated_at = at
+        ticket = await self.get(number)
+        assert ticket is not None
+        return ticket
+
+    async def add_progress(self, number: str, *, text: str, by: str, at: datetime) -> Ticket:
+        check_actor(by)
+        clean = validate_value("description", text)
+        with store_errors():
+            async with self.db.sessions.begin() as session:
+                row = await self._locked(session, number)
+                session.add(
+                    TicketLogRow(ticket_id=row.id, kind="progress", at=at, by=by, text=clean)
+                )
+                session.add(
+                    TicketHistoryRow(
+                        ticket_id=row.id, at=at, by=by, field="progress_log", old=None, new=clean
+                    )
+                )
+                row.updated_at = at
+        ticket = await self.get(number)
+        assert ticket is not None
+        return ticket
+
+    async def record_satisfaction(
+        self, number: str, score: int | None, *, at: datetime, call_id: str | None = None
+    ) -> Ticket:
+        if score is not None and (
+            isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5
+        ):
+            raise InvalidInput("score", "must be 1-5, or None for not applicable")
+        with store_errors():
+            async with self.db.sessions.begin() as session:
+                row = await self._locked(session, number)
+                session.add(
+                    SatisfactionScoreRow(
+                        call_id=call_id or row.call_id, ticket_number=number, score=score, at=at
+                    )
+                )
+                session.add(
+                    TicketHistoryRow(
+                        ticket_id=row.id,
+                        at=at,
+                        by="survey",
+                        field="satisfaction",
+                        old=history_text(row.satisfaction),
+                        new=history_text(score),
+                        note="" if score is not None else "not applicable / no answer",
+                    )
+                )
+                row.satisfaction = score
+                row.satisfaction_at = at
+                row.updated_at = at
+        ticket = await self.get(number)
+        assert ticket is not None
+        return ticket
