@@ -152,9 +152,10 @@ class IvrServer:
             try:
                 await chan.set_variable(name, value)
             except AgiError:
-                # The connection is gone: the dialplan's own defaults queue the caller.
                 log.exception("call %s: could not set %s", chan.call_id, name)
-                return
+                if chan.reader.at_eof():
+                    # The connection is gone: the dialplan's own defaults queue the caller.
+                    return
         log.info(
             "call %s: IVR done: %s", chan.call_id, " ".join(f"{k}={v}" for k, v in finish.variables)
         )
