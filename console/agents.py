@@ -1,0 +1,94 @@
+"""Drives an agent's main-queue membership on the PBX from the console (ready/paused/log-out).
+
+The plan is pure (`console.domain.agent_state`); this module runs it through `CallControl`
+one agent at a time and only records a step once the PBX accepted it, so the console never
+shows "ready" for an agent Asterisk does not have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ami.control import CallControl
+from ami.errors import AmiActionError, AmiError, HeaderInjection
+from console.domain.agent_state import AgentState, Membership, QueueAction, after, plan
+from console.errors import NoPhoneInterface, PbxRefused
+from routing.records import ConsoleUser
+
+log = logging.getLogger(__name__)
+
+
+def _already_member(exc: AmiActionError) -> bool:
+    # Asterisk: "Unable to add interface: Already there" (e.g. after a controller restart).
+    return "already there" in exc.message.lower()
+
+
+def _not_member(exc: AmiActionError) -> bool:
+    # Asterisk: "Unable to remove interface: Not there".
+    return "not there" in exc.message.lower()
+
+
+class AgentDesk:
+    def __init__(self, control: CallControl, main_queue: str) -> None:
+        self._control = control
+        self._queue = main_queue
+        self._members: dict[str, Membership] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def main_queue(self) -> str:
+        return self._queue
+
+    def state_of(self, username: str) -> AgentState:
+        return self._members.get(username, Membership()).state
+
+    async def set_state(self, user: ConsoleUser, wanted: AgentState) -> AgentState:
+        interface = user.interface
+        if not interface:
+            raise NoPhoneInterface(
+                f"user {user.username} has no phone interface; an admin must set one"
+            )
+        if "\r" in interface or "\n" in interface:
+            raise NoPhoneInterface(f"user {user.username} has an invalid phone interface")
+        lock = self._locks.setdefault(user.username, asyncio.Lock())
+        async with lock:
+            current = self._members.get(user.username, Membership())
+            for action in plan(current, wanted):
+                await self._run(action, user.username, interface)
+                current = after(current, action)
+                self._members[user.username] = current
+            if not current.in_queue:
+                self._members.pop(user.username, None)
+            # "paused" before the first "ready" is not a queue member yet: no calls either way.
+            return AgentState.PAUSED if wanted is AgentState.PAUSED else current.state
+
+    async def _run(self, action: QueueAction, username: str, interface: str) -> None:
+        try:
+            match action:
+                case QueueAction.ADD:
+                    try:
+                        await self._control.queue_add(self._queue, interface, member_name=username)
+                    except AmiActionError as exc:
+                        if not _already_member(exc):
+                            raise
+                        # Still a member from before: make sure it takes calls.
+                        await self._control.queue_pause(interface, False, queue=self._queue)
+                case QueueAction.PAUSE:
+                    await self._control.queue_pause(
+                        interface, True, queue=self._queue, reason="console"
+                    )
+                case QueueAction.UNPAUSE:
+                    await self._control.queue_pause(interface, False, queue=self._queue)
+                case QueueAction.REMOVE:
+                    try:
+                        await self._control.queue_remove(self._queue, interface)
+                    except AmiActionError as exc:
+                        if not _not_member(exc):
+                            raise
+        except HeaderInjection as exc:
+            raise NoPhoneInterface(f"invalid phone interface for {username}: {exc}") from exc
+        except AmiError as exc:
+            log.warning("queue %s for %s (%s) failed: %s", action.value, username, interface, exc)
+            raise PbxRefused(f"the PBX did not {action.value} {interface}: {exc}") from exc
+        log.info("queue %s %s for %s in %s", action.value, interface, username, self._queue)

@@ -1,0 +1,191 @@
+"""`create_app`: the console FastAPI application, built from its ports (no globals)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from ami.errors import AmiError
+from console import api, pages, ws
+from console.agents import AgentDesk
+from console.deps import HEALTHY_STATES, ConsoleDeps
+from console.errors import (
+    BoardMissing,
+    ConsoleError,
+    NoPhoneInterface,
+    NotAuthenticated,
+    NotPermitted,
+    PbxRefused,
+)
+from console.middleware import SecurityHeaders
+from console.runtime import ConsoleRuntime
+from console.sessions import SessionManager
+from fallback.errors import (
+    BackfillConflict,
+    BackfillIncomplete,
+    FallbackError,
+    InvalidRequest,
+    JournalError,
+    SwitchError,
+    UnknownPaperNumber,
+)
+from routing.errors import (
+    InvalidInput,
+    RoutingError,
+    SiteNotFound,
+    StoreUnavailable,
+    TicketNotFound,
+)
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _component_status(state: object) -> str:
+    if isinstance(state, str):
+        return state
+    if isinstance(state, dict) and isinstance(state.get("status"), str):
+        return str(state["status"])
+    return "unknown"
+
+
+def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _status_for(exc: Exception) -> int:
+    """HTTP status for errors raised by other packages (their roots know no HTTP)."""
+    if isinstance(exc, LookupError):
+        return 404
+    if isinstance(exc, ValueError):
+        return 422
+    if isinstance(exc, PermissionError):
+        return 403
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return 503
+    return 409
+
+
+def create_app(deps: ConsoleDeps) -> FastAPI:
+    sessions = SessionManager(
+        deps.session_secret, deps.users, ttl=deps.session_ttl, clock=deps.clock
+    )
+    app = FastAPI(
+        title="Hotline console",
+        version="1",
+        docs_url=None,  # the Swagger/ReDoc pages load scripts from a CDN: not here
+        redoc_url=None,
+        max_body_size=deps.max_body_bytes,
+    )
+    app.state.console = ConsoleRuntime(
+        deps=deps, sessions=sessions, agents=AgentDesk(deps.call_control, deps.main_queue)
+    )
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(NotAuthenticated)
+    async def _unauthenticated(request: Request, exc: NotAuthenticated) -> JSONResponse:
+        return _error(401, str(exc), {"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(NotPermitted)
+    async def _forbidden(request: Request, exc: NotPermitted) -> JSONResponse:
+        return _error(403, str(exc))
+
+    @app.exception_handler(NoPhoneInterface)
+    async def _no_phone(request: Request, exc: NoPhoneInterface) -> JSONResponse:
+        return _error(409, str(exc))
+
+    @app.exception_handler(PbxRefused)
+    async def _pbx(request: Request, exc: PbxRefused) -> JSONResponse:
+        return _error(502, str(exc))
+
+    @app.exception_handler(BoardMissing)
+    async def _no_board(request: Request, exc: BoardMissing) -> JSONResponse:
+        return _error(503, str(exc))
+
+    @app.exception_handler(ConsoleError)
+    async def _console(request: Request, exc: ConsoleError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    @app.exception_handler(AmiError)
+    async def _ami(request: Request, exc: AmiError) -> JSONResponse:
+        log.warning("PBX error on %s: %s", request.url.path, exc)
+        return _error(502, f"the PBX failed: {exc}")
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(request: Request, exc: InvalidInput) -> JSONResponse:
+        return _error(
+            422, [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
+        )
+
+    @app.exception_handler(TicketNotFound)
+    async def _no_ticket(request: Request, exc: TicketNotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(SiteNotFound)
+    async def _no_site(request: Request, exc: SiteNotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.error("database unavailable on %s: %s", request.url.path, exc)
+        return _error(503, "the ticket database is unavailable; use paper tickets")
+
+    @app.exception_handler(RoutingError)
+    async def _routing(request: Request, exc: RoutingError) -> JSONResponse:
+        return _error(_status_for(exc), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Echo where and why, never the (possibly huge or hostile) input itself.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return _error(422, errors)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> JSONResponse:
+        try:
+            components = dict(await deps.health())
+        except Exception as exc:  # noqa: BLE001 - a broken probe is itself "degraded"
+            log.warning("health probe failed: %s", exc)
+            components = {"health_probe": {"status": "down", "error": str(exc)}}
+        statuses = {name: _component_status(state) for name, state in components.items()}
+        overall = "ok" if all(s in HEALTHY_STATES for s in statuses.values()) else "degraded"
+        body: dict[str, Any] = {"status": overall, **components, "components": components}
+        return JSONResponse(body)
+
+    app.include_router(api.router)
+    app.include_router(ws.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _register_fallback_errors(app)
+    return app
+
+
+def _register_fallback_errors(app: FastAPI) -> None:
+    """Emergency-mode errors: their root knows no HTTP, the console maps them here."""
+
+    statuses: tuple[tuple[type[FallbackError], int], ...] = (
+        (InvalidRequest, 422),
+        (UnknownPaperNumber, 404),
+        (BackfillConflict, 409),
+        (BackfillIncomplete, 409),
+        (SwitchError, 502),
+        (JournalError, 503),
+    )
+
+    async def _fallback(request: Request, exc: Exception) -> JSONResponse:
+        status = next((code for kind, code in statuses if isinstance(exc, kind)), 409)
+        if status >= 500:
+            log.error("emergency mode error on %s: %s", request.url.path, exc)
+        return _error(status, str(exc))
+
+    app.add_exception_handler(FallbackError, _fallback)

@@ -1,0 +1,73 @@
+"""What the console needs from the rest of the system, built by the composition root.
+
+`ConsoleDeps` holds only ports (Protocols); `hotline serve` passes the real adapters,
+tests pass the same real adapters on a temporary database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ami.control import CallControl
+from bus import MessageBus
+from console.presence import ConsolePresence
+from fallback.ports import BackfillDesk, ConsoleHeartbeat, EmergencyControl, HealthBoard
+from routing.ports import CallStore, SiteDirectory, TicketStore, UserStore
+
+# --- health ----------------------------------------------------------------------------------
+
+# Each component maps to "ok" / "down" / "disabled" ... or to a mapping with a "status" key
+# and any details (latency, error text) the supervisor page should show.
+ComponentState = str | Mapping[str, Any]
+HealthProbe = Callable[[], Awaitable[Mapping[str, ComponentState]]]
+
+HEALTHY_STATES = frozenset({"ok", "up", "disabled", "not_configured", "in_process"})
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class ConsoleDeps:
+    tickets: TicketStore
+    calls: CallStore
+    sites: SiteDirectory
+    users: UserStore
+    bus: MessageBus
+    call_control: CallControl
+    emergency: EmergencyControl
+    backfill: BackfillDesk
+    health: HealthProbe
+    session_secret: str | bytes
+    main_queue: str = "hotline-main"
+    # Emergency health checks, audit log and callback list for the supervisor page.
+    board: HealthBoard | None = None
+    # Told about every console heartbeat (the emergency health watch counts live consoles).
+    heartbeat: ConsoleHeartbeat | None = None
+    presence: ConsolePresence = field(default_factory=ConsolePresence)
+    clock: Callable[[], datetime] = utc_now
+    session_ttl: timedelta = timedelta(hours=12)  # one shift and a bit
+    max_body_bytes: int = 64 * 1024
+    # Set True behind TLS so browsers send the session cookie only over HTTPS.
+    secure_cookies: bool = False
+
+
+def json_value(value: Any) -> Any:
+    """JSON-able form of records from other packages (dataclasses, enums, times)."""
+    if hasattr(value, "as_json"):
+        return value.as_json()
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_value(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: json_value(getattr(value, name)) for name in value.__dataclass_fields__}
+    if hasattr(value, "value") and type(value).__module__ != "builtins":  # enums
+        return json_value(value.value)
+    return value

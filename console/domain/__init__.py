@@ -1,0 +1,1 @@
+"""Pure rules of the console: session tokens and agent queue membership (stdlib only)."""

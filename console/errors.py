@@ -1,0 +1,36 @@
+"""Errors of the console package. One root (`ConsoleError`); the app maps them to HTTP."""
+
+from __future__ import annotations
+
+
+class ConsoleError(Exception):
+    """Root of every error raised by the `console` package."""
+
+
+class ConsoleConfigError(ConsoleError):
+    """The console was built with unusable dependencies (e.g. an empty session secret)."""
+
+
+class NotAuthenticated(ConsoleError):
+    """No valid session: missing, forged, expired or revoked token, or an inactive user."""
+
+
+class NotPermitted(ConsoleError):
+    """The user is authenticated but their role may not do this."""
+
+    def __init__(self, needed: str, role: str) -> None:
+        super().__init__(f"this needs the {needed} role; you are {role}")
+        self.needed = needed
+        self.role = role
+
+
+class NoPhoneInterface(ConsoleError):
+    """The user has no queue-member interface, so the console cannot put them in a queue."""
+
+
+class PbxRefused(ConsoleError):
+    """The PBX failed or refused a queue action asked for by the console."""
+
+
+class BoardMissing(ConsoleError):
+    """The emergency health board was not wired into this console."""

@@ -1,0 +1,104 @@
+"""Server-rendered pages for people: log-in form, agent console, supervisor console.
+
+Templates only lay out the page (autoescaped); live data comes from the JSON API and the
+websocket, rendered by the page scripts with textContent (never innerHTML with data).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from console.api import end_session, set_session_cookie
+from console.runtime import optional_page_session, runtime_of, same_origin
+from console.sessions import COOKIE_NAME, Session
+from routing.records import UserRole
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+router = APIRouter(include_in_schema=False)
+
+PageSession = Annotated[Session | None, Depends(optional_page_session)]
+
+
+def _home_for(session: Session) -> str:
+    return "/supervisor" if session.user.role.at_least(UserRole.SUPERVISOR) else "/agent"
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/")
+async def home(session: PageSession) -> Response:
+    return _to_login() if session is None else RedirectResponse(_home_for(session), 303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, session: PageSession) -> Response:
+    if session is not None:
+        return RedirectResponse(_home_for(session), status_code=303)
+    return TEMPLATES.TemplateResponse(request, "login.html", {"error": None, "username": ""})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    if not same_origin(request):
+        return TEMPLATES.TemplateResponse(
+            request, "login.html", {"error": "cross-site log-in refused", "username": ""}, 403
+        )
+    session = None
+    if username and password and "\n" not in username and "\r" not in username:
+        session = await runtime_of(request).sessions.log_in(username, password)
+    if session is None:
+        return TEMPLATES.TemplateResponse(
+            request,
+            "login.html",
+            {"error": "Wrong user name or password.", "username": username},
+            status_code=401,
+        )
+    response = RedirectResponse(_home_for(session), status_code=303)
+    set_session_cookie(request, response, session)
+    return response
+
+
+@router.post("/logout")
+async def logout_submit(request: Request, session: PageSession) -> Response:
+    response = _to_login()
+    if session is not None and same_origin(request):
+        await end_session(request, session)
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/agent", response_class=HTMLResponse)
+async def agent_page(request: Request, session: PageSession) -> Response:
+    if session is None:
+        return _to_login()
+    return TEMPLATES.TemplateResponse(
+        request, "agent.html", {"user": session.user, "page": "agent"}
+    )
+
+
+@router.get("/supervisor", response_class=HTMLResponse)
+async def supervisor_page(request: Request, session: PageSession) -> Response:
+    if session is None:
+        return _to_login()
+    if not session.user.role.at_least(UserRole.SUPERVISOR):
+        return TEMPLATES.TemplateResponse(
+            request,
+            "forbidden.html",
+            {"user": session.user, "page": "forbidden", "needed": "supervisor"},
+            status_code=403,
+        )
+    return TEMPLATES.TemplateResponse(
+        request, "supervisor.html", {"user": session.user, "page": "supervisor"}
+    )

@@ -1,0 +1,82 @@
+"""Per-app state of the console and the FastAPI dependencies that resolve who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
+
+from console.agents import AgentDesk
+from console.deps import ConsoleDeps
+from console.errors import NotAuthenticated, NotPermitted
+from console.sessions import COOKIE_NAME, Session, SessionManager
+from routing.records import UserRole
+
+# Cookie-authenticated writes must carry this header: a cross-site form cannot set it,
+# so it backs up SameSite=Strict against request forgery.
+CONSOLE_HEADER = "x-hotline-console"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(slots=True)
+class ConsoleRuntime:
+    deps: ConsoleDeps
+    sessions: SessionManager
+    agents: AgentDesk
+
+
+def runtime_of(conn: HTTPConnection) -> ConsoleRuntime:
+    runtime: ConsoleRuntime = conn.app.state.console
+    return runtime
+
+
+def bearer_token(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    """False only when the browser says the request comes from another site."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    host = conn.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+async def api_session(request: Request) -> Session:
+    runtime = runtime_of(request)
+    token = bearer_token(request)
+    if token is None:
+        token = request.cookies.get(COOKIE_NAME)
+        if token and request.method not in SAFE_METHODS:
+            if request.headers.get(CONSOLE_HEADER) != "1" or not same_origin(request):
+                raise NotPermitted("console page", "a cross-site request")
+    return await runtime.sessions.resolve(token)
+
+
+def require(role: UserRole) -> Callable[[Session], Awaitable[Session]]:
+    async def check(session: Annotated[Session, Depends(api_session)]) -> Session:
+        if not session.user.role.at_least(role):
+            raise NotPermitted(role.value, session.user.role.value)
+        return session
+
+    return check
+
+
+async def optional_page_session(request: Request) -> Session | None:
+    """The cookie session of a page request, or None (pages redirect to the log-in form)."""
+    try:
+        return await runtime_of(request).sessions.resolve(request.cookies.get(COOKIE_NAME))
+    except NotAuthenticated:
+        return None
+
+
+AgentSession = Annotated[Session, Depends(require(UserRole.AGENT))]
+SupervisorSession = Annotated[Session, Depends(require(UserRole.SUPERVISOR))]

@@ -1,0 +1,271 @@
+// Agent console: state toggle, live call card with screen-pop, ticket form, searches.
+"use strict";
+
+(() => {
+  const { el, clear, fmtTime, api, ApiError, connectLive, showEmergency, flash } = Hotline;
+  const $ = (id) => document.getElementById(id);
+
+  const FIELDS = [
+    "level", "status", "site_code", "caller_number", "caller_name", "description", "cause",
+    "resolution", "duty_agent", "support_engineer", "onsite_engineer", "organisation",
+    "contact_name", "contact_phone", "contact_email", "problem_type", "urgency", "department",
+    "expected_resolution", "measures", "owner", "rma_number", "rma_model", "rma_serial",
+    "rma_quantity", "rma_symptom", "rma_analysis", "spare_model", "spare_serial",
+    "spare_sent_on", "spare_received_on",
+  ];
+  const INT_FIELDS = new Set(["level", "rma_quantity"]);
+  let current = null; // the ticket in the editor, as the server last sent it
+  let currentCall = null;
+
+  // --- agent state ---------------------------------------------------------------------
+  function showState(state) {
+    const label = { ready: "Ready", paused: "Paused", logged_out: "Not in queue" }[state] || state;
+    $("agent-state").textContent = label;
+    $("agent-state").dataset.state = state;
+  }
+  async function setState(state) {
+    try {
+      const result = await api("POST", "/api/agent/state", { state });
+      showState(result.state);
+      flash($("agent-msg"), state === "ready" ? "You take calls now." : "Paused: no calls.", true);
+    } catch (err) {
+      flash($("agent-msg"), err.message, false);
+    }
+  }
+  $("btn-ready").addEventListener("click", () => setState("ready"));
+  $("btn-paused").addEventListener("click", () => setState("paused"));
+
+  // --- ticket editor -------------------------------------------------------------------
+  function toInputValue(name, value) {
+    if (value === null || value === undefined) return "";
+    if (name === "expected_resolution") {
+      const d = new Date(value);
+      if (Number.isNaN(d.getTime())) return "";
+      const pad = (n) => String(n).padStart(2, "0");
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    }
+    return String(value);
+  }
+  function fromInputValue(name, text) {
+    if (name === "expected_resolution") return text ? new Date(text).toISOString() : null;
+    if (INT_FIELDS.has(name)) return text === "" ? null : Number(text);
+    if (["problem_type", "urgency", "spare_sent_on", "spare_received_on", "site_code"].includes(name)) {
+      return text === "" ? null : text;
+    }
+    return text;
+  }
+
+  function fillTicket(ticket) {
+    current = ticket;
+    $("ticket-editor").classList.remove("hidden");
+    $("ticket-number").textContent = ticket.number;
+    const meta = clear($("ticket-meta"));
+    for (const [label, value] of [
+      ["Status", ticket.status], ["Source", ticket.source], ["Call", ticket.call_id],
+      ["Opened", fmtTime(ticket.created_at)], ["Respond by", fmtTime(ticket.response_due)],
+      ["On site by", fmtTime(ticket.onsite_due)], ["Paper ticket", ticket.paper_number],
+    ]) {
+      meta.append(el("dt", { text: label }), el("dd", { text: value ?? "—" }));
+    }
+    for (const name of FIELDS) {
+      const input = $(`f-${name}`);
+      if (input) input.value = toInputValue(name, ticket[name]);
+    }
+    for (const name of ["entry_symptom", "entry_action", "entry_result", "progress_note", "note"]) {
+      $(`f-${name}`).value = "";
+    }
+    for (const small of document.querySelectorAll("#ticket-form .field-error")) small.textContent = "";
+    const history = clear($("ticket-history").tBodies[0]);
+    for (const h of ticket.history || []) {
+      history.append(el("tr", {}, [fmtTime(h.at), h.by, h.field, h.old ?? "—", h.new ?? "—", h.note || ""].map((t) => el("td", { text: t }))));
+    }
+    const log = clear($("ticket-service-log").tBodies[0]);
+    for (const s of ticket.service_log || []) {
+      log.append(el("tr", {}, [fmtTime(s.at), s.by, s.symptom, s.action, s.result].map((t) => el("td", { text: t }))));
+    }
+    const progress = clear($("ticket-progress"));
+    for (const p of ticket.progress_log || []) {
+      progress.append(el("li", { text: `${fmtTime(p.at)} · ${p.by}: ${p.text}` }));
+    }
+  }
+
+  async function openTicket(number) {
+    try {
+      fillTicket(await api("GET", `/api/tickets/${encodeURIComponent(number)}`));
+      $("ticket-editor").scrollIntoView({ block: "start" });
+    } catch (err) {
+      flash($("ts-msg"), err.message, false);
+    }
+  }
+
+  function collectChanges() {
+    const body = {};
+    for (const name of FIELDS) {
+      const input = $(`f-${name}`);
+      if (!input) continue;
+      const before = toInputValue(name, current[name]);
+      if (input.value === before) continue;
+      body[name] = fromInputValue(name, input.value);
+    }
+    const entry = { symptom: $("f-entry_symptom").value, action: $("f-entry_action").value, result: $("f-entry_result").value };
+    if (entry.symptom || entry.action || entry.result) body.service_entry = entry;
+    if ($("f-progress_note").value.trim()) body.progress_note = $("f-progress_note").value;
+    if ($("f-note").value.trim()) body.note = $("f-note").value;
+    return body;
+  }
+
+  function checkLocally(body) {
+    const errors = {};
+    if ("site_code" in body && body.site_code !== null && !/^[0-9]{1,32}$/.test(body.site_code)) errors.site_code = "digits only";
+    if ("contact_email" in body && body.contact_email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(body.contact_email)) errors.contact_email = "not an e-mail address";
+    if ("rma_quantity" in body && body.rma_quantity !== null && !(Number.isInteger(body.rma_quantity) && body.rma_quantity >= 0)) errors.rma_quantity = "a whole number";
+    for (const name of ["caller_number", "contact_phone", "caller_name"]) {
+      if (typeof body[name] === "string" && /[\r\n]/.test(body[name])) errors[name] = "single line only";
+    }
+    return errors;
+  }
+
+  $("ticket-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!current) return;
+    for (const small of document.querySelectorAll("#ticket-form .field-error")) small.textContent = "";
+    const body = collectChanges();
+    const keys = Object.keys(body).filter((k) => k !== "note");
+    if (keys.length === 0) { flash($("ticket-msg"), "Nothing changed.", false); return; }
+    const local = checkLocally(body);
+    if (Object.keys(local).length) {
+      for (const [name, msg] of Object.entries(local)) {
+        const small = document.querySelector(`#ticket-form .field-error[data-for="${name}"]`);
+        if (small) small.textContent = msg;
+      }
+      flash($("ticket-msg"), "Please correct the marked fields.", false);
+      return;
+    }
+    $("ticket-save").disabled = true;
+    try {
+      const saved = await api("PATCH", `/api/tickets/${encodeURIComponent(current.number)}`, body);
+      fillTicket(saved);
+      flash($("ticket-msg"), `Saved ${saved.number}.`, true);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        for (const [name, msg] of Object.entries(err.fieldErrors())) {
+          const small = document.querySelector(`#ticket-form .field-error[data-for="${name}"]`);
+          if (small) small.textContent = msg;
+        }
+      }
+      flash($("ticket-msg"), `Not saved: ${err.message}`, false);
+    } finally {
+      $("ticket-save").disabled = false;
+    }
+  });
+
+  // --- live call card ------------------------------------------------------------------
+  function onRinging(msg) {
+    currentCall = msg.call_id;
+    $("call-empty").classList.add("hidden");
+    $("call-ended").classList.add("hidden");
+    $("pop").classList.add("hidden");
+    $("call-ringing").classList.remove("hidden");
+    $("ring-caller").textContent = msg.caller_number || "unknown number";
+    $("ring-site").textContent = msg.site_code || "unidentified";
+    $("ring-call").textContent = msg.call_id;
+  }
+
+  function onScreenPop(msg) {
+    currentCall = msg.call_id;
+    $("call-empty").classList.add("hidden");
+    $("call-ringing").classList.add("hidden");
+    $("call-ended").classList.add("hidden");
+    const pop = $("pop");
+    pop.classList.remove("hidden");
+    pop.dataset.call = msg.call_id;
+    const site = msg.site;
+    $("pop-site-name").textContent = site ? `${site.site_name} — ${site.organisation}` : "Unidentified site";
+    const box = clear($("pop-site"));
+    if (site) box.append(SiteRecordView.render(site, openTicket));
+    else box.append(el("p", { text: "The caller's site is not known: ask for the site code and put it in the ticket." }));
+    if (msg.ticket) fillTicket(msg.ticket);
+    else if (msg.ticket_number) openTicket(msg.ticket_number);
+  }
+
+  function onCallEnded(msg) {
+    if (currentCall && msg.call_id !== currentCall) return;
+    $("call-ringing").classList.add("hidden");
+    const ended = $("call-ended");
+    ended.textContent = `Call ${msg.call_id} ended (${msg.outcome || "ended"}). The ticket stays open below.`;
+    ended.classList.remove("hidden");
+    currentCall = null;
+  }
+
+  connectLive((msg) => {
+    switch (msg.type) {
+      case "hello": showState(msg.agent_state); showEmergency(msg.emergency); break;
+      case "ringing": onRinging(msg); break;
+      case "screen_pop": onScreenPop(msg); break;
+      case "call_ended": onCallEnded(msg); break;
+      case "emergency": showEmergency(msg); break;
+      default: break;
+    }
+  });
+
+  // --- ticket list and search ----------------------------------------------------------
+  let nextBefore = null;
+  function ticketQuery(before) {
+    const params = new URLSearchParams();
+    for (const [key, id] of [["q", "ts-q"], ["status", "ts-status"], ["level", "ts-level"], ["site", "ts-site"]]) {
+      const value = $(id).value.trim();
+      if (value) params.set(key, value);
+    }
+    params.set("limit", "25");
+    if (before) params.set("before", before);
+    return `/api/tickets?${params}`;
+  }
+  async function loadTickets(append) {
+    try {
+      const data = await api("GET", ticketQuery(append ? nextBefore : null));
+      const body = $("ticket-list").tBodies[0];
+      if (!append) clear(body);
+      for (const t of data.items) {
+        const tr = el("tr", { class: "link", dataset: { number: t.number } },
+          [t.number, fmtTime(t.created_at), String(t.level), t.status, t.site_code || "—", t.caller_number, t.description].map((v) => el("td", { text: v })));
+        tr.addEventListener("click", () => openTicket(t.number));
+        body.append(tr);
+      }
+      nextBefore = data.next_before;
+      $("ts-more").classList.toggle("hidden", !nextBefore);
+      flash($("ts-msg"), `${body.rows.length} shown`, true);
+    } catch (err) {
+      flash($("ts-msg"), err.message, false);
+    }
+  }
+  $("ticket-search").addEventListener("submit", (e) => { e.preventDefault(); loadTickets(false); });
+  $("ts-more").addEventListener("click", () => loadTickets(true));
+
+  // --- site search ---------------------------------------------------------------------
+  $("site-search").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const q = $("ss-q").value.trim();
+    if (!q) return;
+    try {
+      const data = await api("GET", `/api/sites?q=${encodeURIComponent(q)}`);
+      const list = clear($("site-results"));
+      for (const s of data.items) {
+        const item = el("li", { class: "link", text: `${s.site_code} · ${s.site_name} · ${s.organisation} (${s.tier || "—"})` });
+        item.addEventListener("click", async () => {
+          try {
+            const record = await api("GET", `/api/sites/${encodeURIComponent(s.site_code)}`);
+            clear($("site-view")).append(SiteRecordView.render(record, openTicket));
+          } catch (err) { flash($("ss-msg"), err.message, false); }
+        });
+        list.append(item);
+      }
+      flash($("ss-msg"), `${data.items.length} found`, true);
+    } catch (err) {
+      flash($("ss-msg"), err.message, false);
+    }
+  });
+
+  api("GET", "/api/me").then((me) => showState(me.agent_state)).catch(() => {});
+  api("GET", "/api/emergency").then(showEmergency).catch(() => {});
+  loadTickets(false);
+})();

@@ -1,0 +1,208 @@
+// Supervisor console: emergency flip, health, live calls and queues, backfill.
+"use strict";
+
+(() => {
+  const { el, clear, fmtTime, api, connectLive, showEmergency, flash } = Hotline;
+  const $ = (id) => document.getElementById(id);
+  let emergency = null;
+
+  // --- emergency mode ------------------------------------------------------------------
+  function showMode(status) {
+    emergency = status;
+    showEmergency(status);
+    $("em-mode").textContent = status.active ? "EMERGENCY" : "normal";
+    $("em-mode").dataset.active = String(status.active);
+    $("em-detail").textContent = status.since
+      ? `since ${fmtTime(status.since)} by ${status.by || "system"}: ${status.reason || ""} [${status.state || ""}]`
+      : `[${status.state || ""}]`;
+    $("em-flip").textContent = status.active ? "Return to normal mode…" : "Switch to emergency mode…";
+  }
+  async function loadMode() {
+    try { showMode(await api("GET", "/api/emergency")); } catch (err) { flash($("em-msg"), err.message, false); }
+  }
+  $("em-flip").addEventListener("click", () => {
+    if (!emergency) return;
+    $("em-question").textContent = emergency.active
+      ? "Return the hotline to the main agent queue?"
+      : "Switch the hotline to the EMERGENCY agent pool? New and waiting calls will go to the emergency queue.";
+    $("em-reason").value = "";
+    $("em-dialog-msg").textContent = "";
+    $("em-dialog").showModal();
+  });
+  $("em-form").addEventListener("submit", async (event) => {
+    if (event.submitter && event.submitter.value === "cancel") return;
+    event.preventDefault();
+    const reason = $("em-reason").value.trim();
+    if (reason.length < 3) { flash($("em-dialog-msg"), "Give a reason (at least 3 characters).", false); return; }
+    if (/[\r\n]/.test(reason)) { flash($("em-dialog-msg"), "The reason must be one line.", false); return; }
+    $("em-confirm").disabled = true;
+    try {
+      const status = await api("POST", "/api/emergency", { active: !emergency.active, reason });
+      showMode(status);
+      $("em-dialog").close();
+      flash($("em-msg"), status.active ? "Emergency mode is ON." : "Back to normal mode.", true);
+    } catch (err) {
+      flash($("em-dialog-msg"), err.message, false);
+    } finally {
+      $("em-confirm").disabled = false;
+    }
+  });
+
+  // --- health --------------------------------------------------------------------------
+  async function loadHealth() {
+    try {
+      const response = await fetch("/healthz", { headers: { Accept: "application/json" } });
+      const data = await response.json();
+      $("health-overall").textContent = data.status;
+      $("health-overall").dataset.status = data.status;
+      $("health-at").textContent = `checked ${new Date().toLocaleTimeString()}`;
+      const body = clear($("health-table").tBodies[0]);
+      for (const [name, state] of Object.entries(data.components || {})) {
+        const status = typeof state === "string" ? state : (state && state.status) || "unknown";
+        const detail = typeof state === "object" && state
+          ? Object.entries(state).filter(([k]) => k !== "status").map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ")
+          : "";
+        body.append(el("tr", { dataset: { check: name, status } },
+          el("td", { text: name }), el("td", { text: status, class: `state-${status}` }), el("td", { text: detail })));
+      }
+    } catch (err) {
+      $("health-overall").textContent = `unreachable (${err.message})`;
+    }
+  }
+
+  // --- live calls and queues -----------------------------------------------------------
+  async function loadLive() {
+    try {
+      const data = await api("GET", "/api/calls?active=true&limit=200");
+      const body = clear($("live-calls").tBodies[0]);
+      for (const c of data.items) {
+        body.append(el("tr", { dataset: { call: c.call_id } },
+          [c.call_id, `${c.caller_number} ${c.caller_name || ""}`, c.site_code || "—", c.level ?? "—", c.queue || "—",
+           c.agent || "—", fmtTime(c.started_at), fmtTime(c.answered_at), c.ticket_number || "—", c.paper_number || "—"]
+            .map((v) => el("td", { text: v }))));
+      }
+    } catch (err) {
+      flash($("queue-msg"), err.message, false);
+    }
+    try {
+      const q = await api("GET", "/api/queues");
+      const members = clear($("queue-members").tBodies[0]);
+      for (const m of q.members) {
+        members.append(el("tr", {}, [m.queue, m.name, m.interface, m.paused ? "yes" : "no", m.in_call ? "yes" : "no"].map((v) => el("td", { text: v }))));
+      }
+      const entries = clear($("queue-entries").tBodies[0]);
+      for (const e of q.entries) {
+        entries.append(el("tr", {}, [e.queue, e.position, `${e.caller_number} ${e.caller_name || ""}`, e.wait_seconds, e.priority].map((v) => el("td", { text: v }))));
+      }
+      $("queue-msg").textContent = "";
+    } catch (err) {
+      flash($("queue-msg"), `PBX queues: ${err.message}`, false);
+    }
+  }
+
+  // --- backfill ------------------------------------------------------------------------
+  let selected = null;
+  function openForm(item) {
+    selected = item.paper_number;
+    $("bf-waive").classList.add("hidden");
+    $("bf-form").classList.remove("hidden");
+    $("bf-paper").textContent = item.paper_number;
+    $("bf-caller").value = item.caller_number || "";
+    $("bf-site").value = "";
+    $("bf-description").value = "";
+    $("bf-form-msg").textContent = "";
+    $("bf-description").focus();
+  }
+  function openWaive(item) {
+    selected = item.paper_number;
+    $("bf-form").classList.add("hidden");
+    $("bf-waive").classList.remove("hidden");
+    $("bf-waive-paper").textContent = item.paper_number;
+    $("bf-waive-reason").value = "";
+    $("bf-waive-msg").textContent = "";
+  }
+  async function loadBackfill() {
+    try {
+      const data = await api("GET", "/api/backfill");
+      const body = clear($("bf-items").tBodies[0]);
+      for (const item of data.items) {
+        const done = item.ticket_number || (item.waived ? `waived: ${item.waive_reason || ""}` : null);
+        const actions = el("td", {});
+        if (!done) {
+          actions.append(
+            el("button", { type: "button", text: "Type in", class: "bf-enter", onclick: () => openForm(item) }),
+            " ",
+            el("button", { type: "button", text: "Waive", class: "bf-waive", onclick: () => openWaive(item) }));
+        }
+        body.append(el("tr", { dataset: { paper: item.paper_number } },
+          el("td", { text: item.paper_number }), el("td", { text: item.call_id || "—" }),
+          el("td", { text: item.caller_number || "—" }), el("td", { text: fmtTime(item.started_at) }),
+          el("td", { text: item.agent || "—" }), el("td", { text: done || "missing", class: done ? "" : "state-down" }),
+          actions));
+      }
+      const total = data.items.length;
+      const open = data.items.filter((i) => !i.ticket_number && !i.waived).length;
+      flash($("bf-msg"), `${total - open} of ${total} accounted for`, open === 0);
+    } catch (err) {
+      flash($("bf-msg"), err.message, false);
+    }
+    try {
+      const rec = await api("GET", "/api/backfill/reconciliation");
+      const box = clear($("bf-reconciliation"));
+      const list = el("dl", { class: "meta" });
+      for (const [key, value] of Object.entries(rec)) {
+        const shown = Array.isArray(value) ? (value.length ? value.map((v) => (typeof v === "object" ? JSON.stringify(v) : v)).join(", ") : "none")
+          : (typeof value === "object" && value !== null ? JSON.stringify(value) : String(value));
+        list.append(el("dt", { text: key.replaceAll("_", " ") }), el("dd", { text: shown }));
+      }
+      box.append(list);
+    } catch (err) {
+      flash($("bf-msg"), err.message, false);
+    }
+  }
+  $("bf-refresh").addEventListener("click", loadBackfill);
+  $("bf-cancel").addEventListener("click", () => $("bf-form").classList.add("hidden"));
+  $("bf-waive-cancel").addEventListener("click", () => $("bf-waive").classList.add("hidden"));
+  $("bf-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const description = $("bf-description").value.trim();
+    const site = $("bf-site").value.trim();
+    if (!description) { flash($("bf-form-msg"), "Type what the paper says.", false); return; }
+    if (site && !/^[0-9]{1,32}$/.test(site)) { flash($("bf-form-msg"), "Site code: digits only.", false); return; }
+    try {
+      const result = await api("POST", `/api/backfill/${encodeURIComponent(selected)}`, {
+        site_code: site || null, level: Number($("bf-level").value), description,
+        caller_number: $("bf-caller").value.trim() || null,
+      });
+      flash($("bf-msg"), `Paper ${selected} is ticket ${result.ticket_number}.`, true);
+      $("bf-form").classList.add("hidden");
+      loadBackfill();
+    } catch (err) {
+      flash($("bf-form-msg"), err.message, false);
+    }
+  });
+  $("bf-waive").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const reason = $("bf-waive-reason").value.trim();
+    if (reason.length < 3) { flash($("bf-waive-msg"), "Give a reason (at least 3 characters).", false); return; }
+    try {
+      await api("POST", `/api/backfill/${encodeURIComponent(selected)}/waive`, { reason });
+      $("bf-waive").classList.add("hidden");
+      loadBackfill();
+    } catch (err) {
+      flash($("bf-waive-msg"), err.message, false);
+    }
+  });
+
+  connectLive((msg) => {
+    if (msg.type === "hello") { showEmergency(msg.emergency); return; }
+    if (msg.type === "emergency" || msg.type === "emergency_mode") { loadMode(); loadBackfill(); return; }
+    if (msg.call_id) loadLive();
+  });
+  loadMode();
+  loadHealth();
+  loadLive();
+  loadBackfill();
+  window.setInterval(loadHealth, 5000);
+  window.setInterval(loadLive, 5000);
+})();

@@ -1,0 +1,148 @@
+"""`WS /ws/console`: relays the bus messages meant for one console user.
+
+Agents get their own topic (`user:<name>`) and `emergency`; supervisors and admins also
+get `supervisors`. The page sends `{"type": "heartbeat"}` every few seconds; heartbeats feed
+`ConsolePresence`, which the emergency health watch reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from starlette.websockets import WebSocketState
+
+from console.errors import NotAuthenticated
+from console.runtime import bearer_token, runtime_of, same_origin
+from console.sessions import COOKIE_NAME, Session
+from routing.records import ConsoleUser, UserRole
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+MAX_CLIENT_MESSAGE = 4096
+
+
+def topics_for(user: ConsoleUser) -> tuple[str, ...]:
+    topics = [f"user:{user.username}", "emergency"]
+    if user.role.at_least(UserRole.SUPERVISOR):
+        topics.append("supervisors")
+    return tuple(topics)
+
+
+async def _deny(websocket: WebSocket, status: int, detail: str) -> None:
+    """Refuse the handshake with a real HTTP status when the server supports it."""
+    try:
+        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=status))
+    except RuntimeError:
+        # No denial-response extension: close during the handshake (client sees 403).
+        await websocket.close(code=4000 + status, reason=detail[:100])
+
+
+async def _authenticate(websocket: WebSocket) -> Session | None:
+    runtime = runtime_of(websocket)
+    token = websocket.query_params.get("token") or bearer_token(websocket)
+    from_cookie = False
+    if not token:
+        token = websocket.cookies.get(COOKIE_NAME)
+        from_cookie = token is not None
+    if from_cookie and not same_origin(websocket):
+        # A cookie rides along on cross-site websocket handshakes: refuse those.
+        await _deny(websocket, 403, "cross-site websocket refused")
+        return None
+    try:
+        session = await runtime.sessions.resolve(token)
+    except NotAuthenticated as exc:
+        await _deny(websocket, 401, str(exc))
+        return None
+    if not session.user.role.at_least(UserRole.AGENT):
+        await _deny(websocket, 403, "this needs the agent role")
+        return None
+    return session
+
+
+@router.websocket("/ws/console")
+async def console_socket(websocket: WebSocket) -> None:
+    session = await _authenticate(websocket)
+    if session is None:
+        return
+    runtime = runtime_of(websocket)
+    user = session.user
+    subscription = await runtime.deps.bus.subscribe(*topics_for(user))
+    await websocket.accept()
+    presence = runtime.deps.presence
+    presence.connected(user.username, user.role.value, runtime.deps.clock())
+    if runtime.deps.heartbeat is not None:
+        runtime.deps.heartbeat.heartbeat(f"console:{user.username}", runtime.deps.clock())
+    log.info("console websocket open for %s", user.username)
+    try:
+        await websocket.send_json(
+            {
+                "type": "hello",
+                "username": user.username,
+                "role": user.role.value,
+                "agent_state": runtime.agents.state_of(user.username).value,
+                "emergency": _emergency_brief(runtime.deps.emergency.status()),
+            }
+        )
+
+        async def relay() -> None:
+            async for message in subscription:
+                call_id = message.get("call_id") if isinstance(message, dict) else None
+                if call_id:
+                    log.debug("call %s: %s to %s", call_id, message.get("type"), user.username)
+                await websocket.send_text(json.dumps(message, default=str))
+
+        async def listen() -> None:
+            while True:
+                text = await websocket.receive_text()
+                if len(text) > MAX_CLIENT_MESSAGE:
+                    await websocket.close(code=1009, reason="message too big")
+                    return
+                try:
+                    incoming = json.loads(text)
+                except ValueError:
+                    continue
+                if isinstance(incoming, dict) and incoming.get("type") == "heartbeat":
+                    now = runtime.deps.clock()
+                    presence.heartbeat(user.username, now)
+                    if runtime.deps.heartbeat is not None:
+                        runtime.deps.heartbeat.heartbeat(f"console:{user.username}", now)
+                    await websocket.send_json({"type": "heartbeat_ack", "at": now.isoformat()})
+
+        tasks = [asyncio.create_task(relay()), asyncio.create_task(listen())]
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await task
+        for task in done:
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
+                raise exc
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await subscription.close()
+        presence.disconnected(user.username, runtime.deps.clock())
+        if websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close()
+        log.info("console websocket closed for %s", user.username)
+
+
+def _emergency_brief(status: Any) -> dict[str, Any]:
+    since = status.since
+    return {
+        "active": bool(status.active),
+        "since": since.isoformat() if since is not None else None,
+        "reason": status.reason,
+        "by": status.by,
+    }
