@@ -48,3 +48,11 @@ class HealthCheckFailed(FallbackError):
 
 class HealthCheckInconclusive(FallbackError):
     """Raised by a health probe that cannot tell (e.g. the PBX link is down)."""
+
+
+class TicketSystemUnavailable(FallbackError):
+    """The main ticket system could not take the backfilled ticket (try again later)."""
+
+
+class PbxError(FallbackError):
+    """The PBX refused or could not be reached for an action (callback, drill)."""

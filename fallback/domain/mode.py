@@ -259,10 +259,11 @@ def observe(
 
 
 def _clean(value: str, what: str) -> str:
-    text = value.strip() if isinstance(value, str) else ""
+    raw = value if isinstance(value, str) else ""
+    text = raw.strip()
     if not text:
         raise InvalidRequest(f"{what} is required")
-    if "\r" in text or "\n" in text:
+    if "\r" in raw or "\n" in raw:
         raise InvalidRequest(f"{what} must be a single line")
     return text
 

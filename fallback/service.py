@@ -1,0 +1,682 @@
+"""The emergency service: mode, PBX switching, paper numbers, journal and backfill.
+
+Implements `EmergencyControl`, `BackfillDesk`, `HealthBoard` (see `fallback.ports`).
+
+Durability order: every decision is written to the journal (fsync) before it is acted on
+or announced; after a crash `start()` resumes in the journaled mode, keeps the paper numbers
+already given and never allocates a second one to the same call.
+
+Wiring (the lead's composition root)::
+
+    service = EmergencyService(control=ami, switch=PbxSwitch(ami, pool=settings.emergency_members),
+                               journal=EmergencyJournal(dir), paper=PaperNumberAllocator(dir),
+                               sink=TicketStoreBackfillSink(tickets, sla, clock), clock=clock,
+                               policy=..., bus=bus, health=HealthWatch(probes, clock),
+                               paper_notice=notify_agent)
+    await service.start()
+    tracker.subscribe(service.on_call_event)          # sync, never blocks
+    ami.on_connected.append(lambda _c: service.on_ami_connected())
+    task = asyncio.create_task(service.run_health_watch(settings.health_interval))
+    ...
+    await service.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from ami.calls import (
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallIdentified,
+    CallLeftQueue,
+    CallQueued,
+    CallSnapshot,
+    DomainCallEvent,
+)
+from ami.control import CallControl
+from ami.errors import AmiError
+from bus.base import MessageBus
+from fallback.domain import backfill as bf
+from fallback.domain import mode as md
+from fallback.errors import (
+    BackfillConflict,
+    BackfillIncomplete,
+    FallbackError,
+    InvalidRequest,
+    PbxError,
+    TicketSystemUnavailable,
+    UnknownPaperNumber,
+)
+from fallback.health import HealthRound, HealthWatch
+from fallback.journal import EmergencyJournal
+from fallback.paper import PaperNumberAllocator
+from fallback.ports import BackfillTicket, BackfillTicketSink, PaperNumberNotice
+from fallback.records import (
+    AuditRecord,
+    BackfillItem,
+    CallbackTarget,
+    CheckResult,
+    EmergencyStatus,
+    Reconciliation,
+)
+from fallback.switching import PbxSwitch, SwitchReport
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+TOPIC = "emergency"
+SYSTEM = "system"
+_NUMBER = re.compile(r"\+?[0-9]{2,20}")
+_SITE = re.compile(r"[0-9]{1,20}")
+
+
+def _line(value: str | None, what: str, *, required: bool = True, limit: int = 500) -> str:
+    raw = value or ""
+    text = raw.strip()
+    if required and not text:
+        raise InvalidRequest(f"{what} is required")
+    if "\r" in raw or "\n" in raw:
+        raise InvalidRequest(f"{what} must be a single line")
+    if len(text) > limit:
+        raise InvalidRequest(f"{what} is longer than {limit} characters")
+    return text
+
+
+def _call_fields(call: CallSnapshot) -> dict[str, Any]:
+    ivr = {k: v for k, v in call.variables.items() if k.startswith("HOTLINE_")}
+    return {
+        "caller_number": call.caller_number,
+        "caller_name": call.caller_name,
+        "channel": call.channel,
+        "started_at": call.started_at.isoformat(),
+        "queued_at": None if call.queued_at is None else call.queued_at.isoformat(),
+        "queue": call.queue,
+        "site_code": call.site_code,
+        "level": call.level,
+        "ivr": ivr,
+    }
+
+
+class EmergencyService:
+    def __init__(
+        self,
+        *,
+        control: CallControl,
+        switch: PbxSwitch,
+        journal: EmergencyJournal,
+        paper: PaperNumberAllocator,
+        sink: BackfillTicketSink,
+        clock: Clock,
+        policy: md.EmergencyPolicy | None = None,
+        bus: MessageBus | None = None,
+        health: HealthWatch | None = None,
+        paper_notice: PaperNumberNotice | None = None,
+        callback_context: str = "hotline-callback",
+        drill_context: str = "hotline-drill",
+    ) -> None:
+        self.control = control
+        self.switch = switch
+        self.journal = journal
+        self.paper = paper
+        self.sink = sink
+        self.clock = clock
+        self.policy = policy or md.EmergencyPolicy()
+        self.bus = bus
+        self.health_watch = health
+        self.paper_notice = paper_notice
+        self.callback_context = _line(callback_context, "callback context")
+        self.drill_context = drill_context
+        self._state = md.ModeState()
+        self._audit: list[AuditRecord] = []
+        self._mode_lock = asyncio.Lock()
+        self._backfill_lock = asyncio.Lock()
+        self._pbx_in_sync = False
+        self.last_switch: SwitchReport | None = None
+        # Calls: paper number per call id; calls known to be talking; first queue seen.
+        self._paper_by_call: dict[str, str] = {}
+        self._talking: set[str] = set()
+        self._first_queue: dict[str, str] = {}
+        self._events: asyncio.Queue[DomainCallEvent] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        switch.is_connected = self._talking.__contains__
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the journal and the allocator and resume the journaled mode."""
+        await self.journal.open()
+        await self.paper.open()
+        for record in self.journal.records("mode"):
+            self._state = md.ModeState.from_json(record["state"])
+            for raw in record.get("audit", ()):
+                self._audit.append(_audit_from_json(raw))
+        for call in bf.fold(self.journal.records()).calls.values():
+            self._paper_by_call[call.call_id] = call.paper_number
+        if self.journal.damage:
+            log.error("emergency journal damage on open: %s", self.journal.damage)
+        log.info(
+            "emergency service started in mode %s (%d journaled calls)",
+            self._state.mode,
+            len(self._paper_by_call),
+        )
+        self._worker = asyncio.get_running_loop().create_task(
+            self._process_events(), name="emergency-call-events"
+        )
+
+    async def stop(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._events.join(), 5.0)
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        await self.journal.close()
+        await self.paper.close()
+
+    async def on_ami_connected(self) -> None:
+        """AMI (re)connected: restore the pool and the journaled mode on the PBX."""
+        await self._sync_pbx()
+
+    async def run_health_watch(self, interval: float) -> None:
+        if self.health_watch is None:
+            raise FallbackError("no health watch configured")
+        await self.health_watch.run(interval, self.on_health_round)
+
+    # --- EmergencyControl ---------------------------------------------------------------
+
+    def status(self) -> EmergencyStatus:
+        s = self._state
+        return EmergencyStatus(
+            active=s.active, since=s.since, reason=s.reason, by=s.by, state=s.mode.value
+        )
+
+    @property
+    def pbx_in_sync(self) -> bool:
+        return self._pbx_in_sync
+
+    @property
+    def exit_recommended(self) -> bool:
+        return self._state.exit_recommended
+
+    async def set_active(self, active: bool, *, reason: str, by: str) -> EmergencyStatus:
+        async with self._mode_lock:
+            step = md.request(self._state, active, by=by, reason=reason, at=self.clock())
+            await self._apply(step)
+        return self.status()
+
+    async def on_health_round(self, health_round: HealthRound) -> None:
+        async with self._mode_lock:
+            step = md.observe(
+                self._state,
+                self.policy,
+                health_round.verdict,
+                health_round.at,
+                health_round.detail,
+            )
+            await self._apply(step)
+            if step.command is None and not self._pbx_in_sync:
+                await self._reapply_locked()
+        await self._publish(
+            {
+                "type": "health",
+                "verdict": health_round.verdict.value,
+                "checks": [r.as_json() for r in health_round.results],
+            }
+        )
+
+    async def _apply(self, step: md.Step) -> None:
+        """Journal the step, then act on it. Caller holds the mode lock."""
+        if step.audit:
+            await self.journal.append(
+                {
+                    "kind": "mode",
+                    "at": self.clock().isoformat(),
+                    "state": step.state.as_json(),
+                    "audit": [a.as_json() for a in step.audit],
+                    "command": None if step.command is None else step.command.value,
+                }
+            )
+            self._audit.extend(step.audit)
+            for record in step.audit:
+                log.warning(
+                    "emergency %s %s by %s (%s): %s -> %s",
+                    record.action,
+                    record.outcome,
+                    record.by,
+                    record.reason,
+                    record.from_state,
+                    record.to_state,
+                )
+        previous = self._state
+        self._state = step.state
+        if step.command is not None:
+            self._pbx_in_sync = False
+            await self._switch(step.command)
+        if previous.mode is not self._state.mode or step.command is not None:
+            await self._publish(
+                {"type": "mode", **self.status().as_json(), "pbx_in_sync": self._pbx_in_sync}
+            )
+        if step.command is md.SwitchCommand.EXIT:
+            await self._close_if_nothing_to_backfill()
+
+    async def _switch(self, command: md.SwitchCommand) -> None:
+        if command is md.SwitchCommand.ENTER:
+            report = await self.switch.enter()
+        else:
+            report = await self.switch.exit()
+        self._record_switch(report)
+
+    def _record_switch(self, report: SwitchReport) -> None:
+        self.last_switch = report
+        self._pbx_in_sync = report.complete
+        if not report.complete:
+            log.error(
+                "PBX not fully switched to %s (will retry): %s; not moved: %s",
+                report.mode,
+                "; ".join(report.errors),
+                ", ".join(m.call_id for m in report.failed_moves) or "none",
+            )
+
+    async def _reapply_locked(self) -> None:
+        report = await self.switch.reapply(self._state.active)
+        self._record_switch(report)
+
+    async def _sync_pbx(self) -> None:
+        async with self._mode_lock:
+            await self._reapply_locked()
+
+    async def _close_if_nothing_to_backfill(self) -> None:
+        items = bf.open_items(bf.fold(self.journal.records()))
+        if items or self._state.mode is not md.Mode.RECOVERING:
+            return
+        step = md.close_backfill(self._state, by=SYSTEM, at=self.clock(), missing=0)
+        step = replace(
+            step,
+            audit=tuple(replace(a, reason="no emergency calls to backfill") for a in step.audit),
+        )
+        await self._apply(step)
+
+    # --- call events ------------------------------------------------------------------------
+
+    def on_call_event(self, event: DomainCallEvent) -> None:
+        """Subscriber for the call tracker (synchronous, never blocks): queued and
+        processed in order by a worker task."""
+        self._events.put_nowait(event)
+
+    async def drain(self) -> None:
+        """Wait until every queued call event is processed (journaled)."""
+        await self._events.join()
+
+    async def _process_events(self) -> None:
+        while True:
+            event = await self._events.get()
+            try:
+                await self.process_call_event(event)
+            except Exception:
+                log.exception("call %s: emergency journal update failed", event.call_id)
+            finally:
+                self._events.task_done()
+
+    def _is_drill(self, call: CallSnapshot) -> bool:
+        return f"@{self.drill_context}-" in call.channel or "HOTLINE_DRILL" in call.variables
+
+    async def process_call_event(self, event: DomainCallEvent) -> None:
+        call = event.call
+        call_id = event.call_id
+        if isinstance(event, CallQueued):
+            self._talking.discard(call_id)
+            queue = call.queue or ""
+            self._first_queue.setdefault(call_id, queue)
+            if queue == self.switch.emergency_queue and not self._is_drill(call):
+                await self._journal_emergency_call(event)
+        elif isinstance(event, CallAnswered):
+            self._talking.add(call_id)
+            if call_id in self._paper_by_call:
+                await self._update(
+                    call_id,
+                    event.at,
+                    {
+                        "agent": event.member_name or event.interface,
+                        "agent_interface": event.interface,
+                        "answered_at": event.at.isoformat(),
+                        "hold_seconds": event.hold_seconds,
+                    },
+                )
+                await self._notify_agent(event)
+        elif isinstance(event, CallIdentified):
+            if call_id in self._paper_by_call:
+                fields: dict[str, Any] = {"ivr": {event.variable: event.value}}
+                if event.variable == "HOTLINE_SITE":
+                    fields["site_code"] = event.value
+                elif event.variable == "HOTLINE_LEVEL":
+                    fields["level"] = event.value
+                await self._update(call_id, event.at, fields)
+        elif isinstance(event, CallAbandoned):
+            if call_id in self._paper_by_call:
+                await self._update(
+                    call_id, event.at, {"outcome": "abandoned", "hold_seconds": event.hold_seconds}
+                )
+        elif isinstance(event, CallLeftQueue):
+            pass  # answered, redirected or timed out: the next event says which
+        elif isinstance(event, CallEnded):
+            self._talking.discard(call_id)
+            self._first_queue.pop(call_id, None)
+            if call_id in self._paper_by_call:
+                await self._update(
+                    call_id,
+                    event.at,
+                    {
+                        "ended_at": (call.ended_at or event.at).isoformat(),
+                        "outcome": None if call.outcome is None else call.outcome.value,
+                        "talk_seconds": call.talk_seconds,
+                        "agent": call.agent_member_name or call.agent_interface,
+                        "agent_interface": call.agent_interface,
+                    },
+                )
+
+    async def _journal_emergency_call(self, event: CallQueued) -> None:
+        call = event.call
+        call_id = event.call_id
+        if call_id in self._paper_by_call:
+            await self._update(call_id, event.at, {"queue": call.queue})
+            return
+        number = await self.paper.allocate(call_id, event.at)
+        fields = _call_fields(call) | {"paper_number": number}
+        first = self._first_queue.get(call_id)
+        if first and first != call.queue:
+            fields["moved_from"] = first
+        await self.journal.append(
+            {"kind": "call", "call_id": call_id, "at": event.at.isoformat(), "fields": fields}
+        )
+        self._paper_by_call[call_id] = number
+        log.info("call %s: emergency call journaled with paper number %s", call_id, number)
+        await self._publish(
+            {
+                "type": "paper_number",
+                "call_id": call_id,
+                "paper_number": number,
+                "caller_number": call.caller_number,
+            }
+        )
+        try:
+            # The dialplan/IVR may speak or show it; failing here loses nothing.
+            await self.control.setvar("HOTLINE_PAPER", number, channel=call.channel)
+        except AmiError as exc:
+            log.warning("call %s: could not set HOTLINE_PAPER: %s", call_id, exc)
+
+    async def _update(self, call_id: str, at: datetime, fields: dict[str, Any]) -> None:
+        await self.journal.append(
+            {"kind": "call", "call_id": call_id, "at": at.isoformat(), "fields": fields}
+        )
+
+    async def _notify_agent(self, event: CallAnswered) -> None:
+        if self.paper_notice is None:
+            return
+        try:
+            await self.paper_notice(
+                interface=event.interface,
+                member_name=event.member_name,
+                call_id=event.call_id,
+                paper_number=self._paper_by_call[event.call_id],
+                caller_number=event.call.caller_number,
+            )
+        except Exception:
+            log.exception("call %s: could not tell the agent the paper number", event.call_id)
+
+    def paper_number_of(self, call_id: str) -> str | None:
+        return self._paper_by_call.get(call_id)
+
+    async def _publish(self, message: dict[str, Any]) -> None:
+        if self.bus is None:
+            return
+        try:
+            await self.bus.publish(TOPIC, message)
+        except Exception:
+            log.exception("could not publish %s on the bus", message.get("type"))
+
+    # --- BackfillDesk -----------------------------------------------------------------------
+
+    def _ledger(self) -> bf.BackfillLedger:
+        return bf.fold(self.journal.records())
+
+    async def _link_existing_tickets(self) -> None:
+        """Calls that got their ticket anyway (database still up when they came in) are
+        accounted for by that ticket: link it, never make a second one."""
+        ledger = self._ledger()
+        for item in bf.open_items(ledger):
+            if item.call_id is None or item.accounted_for:
+                continue
+            try:
+                number = await self.sink.ticket_for_call(item.call_id)
+            except (TicketSystemUnavailable, OSError) as exc:
+                log.warning("ticket system unavailable while reconciling: %s", exc)
+                return
+            if number is not None:
+                await self.journal.append(
+                    {
+                        "kind": "backfill",
+                        "paper_number": item.paper_number,
+                        "call_id": item.call_id,
+                        "ticket_number": number,
+                        "linked": True,
+                        "by": SYSTEM,
+                        "at": self.clock().isoformat(),
+                    }
+                )
+                log.info("call %s: already had ticket %s", item.call_id, number)
+
+    async def items(self) -> list[BackfillItem]:
+        async with self._backfill_lock:
+            await self._link_existing_tickets()
+            return bf.open_items(self._ledger())
+
+    async def reconciliation(self) -> Reconciliation:
+        async with self._backfill_lock:
+            await self._link_existing_tickets()
+            return bf.reconcile(bf.open_items(self._ledger()))
+
+    async def submit(
+        self,
+        paper_number: str,
+        *,
+        site_code: str | None,
+        level: int,
+        description: str,
+        caller_number: str | None,
+        by: str,
+    ) -> str:
+        paper = self.paper.format.normalise(paper_number)
+        by = _line(by, "who types the paper ticket in", limit=100)
+        text = (description or "").strip()
+        if not text:
+            raise InvalidRequest("description is required")
+        if "\r" in text:
+            raise InvalidRequest("description must not contain CR")
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 4:
+            raise InvalidRequest(f"level must be 1, 2, 3 or 4, not {level!r}")
+        site = _line(site_code, "site code", required=False, limit=20) or None
+        if site is not None and not _SITE.fullmatch(site):
+            raise InvalidRequest(f"site code must be digits: {site!r}")
+        number = _line(caller_number, "caller number", required=False, limit=25) or None
+        if number is not None and not _NUMBER.fullmatch(number):
+            raise InvalidRequest(f"caller number must be digits (optionally +): {number!r}")
+        async with self._backfill_lock:
+            ledger = self._ledger()
+            if paper in ledger.tickets:
+                raise BackfillConflict(
+                    f"paper ticket {paper} is already entered as ticket {ledger.tickets[paper]}"
+                )
+            if paper in ledger.waivers:
+                raise BackfillConflict(
+                    f"paper ticket {paper} was waived: {ledger.waivers[paper][0]}"
+                )
+            if paper in ledger.closed:
+                raise BackfillConflict(f"the backfill of paper ticket {paper} is closed")
+            call = ledger.call_by_paper(paper)
+            if call is None and not self.paper.is_issued(paper):
+                raise UnknownPaperNumber(f"paper number {paper} was never issued")
+            now = self.clock()
+            ticket = BackfillTicket(
+                paper_number=paper,
+                call_id=None if call is None else call.call_id,
+                site_code=site or (None if call is None else call.site_code),
+                level=level,
+                description=text,
+                caller_number=number or ("" if call is None else call.caller_number),
+                caller_name="" if call is None else call.caller_name,
+                started_at=(call.started_at or call.queued_at or now) if call else now,
+                agent=None if call is None else call.agent,
+                by=by,
+            )
+            outcome = await self.sink.backfill(ticket)
+            if call is None:
+                await self.journal.append(
+                    {
+                        "kind": "paper",
+                        "paper_number": paper,
+                        "caller_number": number,
+                        "by": by,
+                        "at": now.isoformat(),
+                    }
+                )
+            await self.journal.append(
+                {
+                    "kind": "backfill",
+                    "paper_number": paper,
+                    "call_id": ticket.call_id,
+                    "ticket_number": outcome.ticket_number,
+                    "linked": not outcome.created,
+                    "by": by,
+                    "at": now.isoformat(),
+                }
+            )
+        log.info(
+            "paper ticket %s (call %s) entered as ticket %s by %s",
+            paper,
+            ticket.call_id,
+            outcome.ticket_number,
+            by,
+        )
+        await self._publish(
+            {
+                "type": "backfill",
+                "paper_number": paper,
+                "ticket_number": outcome.ticket_number,
+                "call_id": ticket.call_id,
+            }
+        )
+        return outcome.ticket_number
+
+    async def waive(self, paper_number: str, *, reason: str, by: str) -> None:
+        paper = self.paper.format.normalise(paper_number)
+        reason = _line(reason, "a reason")
+        by = _line(by, "who waives", limit=100)
+        async with self._backfill_lock:
+            ledger = self._ledger()
+            if paper in ledger.tickets:
+                raise BackfillConflict(
+                    f"paper ticket {paper} already has ticket {ledger.tickets[paper]}"
+                )
+            if paper in ledger.waivers:
+                raise BackfillConflict(f"paper ticket {paper} is already waived")
+            if ledger.call_by_paper(paper) is None and not self.paper.is_issued(paper):
+                raise UnknownPaperNumber(f"paper number {paper} was never issued")
+            await self.journal.append(
+                {
+                    "kind": "waive",
+                    "paper_number": paper,
+                    "reason": reason,
+                    "by": by,
+                    "at": self.clock().isoformat(),
+                }
+            )
+        log.info("paper ticket %s waived by %s: %s", paper, by, reason)
+        await self._publish({"type": "backfill", "paper_number": paper, "waived": True})
+
+    async def close_backfill(self, by: str) -> None:
+        by = _line(by, "who closes the backfill", limit=100)
+        async with self._mode_lock, self._backfill_lock:
+            await self._link_existing_tickets()
+            items = bf.open_items(self._ledger())
+            result = bf.reconcile(items)
+            if not result.done:
+                missing = [i.paper_number for i in result.calls_without_ticket]
+                missing += [
+                    i.paper_number for i in result.paper_without_call if not i.accounted_for
+                ]
+                raise BackfillIncomplete(missing)
+            step = md.close_backfill(self._state, by=by, at=self.clock(), missing=0)
+            await self.journal.append(
+                {
+                    "kind": "backfill_closed",
+                    "paper_numbers": [i.paper_number for i in items],
+                    "by": by,
+                    "at": self.clock().isoformat(),
+                }
+            )
+            await self._apply(step)
+        log.info("backfill closed by %s (%d items)", by, len(items))
+
+    # --- HealthBoard ------------------------------------------------------------------------
+
+    def health(self) -> list[CheckResult]:
+        return [] if self.health_watch is None else self.health_watch.latest()
+
+    def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        return list(reversed(self._audit[-limit:])) if limit > 0 else []
+
+    async def callback_list(self) -> list[CallbackTarget]:
+        return bf.callback_targets(self._ledger())
+
+    async def call_back(self, caller_number: str, *, interface: str, by: str) -> str:
+        number = _line(caller_number, "caller number", limit=25)
+        if not _NUMBER.fullmatch(number):
+            raise InvalidRequest(f"caller number must be digits (optionally +): {number!r}")
+        interface = _line(interface, "agent interface", limit=200)
+        by = _line(by, "who calls back", limit=100)
+        try:
+            action_id = await self.control.originate(
+                interface,
+                context=self.callback_context,
+                exten=number,
+                caller_id=f"Hotline callback <{number}>",
+                variables={"HOTLINE_CALLBACK": number},
+            )
+        except AmiError as exc:
+            raise PbxError(f"callback to {number} via {interface}: {exc}") from exc
+        await self.journal.append(
+            {
+                "kind": "callback",
+                "caller_number": number,
+                "interface": interface,
+                "action_id": action_id,
+                "by": by,
+                "at": self.clock().isoformat(),
+            }
+        )
+        log.info("callback to %s via %s by %s (action %s)", number, interface, by, action_id)
+        return action_id
+
+
+def _audit_from_json(raw: dict[str, Any]) -> AuditRecord:
+    return AuditRecord(
+        at=datetime.fromisoformat(str(raw["at"])),
+        action=str(raw["action"]),
+        outcome=str(raw["outcome"]),
+        from_state=str(raw["from_state"]),
+        to_state=str(raw["to_state"]),
+        by=str(raw["by"]),
+        reason=str(raw["reason"]),
+        automatic=bool(raw["automatic"]),
+        duration_seconds=raw.get("duration_seconds"),
+    )

@@ -1,0 +1,74 @@
+"""`BackfillTicketSink` on the routing package's `TicketStore` (the main ticket database).
+
+A backfilled ticket gets source `backfill`, the paper number, and SLA deadlines counted
+from when the call came in (the clock did not stop during the outage). A call that already
+had a ticket (opened before the database failed) keeps it: `open_for_call` is idempotent
+per call id, and the paper content is added to that ticket's progress log instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fallback.errors import InvalidRequest, TicketSystemUnavailable
+from fallback.ports import BackfillOutcome, BackfillTicket
+from routing.domain.levels import FaultLevel, SlaPolicy
+from routing.errors import InvalidInput, RoutingError
+from routing.ports import TicketStore
+from routing.records import NewTicket, TicketSource
+
+
+class TicketStoreBackfillSink:
+    def __init__(
+        self, store: TicketStore, policy: SlaPolicy, clock: Callable[[], datetime]
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self._clock = clock
+
+    async def ticket_for_call(self, call_id: str) -> str | None:
+        try:
+            ticket = await self.store.get_by_call(call_id)
+        except RoutingError as exc:
+            raise TicketSystemUnavailable(str(exc)) from exc
+        return None if ticket is None else ticket.number
+
+    async def backfill(self, ticket: BackfillTicket) -> BackfillOutcome:
+        try:
+            level = FaultLevel.parse(ticket.level)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        created_at = ticket.started_at
+        onsite = self.policy.onsite_window(level, None)
+        draft = NewTicket(
+            level=int(level),
+            caller_number=ticket.caller_number,
+            created_at=created_at,
+            response_due=created_at + self.policy.response_window(level),
+            onsite_due=None if onsite is None else created_at + onsite,
+            source=TicketSource.BACKFILL,
+            call_id=ticket.call_id,
+            site_code=ticket.site_code,
+            caller_name=ticket.caller_name,
+            description=ticket.description,
+            paper_number=ticket.paper_number,
+            created_by=ticket.by,
+        )
+        try:
+            if ticket.call_id is None:
+                created = await self.store.create(draft)
+                return BackfillOutcome(created.number, True)
+            opening = await self.store.open_for_call(draft)
+            if not opening.created:
+                await self.store.add_progress(
+                    opening.ticket.number,
+                    text=f"paper ticket {ticket.paper_number}: {ticket.description}",
+                    by=ticket.by,
+                    at=self._clock(),
+                )
+            return BackfillOutcome(opening.ticket.number, opening.created)
+        except InvalidInput as exc:
+            raise InvalidRequest(str(exc)) from exc
+        except RoutingError as exc:
+            raise TicketSystemUnavailable(str(exc)) from exc
