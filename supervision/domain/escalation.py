@@ -167,7 +167,7 @@ def plan_ticket(
                         level,
                         step.targets,
                         pulled_forward[i],
-                        f"step {i} not acknowledged in time",
+                        f"step {i - 1} not acknowledged in time",
                         i,
                     )
                 )
@@ -229,6 +229,30 @@ def plan_ticket(
     return actions
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    assessments: tuple[TicketSla, ...]  # every open ticket's clocks at `now`
+    actions: tuple[Action, ...]  # oldest first
+
+
+def plan(
+    tickets: Iterable[SlaTicket],
+    sent_log: SentLog,
+    now: datetime,
+    policy: SupervisionPolicy | None = None,
+) -> Plan:
+    pol = policy or SupervisionPolicy()
+    assessments: list[TicketSla] = []
+    out: list[Action] = []
+    for ticket in tickets:
+        if ticket.status.is_open:
+            sla = assess(ticket, pol.sla, now)
+            assessments.append(sla)
+            out.extend(plan_ticket(sla, sent_log, now, pol))
+    out.sort(key=lambda a: (a.due_at, a.ticket_number, a.key))
+    return Plan(tuple(assessments), tuple(out))
+
+
 def due_actions(
     tickets: Iterable[SlaTicket],
     sent_log: SentLog,
@@ -236,13 +260,7 @@ def due_actions(
     policy: SupervisionPolicy | None = None,
 ) -> list[Action]:
     """Everything that should have happened by `now` and is not in `sent_log`, oldest first."""
-    pol = policy or SupervisionPolicy()
-    out: list[Action] = []
-    for ticket in tickets:
-        if ticket.status.is_open:
-            out.extend(plan_ticket(assess(ticket, pol.sla, now), sent_log, now, pol))
-    out.sort(key=lambda a: (a.due_at, a.ticket_number, a.key))
-    return out
+    return list(plan(tickets, sent_log, now, policy).actions)
 
 
 def _union(groups: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
@@ -262,10 +280,12 @@ __all__ = [
     "ActionKind",
     "ChannelKind",
     "NoticeRecord",
+    "Plan",
     "SentLog",
     "StepRecord",
     "SupervisionPolicy",
     "due_actions",
     "escalation_key",
+    "plan",
     "plan_ticket",
 ]

@@ -54,6 +54,9 @@ class SlaTicket:
     pauses: tuple[Pause, ...] = field(default=())
     description: str = ""
     call_id: str | None = None
+    # Deadlines fixed when the ticket was opened (routing computes them); None = from policy.
+    response_due: datetime | None = None
+    onsite_due: datetime | None = None
 
 
 class ClockKind(StrEnum):
@@ -164,19 +167,28 @@ def assess(ticket: SlaTicket, policy: SlaPolicy, now: datetime) -> TicketSla:
     resolved = ticket.resolved_at if not ticket.status.is_open else None
     if not ticket.status.is_open and resolved is None:
         resolved = now
+    response_window = (
+        ticket.response_due - ticket.created_at
+        if ticket.response_due is not None
+        else policy.response_window(
+            ticket.level, remote=ticket.remote, feature_request=ticket.feature_request
+        )
+    )
     clocks = [
         _clock(
             ClockKind.RESPONSE,
-            policy.response_window(
-                ticket.level, remote=ticket.remote, feature_request=ticket.feature_request
-            ),
+            response_window,
             ticket,
             ticket.responded_at or resolved,
             now,
             paused_now,
         )
     ]
-    onsite = policy.onsite_window(ticket.level, ticket.distance_km)
+    onsite = (
+        ticket.onsite_due - ticket.created_at
+        if ticket.onsite_due is not None
+        else policy.onsite_window(ticket.level, ticket.distance_km)
+    )
     if onsite is not None and not ticket.remote:
         clocks.append(
             _clock(ClockKind.ONSITE, onsite, ticket, ticket.onsite_at or resolved, now, paused_now)

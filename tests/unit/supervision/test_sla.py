@@ -116,3 +116,11 @@ def test_resolved_ticket_has_met_clocks_and_no_elapsed_growth() -> None:
     assert all(c.state is ClockState.MET for c in sla.clocks)
     assert sla.active_elapsed == m(90)
     assert sla.next_due() is None
+
+
+def test_deadlines_fixed_at_opening_win_over_the_policy() -> None:
+    t = ticket(3, response_due=T0 + m(45), onsite_due=T0 + m(600))
+    sla = assess(t, POLICY, T0 + m(50))
+    resp, site = sla.clock(ClockKind.RESPONSE), sla.clock(ClockKind.ONSITE)
+    assert resp is not None and resp.state is ClockState.BREACHED and resp.due == T0 + m(45)
+    assert site is not None and site.due == T0 + m(600)

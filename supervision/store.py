@@ -1,0 +1,390 @@
+"""Database adapter of the supervision package: sent steps, notices, acks, ticket pauses,
+and the open tickets the SLA engine looks at (read from storage's tables)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from routing.domain.levels import FaultLevel
+from storage.models import SiteRow, TicketRow
+from supervision.domain.errors import SupervisionError, UnknownAckCode
+from supervision.domain.escalation import Action, ChannelKind, NoticeRecord, StepRecord
+from supervision.domain.sla import Pause, SlaTicket, TicketStatus
+from supervision.tables import EscalationStepRow, NoticeRow, TicketPauseRow
+
+log = logging.getLogger(__name__)
+
+OPEN = ("open", "callback_due", "in_progress")
+
+
+class SupervisionStoreError(SupervisionError):
+    """The database refused or could not be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeDraft:
+    recipient: str
+    channel: str
+    channel_kind: ChannelKind
+    title: str
+    body: str
+    ack_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNotice:
+    id: int
+    step_key: str
+    ticket_number: str
+    recipient: str
+    channel: str
+    channel_kind: ChannelKind
+    title: str
+    body: str
+    ack_code: str
+    state: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    delivered_at: datetime | None
+    acked_at: datetime | None
+    acked_by: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "step_key": self.step_key,
+            "ticket_number": self.ticket_number,
+            "recipient": self.recipient,
+            "channel": self.channel,
+            "title": self.title,
+            "state": self.state,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "created_at": self.created_at.isoformat(),
+            "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
+            "acked_at": self.acked_at.isoformat() if self.acked_at else None,
+            "acked_by": self.acked_by,
+        }
+
+
+def _notice(row: NoticeRow) -> StoredNotice:
+    return StoredNotice(
+        row.id,
+        row.step_key,
+        row.ticket_number,
+        row.recipient,
+        row.channel,
+        ChannelKind(row.channel_kind),
+        row.title,
+        row.body,
+        row.ack_code,
+        row.state,
+        row.attempts,
+        row.last_error,
+        row.created_at,
+        row.delivered_at,
+        row.acked_at,
+        row.acked_by,
+    )
+
+
+class SupervisionStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    # --- the sent log -----------------------------------------------------------------
+
+    async def load_log(
+        self,
+    ) -> tuple[list[StepRecord], list[tuple[int, str, NoticeRecord]]]:
+        """Every step taken for a ticket still open (without notices), and the notices of
+        those steps as (notice id, step key, record)."""
+        try:
+            async with self._sessions() as s:
+                open_numbers = select(TicketRow.number).where(TicketRow.status.in_(OPEN))
+                steps = (
+                    await s.execute(
+                        select(
+                            EscalationStepRow.key,
+                            EscalationStepRow.ticket_number,
+                            EscalationStepRow.taken_at,
+                        ).where(EscalationStepRow.ticket_number.in_(open_numbers))
+                    )
+                ).all()
+                notices = (
+                    await s.execute(
+                        select(
+                            NoticeRow.id,
+                            NoticeRow.step_key,
+                            NoticeRow.channel_kind,
+                            NoticeRow.delivered_at,
+                            NoticeRow.acked_at,
+                        )
+                        .where(NoticeRow.ticket_number.in_(open_numbers))
+                        .order_by(NoticeRow.id)
+                    )
+                ).all()
+        except SQLAlchemyError as exc:
+            raise SupervisionStoreError(f"cannot load the escalation log: {exc}") from exc
+        return (
+            [StepRecord(key, number, taken) for key, number, taken in steps],
+            [
+                (nid, key, NoticeRecord(ChannelKind(kind), delivered, acked))
+                for nid, key, kind, delivered, acked in notices
+            ],
+        )
+
+    async def record_steps(
+        self, items: Sequence[tuple[Action, Sequence[NoticeDraft]]], at: datetime
+    ) -> dict[str, list[StoredNotice]]:
+        """Write steps and their pending notices, one transaction per batch.
+
+        Steps already recorded (by an earlier pass or another process) are left out of the
+        result: the caller sends only what this call wrote, so no step is sent twice.
+        """
+        written: dict[str, list[StoredNotice]] = {}
+        for start in range(0, len(items), 500):
+            batch = items[start : start + 500]
+            try:
+                async with self._sessions() as s, s.begin():
+                    keys = [a.key for a, _ in batch]
+                    existing = set(
+                        (
+                            await s.execute(
+                                select(EscalationStepRow.key).where(EscalationStepRow.key.in_(keys))
+                            )
+                        ).scalars()
+                    )
+                    rows: dict[str, list[NoticeRow]] = {}
+                    for action, drafts in batch:
+                        if action.key in existing:
+                            log.info("step %s already recorded; not sent again", action.key)
+                            continue
+                        existing.add(action.key)
+                        s.add(
+                            EscalationStepRow(
+                                key=action.key,
+                                ticket_number=action.ticket_number,
+                                kind=action.kind.value,
+                                level=int(action.level),
+                                step_index=action.step_index,
+                                targets=",".join(action.targets),
+                                reason=action.reason,
+                                due_at=action.due_at,
+                                taken_at=at,
+                            )
+                        )
+                        rows[action.key] = [
+                            NoticeRow(
+                                step_key=action.key,
+                                ticket_number=action.ticket_number,
+                                recipient=d.recipient,
+                                channel=d.channel,
+                                channel_kind=d.channel_kind.value,
+                                title=d.title,
+                                body=d.body,
+                                ack_code=d.ack_code,
+                                state="pending",
+                                attempts=0,
+                                last_error="",
+                                created_at=at,
+                                acked_by="",
+                            )
+                            for d in drafts
+                        ]
+                    await s.flush()  # steps first: notices reference them
+                    for notice_rows in rows.values():
+                        s.add_all(notice_rows)
+                    await s.flush()
+                    for key, notice_rows in rows.items():
+                        written[key] = [_notice(r) for r in notice_rows]
+            except IntegrityError as exc:
+                # Another process recorded one of these keys between our check and insert;
+                # the next pass sees it in the log and sends nothing twice.
+                log.warning("escalation batch raced with another writer: %s", exc)
+            except SQLAlchemyError as exc:
+                raise SupervisionStoreError(f"cannot record escalation steps: {exc}") from exc
+        return written
+
+    async def note_attempt(
+        self,
+        notice_id: int,
+        *,
+        attempts: int,
+        error: str = "",
+        delivered_at: datetime | None = None,
+        final: bool = False,
+    ) -> None:
+        state = "delivered" if delivered_at else ("failed" if final else "pending")
+        async with self._sessions() as s, s.begin():
+            await s.execute(
+                update(NoticeRow)
+                .where(NoticeRow.id == notice_id)
+                .values(
+                    state=state,
+                    attempts=attempts,
+                    last_error=error[:2000],
+                    delivered_at=delivered_at,
+                )
+            )
+
+    async def undelivered(self) -> list[StoredNotice]:
+        """Notices left pending (the controller stopped mid-delivery): the outbox."""
+        async with self._sessions() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(NoticeRow).where(NoticeRow.state == "pending").order_by(NoticeRow.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return [_notice(r) for r in rows]
+
+    # --- acknowledgements -------------------------------------------------------------
+
+    async def acknowledge(self, code: str, by: str, at: datetime) -> StoredNotice:
+        """Mark the notice acknowledged (the first acknowledgement wins; repeats are fine)."""
+        async with self._sessions() as s, s.begin():
+            row = (
+                await s.execute(select(NoticeRow).where(NoticeRow.ack_code == code))
+            ).scalar_one_or_none()
+            if row is None:
+                raise UnknownAckCode(f"no notice with acknowledgement code {code!r}")
+            if row.acked_at is None:
+                row.acked_at = at
+                row.acked_by = by[:100]
+            await s.flush()
+            return _notice(row)
+
+    async def acks_since(self, since: datetime | None) -> list[tuple[str, int, datetime]]:
+        """(step key, notice id, acked_at) of acknowledgements after `since`."""
+        q = select(NoticeRow.step_key, NoticeRow.id, NoticeRow.acked_at).where(
+            NoticeRow.acked_at.is_not(None)
+        )
+        if since is not None:
+            q = q.where(NoticeRow.acked_at >= since)
+        async with self._sessions() as s:
+            return [(k, i, a) for k, i, a in (await s.execute(q)).all() if a is not None]
+
+    async def notices(
+        self, *, ticket_number: str | None = None, limit: int = 200
+    ) -> list[StoredNotice]:
+        q = select(NoticeRow).order_by(NoticeRow.id.desc()).limit(limit)
+        if ticket_number is not None:
+            q = q.where(NoticeRow.ticket_number == ticket_number)
+        async with self._sessions() as s:
+            return [_notice(r) for r in (await s.execute(q)).scalars().all()]
+
+    async def notice_counts(self) -> dict[str, int]:
+        async with self._sessions() as s:
+            rows = (
+                await s.execute(select(NoticeRow.state, func.count()).group_by(NoticeRow.state))
+            ).all()
+        return {state: int(n) for state, n in rows}
+
+    # --- pauses (waiting for the customer) --------------------------------------------
+
+    async def pause(self, ticket_number: str, at: datetime, by: str, reason: str = "") -> bool:
+        """Stop the ticket's clocks; False if it is already paused."""
+        async with self._sessions() as s, s.begin():
+            open_pause = (
+                await s.execute(
+                    select(TicketPauseRow.id).where(
+                        TicketPauseRow.ticket_number == ticket_number,
+                        TicketPauseRow.ended_at.is_(None),
+                    )
+                )
+            ).first()
+            if open_pause is not None:
+                return False
+            s.add(TicketPauseRow(ticket_number=ticket_number, started_at=at, by=by, reason=reason))
+            return True
+
+    async def resume(self, ticket_number: str, at: datetime) -> bool:
+        async with self._sessions() as s, s.begin():
+            result = await s.execute(
+                update(TicketPauseRow)
+                .where(
+                    TicketPauseRow.ticket_number == ticket_number, TicketPauseRow.ended_at.is_(None)
+                )
+                .values(ended_at=at)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # --- open tickets -----------------------------------------------------------------
+
+    async def open_tickets(self) -> list[SlaTicket]:
+        """Every open ticket with its site's distance and tier, and its pauses."""
+        try:
+            async with self._sessions() as s:
+                rows = (
+                    await s.execute(
+                        select(
+                            TicketRow.number,
+                            TicketRow.level,
+                            TicketRow.status,
+                            TicketRow.created_at,
+                            TicketRow.site_code,
+                            TicketRow.response_due,
+                            TicketRow.onsite_due,
+                            TicketRow.responded_at,
+                            TicketRow.resolved_at,
+                            TicketRow.description,
+                            TicketRow.call_id,
+                            SiteRow.site_name,
+                            SiteRow.tier,
+                            SiteRow.distance_km,
+                        )
+                        .outerjoin(SiteRow, SiteRow.site_code == TicketRow.site_code)
+                        .where(TicketRow.status.in_(OPEN))
+                        .order_by(TicketRow.created_at)
+                    )
+                ).all()
+                pause_rows = (
+                    await s.execute(
+                        select(
+                            TicketPauseRow.ticket_number,
+                            TicketPauseRow.started_at,
+                            TicketPauseRow.ended_at,
+                        ).where(
+                            TicketPauseRow.ticket_number.in_(
+                                select(TicketRow.number).where(TicketRow.status.in_(OPEN))
+                            )
+                        )
+                    )
+                ).all()
+        except SQLAlchemyError as exc:
+            raise SupervisionStoreError(f"cannot read open tickets: {exc}") from exc
+        pauses: dict[str, list[Pause]] = {}
+        for number, start, end in pause_rows:
+            pauses.setdefault(number, []).append(Pause(start, end))
+        return [
+            SlaTicket(
+                number=r.number,
+                level=FaultLevel.parse(r.level),
+                status=TicketStatus(r.status),
+                created_at=r.created_at,
+                site_code=r.site_code,
+                site_name=r.site_name,
+                site_tier=r.tier,
+                distance_km=r.distance_km,
+                responded_at=r.responded_at,
+                resolved_at=r.resolved_at,
+                description=r.description or "",
+                call_id=r.call_id,
+                response_due=r.response_due,
+                onsite_due=r.onsite_due,
+                pauses=tuple(pauses.get(r.number, ())),
+            )
+            for r in rows
+        ]
