@@ -22,7 +22,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -78,10 +78,19 @@ class _Pending:
     events: list[AmiMessage] = field(default_factory=list)
 
 
-class _AmiWire(AMIProtocol):  # type: ignore[misc]
-    """Transport adapter: bytes in → our parser → the client; bytes out as given."""
+READ_SIZE = 32 * 1024
+
+
+class _AmiWire(AMIProtocol, asyncio.BufferedProtocol):  # type: ignore[misc]
+    """Transport adapter: bytes in → our parser → the client; bytes out as given.
+
+    Reads at most READ_SIZE bytes per callback (asyncio's default is 256 KiB): a flood
+    of events is then processed in slices of ~1 ms, so websocket pushes and timers
+    never wait long behind parsing.
+    """
 
     def __init__(self, client: AmiClient) -> None:
+        self._read_buffer = bytearray(READ_SIZE)
         self.client = client
         self.parser = AmiFrameParser()
         self.transport: asyncio.Transport | None = None
@@ -92,6 +101,12 @@ class _AmiWire(AMIProtocol):  # type: ignore[misc]
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return memoryview(self._read_buffer)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._read_buffer[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         self.client._last_rx = time.monotonic()
@@ -167,7 +182,7 @@ class AmiClient(Manager):  # type: ignore[misc]
         self._wire: _AmiWire | None = None
         self._pending: dict[str, _Pending] = {}
         self._next_id = 0
-        self._listeners: list[EventListener] = []
+        self._listeners: list[tuple[EventListener, frozenset[str] | None]] = []
         self.on_connected: list[ConnectedHook] = []
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -351,23 +366,23 @@ class AmiClient(Manager):  # type: ignore[misc]
             pending.future.set_result(AmiResponse(pending.response, pending.events))
 
     def _dispatch_event(self, message: AmiMessage) -> None:
-        try:
-            event = typed_event(message)
-        except Exception:
-            log.exception("could not type AMI event %r", message)
-            return
-        if self.tracker is not None:
+        name = message.event
+        typed: AmiEvent | None = None
+        tracker = self.tracker
+        if tracker is not None and tracker.follows(name, message):
             try:
-                self.tracker.handle(event)
+                typed = typed_event(message)
+                tracker.handle(typed)
             except Exception:
                 self.callback_errors += 1
                 log.exception(
-                    "call tracker failed on %s (linkedid %s)",
-                    message.event,
-                    message.get("Linkedid"),
+                    "call tracker failed on %s (linkedid %s)", name, message.get("Linkedid")
                 )
-        for listener in tuple(self._listeners):
-            self._call(listener, event)
+        for listener, names in tuple(self._listeners):
+            if names is None or name in names:
+                if typed is None:
+                    typed = typed_event(message)
+                self._call(listener, typed)
         if self.patterns:
             self.dispatch(message)
 
@@ -392,10 +407,17 @@ class AmiClient(Manager):  # type: ignore[misc]
             self.callback_errors += 1
             log.error("AMI async callback failed", exc_info=task.exception())
 
-    def add_listener(self, listener: EventListener) -> Callable[[], None]:
-        """Receive every typed event (after the tracker). Async listeners run as tasks."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+    def add_listener(
+        self, listener: EventListener, events: Iterable[str] | None = None
+    ) -> Callable[[], None]:
+        """Receive typed events (after the tracker): all of them, or only `events`.
+
+        Async listeners run as tasks. Naming the events keeps the ingest path cheap:
+        messages no one follows are never fully parsed.
+        """
+        entry = (listener, frozenset(events) if events is not None else None)
+        self._listeners.append(entry)
+        return lambda: self._listeners.remove(entry)
 
     def dispatch(self, event: AmiMessage) -> list[str]:
         """panoramisk-style pattern callbacks `callback(client, message)`, isolated."""

@@ -13,8 +13,6 @@ import re
 from collections.abc import Iterator, Mapping
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
-# A message ends at the first empty line, whatever line ending the peer used.
-_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 MAX_MESSAGE_BYTES = 1 << 20  # a message bigger than this is garbage, not a slow peer
 
 
@@ -23,24 +21,56 @@ class AmiMessage:
 
     Repeated keys (``Output``, ``Variable``, ``ChanVariable``) keep every value: `get`
     returns the first, `getall` all of them in order.
+
+    Parsing is lazy: the framer hands over the message text and the headers are split
+    on first access. The name (`event`/`response`) and whether an ``ActionID`` is present
+    are read without a full parse, so the many events nobody follows (RTCP reports,
+    unrelated VarSet events, ...) cost almost nothing.
     """
 
-    __slots__ = ("headers", "_first", "_lower")
+    __slots__ = ("_text", "_headers", "_first", "_lower")
 
-    def __init__(self, headers: list[tuple[str, str]]) -> None:
-        self.headers = headers
-        first: dict[str, str] = {}
-        for key, value in headers:
-            first.setdefault(key, value)
-        self._first = first
+    def __init__(self, headers: list[tuple[str, str]] | None = None, *, text: str = "") -> None:
+        self._text = text
+        self._headers = headers
+        self._first: dict[str, str] | None = None
         self._lower: dict[str, str] | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, str]) -> AmiMessage:
         return cls(list(data.items()))
 
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        if self._headers is None:
+            self._headers = _headers_of(self._text)
+        return self._headers
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """First value of every key (exact capitalisation)."""
+        first = self._first
+        if first is None:
+            headers = self.headers
+            first = dict(headers)
+            if len(first) != len(headers):
+                first = dict(reversed(headers))  # repeated keys: `get` returns the first
+            self._first = first
+        return first
+
+    @property
+    def text(self) -> str:
+        """The message as received (for logs and raw passthrough)."""
+        if not self._text:
+            self._text = "\n".join(f"{k}: {v}" if k else v for k, v in self.headers)
+        return self._text
+
+    def contains_text(self, fragment: str) -> bool:
+        """Cheap pre-filter on the raw text, before any parsing."""
+        return fragment in self.text
+
     def get(self, key: str, default: str = "") -> str:
-        value = self._first.get(key)
+        value = self.fields.get(key)
         if value is not None:
             return value
         # Fallback for callers that don't know Asterisk's exact capitalisation.
@@ -61,28 +91,37 @@ class AmiMessage:
         lowered = key.lower()
         return [v for k, v in self.headers if k == key or k.lower() == lowered]
 
+    def _leading(self, prefix: str) -> str:
+        text = self._text
+        if self._headers is None and text.startswith(prefix):
+            nl = text.find("\n")
+            return text[len(prefix) : nl if nl >= 0 else len(text)]
+        return self.fields.get(prefix[:-2], "")
+
     @property
     def event(self) -> str:
-        return self._first.get("Event", "")
+        return self._leading("Event: ")
 
     @property
     def response(self) -> str:
-        return self._first.get("Response", "")
+        return self._leading("Response: ")
 
     @property
     def action_id(self) -> str:
-        return self._first.get("ActionID", "")
+        if self._headers is None and "ActionID:" not in self._text:
+            return ""
+        return self.fields.get("ActionID", "")
 
     @property
     def is_event(self) -> bool:
-        return "Event" in self._first
+        return bool(self.event)
 
     @property
     def is_response(self) -> bool:
-        return "Response" in self._first
+        return bool(self.response)
 
     def as_dict(self) -> dict[str, str]:
-        return dict(self._first)
+        return dict(self.fields)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.headers)
@@ -97,6 +136,33 @@ class AmiMessage:
     __hash__ = None  # type: ignore[assignment]
 
 
+_HEADER = re.compile(r"^([^:\n]+): ?(.*)$", re.M)
+
+
+def _headers_of(block: str) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = _HEADER.findall(block)
+    if len(headers) != block.count("\n") + 1:
+        # Rare: a line without a colon (old-style command output). Keep it, keyless,
+        # in its place rather than lose it.
+        headers = []
+        for line in block.split("\n"):
+            match = _HEADER.match(line)
+            if match:
+                headers.append((match.group(1), match.group(2)))
+            elif line:
+                headers.append(("", line))
+    return headers
+
+
+def _message_of(block: str) -> AmiMessage | None:
+    if block.startswith(("Event: ", "Response: ")):
+        return AmiMessage(text=block)  # the usual case: parse lazily
+    headers = _headers_of(block)
+    if not headers or all(not k for k, _ in headers):
+        return None
+    return AmiMessage(headers, text=block)
+
+
 def parse_message(raw: bytes) -> AmiMessage | None:
     """Parse one framed message (without its terminating blank line).
 
@@ -104,23 +170,8 @@ def parse_message(raw: bytes) -> AmiMessage | None:
     Invalid UTF-8 becomes U+FFFD rather than an exception: a bad byte in one caller
     name must not cost the whole event.
     """
-    text = raw.decode("utf-8", "replace")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    headers: list[tuple[str, str]] = []
-    append = headers.append
-    for line in text.split("\n"):
-        key, sep, value = line.partition(": ")
-        if sep:
-            append((key, value))
-        elif line.endswith(":") and " " not in line:
-            append((line[:-1], ""))  # "Key:" with nothing after it
-        elif line:
-            # A body line without a key (old-style command output): keep it, don't lose it.
-            append(("", line))
-    if not headers or all(not k for k, _ in headers):
-        return None
-    return AmiMessage(headers)
+    text = raw.replace(b"\r\n", b"\n").decode("utf-8", "replace")
+    return _message_of(text.strip("\n"))
 
 
 class AmiFrameParser:
@@ -138,36 +189,45 @@ class AmiFrameParser:
     def feed(self, data: bytes) -> list[AmiMessage]:
         buf = self._buffer
         buf += data
-        if self.banner is None:
-            if not self._take_banner():
-                return []
+        if self.banner is None and not self._take_banner():
+            return []
+        # Everything up to the last blank line is complete; decode it in one go (it
+        # ends on a message boundary, so no UTF-8 sequence is cut) and split it.
+        end = 0
+        for sep in (b"\r\n\r\n", b"\n\n", b"\n\r\n"):
+            at = buf.rfind(sep)
+            if at >= 0:
+                end = max(end, at + len(sep))
+        if not end:
+            self._bound()
+            return []
+        ready = bytes(buf[:end])
+        del buf[:end]
+        text = ready.replace(b"\r\n", b"\n").decode("utf-8", "replace")
         messages: list[AmiMessage] = []
-        start = 0
-        search = _BLANK_LINE.search
-        # bytes(...) once per feed: regex on a bytearray works too, but slicing a bytes
-        # object is cheaper than slicing a bytearray in the loop below.
-        view = bytes(buf)
-        while True:
-            match = search(view, start)
-            if match is None:
-                break
-            block = view[start : match.start()]
-            start = match.end()
-            if not block.strip(b"\r\n"):
-                continue  # stray blank lines between messages
-            message = parse_message(block)
+        append = messages.append
+        for block in text.split("\n\n"):
+            if not block:
+                continue
+            if block[0] == "\n":
+                block = block.lstrip("\n")  # stray blank lines between messages
+                if not block:
+                    continue
+            message = _message_of(block)
             if message is None:
                 self.discarded += 1
             else:
-                messages.append(message)
-        if start:
-            del buf[:start]
+                append(message)
+        self._bound()
+        return messages
+
+    def _bound(self) -> None:
+        buf = self._buffer
         if len(buf) > MAX_MESSAGE_BYTES:
             # No blank line for a megabyte: drop it rather than grow without bound.
             self.discarded += 1
             keep = buf.rfind(b"\n")
             del buf[: keep + 1 if keep >= 0 else len(buf)]
-        return messages
 
     def _take_banner(self) -> bool:
         buf = self._buffer

@@ -158,6 +158,14 @@ class CallTracker:
 
     # --- event intake ---------------------------------------------------------------
 
+    def follows(self, name: str, message: AmiMessage) -> bool:
+        """Whether `handle` would use this event: lets the client skip typing the rest."""
+        cls = ev.EVENT_TYPES.get(name)
+        if cls is None or cls not in self._handlers:
+            return False
+        # Most VarSets are Asterisk's own noise; only HOTLINE_* ones describe the call.
+        return cls is not ev.VarSet or message.contains_text("Variable: HOTLINE_")
+
     def handle(self, event: ev.AmiEvent) -> None:
         handler = self._handlers.get(type(event))
         if handler is not None:
