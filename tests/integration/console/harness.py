@@ -26,6 +26,7 @@ from routing.records import NewTicket, Ticket, TicketSource
 from storage.calls import CallRepository
 from storage.database import Database
 from storage.models import (
+    ConsoleUserRow,
     ContactRow,
     ContractRow,
     EngineerRow,
@@ -38,7 +39,7 @@ from storage.testing import (
     empty_all_tables,
 )
 from storage.tickets import TicketRepository
-from storage.users import UserRepository
+from storage.users import UserRepository, hash_password
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret-" + "x" * 24
@@ -297,6 +298,33 @@ async def seed_site(
         session.add(site)
 
 
+_HASH: list[str] = []
+
+
+async def seed_users(db: Database) -> None:
+    """The four console users, with one scrypt hash computed per test session (speed);
+    `UserRepository.authenticate` still verifies it for real on every log-in."""
+    if not _HASH:
+        _HASH.append(await asyncio.to_thread(hash_password, PASSWORD))
+    async with db.sessions.begin() as session:
+        for name, role, interface in (
+            ("alice", "agent", "PJSIP/1001"),
+            ("bob", "agent", "PJSIP/1002"),
+            ("sue", "supervisor", "PJSIP/1009"),
+            ("root", "admin", None),
+        ):
+            session.add(
+                ConsoleUserRow(
+                    username=name,
+                    role=role,
+                    password_hash=_HASH[0],
+                    interface=interface,
+                    active=True,
+                    created_at=now(),
+                )
+            )
+
+
 async def open_call_ticket(
     world: World, call_id: str, *, site: str | None = "4401001", description: str = ""
 ) -> Ticket:
@@ -347,10 +375,7 @@ async def build_world(url: str, *, fresh: bool) -> World:
         session_secret=SECRET,
     )
     world = World(db, tickets, calls, sites, users, bus, pbx, desk, deps, health_state)
-    await users.create("alice", "agent", PASSWORD, "PJSIP/1001")
-    await users.create("bob", "agent", PASSWORD, "PJSIP/1002")
-    await users.create("sue", "supervisor", PASSWORD, "PJSIP/1009")
-    await users.create("root", "admin", PASSWORD)
+    await seed_users(db)
     await seed_site(db)
     return world
 
