@@ -42,7 +42,10 @@ class PaperNumberFormat:
 
     def parse(self, text: str) -> int:
         """The sequence number; accepts `e42`, `E-000042`, ` E000042 `."""
-        match = self._pattern.fullmatch(str(text).strip().upper())
+        raw = str(text)
+        if "\r" in raw or "\n" in raw:
+            raise InvalidRequest("a paper number is a single line")
+        match = self._pattern.fullmatch(raw.strip().upper())
         if match is None or int(match.group(1)) == 0:
             raise InvalidRequest(f"not a paper number: {text!r} (expected like {self.format(1)})")
         return int(match.group(1))
