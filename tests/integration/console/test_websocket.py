@@ -1,0 +1,130 @@
+"""`WS /ws/console` on a real uvicorn server: auth, and delivery only to the right user."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import console_test_harness as h
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+
+@pytest.fixture
+async def live(world: h.World) -> AsyncIterator[h.LiveServer]:
+    server, task, live = await h.start_server(world.app())
+    try:
+        yield live
+    finally:
+        await h.stop_server(server, task)
+
+
+async def login(live: h.LiveServer, username: str) -> str:
+    async with httpx.AsyncClient(base_url=live.url) as c:
+        return await h.token_for(c, username)
+
+
+async def receive(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    return message
+
+
+async def wait_subscribed(world: h.World, topic: str, count: int = 1) -> None:
+    for _ in range(500):
+        if world.bus.subscriber_count(topic) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"nobody subscribed to {topic}")
+
+
+async def test_anonymous_and_forged_are_refused_with_401(
+    world: h.World, live: h.LiveServer
+) -> None:
+    ws_url = f"ws://127.0.0.1:{live.port}/ws/console"
+    for url in (ws_url, ws_url + "?token=forged.token"):
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(url):
+                pass
+        assert info.value.response.status_code == 401
+
+
+async def test_cross_site_cookie_handshake_is_refused(world: h.World, live: h.LiveServer) -> None:
+    token = await login(live, "alice")
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(
+            f"ws://127.0.0.1:{live.port}/ws/console",
+            additional_headers={"Cookie": f"hotline_session={token}"},
+            origin="http://evil.example",  # type: ignore[arg-type]
+        ):
+            pass
+    assert info.value.response.status_code == 403
+
+
+async def test_messages_reach_only_their_user(world: h.World, live: h.LiveServer) -> None:
+    alice_token = await login(live, "alice")
+    bob_token = await login(live, "bob")
+    sue_token = await login(live, "sue")
+    base = f"ws://127.0.0.1:{live.port}/ws/console"
+    async with (
+        connect(f"{base}?token={alice_token}") as alice,
+        connect(base, additional_headers={"Authorization": f"Bearer {bob_token}"}) as bob,
+        connect(
+            base,
+            additional_headers={"Cookie": f"hotline_session={sue_token}"},
+            origin=f"http://127.0.0.1:{live.port}",  # type: ignore[arg-type]
+        ) as sue,
+    ):
+        for ws, name in ((alice, "alice"), (bob, "bob"), (sue, "sue")):
+            hello = await receive(ws)
+            assert hello["type"] == "hello" and hello["username"] == name
+        await wait_subscribed(world, "user:alice")
+        await wait_subscribed(world, "user:bob")
+        await wait_subscribed(world, "supervisors")
+
+        ringing = {
+            "type": "ringing",
+            "call_id": "1700000600.1",
+            "caller_number": "01012345678",
+            "site_code": "4401001",
+        }
+        await world.bus.publish("user:alice", ringing)
+        await world.bus.publish("supervisors", {"type": "call_queued", "call_id": "1700000600.1"})
+        await world.bus.publish(
+            "user:bob", {"type": "call_ended", "call_id": "9.9", "outcome": "answered"}
+        )
+
+        assert await receive(alice) == ringing
+        assert (await receive(bob))["call_id"] == "9.9"
+        assert (await receive(sue))["type"] == "call_queued"
+        # Nobody got anybody else's message: the next thing each sees is its heartbeat ack.
+        for ws in (alice, bob, sue):
+            await ws.send(json.dumps({"type": "heartbeat"}))
+            assert (await receive(ws))["type"] == "heartbeat_ack"
+
+        # Emergency changes go to everybody.
+        await world.bus.publish("emergency", {"type": "emergency", "active": True})
+        for ws in (alice, bob, sue):
+            assert (await receive(ws))["type"] == "emergency"
+
+        seen = {c.username for c in world.deps.presence.consoles()}
+        assert seen == {"alice", "bob", "sue"}
+
+    for _ in range(200):
+        if world.bus.subscriber_count("user:alice") == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert world.bus.subscriber_count("user:alice") == 0  # closed sockets unsubscribe
+
+
+async def test_logged_out_token_cannot_open_a_socket(world: h.World, live: h.LiveServer) -> None:
+    token = await login(live, "alice")
+    async with httpx.AsyncClient(base_url=live.url) as c:
+        assert (await c.post("/api/logout", headers=h.bearer(token))).status_code == 200
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(f"ws://127.0.0.1:{live.port}/ws/console?token={token}"):
+            pass
+    assert info.value.response.status_code == 401
