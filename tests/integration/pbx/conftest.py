@@ -42,6 +42,7 @@ class AmiTestClient:
         self._cond = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
+        self.reset = False  # the server closed with TCP RST
         self._n = 0
 
     @classmethod
@@ -71,6 +72,8 @@ class AmiTestClient:
                         self.raw.append(raw + b"\r\n\r\n")
                         self.messages.append(parse_message(raw))
                         self._cond.notify_all()
+        except ConnectionResetError:
+            self.reset = True
         except (ConnectionError, OSError):
             pass
         finally:
