@@ -1,0 +1,98 @@
+"""Health probes and the round verdict, with fakes and a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from ami.control import QueueMemberState
+from ami.errors import AmiActionError
+from fallback.domain.mode import Verdict
+from fallback.errors import HealthCheckFailed
+from fallback.health import CallableProbe, ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe
+
+
+def probe(name: str, outcome: str, *, critical: bool = True) -> CallableProbe:
+    async def check() -> str:
+        if outcome == "hang":
+            await asyncio.sleep(30)
+        if outcome == "fail":
+            raise HealthCheckFailed("broken")
+        if outcome == "crash":
+            raise ConnectionResetError("peer reset\nsecond line")
+        return "fine"
+
+    return CallableProbe(name, check, timeout=0.05, critical=critical)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "verdict"),
+    [
+        ({"db": "ok", "consoles": "ok"}, Verdict.HEALTHY),
+        ({"db": "fail", "consoles": "ok"}, Verdict.FAILING),
+        ({"db": "hang", "consoles": "ok"}, Verdict.FAILING),
+        ({"db": "crash", "consoles": "ok"}, Verdict.FAILING),
+        ({"db": "ok", "extra": "fail"}, Verdict.HEALTHY),  # "extra" is not critical
+    ],
+)
+async def test_round_verdict(clock, outcomes, verdict) -> None:
+    probes = [probe(n, o, critical=(n != "extra")) for n, o in outcomes.items()]
+    watch = HealthWatch(probes, clock)
+    result = await watch.run_round()
+    assert result.verdict is verdict
+    states = {r.name: r.state for r in watch.latest()}
+    assert states == {n: ("ok" if o == "ok" else "failed") for n, o in outcomes.items()}
+    if outcomes.get("db") == "crash":
+        assert watch.latest()[0].detail == "ConnectionResetError: peer reset"
+
+
+async def test_heartbeats_grace_then_stale_then_fresh(clock) -> None:
+    beats = ConsoleHeartbeats(clock, max_age=timedelta(seconds=30))
+    watch = HealthWatch([beats], clock)
+    assert (await watch.run_round()).verdict is Verdict.INCONCLUSIVE  # just started
+    clock.advance(31)
+    r = await watch.run_round()
+    assert r.verdict is Verdict.FAILING and "never" in r.results[0].detail
+    beats.heartbeat("console")
+    beats.heartbeat("alice-browser")
+    assert (await watch.run_round()).verdict is Verdict.HEALTHY
+    assert beats.fresh_sources() == ["alice-browser", "console"]
+    clock.advance(45)
+    r = await watch.run_round()
+    assert r.verdict is Verdict.FAILING and "45 s ago" in r.results[0].detail
+
+
+async def test_ready_agents(pbx) -> None:
+    probe_ = ReadyAgentsProbe(pbx, min_ready=1)
+    pbx.members["hotline-main"] = [
+        QueueMemberState("hotline-main", "alice", "PJSIP/1001", True, False, 1),  # paused
+        QueueMemberState("hotline-main", "bob", "PJSIP/1002", False, False, 5),  # unavailable
+    ]
+    with pytest.raises(HealthCheckFailed, match="0 ready of 2"):
+        await probe_.check()
+    pbx.members["hotline-main"].append(
+        QueueMemberState("hotline-main", "carol", "PJSIP/1004", False, True, 2)  # in a call
+    )
+    assert await probe_.check() == "1 ready of 3 member(s) in hotline-main"
+
+
+async def test_ready_agents_is_inconclusive_without_the_pbx(pbx, clock) -> None:
+    pbx.connected = False
+    [result] = (await HealthWatch([ReadyAgentsProbe(pbx)], clock).run_round()).results
+    assert result.state == "unknown"
+
+
+async def test_ready_agents_pbx_error_is_a_failure(pbx, clock) -> None:
+    async def refuse(queue=None):
+        raise AmiActionError("QueueStatus", "No such queue")
+
+    pbx.queue_status = refuse
+    [result] = (await HealthWatch([ReadyAgentsProbe(pbx)], clock).run_round()).results
+    assert result.state == "failed" and "No such queue" in result.detail
+
+
+def test_probe_names_must_be_unique(clock) -> None:
+    with pytest.raises(ValueError):
+        HealthWatch([probe("db", "ok"), probe("db", "ok")], clock)
