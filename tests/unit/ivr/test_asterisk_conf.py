@@ -1,0 +1,175 @@
+"""asterisk-conf/ honours the dialplan/PBX contract that the IVR, the stand-in and the
+emergency switching are written against."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+import pytest
+
+from pbx.agi_client import agi_environment
+
+CONF = Path(__file__).resolve().parents[3] / "asterisk-conf"
+AGI_IVR = "AGI(agi://${HOTLINE_AGI_HOST}:${HOTLINE_AGI_PORT}/ivr)"
+AGI_SURVEY = "AGI(agi://${HOTLINE_AGI_HOST}:${HOTLINE_AGI_PORT}/survey)"
+QUEUE = "Queue(${HOTLINE_QUEUE},F(hotline-survey^s^1),,,300)"
+
+
+def parse_dialplan(
+    text: str,
+) -> tuple[dict[str, dict[str, list[tuple[int, str | None, str]]]], dict[str, str]]:
+    """{context: {exten: [(priority, label, application), ...]}} and the [globals]."""
+    contexts: dict[str, dict[str, list[tuple[int, str | None, str]]]] = {}
+    globals_: dict[str, str] = {}
+    section = None
+    last_exten: str | None = None
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        if m := re.fullmatch(r"\[([^\]]+)\]", line):
+            section = m.group(1)
+            contexts.setdefault(section, {})
+            continue
+        if section == "globals":
+            key, _, value = line.partition("=")
+            globals_[key.strip()] = value.strip()
+            continue
+        m = re.fullmatch(r"(exten|same)\s*=>\s*(.*)", line)
+        if not m or section in (None, "general"):
+            continue
+        kind, rest = m.groups()
+        if kind == "exten":
+            exten, prio, app = rest.split(",", 2)
+            last_exten = exten
+        else:
+            prio, app = rest.split(",", 1)
+            exten = last_exten  # type: ignore[assignment]
+        assert exten is not None
+        steps = contexts[section].setdefault(exten, [])
+        pm = re.fullmatch(r"(\d+|n)(?:\((\w+)\))?", prio)
+        assert pm, f"bad priority {prio!r}"
+        number = int(pm.group(1)) if pm.group(1) != "n" else steps[-1][0] + 1
+        steps.append((number, pm.group(2), app))
+    return contexts, globals_
+
+
+@pytest.fixture(scope="module")
+def dialplan():
+    return parse_dialplan((CONF / "extensions.conf").read_text(encoding="utf-8"))
+
+
+def apps(steps: list[tuple[int, str | None, str]]) -> list[str]:
+    return [app for _p, _l, app in steps]
+
+
+@pytest.mark.parametrize("exten", ["s", "_X."])
+def test_hotline_in(dialplan, exten: str):
+    contexts, _ = dialplan
+    steps = contexts["hotline-in"][exten]
+    body = apps(steps)
+    assert body[1] == "Answer()"
+    assert "Set(CALLERID(num)=${FILTER(0123456789+,${CALLERID(num)})})" in body
+    assert (
+        'Set(HOTLINE_QUEUE=${IF($["${DB(hotline/mode)}" = "emergency"]'
+        "?hotline-emergency:hotline-main)})" in body
+    )
+    order = [
+        "Set(HOTLINE_PRIORITY=1)",
+        AGI_IVR,
+        "Set(QUEUE_PRIO=${HOTLINE_PRIORITY})",
+        QUEUE,
+        "Hangup()",
+    ]
+    assert body[-5:] == order
+    assert body.index("Answer()") < body.index(AGI_IVR)
+    # The AGI step is at the priority the stand-in's agi_environment reports.
+    agi_priority = next(p for p, _l, a in steps if a == AGI_IVR)
+    default = agi_environment(
+        script="ivr",
+        host="h",
+        port=1,
+        channel="PJSIP/t-1",
+        uniqueid="1.1",
+        caller_number="1",
+        caller_name="n",
+    )
+    assert str(agi_priority) == default["agi_priority"]
+
+
+def test_survey_and_requeue(dialplan):
+    contexts, _ = dialplan
+    survey = contexts["hotline-survey"]["s"]
+    assert survey[0][2] == 'GotoIf($["${HOTLINE_SURVEY}" != "1"]?done)'
+    assert survey[1][2] == AGI_SURVEY
+    assert survey[2][1:] == ("done", "Hangup()")
+    assert apps(contexts["hotline-requeue"]["s"]) == [QUEUE, "Hangup()"]
+
+
+def test_globals_bind_agi_to_loopback(dialplan):
+    _, globals_ = dialplan
+    assert globals_ == {"HOTLINE_AGI_HOST": "127.0.0.1", "HOTLINE_AGI_PORT": "4573"}
+
+
+def test_no_shell_anywhere(dialplan):
+    contexts, _ = dialplan
+    every_app = [a for ctx in contexts.values() for steps in ctx.values() for a in apps(steps)]
+    assert every_app
+    for app in every_app:
+        assert not re.match(r"(Try)?System\(|.*SHELL\(", app, re.I), app
+    modules = (CONF / "modules.conf").read_text(encoding="utf-8")
+    assert "noload = app_system.so" in modules and "noload = func_shell.so" in modules
+
+
+def _ini(name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(
+        inline_comment_prefixes=(";",), comment_prefixes=(";",), strict=False, interpolation=None
+    )
+    parser.read(CONF / name, encoding="utf-8")
+    return parser
+
+
+def test_queues():
+    queues = _ini("queues.conf")
+    main, emergency = queues["hotline-main"], queues["hotline-emergency"]
+    assert (main["strategy"], main["timeout"], main["retry"]) == ("rrmemory", "8", "2")
+    assert (emergency["strategy"], emergency["timeout"], emergency["retry"]) == (
+        "ringall",
+        "15",
+        "2",
+    )
+    for q in (main, emergency):
+        for key in (
+            "joinempty",
+            "setinterfacevar",
+            "setqueuevar",
+            "setqueueentryvar",
+            "eventwhencalled",
+            "eventmemberstatus",
+        ):
+            assert q[key] == "yes", key
+    assert queues["general"]["persistentmembers"] == "no"
+
+
+def test_manager_is_loopback_and_least_privilege():
+    manager = _ini("manager.conf")
+    assert manager["general"]["bindaddr"] == "127.0.0.1"
+    user = manager["hotline"]
+    assert user["permit"] == "127.0.0.1/255.255.255.255"
+    assert user["deny"] == "0.0.0.0/0.0.0.0"
+    write = set(user["write"].split(","))
+    assert not write & {"all", "command", "config"}
+    assert {"agent", "call", "system", "originate", "user"} <= write
+    assert "all" not in user["read"].split(",")
+
+
+def test_pjsip_sample_routes_trunk_and_agents():
+    text = (CONF / "pjsip.conf").read_text(encoding="utf-8")
+    trunk = text.split("[trunk]", 1)[1].split("[", 1)[0]
+    assert "context = hotline-in" in trunk
+    agent = text.split("[agent-phone](!)", 1)[1].split("[", 1)[0]
+    assert "context = agents" in agent
+    for n in ("1001", "1002", "1003"):
+        assert f"[{n}](agent-phone)" in text

@@ -1,0 +1,202 @@
+"""The pure menu machine, driven without sockets: a scripted world answers each action."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ivr import menu as m
+from ivr.menu_file import load_menu
+
+MENU = load_menu()
+SITES = {"234567": "Water bureau", "345678": "County A"}
+ANI = {
+    "13800138000": m.SiteMatch.unique("234567", "Water bureau"),
+    "01066554433": m.SiteMatch.ambiguous(("345678", "456789")),
+}
+
+
+def run(
+    inputs: list[str],
+    *,
+    number: str = "13800138000",
+    emergency: bool = False,
+    outage: m.Outage | None = None,
+    directory_down: bool = False,
+    menu: m.Menu = MENU,
+):
+    """Play a whole call; returns (actions taken, final Finish)."""
+    call = m.CallContext("1.1", number, emergency, outage)
+    keys = list(inputs)
+    state, action = m.start(menu, call)
+    trace: list[m.Action] = []
+    while not isinstance(action, m.Finish):
+        trace.append(action)
+        event: m.Event
+        if isinstance(action, m.Play):
+            event = m.PromptPlayed()
+        elif isinstance(action, m.Ask):
+            pressed = keys.pop(0) if keys else ""
+            digits = pressed.split("#")[0][: action.max_digits]
+            event = m.DigitsEntered(
+                digits, timed_out="#" not in pressed and len(digits) < action.max_digits
+            )
+        elif isinstance(action, m.LookupCaller):
+            event = (
+                m.DirectoryUnavailable()
+                if directory_down
+                else m.CallerMatched(ANI.get(action.caller_number, m.SiteMatch.none()))
+            )
+        elif isinstance(action, m.CheckSiteCode):
+            event = (
+                m.DirectoryUnavailable()
+                if directory_down
+                else m.SiteChecked(action.site_code, action.site_code in SITES)
+            )
+        else:
+            raise AssertionError(action)
+        state, action = m.advance(menu, call, state, event)
+        assert len(trace) < 50, "machine does not terminate"
+    return trace, action
+
+
+def prompts(trace: list[m.Action]) -> list[str]:
+    out = []
+    for a in trace:
+        if isinstance(a, m.Ask):
+            out += ([f"play:{a.preface}"] if a.preface else []) + [f"ask:{a.prompt}"]
+        elif isinstance(a, m.Play):
+            out.append(f"play:{a.prompt}")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("number", "inputs", "site", "level", "prio", "result"),
+    [
+        ("13800138000", ["1"], "234567", "1", "10", "ok"),
+        ("13800138000", ["2"], "234567", "2", "7", "ok"),
+        ("13800138000", ["3"], "234567", "3", "4", "ok"),
+        ("13800138000", ["4"], "234567", "4", "1", "ok"),
+        ("13800138000", ["0"], "234567", "", "5", "operator"),
+        ("13800138000", ["*", "*", "*", "1"], "234567", "1", "10", "ok"),
+        ("13800138000", ["*", "*", "*", "*", "*", "*"], "234567", "", "5", "operator"),
+        ("13800138000", ["9", "9", "9"], "234567", "", "5", "operator"),
+        ("13800138000", ["", "", "4"], "234567", "4", "1", "ok"),
+        ("139", ["345678#", "3"], "345678", "3", "4", "ok"),
+        ("139", ["345678", "3"], "345678", "3", "4", "ok"),
+        ("139", ["1#", "2#", "3#", "2"], "", "2", "7", "unidentified"),
+        ("139", ["", "", "", "2"], "", "2", "7", "unidentified"),
+        ("139", ["#", "234567#", "1"], "234567", "1", "10", "ok"),
+        ("01066554433", ["234567#", "1"], "234567", "1", "10", "ok"),
+        ("", ["234567#", "0"], "234567", "", "5", "operator"),
+    ],
+)
+def test_branches(number, inputs, site, level, prio, result):
+    _trace, finish = run(inputs, number=number)
+    v = finish.as_dict()
+    assert (v["HOTLINE_SITE"], v["HOTLINE_LEVEL"], v["HOTLINE_PRIORITY"]) == (site, level, prio)
+    assert v["HOTLINE_IVR_RESULT"] == result == finish.result.value
+    assert v["HOTLINE_QUEUE"] == "hotline-main"
+    assert v["HOTLINE_CALLREF"] == "1.1"
+    assert list(v)[-1] == "HOTLINE_IVR_RESULT"
+
+
+def test_known_caller_prompt_sequence():
+    trace, finish = run(["1"])
+    assert prompts(trace) == ["play:greeting", "ask:level-menu"]
+    assert finish.farewell == "connecting"
+
+
+def test_wrong_codes_prompt_sequence():
+    trace, _ = run(["1#", "", "3#", "2"], number="139")
+    assert prompts(trace) == [
+        "play:greeting",
+        "ask:site-code",
+        "play:site-code-invalid",
+        "ask:site-code",
+        "play:no-input",
+        "ask:site-code",
+        "play:site-code-invalid",
+        "ask:level-menu",
+    ]
+
+
+def test_emergency_queue():
+    _, finish = run(["2"], emergency=True)
+    assert finish.as_dict()["HOTLINE_QUEUE"] == "hotline-emergency"
+
+
+def test_outage_join_skips_questions():
+    trace, finish = run(["1"], number="139", outage=m.Outage("INC-7", "outage-7"))
+    assert prompts(trace) == ["play:greeting", "play:outage-7", "ask:outage-offer"]
+    v = finish.as_dict()
+    assert v["HOTLINE_INCIDENT"] == "INC-7" and v["HOTLINE_LEVEL"] == ""
+    assert v["HOTLINE_IVR_RESULT"] == "unidentified"
+
+
+def test_outage_decline_continues():
+    trace, finish = run(["2", "1"], outage=m.Outage("INC-7", "outage-7"))
+    assert prompts(trace)[-1] == "ask:level-menu"
+    assert "HOTLINE_INCIDENT" not in finish.as_dict()
+
+
+def test_directory_down_skips_identification():
+    trace, finish = run(["3"], number="139", directory_down=True)
+    assert prompts(trace) == ["play:greeting", "ask:level-menu"]
+    assert finish.as_dict()["HOTLINE_SITE"] == ""
+
+
+def test_default_level_branch():
+    menu = replace(MENU, level_menu=replace(MENU.level_menu, default="3"))
+    _, finish = run([], menu=menu)
+    assert finish.as_dict()["HOTLINE_LEVEL"] == "3"
+    assert finish.result is m.IvrResult.OK
+
+
+def test_safe_exit_keeps_known_site_and_flags_errors():
+    call = m.CallContext("1.1", "139", True, None)
+    state = m.MenuState(stage=m.Stage.LEVEL, site_code="234567")
+    hangup = m.safe_exit(MENU, call, state, failed=False)
+    error = m.safe_exit(MENU, call, state, failed=True)
+    assert hangup.as_dict()["HOTLINE_SITE"] == "234567"
+    assert hangup.result is m.IvrResult.OK and error.result is m.IvrResult.ERROR
+    assert error.as_dict()["HOTLINE_QUEUE"] == "hotline-emergency"
+    assert error.as_dict()["HOTLINE_PRIORITY"] == "5"
+
+
+def test_unexpected_event_is_a_protocol_error():
+    call = m.CallContext("1.1", "139", False, None)
+    with pytest.raises(m.MenuProtocolError):
+        m.advance(MENU, call, m.MenuState(), m.DigitsEntered("1"))
+
+
+@pytest.mark.parametrize(
+    ("inputs", "score", "prompts_seen"),
+    [
+        (["5"], 5, ["ask:survey", "play:survey-thanks"]),
+        (["1"], 1, ["ask:survey", "play:survey-thanks"]),
+        (["9", "3"], 3, ["ask:survey", "play:invalid-choice", "ask:survey", "play:survey-thanks"]),
+        (["", ""], None, ["ask:survey", "play:no-input", "ask:survey"]),
+        (["0", "6"], None, ["ask:survey", "play:invalid-choice", "ask:survey"]),
+    ],
+)
+def test_survey(inputs, score, prompts_seen):
+    keys = list(inputs)
+    state, action = m.survey_start(MENU)
+    trace: list[m.Action] = []
+    recorded: list[int | None] = []
+    while not isinstance(action, m.Finish):
+        trace.append(action)
+        if isinstance(action, m.Ask):
+            pressed = keys.pop(0) if keys else ""
+            event: m.Event = m.DigitsEntered(pressed, timed_out=not pressed)
+        elif isinstance(action, m.RecordScore):
+            recorded.append(action.score)
+            event = m.ScoreRecorded()
+        else:
+            event = m.PromptPlayed()
+        state, action = m.survey_advance(MENU, state, event)
+    assert recorded == [score]
+    assert prompts(trace) == prompts_seen
+    assert action.as_dict() == {"HOTLINE_SURVEY_SCORE": "" if score is None else str(score)}
