@@ -1,0 +1,178 @@
+"""HTTP face of supervision, mounted by the lead in the console app.
+
+`router(deps)` gives:
+
+* ``GET  /ack/{code}``                      acknowledge a notice (the code is the credential)
+* ``GET  /wallboard``                       the live wallboard page (supervisor)
+* ``GET  /wallboard/static/{name}``         its script and style (no CDN)
+* ``GET  /api/wallboard``                   the latest snapshot as JSON (supervisor)
+* ``WS   /ws/wallboard``                    live snapshots (supervisor)
+* ``GET  /api/supervision/notices``         notices with delivery/ack state (supervisor)
+* ``POST /api/supervision/tickets/{n}/pause|resume``  stop/restart a ticket's SLA clocks
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+from starlette.websockets import WebSocketState
+
+from bus import MessageBus
+from supervision.domain.errors import UnknownAckCode
+from supervision.store import SupervisionStore
+from supervision.wallboard import TOPIC, WallboardPublisher
+
+log = logging.getLogger(__name__)
+
+STATIC_FILES = {
+    "wallboard.js": "text/javascript; charset=utf-8",
+    "wallboard.css": "text/css; charset=utf-8",
+}
+
+
+def _allow_all() -> None:
+    return None
+
+
+async def _allow_all_ws(websocket: WebSocket) -> bool:
+    return True
+
+
+@dataclass
+class SupervisionWebDeps:
+    store: SupervisionStore
+    bus: MessageBus
+    publisher: WallboardPublisher | None = None
+    # FastAPI dependency that raises (401/403) unless the request is a supervisor's.
+    require_supervisor: Callable[..., Any] = _allow_all
+    # FastAPI dependency for agent+ routes (pausing a ticket's clocks); default: supervisor.
+    require_agent: Callable[..., Any] | None = None
+    # Websocket check: return False after refusing the handshake yourself.
+    authorize_websocket: Callable[[WebSocket], Awaitable[bool]] = _allow_all_ws
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class PauseBody(BaseModel):
+    reason: str = Field("waiting for customer", max_length=500)
+
+
+def _static(name: str) -> str:
+    return resources.files("supervision").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<title>{html.escape(title)}</title></head><body style="font-family:sans-serif;'
+        f'max-width:40em;margin:3em auto"><h1>{html.escape(title)}</h1>{body}</body></html>',
+        status_code=status,
+    )
+
+
+def router(deps: SupervisionWebDeps) -> APIRouter:
+    api = APIRouter()
+    supervisor = Depends(deps.require_supervisor)
+    agent = Depends(deps.require_agent or deps.require_supervisor)
+
+    @api.get("/ack/{code}", response_class=HTMLResponse, include_in_schema=True)
+    async def acknowledge(code: str, by: str = Query("", max_length=100)) -> HTMLResponse:
+        if not code.isascii() or len(code) > 32 or any(c in code for c in "\r\n"):
+            return _page("Unknown acknowledgement code", "<p>Check the link.</p>", 404)
+        try:
+            notice = await deps.store.acknowledge(code, by or "link", deps.clock())
+        except UnknownAckCode:
+            return _page("Unknown acknowledgement code", "<p>Check the link.</p>", 404)
+        log.info(
+            "notice %s for ticket %s acknowledged by %s",
+            notice.id,
+            notice.ticket_number,
+            notice.acked_by,
+        )
+        when = notice.acked_at.isoformat() if notice.acked_at else ""
+        return _page(
+            "已确认 Acknowledged",
+            f"<p>Ticket <b>{html.escape(notice.ticket_number)}</b>: "
+            f"{html.escape(notice.title)}</p>"
+            f"<p>Acknowledged by {html.escape(notice.acked_by)} at {html.escape(when)}.</p>",
+        )
+
+    @api.get("/wallboard", response_class=HTMLResponse, dependencies=[supervisor])
+    async def wallboard_page() -> HTMLResponse:
+        return HTMLResponse(_static("wallboard.html"))
+
+    @api.get("/wallboard/static/{name}", include_in_schema=False)
+    async def wallboard_static(name: str) -> Response:
+        if name not in STATIC_FILES:
+            raise HTTPException(404, "no such file")
+        return Response(
+            _static(name), media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"}
+        )
+
+    @api.get("/api/wallboard", dependencies=[supervisor])
+    async def wallboard_json() -> dict[str, Any]:
+        if deps.publisher is None:
+            raise HTTPException(503, "wallboard not running")
+        return deps.publisher.latest or deps.publisher.snapshot().to_message()
+
+    @api.get("/api/supervision/notices", dependencies=[supervisor])
+    async def notices(
+        ticket: str | None = Query(None, max_length=40), limit: int = Query(100, ge=1, le=1000)
+    ) -> dict[str, Any]:
+        items = await deps.store.notices(ticket_number=ticket, limit=limit)
+        return {"items": [n.as_json() for n in items], "states": await deps.store.notice_counts()}
+
+    @api.post("/api/supervision/tickets/{number}/pause", dependencies=[agent])
+    async def pause(number: str, body: PauseBody) -> dict[str, Any]:
+        changed = await deps.store.pause(number[:40], deps.clock(), "console", body.reason)
+        return {"ticket_number": number, "paused": True, "changed": changed}
+
+    @api.post("/api/supervision/tickets/{number}/resume", dependencies=[agent])
+    async def resume(number: str) -> dict[str, Any]:
+        changed = await deps.store.resume(number[:40], deps.clock())
+        return {"ticket_number": number, "paused": False, "changed": changed}
+
+    @api.websocket("/ws/wallboard")
+    async def wallboard_socket(websocket: WebSocket) -> None:
+        if not await deps.authorize_websocket(websocket):
+            return
+        await websocket.accept()
+        subscription = await deps.bus.subscribe(TOPIC)
+        try:
+            if deps.publisher is not None:
+                first = deps.publisher.latest or deps.publisher.snapshot().to_message()
+                await websocket.send_text(json.dumps(first))
+
+            async def relay() -> None:
+                async for message in subscription:
+                    await websocket.send_text(json.dumps(message, default=str))
+
+            async def listen() -> None:
+                while True:  # the page sends nothing but pings; we only notice the close
+                    await websocket.receive_text()
+
+            tasks = [asyncio.create_task(relay()), asyncio.create_task(listen())]
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                exc = task.exception()
+                if exc is not None and not isinstance(exc, WebSocketDisconnect):
+                    log.warning("wallboard websocket ended: %r", exc)
+        finally:
+            await subscription.close()
+            if websocket.application_state is WebSocketState.CONNECTED:
+                await websocket.close()
+
+    return api

@@ -1,0 +1,127 @@
+"""The supervision router over ASGI: acknowledgement links, role guard, pauses, wallboard."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from fastapi import FastAPI, HTTPException, Request
+
+from bus import InProcessBus
+from routing.domain.levels import FaultLevel
+from routing.records import NewTicket, TicketSource
+from storage.database import Database
+from storage.tickets import TicketRepository
+from supervision.domain.escalation import Action, ActionKind, ChannelKind
+from supervision.store import NoticeDraft, SupervisionStore
+from supervision.wallboard import WallboardPublisher
+from supervision.web import SupervisionWebDeps, router
+
+T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
+
+
+def supervisor_only(request: Request) -> None:
+    role = request.headers.get("x-role")
+    if role is None:
+        raise HTTPException(401, "log in")
+    if role != "supervisor":
+        raise HTTPException(403, "supervisors only")
+
+
+def app_for(db: Database, bus: InProcessBus, clock: list[datetime]) -> FastAPI:
+    app = FastAPI()
+    deps = SupervisionWebDeps(
+        SupervisionStore(db.sessions),
+        bus,
+        publisher=WallboardPublisher(bus, clock=lambda: clock[0]),
+        require_supervisor=supervisor_only,
+        clock=lambda: clock[0],
+    )
+    app.include_router(router(deps))
+    return app
+
+
+async def test_ack_link_marks_the_notice(database: Database) -> None:
+    store = SupervisionStore(database.sessions)
+    action = Action(
+        "HL-1/esc/1/0",
+        ActionKind.ESCALATION,
+        "HL-1",
+        FaultLevel.P1,
+        ("duty_engineer",),
+        T0,
+        "open 15 min",
+        0,
+    )
+    await store.record_steps(
+        [(action, [NoticeDraft("duty", "wecom", ChannelKind.IM, "P1 HL-1", "b", "Abc123")])], T0
+    )
+    clock = [T0 + timedelta(minutes=3)]
+    app = app_for(database, InProcessBus(), clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        r = await client.get("/ack/Abc123", params={"by": "alice"})
+        assert r.status_code == 200 and "HL-1" in r.text and "alice" in r.text
+        clock[0] += timedelta(minutes=5)
+        await client.get("/ack/Abc123", params={"by": "bob"})  # the first ack stands
+        assert (await client.get("/ack/nope")).status_code == 404
+        assert (await client.get("/ack/" + "x" * 40)).status_code == 404
+        r = await client.get("/api/supervision/notices", headers={"x-role": "supervisor"})
+        (item,) = r.json()["items"]
+        assert item["acked_by"] == "alice"
+        assert item["acked_at"] == (T0 + timedelta(minutes=3)).isoformat()
+
+
+async def test_role_guard_and_static_files(database: Database) -> None:
+    app = app_for(database, InProcessBus(), [T0])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        assert (await client.get("/wallboard")).status_code == 401
+        assert (await client.get("/wallboard", headers={"x-role": "agent"})).status_code == 403
+        page = await client.get("/wallboard", headers={"x-role": "supervisor"})
+        assert page.status_code == 200 and "/ws/wallboard" not in page.text
+        assert '<script src="/wallboard/static/wallboard.js">' in page.text
+        js = await client.get("/wallboard/static/wallboard.js")
+        assert js.status_code == 200 and "/ws/wallboard" in js.text
+        assert "http" not in js.text.replace("https:", "")  # no CDN, nothing external
+        assert (await client.get("/wallboard/static/secret.py")).status_code == 404
+        r = await client.get("/api/wallboard", headers={"x-role": "supervisor"})
+        assert r.json()["type"] == "wallboard" and r.json()["answered_today"] == 0
+
+
+async def test_pause_and_resume_stop_the_clock(database: Database) -> None:
+    number = (
+        await TicketRepository(database, clock=lambda: T0).create(
+            NewTicket(
+                level=2,
+                caller_number="+8613800138000",
+                created_at=T0,
+                response_due=T0 + timedelta(hours=2),
+                onsite_due=None,
+                source=TicketSource.MANUAL,
+            )
+        )
+    ).number
+    clock = [T0 + timedelta(minutes=10)]
+    app = app_for(database, InProcessBus(), clock)
+    sup = {"x-role": "supervisor"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        r = await client.post(
+            f"/api/supervision/tickets/{number}/pause",
+            json={"reason": "customer away"},
+            headers=sup,
+        )
+        assert r.json()["changed"] is True
+        r = await client.post(f"/api/supervision/tickets/{number}/pause", json={}, headers=sup)
+        assert r.json()["changed"] is False
+        clock[0] += timedelta(minutes=30)
+        r = await client.post(f"/api/supervision/tickets/{number}/resume", headers=sup)
+        assert r.json()["changed"] is True
+    (ticket,) = await SupervisionStore(database.sessions).open_tickets()
+    assert [(p.start, p.end) for p in ticket.pauses] == [
+        (T0 + timedelta(minutes=10), T0 + timedelta(minutes=40))
+    ]
