@@ -22,6 +22,7 @@ import asyncio
 import inspect
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -189,7 +190,11 @@ class AgiChannel(Request):  # type: ignore[misc]
             await self.writer.drain()
         except ConnectionError as exc:
             raise AgiProtocolError(f"AGI connection lost sending {command!r}") from exc
+        started = time.perf_counter()
         reply = await self._read_reply(command)
+        observer = getattr(self.app, "command_observer", None)
+        if observer is not None:
+            observer(command, time.perf_counter() - started)
         if is_media and reply.result == "-1":
             self.hung_up = True
             raise AgiHangup(f"call {self.call_id}: caller hung up during {command!r}")
@@ -237,6 +242,8 @@ class AgiApplication(Application):  # type: ignore[misc]
         self.header_timeout = header_timeout
         self.failures = 0
         self.on_error: Callable[[str, BaseException], None] | None = None
+        # Called with (command, seconds from write to parsed reply): latency metrics.
+        self.command_observer: Callable[[str, float], None] | None = None
 
     def add_route(self, path: str, endpoint: Route) -> None:
         """Register `endpoint` for `agi_network_script == path`; plain functions work too."""

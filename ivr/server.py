@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -61,6 +62,7 @@ class IvrServer:
         sounds_dir: Path,
         default_priority: int = 5,
         port_timeout: float = 3.0,
+        command_observer: Callable[[str, float], None] | None = None,
     ) -> None:
         self.menu = menu
         self.sites = sites
@@ -72,6 +74,7 @@ class IvrServer:
         self.sounds_dir = sounds_dir.resolve()
         self.default_priority = default_priority
         self.port_timeout = port_timeout
+        self.command_observer = command_observer
         self._server: asyncio.Server | None = None
         self._app: AgiApplication | None = None
         self.host: str | None = None
@@ -84,6 +87,7 @@ class IvrServer:
 
     async def start(self, host: str, port: int) -> None:
         app = AgiApplication()
+        app.command_observer = self.command_observer
         app.add_route("ivr", self.ivr)
         app.add_route("survey", self.survey)
         try:
