@@ -1,0 +1,100 @@
+"""Browser tests: the real app on uvicorn, real storage, Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HARNESS = Path(__file__).parents[2] / "integration" / "console" / "harness.py"
+ARTIFACTS = Path(__file__).parents[3] / "artifacts" / "console"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_PRESENT = Path(CHROMIUM).exists()
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _load_harness() -> None:
+    name = "console_test_harness"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HARNESS)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+_load_harness()
+import console_test_harness as h  # noqa: E402
+from playwright.async_api import Browser, async_playwright  # noqa: E402
+
+from storage.testing import scratch_sqlite_url  # noqa: E402
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[h.World]:
+    w = await h.build_world(scratch_sqlite_url(tmp_path), fresh=True)
+    try:
+        yield w
+    finally:
+        await w.bus.close()
+        await w.db.dispose()
+
+
+@pytest.fixture
+async def live(world: h.World) -> AsyncIterator[h.LiveServer]:
+    server, task, live = await h.start_server(world.app())
+    try:
+        yield live
+    finally:
+        await h.stop_server(server, task)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM_PRESENT:
+        pytest.skip("Debian chromium is not installed")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def watch_errors() -> Callable[[Any], list[str]]:
+    return console_errors
+
+
+def console_errors(page: Any) -> list[str]:
+    """Collect the page's JS errors and CSP violations (a test fails on any)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+
+    def on_console(msg: Any) -> None:
+        # HTTP 4xx the test provokes on purpose are logged as "Failed to load resource";
+        # script errors and CSP refusals ("Refused to ...") are what must not happen.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            errors.append(f"console: {msg.text}")
+
+    page.on("console", on_console)
+    return errors
