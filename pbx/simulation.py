@@ -498,7 +498,9 @@ class Simulation:
     def _member_snapshot(self, m: SimMember) -> MemberSnapshot:
         agent = self.agents.get(m.interface)
         if agent is None:
-            status = DeviceStatus.NOT_INUSE
+            # no phone behind a PJSIP interface: unregistered endpoint; Local stays NOT_INUSE
+            local = m.interface.startswith("Local/")
+            status = DeviceStatus.NOT_INUSE if local else DeviceStatus.UNAVAILABLE
         elif m.interface.startswith("Local/") and agent.ringing and not agent.in_call:
             status = DeviceStatus.INUSE  # a ringing Local pair is INUSE (see h-*.txt)
         else:
@@ -1484,10 +1486,15 @@ class Simulation:
         agent_end = started + agent_talk if agent_talk is not None else None
         by_agent = False
         caller_soft = False
+        transfer: tuple[str, str, int] | None = None
         while True:
             now = self.clock.now()
             if ch.hangup_request is not None:
                 caller_soft = ch.hangup_request[1]
+                break
+            if ch.redirect_to is not None:
+                # AMI Redirect of the bridged caller: a blind transfer out of the queue call
+                transfer, ch.redirect_to = ch.redirect_to, None
                 break
             if (
                 agent_ch.hangup_request is not None
@@ -1519,8 +1526,31 @@ class Simulation:
             ("MemberName", member.name),
             ("HoldTime", str(hold)),
             ("TalkTime", str(talk)),
-            ("Reason", "agent" if by_agent else "caller"),
+            ("Reason", "transfer" if transfer else "agent" if by_agent else "caller"),
         ]
+        if transfer is not None:
+            call.outcome = "transferred"
+            self.emit(
+                dial_event(
+                    "AgentComplete",
+                    ch.snapshot(),
+                    agent_ch.snapshot(),
+                    *complete,
+                    privilege="agent,all",
+                )
+            )
+            self._leave_bridge(bridge, ch)
+            self._leave_bridge(bridge, agent_ch)
+            self._destroy_bridge(bridge)
+            self._chan_event("HangupRequest", "call,all", agent_ch)
+            self._hangup(agent_ch, 16)
+            if leg.peer is not None:
+                self._hangup(leg.peer, 16)
+            self._member_status_event(member.interface)
+            self._after_bridge_vars(ch, queue, started)
+            self._notify_all_queues()
+            log.info("call %s: transferred to %s", call.linkedid, ",".join(map(str, transfer)))
+            raise _Redirected(transfer)
         if by_agent:
             call.hangup_by = "agent"
             self._chan_event("HangupRequest", "call,all", agent_ch)

@@ -30,6 +30,7 @@ class DeviceStatus(IntEnum):
 
     NOT_INUSE = 1
     INUSE = 2
+    UNAVAILABLE = 5
     RINGING = 6
 
 

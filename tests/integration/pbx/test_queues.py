@@ -210,3 +210,55 @@ async def test_originate_to_an_agent_phone(pbx: PbxStandIn, ami: AmiTestClient) 
     assert not pbx.sim.agents["PJSIP/1001"].in_call
     reply = await ami.action("Originate", Channel="PJSIP/9999", Exten="s", Context="x")
     assert get(reply, "Message") == "Originate failed"
+
+
+async def test_redirect_of_a_bridged_caller_is_a_transfer(
+    pbx: PbxStandIn, ami: AmiTestClient
+) -> None:
+    pbx.add_agent("PJSIP/1001", answer_after=0.5)
+    await queue_add(ami, "PJSIP/1001")
+    reply = await ami.action("QueueAdd", Queue="hotline-emergency", Interface="PJSIP/1002")
+    assert get(reply, "Response") == "Success"
+    pbx.add_agent("PJSIP/1002", answer_after=0.5)
+    call = await pbx.place_call("13800138000", talk_time=30)
+    connect = await ami.wait_event("AgentConnect", Linkedid=call.linkedid)
+    caller = get(connect, "Channel") or ""
+    await ami.action("Setvar", Channel=caller, Variable="HOTLINE_QUEUE", Value="hotline-emergency")
+    await ami.action("Redirect", Channel=caller, Context="hotline-requeue", Exten="s", Priority="1")
+    complete = await ami.wait_event("AgentComplete", Linkedid=call.linkedid)
+    assert get(complete, "Reason") == "transfer"
+    second = await ami.wait_event("AgentConnect", Linkedid=call.linkedid, Interface="PJSIP/1002")
+    assert get(second, "Queue") == "hotline-emergency"
+    result = await asyncio.wait_for(call.finished, 20)
+    assert result.agent_interface == "PJSIP/1002"
+
+
+async def test_member_without_a_phone_is_unavailable_and_never_rung(
+    pbx: PbxStandIn, ami: AmiTestClient
+) -> None:
+    await queue_add(ami, "PJSIP/1009")
+    added = await ami.wait_event("QueueMemberAdded", Interface="PJSIP/1009")
+    assert get(added, "Status") == "5"
+    call = await pbx.place_call("13800138000", patience=20, talk_time=1)
+    result = await asyncio.wait_for(call.finished, 20)
+    assert result.outcome == "abandoned"
+    assert not events(ami.messages, "AgentCalled")
+
+
+async def test_queue_timeout_leaves_the_queue_without_an_agent(ivr: ScriptedIvr) -> None:
+    fast = PbxStandIn(agi_port=ivr.port, speed=1000.0, prompt_seconds=0.0)
+    await fast.start()
+    client = await AmiTestClient.connect(fast.ami_port)
+    try:
+        call = await fast.place_call("13800138000", patience=10_000)
+        result = await asyncio.wait_for(call.finished, 20)
+        assert result.outcome == "no_agent"
+        assert result.variables["QUEUESTATUS"] == "TIMEOUT"
+        await client.wait_event("Hangup", Uniqueid=result.linkedid)
+        msgs = client.events_for(result.linkedid)
+        assert not events(msgs, "QueueCallerAbandon")
+        assert [get(m, "Event") for m in msgs].count("QueueCallerLeave") == 1
+        assert get(events(msgs, "Hangup")[-1], "Cause") == "16"
+    finally:
+        await client.close()
+        await fast.stop()
