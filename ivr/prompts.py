@@ -16,15 +16,16 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from ivr.errors import PromptBuildError
-from ivr.menu import Menu, PromptText
+from ivr.menu import Menu, Outage, PromptText
 
 log = logging.getLogger(__name__)
 
@@ -199,3 +200,22 @@ async def build_prompts(
     finally:
         await asyncio.to_thread(_write_manifest, manifest_path, manifest)
     return BuildReport(sounds_dir, tuple(rendered), tuple(unchanged), fresh, cached)
+
+
+async def render_announcement(
+    menu: Menu,
+    sounds_dir: Path,
+    incident_id: str,
+    texts: Mapping[str, str],
+    *,
+    engine: SpeechEngine | None = None,
+) -> Outage:
+    """Render an outage announcement (one text per menu language) and return the `Outage`
+    that `IvrModePort.current_outage()` should hand to the IVR while it is active."""
+    missing = [lang for lang in menu.languages if not texts.get(lang, "").strip()]
+    if missing:
+        raise PromptBuildError(f"outage {incident_id}: no announcement text for {missing}")
+    name = "outage-" + re.sub(r"[^A-Za-z0-9_.-]", "-", incident_id)
+    prompt = PromptText(name, tuple((lang, texts[lang]) for lang in menu.languages))
+    await build_prompts(replace(menu, prompts={}), sounds_dir, engine=engine, extra=[prompt])
+    return Outage(incident_id, name, texts[menu.languages[0]])

@@ -98,12 +98,28 @@ class IvrServer:
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = sockname[0], sockname[1]
         log.info("FastAGI IVR listening on %s:%s", self.host, self.port)
+        missing = await asyncio.to_thread(self.missing_prompts)
+        if missing:
+            # Asterisk answers STREAM FILE of a missing file with result=-1, which looks
+            # like a hang-up: callers would be queued without the menu.
+            log.warning(
+                "prompts missing under %s: %s (run `hotline prompts build`; fine if the "
+                "sounds live only on the PBX host)",
+                self.sounds_dir,
+                ", ".join(missing),
+            )
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+
+    def missing_prompts(self) -> list[str]:
+        """Menu prompts with no rendered WAV under the sounds directory (blocking I/O)."""
+        return sorted(
+            name for name in self.menu.prompts if not (self.sounds_dir / f"{name}.wav").exists()
+        )
 
     def prompt_path(self, name: str) -> str:
         """Absolute path without extension, as Asterisk's STREAM FILE / GET DATA want."""

@@ -117,3 +117,22 @@ def test_cli_bad_menu_exits_non_zero(tmp_path: Path):
     )
     assert result.exit_code == 1
     assert "invalid menu" in result.output
+
+
+async def test_outage_announcement_is_rendered_for_the_ivr(tmp_path: Path):
+    from ivr.prompts import render_announcement
+
+    outage = await render_announcement(
+        load_menu(),
+        tmp_path,
+        "INC/2026 7",
+        {"zh": "中心平台故障。", "en": "The central platform is down."},
+    )
+    assert outage.incident_id == "INC/2026 7"
+    assert outage.prompt == "outage-INC-2026-7"
+    assert outage.text == "中心平台故障。"
+    info = await asyncio.to_thread(sox_info, tmp_path / "outage-INC-2026-7.wav")
+    assert info["Sample Rate"] == "8000"
+    assert not (tmp_path / "greeting.wav").exists()  # only the announcement was rendered
+    with pytest.raises(PromptBuildError, match="no announcement text"):
+        await render_announcement(load_menu(), tmp_path, "INC-8", {"zh": "故障"})
