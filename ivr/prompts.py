@@ -10,6 +10,7 @@ hash of voice and text, so unchanged prompts are not rendered again.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import hashlib
 import io
@@ -49,6 +50,8 @@ class SpeechEngine(Protocol):
 # thread at a time.
 _ENGINES: dict[str, Any] = {}
 _ENGINE_LOCK = threading.Lock()
+# Drop the engines while the interpreter is still whole (pyttsx3's __del__ needs it).
+atexit.register(_ENGINES.clear)
 
 
 class Pyttsx3Engine:
