@@ -32,7 +32,9 @@ from fallback.errors import (
     FallbackError,
     InvalidRequest,
     JournalError,
+    PbxError,
     SwitchError,
+    TicketSystemUnavailable,
     UnknownPaperNumber,
 )
 from routing.errors import (
@@ -179,7 +181,9 @@ def _register_fallback_errors(app: FastAPI) -> None:
         (BackfillConflict, 409),
         (BackfillIncomplete, 409),
         (SwitchError, 502),
+        (PbxError, 502),
         (JournalError, 503),
+        (TicketSystemUnavailable, 503),
     )
 
     async def _fallback(request: Request, exc: Exception) -> JSONResponse:

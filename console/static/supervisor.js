@@ -70,6 +70,74 @@
     }
   }
 
+  function renderChecks(checks) {
+    const body = clear($("checks-table").tBodies[0]);
+    for (const c of checks) {
+      body.append(el("tr", { dataset: { check: c.name, state: c.state } },
+        el("td", { text: c.critical ? c.name : `${c.name} (advisory)` }),
+        el("td", { text: c.state, class: `state-${c.state}` }),
+        el("td", { text: c.detail }), el("td", { text: fmtTime(c.checked_at) }),
+        el("td", { text: c.duration_ms })));
+    }
+  }
+  async function loadChecks() {
+    try {
+      const data = await api("GET", "/api/emergency/checks");
+      renderChecks(data.items);
+      $("checks-msg").textContent = data.items.length ? "" : "No check has run yet.";
+      const audit = await api("GET", "/api/emergency/audit?limit=20");
+      const body = clear($("audit-table").tBodies[0]);
+      for (const a of audit.items) {
+        const lasted = a.duration_seconds === null || a.duration_seconds === undefined ? "" : `${Math.round(a.duration_seconds / 60)} min`;
+        body.append(el("tr", {}, [fmtTime(a.at), a.automatic ? `${a.action} (auto)` : a.action, a.outcome,
+          `${a.from_state} → ${a.to_state}`, a.by, a.reason, lasted].map((v) => el("td", { text: v }))));
+      }
+    } catch (err) {
+      flash($("checks-msg"), err.message, false);
+    }
+  }
+
+  async function loadCallbacks() {
+    try {
+      const data = await api("GET", "/api/callbacks");
+      const body = clear($("cb-table").tBodies[0]);
+      for (const t of data.items) {
+        const button = el("button", { type: "button", text: "Call back", class: "cb-call" });
+        button.addEventListener("click", async () => {
+          button.disabled = true;
+          try {
+            await api("POST", "/api/callbacks", { caller_number: t.caller_number });
+            flash($("cb-msg"), `Your phone rings first, then ${t.caller_number}.`, true);
+            loadCallbacks();
+          } catch (err) {
+            flash($("cb-msg"), err.message, false);
+            button.disabled = false;
+          }
+        });
+        body.append(el("tr", { dataset: { caller: t.caller_number } },
+          el("td", { text: t.caller_number }), el("td", { text: t.call_ids.join(", ") }),
+          el("td", { text: t.paper_numbers.join(", ") }), el("td", { text: t.ticket_numbers.join(", ") || "—" }),
+          el("td", { text: t.last_called_at ? `${fmtTime(t.last_called_at)} by ${t.last_called_by}` : "never" }),
+          el("td", {}, button)));
+      }
+      $("cb-msg").textContent = data.items.length ? "" : "Nobody to call back.";
+    } catch (err) {
+      flash($("cb-msg"), err.message, false);
+    }
+  }
+
+  $("bf-close").addEventListener("click", async () => {
+    if (!window.confirm("Close the backfill? Every emergency call must have a ticket or a waiver.")) return;
+    try {
+      const status = await api("POST", "/api/emergency/close-backfill");
+      showMode(status);
+      flash($("bf-close-msg"), "Backfill closed: back to normal.", true);
+      loadCallbacks();
+    } catch (err) {
+      flash($("bf-close-msg"), err.message, false);
+    }
+  });
+
   // --- live calls and queues -----------------------------------------------------------
   async function loadLive() {
     try {
@@ -151,7 +219,10 @@
       const box = clear($("bf-reconciliation"));
       const list = el("dl", { class: "meta" });
       for (const [key, value] of Object.entries(rec)) {
-        const shown = Array.isArray(value) ? (value.length ? value.map((v) => (typeof v === "object" ? JSON.stringify(v) : v)).join(", ") : "none")
+        const item = (v) => (v && typeof v === "object"
+          ? (v.paper_number ? `${v.paper_number}${v.call_id ? ` (call ${v.call_id})` : ""}` : JSON.stringify(v))
+          : v);
+        const shown = Array.isArray(value) ? (value.length ? value.map(item).join(", ") : "none")
           : (typeof value === "object" && value !== null ? JSON.stringify(value) : String(value));
         list.append(el("dt", { text: key.replaceAll("_", " ") }), el("dd", { text: shown }));
       }
@@ -195,14 +266,20 @@
   });
 
   connectLive((msg) => {
-    if (msg.type === "hello") { showEmergency(msg.emergency); return; }
-    if (msg.type === "emergency" || msg.type === "emergency_mode") { loadMode(); loadBackfill(); return; }
-    if (msg.call_id) loadLive();
+    switch (msg.type) {
+      case "hello": showEmergency(msg.emergency); return;
+      case "mode": showMode(msg); loadBackfill(); loadChecks(); return;
+      case "health": renderChecks(msg.checks || []); $("checks-verdict").textContent = msg.verdict || ""; return;
+      case "backfill": case "paper_number": loadBackfill(); loadLive(); return;
+      default: if (msg.call_id) loadLive();
+    }
   });
   loadMode();
   loadHealth();
+  loadChecks();
   loadLive();
   loadBackfill();
+  loadCallbacks();
   window.setInterval(loadHealth, 5000);
   window.setInterval(loadLive, 5000);
 })();
