@@ -1,0 +1,75 @@
+"""`hotline report ...`: the lead mounts `report_app` with ``app.add_typer(report_app,
+name="report")``, giving ``hotline report monthly --month 2026-11 [--out DIR]``."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+
+from hotline.settings import ConfigError, load_settings
+from supervision.domain.monthly import Month
+
+report_app = typer.Typer(help="Operations reports.", no_args_is_help=True)
+_err = Console(stderr=True)
+
+
+@report_app.callback()
+def reports() -> None:
+    """Operations reports (a group, so `monthly` stays a sub-command)."""
+
+
+@report_app.command("monthly")
+def monthly(
+    month: Annotated[str, typer.Option("--month", help="Month to report, e.g. 2026-11")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory")] = Path("reports"),
+    config: Annotated[Path | None, typer.Option("--config", help="TOML configuration file")] = None,
+) -> None:
+    """Write the monthly operations report (HTML, PNG plots, CSV) for MONTH."""
+    try:
+        parsed = Month.parse(month)
+        settings = load_settings(config)
+    except (ValueError, ConfigError) as exc:
+        _err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        index = asyncio.run(
+            _render(settings.db_url, parsed, out, settings.service_level_target_seconds)
+        )
+    except Exception as exc:
+        _err.print(f"error: cannot write the report: {str(exc).splitlines()[0]}")
+        raise typer.Exit(1) from exc
+    typer.echo(str(index))
+
+
+async def _render(db_url: str, month: Month, out: Path, sl_target: int) -> Path:
+    from storage.database import Database
+    from supervision.report import render_monthly
+    from supervision.tables import create_tables
+
+    db = Database(db_url)
+    try:
+        await db.ping()
+        await create_tables(db.engine)  # the escalation table may not exist yet
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), console=_err, transient=True
+        ) as bar:
+            task = bar.add_task("report", total=1.0)
+
+            def progress(stage: str, fraction: float) -> None:
+                bar.update(task, description=stage, completed=fraction)
+
+            return await render_monthly(
+                db,
+                month,
+                out,
+                progress=progress,
+                service_level_target=timedelta(seconds=sl_target),
+            )
+    finally:
+        await db.dispose()

@@ -1,0 +1,573 @@
+"""Monthly operations report: HTML with matplotlib plots, and CSV of every table behind them.
+
+``render_monthly(db, "2026-11", out_dir)`` reads the month's calls, tickets, escalation
+steps, satisfaction scores and emergency calls from the database (async), aggregates them
+with `supervision.domain.monthly`, and writes ``out_dir/<month>/index.html``, one PNG per
+plot and the CSV files. Plotting and file writing run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import html
+import logging
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from routing.domain.levels import LEVEL_LABELS, FaultLevel
+from routing.records import SATISFACTION_LABELS
+from storage.database import Database
+from storage.models import CallRow, SatisfactionScoreRow, SiteRow, TicketRow
+from supervision.domain.calendar import CHINA_STANDARD_TIME
+from supervision.domain.monthly import (
+    CallFact,
+    EmergencyPeriod,
+    EscalationFact,
+    Month,
+    MonthlyFigures,
+    TicketFact,
+    summarise,
+)
+from supervision.tables import EscalationStepRow
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+
+PLOTS = (
+    ("calls_per_day", "Calls per day"),
+    ("answered_abandoned", "Answered vs abandoned"),
+    ("service_level", "Service level"),
+    ("tickets_by_level", "Tickets by fault level"),
+    ("tickets_by_tier", "Tickets by site tier"),
+    ("sla_compliance", "SLA compliance (first response)"),
+    ("escalations", "Escalations"),
+    ("top_sites", "Top sites"),
+    ("top_causes", "Top causes"),
+    ("satisfaction", "Satisfaction"),
+    ("emergency", "Emergency periods and backfill"),
+)
+
+
+class EmergencyHistory(Protocol):
+    """Emergency-mode periods as the fallback audit knows them (optional input)."""
+
+    async def periods(self, start: datetime, end: datetime) -> Sequence[EmergencyPeriod]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MonthFacts:
+    calls: list[CallFact]
+    tickets: list[TicketFact]
+    escalations: list[EscalationFact]
+    scores: list[tuple[str | None, str | None, int | None, datetime]]
+
+
+async def load_facts(db: Database, month: Month, zone: tzinfo) -> MonthFacts:
+    start, end = month.bounds(zone)
+    async with db.session() as s:
+        calls = (
+            await s.execute(
+                select(
+                    CallRow.call_id,
+                    CallRow.started_at,
+                    CallRow.queued_at,
+                    CallRow.answered_at,
+                    CallRow.outcome,
+                    CallRow.level,
+                    CallRow.site_code,
+                    CallRow.paper_number,
+                    CallRow.ticket_number,
+                )
+                .where(CallRow.started_at >= start, CallRow.started_at < end)
+                .order_by(CallRow.started_at, CallRow.id)
+            )
+        ).all()
+        tickets = (
+            await s.execute(
+                select(
+                    TicketRow.number,
+                    TicketRow.level,
+                    TicketRow.status,
+                    TicketRow.source,
+                    TicketRow.created_at,
+                    TicketRow.response_due,
+                    TicketRow.responded_at,
+                    TicketRow.resolved_at,
+                    TicketRow.site_code,
+                    SiteRow.site_name,
+                    SiteRow.tier,
+                    TicketRow.cause,
+                )
+                .outerjoin(SiteRow, SiteRow.site_code == TicketRow.site_code)
+                .where(TicketRow.created_at >= start, TicketRow.created_at < end)
+                .order_by(TicketRow.created_at, TicketRow.id)
+            )
+        ).all()
+        steps = (
+            await s.execute(
+                select(
+                    EscalationStepRow.key,
+                    EscalationStepRow.ticket_number,
+                    EscalationStepRow.kind,
+                    EscalationStepRow.level,
+                    EscalationStepRow.taken_at,
+                )
+                .where(EscalationStepRow.taken_at >= start, EscalationStepRow.taken_at < end)
+                .order_by(EscalationStepRow.taken_at, EscalationStepRow.key)
+            )
+        ).all()
+        scores = (
+            await s.execute(
+                select(
+                    SatisfactionScoreRow.call_id,
+                    SatisfactionScoreRow.ticket_number,
+                    SatisfactionScoreRow.score,
+                    SatisfactionScoreRow.at,
+                )
+                .where(SatisfactionScoreRow.at >= start, SatisfactionScoreRow.at < end)
+                .order_by(SatisfactionScoreRow.at, SatisfactionScoreRow.id)
+            )
+        ).all()
+    return MonthFacts(
+        [CallFact(*r) for r in calls],
+        [
+            TicketFact(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11] or ""
+            )
+            for r in tickets
+        ],
+        [EscalationFact(*r) for r in steps],
+        [(r[0], r[1], r[2], r[3]) for r in scores],
+    )
+
+
+async def render_monthly(
+    db: Database,
+    month: str | Month,
+    out_dir: Path,
+    *,
+    progress: Progress | None = None,
+    zone: tzinfo = CHINA_STANDARD_TIME,
+    service_level_target: timedelta = timedelta(seconds=20),
+    emergency: EmergencyHistory | None = None,
+    now: datetime | None = None,
+) -> Path:
+    """Write the report for `month`; returns the path of its ``index.html``."""
+    m = month if isinstance(month, Month) else Month.parse(month)
+    step = progress or (lambda stage, fraction: None)
+    step("reading the database", 0.0)
+    facts = await load_facts(db, m, zone)
+    periods = None
+    if emergency is not None:
+        start, end = m.bounds(zone)
+        periods = await emergency.periods(start, end)
+    figures = summarise(
+        m,
+        facts.calls,
+        facts.tickets,
+        facts.escalations,
+        [s[2] for s in facts.scores],
+        zone=zone,
+        now=now or datetime.now(UTC),
+        service_level_target=service_level_target,
+        emergency=periods,
+    )
+    target = out_dir / str(m)
+    loop = asyncio.get_running_loop()
+
+    def threaded_progress(stage: str, fraction: float) -> None:
+        loop.call_soon_threadsafe(step, stage, fraction)
+
+    index = await asyncio.to_thread(
+        _write_all, target, figures, facts, zone, service_level_target, threaded_progress
+    )
+    step("done", 1.0)
+    log.info("monthly report %s written to %s", m, index)
+    return index
+
+
+# --- files (worker thread) -----------------------------------------------------------------
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if v is None else _cell(v) for v in row])
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return value
+
+
+def _write_tables(target: Path, f: MonthlyFigures, facts: MonthFacts) -> list[str]:
+    files: list[tuple[str, Sequence[str], Iterable[Sequence[Any]]]] = [
+        (
+            "calls.csv",
+            [
+                "call_id",
+                "started_at",
+                "queued_at",
+                "answered_at",
+                "outcome",
+                "level",
+                "site_code",
+                "paper_number",
+                "ticket_number",
+            ],
+            [
+                (
+                    c.call_id,
+                    c.started_at,
+                    c.queued_at,
+                    c.answered_at,
+                    c.outcome,
+                    c.level,
+                    c.site_code,
+                    c.paper_number,
+                    c.ticket_number,
+                )
+                for c in facts.calls
+            ],
+        ),
+        (
+            "tickets.csv",
+            [
+                "number",
+                "level",
+                "status",
+                "source",
+                "created_at",
+                "response_due",
+                "responded_at",
+                "resolved_at",
+                "site_code",
+                "site_name",
+                "site_tier",
+                "cause",
+            ],
+            [
+                (
+                    t.number,
+                    t.level,
+                    t.status,
+                    t.source,
+                    t.created_at,
+                    t.response_due,
+                    t.responded_at,
+                    t.resolved_at,
+                    t.site_code,
+                    t.site_name,
+                    t.site_tier,
+                    t.cause,
+                )
+                for t in facts.tickets
+            ],
+        ),
+        (
+            "escalations.csv",
+            ["key", "ticket_number", "kind", "level", "taken_at"],
+            [(e.key, e.ticket_number, e.kind, e.level, e.taken_at) for e in facts.escalations],
+        ),
+        ("satisfaction_scores.csv", ["call_id", "ticket_number", "score", "at"], facts.scores),
+        (
+            "calls_per_day.csv",
+            [
+                "day",
+                "offered",
+                "answered",
+                "abandoned",
+                "answered_in_target",
+                "other",
+                "service_level",
+            ],
+            [
+                (
+                    d.day.isoformat(),
+                    d.offered,
+                    d.answered,
+                    d.abandoned,
+                    d.answered_in_target,
+                    d.other,
+                    d.service_level,
+                )
+                for d in f.days
+            ],
+        ),
+        ("tickets_by_level.csv", ["level", "tickets"], sorted(f.tickets_by_level.items())),
+        ("tickets_by_tier.csv", ["tier", "tickets"], f.tickets_by_tier.items()),
+        (
+            "sla_compliance.csv",
+            ["level", "tickets", "met", "breached", "pending", "rate"],
+            [(c.level, c.tickets, c.met, c.breached, c.pending, c.rate) for c in f.compliance],
+        ),
+        (
+            "escalations_by_level.csv",
+            ["level", "kind", "count"],
+            [(lv, kind, n) for (lv, kind), n in f.escalations.items()],
+        ),
+        ("top_sites.csv", ["site_code", "site_name", "tickets"], f.top_sites),
+        ("top_causes.csv", ["cause", "tickets"], f.top_causes),
+        (
+            "satisfaction.csv",
+            ["score", "label", "count"],
+            [
+                (k, SATISFACTION_LABELS.get(int(k), "") if k.isdigit() else "not applicable", n)
+                for k, n in f.satisfaction.items()
+            ],
+        ),
+        (
+            "emergency_periods.csv",
+            ["started_at", "ended_at", "reason", "calls", "backfilled"],
+            [(p.started_at, p.ended_at, p.reason, p.calls, p.backfilled) for p in f.emergency],
+        ),
+        (
+            "backfill.csv",
+            ["paper_number", "call_id", "started_at", "ticket_number", "status"],
+            [(*b, "backfilled" if b[3] else "pending") for b in f.backfill],
+        ),
+    ]
+    for name, header, rows in files:
+        _write_csv(target / name, header, rows)
+    return [name for name, _, _ in files]
+
+
+def _plots(
+    target: Path, f: MonthlyFigures, zone: tzinfo, sl_target: timedelta, progress: Progress
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Serif CJK SC"]
+    days = [d.day.day for d in f.days]
+    level_names = [f"P{lv} {LEVEL_LABELS[FaultLevel(lv)][1]}" for lv in range(1, 5)]
+
+    def save(fig: Figure, name: str, index: int) -> None:
+        fig.tight_layout()
+        fig.savefig(target / f"{name}.png", dpi=100)
+        progress(f"plot {name}", 0.1 + 0.8 * (index + 1) / len(PLOTS))
+
+    def new(title: str, size: tuple[float, float] = (9, 4)) -> tuple[Figure, Any]:
+        fig = Figure(figsize=size)
+        ax = fig.add_subplot()
+        ax.set_title(title)
+        return fig, ax
+
+    fig, ax = new(f"Calls per day, {f.month}")
+    ans = [d.answered for d in f.days]
+    abd = [d.abandoned for d in f.days]
+    oth = [d.other for d in f.days]
+    ax.bar(days, ans, label="answered", color="#2e7d32")
+    ax.bar(days, abd, bottom=ans, label="abandoned", color="#c62828")
+    ax.bar(
+        days,
+        oth,
+        bottom=[a + b for a, b in zip(ans, abd, strict=True)],
+        label="IVR hang-up / other",
+        color="#9e9e9e",
+    )
+    ax.set_xlabel("day of month")
+    ax.set_ylabel("calls")
+    ax.legend()
+    save(fig, "calls_per_day", 0)
+
+    fig, ax = new("Answered vs abandoned")
+    ax.plot(days, ans, marker="o", label="answered", color="#2e7d32")
+    ax.plot(days, abd, marker="o", label="abandoned", color="#c62828")
+    t = f.totals
+    ax.set_xlabel(f"day of month (total answered {t['answered']}, abandoned {t['abandoned']})")
+    ax.legend()
+    save(fig, "answered_abandoned", 1)
+
+    fig, ax = new(f"Service level (answered within {int(sl_target.total_seconds())} s)")
+    sl = [d.service_level * 100 if d.service_level is not None else float("nan") for d in f.days]
+    ax.plot(days, sl, marker="o", color="#1565c0", label="service level")
+    ax.axhline(80, color="#ef6c00", linestyle="--", label="80 % objective")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("%")
+    ax.legend()
+    save(fig, "service_level", 2)
+
+    fig, ax = new("Tickets by fault level", (7, 4))
+    ax.bar(
+        level_names,
+        [f.tickets_by_level.get(lv, 0) for lv in range(1, 5)],
+        color=["#c62828", "#ef6c00", "#f9a825", "#1565c0"],
+    )
+    save(fig, "tickets_by_level", 3)
+
+    fig, ax = new("Tickets by site tier", (7, 4))
+    tiers = list(f.tickets_by_tier) or ["none"]
+    ax.bar(tiers, [f.tickets_by_tier.get(x, 0) for x in tiers], color="#6a1b9a")
+    save(fig, "tickets_by_tier", 4)
+
+    fig, ax = new("First-response SLA compliance", (7, 4))
+    met = [c.met for c in f.compliance]
+    br = [c.breached for c in f.compliance]
+    pe = [c.pending for c in f.compliance]
+    names = [f"P{c.level}" for c in f.compliance]
+    ax.bar(names, met, label="met", color="#2e7d32")
+    ax.bar(names, br, bottom=met, label="breached", color="#c62828")
+    ax.bar(
+        names,
+        pe,
+        bottom=[a + b for a, b in zip(met, br, strict=True)],
+        label="pending",
+        color="#9e9e9e",
+    )
+    for i, c in enumerate(f.compliance):
+        if c.rate is not None:
+            ax.annotate(f"{c.rate:.0%}", (i, c.tickets), ha="center", va="bottom")
+    ax.legend()
+    save(fig, "sla_compliance", 5)
+
+    fig, ax = new("Escalation steps and notices", (8, 4))
+    kinds = sorted({k for _, k in f.escalations}) or ["escalation"]
+    width = 0.8 / len(kinds)
+    for i, kind in enumerate(kinds):
+        ax.bar(
+            [lv + i * width for lv in range(1, 5)],
+            [f.escalations.get((lv, kind), 0) for lv in range(1, 5)],
+            width,
+            label=kind,
+        )
+    ax.set_xticks([lv + 0.4 - width / 2 for lv in range(1, 5)], [f"P{lv}" for lv in range(1, 5)])
+    ax.legend()
+    save(fig, "escalations", 6)
+
+    fig, ax = new("Top sites by tickets", (8, 4.5))
+    labels = [f"{code} {name}".strip() for code, name, _ in reversed(f.top_sites)]
+    ax.barh(labels or ["none"], [n for _, _, n in reversed(f.top_sites)] or [0], color="#00695c")
+    save(fig, "top_sites", 7)
+
+    fig, ax = new("Top causes", (8, 4.5))
+    ax.barh(
+        [c for c, _ in reversed(f.top_causes)] or ["none"],
+        [n for _, n in reversed(f.top_causes)] or [0],
+        color="#4e342e",
+    )
+    save(fig, "top_causes", 8)
+
+    fig, ax = new("Satisfaction (1 very satisfied … 5 very dissatisfied)", (7, 4))
+    ax.bar(
+        list(f.satisfaction),
+        list(f.satisfaction.values()),
+        color=["#2e7d32", "#7cb342", "#fdd835", "#fb8c00", "#c62828", "#9e9e9e"],
+    )
+    save(fig, "satisfaction", 9)
+
+    fig = Figure(figsize=(9, 4.5))
+    ax1, ax2 = fig.subplots(2, 1, height_ratios=[1, 1.2])
+    start, end = f.month.bounds(zone)
+    span_days = (end - start).total_seconds() / 86400
+    ax1.set_title("Emergency-mode periods")
+    ax1.set_xlim(0, span_days)
+    ax1.set_yticks([])
+    for p in f.emergency:
+        a = (p.started_at - start).total_seconds() / 86400
+        b = ((p.ended_at or end) - start).total_seconds() / 86400
+        ax1.broken_barh([(a, max(b - a, 0.05))], (0, 1), color="#c62828")
+    if not f.emergency:
+        ax1.text(span_days / 2, 0.5, "no emergency period", ha="center", va="center")
+    ax1.set_xlabel("day of month")
+    ax2.set_title("Emergency calls: backfill status")
+    done = sum(1 for b in f.backfill if b[3])
+    ax2.barh(
+        ["backfilled", "pending"], [done, len(f.backfill) - done], color=["#2e7d32", "#c62828"]
+    )
+    fig.tight_layout()
+    fig.savefig(target / "emergency.png", dpi=100)
+    progress("plot emergency", 0.9)
+
+
+def _write_all(
+    target: Path,
+    f: MonthlyFigures,
+    facts: MonthFacts,
+    zone: tzinfo,
+    sl_target: timedelta,
+    progress: Progress,
+) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    csv_files = _write_tables(target, f, facts)
+    progress("tables", 0.1)
+    with warnings.catch_warnings():
+        # A glyph missing from every installed font must not abort the report.
+        warnings.filterwarnings("ignore", message="Glyph .* missing", category=UserWarning)
+        _plots(target, f, zone, sl_target, progress)
+    index = target / "index.html"
+    index.write_text(_html(f, csv_files, sl_target), encoding="utf-8")
+    return index
+
+
+def _html(f: MonthlyFigures, csv_files: Sequence[str], sl_target: timedelta) -> str:
+    t = f.totals
+    offered = t["answered"] + t["abandoned"]
+    sl = f"{t['answered_in_target'] / offered:.1%}" if offered else "–"
+    e = html.escape
+    summary = [
+        ("Calls", t["calls"]),
+        ("Answered", t["answered"]),
+        ("Abandoned", t["abandoned"]),
+        (f"Service level (≤{int(sl_target.total_seconds())} s)", sl),
+        ("Tickets opened", t["tickets"]),
+        ("Escalation steps", t["escalations"]),
+        ("Emergency calls", t["emergency_calls"]),
+        ("Emergency calls still to backfill", t["backfill_pending"]),
+    ]
+    rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in summary)
+    plots = "".join(
+        f'<figure><img src="{name}.png" alt="{e(title)}"><figcaption>{e(title)}</figcaption>'
+        "</figure>"
+        for name, title in PLOTS
+    )
+    sites = "".join(
+        f"<tr><td>{e(code)}</td><td>{e(name)}</td><td>{n}</td></tr>"
+        for code, name, n in f.top_sites
+    )
+    periods = (
+        "".join(
+            f"<tr><td>{e(p.started_at.isoformat())}</td>"
+            f"<td>{e(p.ended_at.isoformat()) if p.ended_at else 'still active'}</td>"
+            f"<td>{e(p.reason)}</td><td>{p.calls}</td><td>{p.backfilled}</td></tr>"
+            for p in f.emergency
+        )
+        or '<tr><td colspan="5">none</td></tr>'
+    )
+    links = "".join(f'<li><a href="{e(n)}">{e(n)}</a></li>' for n in csv_files)
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>Hotline monthly operations report {f.month}</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", system-ui, sans-serif; margin: 2em auto;
+       max-width: 1000px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: .3em .7em; text-align: left; }}
+figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
+figcaption {{ color: #555; }}
+</style></head><body>
+<h1>7×24 技术支持热线 — monthly operations report {f.month}</h1>
+<h2>Summary</h2><table>{rows}</table>
+<h2>Plots</h2>{plots}
+<h2>Top sites</h2><table><tr><th>Code</th><th>Site</th><th>Tickets</th></tr>{sites}</table>
+<h2>Emergency periods</h2>
+<table><tr><th>From</th><th>To</th><th>Reason</th><th>Calls</th><th>Backfilled</th></tr>
+{periods}</table>
+<h2>Data (CSV)</h2><ul>{links}</ul>
+</body></html>
+"""

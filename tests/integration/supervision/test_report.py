@@ -1,0 +1,300 @@
+"""Monthly report from generated data: every plot is a PNG, CSV numbers match the database."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import random
+import struct
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from storage.database import Database
+from storage.models import CallRow, SatisfactionScoreRow, SiteRow, TicketRow
+from storage.testing import scratch_sqlite_url
+from supervision.cli import report_app
+from supervision.report import PLOTS, render_monthly
+from supervision.tables import EscalationStepRow
+
+CST_OFFSET = "+8 hours"
+NOV = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # 2026-11-01 00:00 Beijing
+TIERS = ["province", "city", "county", "township"]
+CAUSES = ["MCU power supply", "transmission line cut", "camera lens", "configuration", ""]
+
+
+async def generate(db: Database, seed: int = 6) -> None:
+    rng = random.Random(seed)
+    now = NOV + timedelta(days=40)
+    async with db.sessions.begin() as s:
+        for i in range(8):
+            s.add(
+                SiteRow(
+                    site_code=f"32{i:02d}",
+                    customer_id=f"C{i % 3}",
+                    organisation=f"Org {i}",
+                    site_name=f"会议室 {i}",
+                    tier=TIERS[i % 4],
+                    address="",
+                    distance_km=20.0 * i,
+                    sector="",
+                    network_notes="",
+                    updated_at=now,
+                )
+            )
+        # A day either side of the month, which must be left out.
+        span = (
+            [NOV - timedelta(hours=3)]
+            + [
+                NOV + timedelta(days=d, minutes=rng.randrange(0, 24 * 60))
+                for d in range(30)
+                for _ in range(rng.randrange(3, 12))
+            ]
+            + [NOV + timedelta(days=30, hours=1)]
+        )
+        for n, started in enumerate(sorted(span)):
+            outcome = rng.choice(["answered"] * 6 + ["abandoned"] * 2 + ["ivr_hangup"])
+            queued = started + timedelta(seconds=25)
+            answered = (
+                queued + timedelta(seconds=rng.randrange(2, 60)) if outcome == "answered" else None
+            )
+            emergency = (
+                NOV + timedelta(days=11, hours=2) <= started <= NOV + timedelta(days=11, hours=9)
+            )
+            ticket = f"HL-{n:05d}" if outcome != "ivr_hangup" else None
+            s.add(
+                CallRow(
+                    call_id=f"17634{n:05d}.{n}",
+                    caller_number="+8613800138000",
+                    caller_name="",
+                    site_code=f"32{n % 8:02d}",
+                    level=1 + n % 4,
+                    queue="hotline-main",
+                    agent=None,
+                    agent_interface=None,
+                    started_at=started,
+                    queued_at=queued,
+                    answered_at=answered,
+                    ended_at=started + timedelta(minutes=5),
+                    outcome=outcome,
+                    ticket_number=None if emergency and n % 3 == 0 else ticket,
+                    paper_number=f"P-{n:04d}" if emergency else None,
+                    hold_seconds=None,
+                    talk_seconds=None,
+                    updated_at=now,
+                )
+            )
+            if ticket is None or (emergency and n % 3 == 0):
+                continue
+            level = 1 + n % 4
+            due = started + (timedelta(minutes=30) if level == 1 else timedelta(hours=2))
+            responded = started + timedelta(minutes=rng.randrange(5, 200))
+            s.add(
+                TicketRow(
+                    number=ticket,
+                    call_id=f"17634{n:05d}.{n}",
+                    site_code=f"32{n % 8:02d}",
+                    level=level,
+                    status=rng.choice(["open", "resolved", "closed"]),
+                    source="backfill" if emergency else "call",
+                    caller_number="+8613800138000",
+                    caller_name="",
+                    created_at=started,
+                    updated_at=now,
+                    response_due=due,
+                    onsite_due=None,
+                    responded_at=responded,
+                    resolved_at=None,
+                    closed_at=None,
+                    description="fault",
+                    cause=rng.choice(CAUSES),
+                )
+            )
+            if n % 2:
+                s.add(
+                    SatisfactionScoreRow(
+                        call_id=f"17634{n:05d}.{n}",
+                        ticket_number=ticket,
+                        score=rng.choice([1, 1, 2, 3, 4, 5, None]),
+                        at=started + timedelta(minutes=6),
+                    )
+                )
+            for k in range(rng.randrange(0, 3)):
+                s.add(
+                    EscalationStepRow(
+                        key=f"{ticket}/esc/{level}/{k}",
+                        ticket_number=ticket,
+                        kind="escalation",
+                        level=level,
+                        step_index=k,
+                        targets="duty_engineer",
+                        reason="",
+                        due_at=started,
+                        taken_at=started + timedelta(minutes=15 * (k + 1)),
+                    )
+                )
+            if level == 1:
+                s.add(
+                    EscalationStepRow(
+                        key=f"{ticket}/breach/response",
+                        ticket_number=ticket,
+                        kind="breach",
+                        level=level,
+                        step_index=None,
+                        targets="duty_engineer",
+                        reason="",
+                        due_at=due,
+                        taken_at=due,
+                    )
+                )
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+async def sql(db: Database, query: str) -> list[tuple[object, ...]]:
+    async with db.engine.connect() as conn:
+        return [tuple(r) for r in (await conn.execute(text(query))).all()]
+
+
+MONTH_WHERE = "{col} >= '2026-10-31 16:00:00' AND {col} < '2026-11-30 16:00:00'"
+
+
+async def test_monthly_report_plots_and_csv_match_the_database(
+    database: Database, tmp_path: Path
+) -> None:
+    await generate(database)
+    stages: list[str] = []
+    index = await render_monthly(
+        database,
+        "2026-11",
+        tmp_path / "out",
+        progress=lambda stage, f: stages.append(stage),
+        now=NOV + timedelta(days=40),
+    )
+    assert index == tmp_path / "out" / "2026-11" / "index.html"
+    page = index.read_text(encoding="utf-8")
+    for name, title in PLOTS:
+        png = index.parent / f"{name}.png"
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+        width, height = struct.unpack(">II", data[16:24])
+        assert data[12:16] == b"IHDR" and width > 300 and height > 200, name
+        assert f'src="{name}.png"' in page and title in page
+    assert stages[0] == "reading the database" and stages[-1] == "done"
+
+    where = MONTH_WHERE.format(col="started_at")
+    per_day = {
+        (day, outcome): n
+        for day, outcome, n in await sql(
+            database,
+            f"SELECT date(started_at, '{CST_OFFSET}'), outcome, count(*) FROM calls "
+            f"WHERE {where} GROUP BY 1, 2",
+        )
+    }
+    rows = read_csv(index.parent / "calls_per_day.csv")
+    assert len(rows) == 30
+    for row in rows:
+        assert int(row["answered"]) == per_day.get((row["day"], "answered"), 0)
+        assert int(row["abandoned"]) == per_day.get((row["day"], "abandoned"), 0)
+        assert int(row["other"]) == per_day.get((row["day"], "ivr_hangup"), 0)
+    in_target = await sql(
+        database,
+        f"SELECT count(*) FROM calls WHERE {where} AND outcome = 'answered' AND "
+        "(julianday(answered_at) - julianday(queued_at)) * 86400 <= 20.0001",
+    )
+    assert sum(int(r["answered_in_target"]) for r in rows) == in_target[0][0]
+    (calls_total,) = await sql(database, f"SELECT count(*) FROM calls WHERE {where}")
+    assert len(read_csv(index.parent / "calls.csv")) == calls_total[0]
+
+    twhere = MONTH_WHERE.format(col="created_at")
+    by_level = dict(
+        await sql(database, f"SELECT level, count(*) FROM tickets WHERE {twhere} GROUP BY level")
+    )
+    assert {
+        int(r["level"]): int(r["tickets"]) for r in read_csv(index.parent / "tickets_by_level.csv")
+    } == by_level
+    by_tier = dict(
+        await sql(
+            database,
+            "SELECT s.tier, count(*) FROM tickets t JOIN sites s "
+            f"ON s.site_code = t.site_code WHERE t.{twhere} GROUP BY s.tier",
+        )
+    )
+    assert {
+        r["tier"]: int(r["tickets"]) for r in read_csv(index.parent / "tickets_by_tier.csv")
+    } == by_tier
+    met = dict(
+        await sql(
+            database,
+            f"SELECT level, count(*) FROM tickets WHERE {twhere} "
+            "AND responded_at <= response_due GROUP BY level",
+        )
+    )
+    for r in read_csv(index.parent / "sla_compliance.csv"):
+        assert int(r["met"]) == met.get(int(r["level"]), 0)
+        assert int(r["met"]) + int(r["breached"]) + int(r["pending"]) == int(r["tickets"])
+
+    esc = {
+        (lv, kind): n
+        for lv, kind, n in await sql(
+            database,
+            "SELECT level, kind, count(*) FROM supervision_steps WHERE "
+            f"{MONTH_WHERE.format(col='taken_at')} GROUP BY level, kind",
+        )
+    }
+    assert {
+        (int(r["level"]), r["kind"]): int(r["count"])
+        for r in read_csv(index.parent / "escalations_by_level.csv")
+    } == esc
+
+    scores = {
+        ("n/a" if sc is None else str(sc)): n
+        for sc, n in await sql(
+            database,
+            "SELECT score, count(*) FROM satisfaction_scores WHERE "
+            f"{MONTH_WHERE.format(col='at')} GROUP BY score",
+        )
+    }
+    assert {
+        r["score"]: int(r["count"])
+        for r in read_csv(index.parent / "satisfaction.csv")
+        if int(r["count"])
+    } == scores
+
+    pending = await sql(
+        database,
+        f"SELECT count(*) FROM calls WHERE {where} AND "
+        "paper_number IS NOT NULL AND ticket_number IS NULL",
+    )
+    backfill = read_csv(index.parent / "backfill.csv")
+    assert sum(1 for r in backfill if r["status"] == "pending") == pending[0][0] > 0
+    (period,) = read_csv(index.parent / "emergency_periods.csv")
+    assert int(period["calls"]) == len(backfill)
+    top = read_csv(index.parent / "top_sites.csv")
+    assert top[0]["site_name"].startswith("会议室")
+
+
+def test_cli_writes_the_report(tmp_path: Path, monkeypatch: object) -> None:
+    url = scratch_sqlite_url(tmp_path)
+
+    async def prepare() -> None:
+        db = Database(url)
+        await db.create()
+        await generate(db, seed=7)
+        await db.dispose()
+
+    asyncio.run(prepare())
+    runner = CliRunner()
+    env = {"HOTLINE_DB_URL": url}
+    result = runner.invoke(
+        report_app, ["monthly", "--month", "2026-11", "--out", str(tmp_path / "r")], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r" / "2026-11" / "index.html").exists()
+    bad = runner.invoke(report_app, ["monthly", "--month", "November"], env=env)
+    assert bad.exit_code == 2 and "2026-11" in bad.output
