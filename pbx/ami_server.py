@@ -99,6 +99,10 @@ class AmiSession:
         if self.authenticated and self.events:
             self.send(headers)
 
+    def event_raw(self, data: bytes) -> None:
+        if self.authenticated and self.events:
+            self.send_raw(data)
+
     async def writer_loop(self) -> None:
         try:
             while True:
@@ -207,8 +211,11 @@ class AmiServer:
         self._server = None
 
     def broadcast(self, headers: list[Header]) -> None:
+        if not self.sessions:
+            return
+        data = encode_message(headers)  # once, whatever the number of clients
         for session in list(self.sessions):
-            session.event(headers)
+            session.event_raw(data)
 
     def cut_clients(self) -> None:
         for session in list(self.sessions):

@@ -56,6 +56,7 @@ EventSink = Callable[[list[Header]], None]
 HOTLINE_NUMBER = "4000"  # caller id the agents' phones see on queue calls
 HOTLINE_NAME = "Hotline"
 QUEUE_TIMEOUT = 300.0  # Queue(...,,,300)
+MAX_FINISHED_CALLS = 1000
 CAUSE_TEXT = {
     0: "Unknown",
     16: "Normal Clearing",
@@ -813,6 +814,11 @@ class Simulation:
             )
         )
         log.info("call %s: finished (%s)", call.linkedid, call.outcome)
+        if len(self.calls) > MAX_FINISHED_CALLS * 2:
+            # a long demo must not grow without bound: keep the recent finished calls
+            live = [c for c in self.calls if not c.finished.done()]
+            done = [c for c in self.calls if c.finished.done()][-MAX_FINISHED_CALLS:]
+            self.calls = done + live
 
     def _check(self, ch: SimChannel) -> None:
         if ch.hangup_request is not None:
