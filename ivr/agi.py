@@ -32,7 +32,6 @@ from panoramisk.fast_agi import Application, Request
 
 from ivr.errors import (
     AgiDeadChannel,
-    AgiError,
     AgiHangup,
     AgiInjection,
     AgiInvalidCommand,
@@ -191,7 +190,11 @@ class AgiChannel(Request):  # type: ignore[misc]
         except ConnectionError as exc:
             raise AgiProtocolError(f"AGI connection lost sending {command!r}") from exc
         started = time.perf_counter()
-        reply = await self._read_reply(command)
+        try:
+            async with asyncio.timeout(getattr(self.app, "reply_timeout", None)):
+                reply = await self._read_reply(command)
+        except TimeoutError as exc:
+            raise AgiProtocolError(f"call {self.call_id}: no reply to {command!r}") from exc
         observer = getattr(self.app, "command_observer", None)
         if observer is not None:
             observer(command, time.perf_counter() - started)
@@ -236,10 +239,19 @@ class AgiChannel(Request):  # type: ignore[misc]
 class AgiApplication(Application):  # type: ignore[misc]
     """panoramisk's FastAGI application with a handler that cannot spin or hang."""
 
-    def __init__(self, *, header_timeout: float = 10.0, encoding: str = "utf-8") -> None:
+    def __init__(
+        self,
+        *,
+        header_timeout: float = 10.0,
+        reply_timeout: float | None = 300.0,
+        encoding: str = "utf-8",
+    ) -> None:
         # panoramisk would call asyncio.get_event_loop(); be explicit (needs a running loop).
         super().__init__(default_encoding=encoding, loop=asyncio.get_running_loop())
         self.header_timeout = header_timeout
+        # A silent PBX must not hold a session forever; GET DATA legitimately takes
+        # prompt length + digit timeout, so this is generous.
+        self.reply_timeout = reply_timeout
         self.failures = 0
         self.on_error: Callable[[str, BaseException], None] | None = None
         # Called with (command, seconds from write to parsed reply): latency metrics.
@@ -286,7 +298,7 @@ class AgiApplication(Application):  # type: ignore[misc]
             log.debug("call %s: FastAGI %s from %s", call_id, script, peer)
             request = AgiChannel(self, headers, reader, writer, self.default_encoding)
             await route(request)
-        except (AgiError, ConnectionError, Exception) as exc:
+        except Exception as exc:
             # Top of a connection task: nobody above to raise to, so report loudly.
             self.failures += 1
             log.exception("call %s: FastAGI script %r failed", call_id, script)

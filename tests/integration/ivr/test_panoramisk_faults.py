@@ -10,7 +10,14 @@ import pytest
 from panoramisk.fast_agi import Application, Request
 
 from ivr.agi import AgiApplication, AgiChannel
-from ivr.errors import AgiDeadChannel, AgiHangup, AgiInjection, AgiInvalidCommand, AgiUsageError
+from ivr.errors import (
+    AgiDeadChannel,
+    AgiHangup,
+    AgiInjection,
+    AgiInvalidCommand,
+    AgiProtocolError,
+    AgiUsageError,
+)
 
 HEADER = b"agi_network: yes\nagi_network_script: ivr\nagi_uniqueid: 1.1\n\n"
 USAGE_SINGLE = b"520 Invalid command syntax.  Proper usage not available.\n"
@@ -254,3 +261,11 @@ async def test_timeout_reply_parses():
     assert await chan.get_data("x", 100, 4) == ("", True)
     assert await chan.get_data("x", 100, 4) == ("12", True)
     assert await chan.stream_file("x", "12") is None
+
+
+async def test_silent_pbx_does_not_hold_the_session_forever():
+    reader = asyncio.StreamReader()  # never fed: Asterisk went quiet
+    app = AgiApplication(reply_timeout=0.05)
+    chan = AgiChannel(app, {"agi_uniqueid": "1.1"}, reader, CaptureWriter())  # type: ignore[arg-type]
+    with pytest.raises(AgiProtocolError, match="no reply"):
+        await chan.send_command("ANSWER")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivr import menu as m
 from ivr.menu_file import load_menu
@@ -200,3 +202,37 @@ def test_survey(inputs, score, prompts_seen):
     assert recorded == [score]
     assert prompts(trace) == prompts_seen
     assert action.as_dict() == {"HOTLINE_SURVEY_SCORE": "" if score is None else str(score)}
+
+
+KEYS = st.text(alphabet="0123456789*#", max_size=10)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    inputs=st.lists(KEYS, max_size=20),
+    number=st.sampled_from(["13800138000", "01066554433", "139", ""]),
+    emergency=st.booleans(),
+    outage=st.booleans(),
+    directory_down=st.booleans(),
+)
+def test_every_input_sequence_ends_in_a_queueable_exit(
+    inputs, number, emergency, outage, directory_down
+):
+    """Whatever the caller presses, the machine terminates and leaves a queue and priority."""
+    trace, finish = run(
+        inputs,
+        number=number,
+        emergency=emergency,
+        directory_down=directory_down,
+        outage=m.Outage("INC-1", "outage-1") if outage else None,
+    )
+    v = finish.as_dict()
+    assert v["HOTLINE_QUEUE"] == ("hotline-emergency" if emergency else "hotline-main")
+    assert v["HOTLINE_PRIORITY"] in {"1", "4", "5", "7", "10"}
+    assert v["HOTLINE_IVR_RESULT"] in {"ok", "unidentified", "operator"}
+    assert v["HOTLINE_LEVEL"] in {"", "1", "2", "3", "4"}
+    assert (v["HOTLINE_SITE"] == "") == (v["HOTLINE_IVR_RESULT"] == "unidentified") or (
+        v["HOTLINE_IVR_RESULT"] == "operator"
+    )
+    # Bounded: greeting, outage, 3 code attempts with prefaces, 3 repeats + 3 menu attempts.
+    assert len(trace) <= 16
