@@ -24,7 +24,7 @@ async def _main(args: argparse.Namespace) -> None:
     pbx.add_agent("PJSIP/1003", answer_after=None, member_name="Agent 1003")
     pbx.add_agent("Local/1001@agents-local", answer_after=2.0, member_name="Local agent 1001")
     await pbx.start()
-    print(f"AMI stand-in on {args.host}:{pbx.ami_port} (user hotline / hotline-secret)")
+    print(f"AMI stand-in on {args.host}:{pbx.ami_port} (user hotline / hotline-secret)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
