@@ -122,6 +122,7 @@ class EmergencyService:
         paper_notice: PaperNumberNotice | None = None,
         callback_context: str = "hotline-callback",
         drill_context: str = "hotline-drill",
+        ticket_timeout: float = 5.0,
     ) -> None:
         self.control = control
         self.switch = switch
@@ -135,6 +136,8 @@ class EmergencyService:
         self.paper_notice = paper_notice
         self.callback_context = _line(callback_context, "callback context")
         self.drill_context = drill_context
+        # The ticket system may hang as well as refuse; the supervisor page must not.
+        self.ticket_timeout = ticket_timeout
         self._state = md.ModeState()
         self._audit: list[AuditRecord] = []
         self._mode_lock = asyncio.Lock()
@@ -231,6 +234,8 @@ class EmergencyService:
                 "type": "health",
                 "verdict": health_round.verdict.value,
                 "checks": [r.as_json() for r in health_round.results],
+                "exit_recommended": self._state.exit_recommended,
+                "pbx_in_sync": self._pbx_in_sync,
             }
         )
 
@@ -457,9 +462,12 @@ class EmergencyService:
             if item.call_id is None or item.accounted_for:
                 continue
             try:
-                number = await self.sink.ticket_for_call(item.call_id)
-            except (TicketSystemUnavailable, OSError) as exc:
-                log.warning("ticket system unavailable while reconciling: %s", exc)
+                async with asyncio.timeout(self.ticket_timeout):
+                    number = await self.sink.ticket_for_call(item.call_id)
+            except Exception as exc:  # opportunistic: the call simply stays unaccounted for
+                log.warning(
+                    "call %s: ticket system unavailable while reconciling: %r", item.call_id, exc
+                )
                 return
             if number is not None:
                 await self.journal.append(
@@ -538,7 +546,13 @@ class EmergencyService:
                 agent=None if call is None else call.agent,
                 by=by,
             )
-            outcome = await self.sink.backfill(ticket)
+            try:
+                async with asyncio.timeout(self.ticket_timeout):
+                    outcome = await self.sink.backfill(ticket)
+            except TimeoutError as exc:
+                raise TicketSystemUnavailable(
+                    f"the ticket system did not answer within {self.ticket_timeout:g} s"
+                ) from exc
             if call is None:
                 await self.journal.append(
                     {

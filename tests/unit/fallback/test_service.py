@@ -426,3 +426,29 @@ async def test_backfill_waits_for_the_ticket_system(make_service, sink, clock) -
     )
     assert (await service.reconciliation()).done
     await service.stop()
+
+
+async def test_a_hung_ticket_system_does_not_hang_the_backfill_page(
+    make_service, sink, clock
+) -> None:
+    from fallback.errors import TicketSystemUnavailable
+
+    service = await make_service(ticket_timeout=0.05)
+    await service.set_active(True, reason="db down", by="lead")
+    await feed(service, CallQueued(snap(clock, "c1"), clock.now, 1))
+
+    async def hang(*_args, **_kwargs):
+        await asyncio.sleep(3600)
+
+    sink.ticket_for_call = hang
+    sink.backfill = hang
+    items = await asyncio.wait_for(service.items(), 5)
+    assert [i.ticket_number for i in items] == [None]
+    with pytest.raises(TicketSystemUnavailable, match="did not answer"):
+        await asyncio.wait_for(
+            service.submit(
+                "E000001", site_code=None, level=2, description="x", caller_number=None, by="op"
+            ),
+            5,
+        )
+    assert (await asyncio.wait_for(service.reconciliation(), 5)).done is False
