@@ -1,0 +1,217 @@
+"""Screen-pop fan-out: tells the console of the agent whose phone rings who is calling.
+
+* ``AgentRinging`` → ``ringing`` to that agent (caller number/name, site code, level).
+  The site record and the call's ticket are loaded *now*, while the phone rings, so the
+  pop on answer costs only a publish.
+* ``CallAnswered`` → ``screen_pop`` (call id, ticket number, full site record, ticket)
+  to the answering agent only; ``ring_cancelled`` to the other agents that rang.
+* ``AgentNoAnswer`` → ``ring_cancelled`` to that agent.
+* ``CallEnded`` → ``call_ended`` (call id, outcome) to the agent who had the call.
+
+Every message also goes to ``supervisors`` as a ``call_update`` for the live call list.
+Agents are found by their queue-member interface (`UserStore.by_interface`), cached
+briefly because interfaces change only when an admin edits a user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ami.calls import (
+    AgentNoAnswer,
+    AgentRinging,
+    CallAnswered,
+    CallEnded,
+    CallSnapshot,
+    DomainCallEvent,
+)
+from bus import MessageBus
+from routing.ports import SiteDirectory, TicketStore, UserStore
+from routing.records import SiteRecord, Ticket
+
+log = logging.getLogger(__name__)
+
+
+def call_json(call: CallSnapshot) -> dict[str, Any]:
+    return {
+        "call_id": call.call_id,
+        "caller_number": call.caller_number,
+        "caller_name": call.caller_name,
+        "state": call.state.value,
+        "site_code": call.site_code,
+        "level": call.level,
+        "queue": call.queue,
+        "agent_interface": call.agent_interface,
+        "started_at": call.started_at.isoformat(),
+        "queued_at": call.queued_at.isoformat() if call.queued_at else None,
+        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+        "outcome": call.outcome.value if call.outcome else None,
+        "paper_number": call.variables.get("HOTLINE_PAPER") or None,
+    }
+
+
+@dataclass
+class _Prepared:
+    ticket: Ticket | None
+    site: SiteRecord | None
+
+
+@dataclass
+class _CallPops:
+    rang: dict[str, str] = field(default_factory=dict)  # interface -> username
+    prepared: asyncio.Task[_Prepared] | None = None
+    agent: str | None = None
+
+
+class ConsoleFanout:
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        tickets: TicketStore,
+        sites: SiteDirectory,
+        bus: MessageBus,
+        user_cache_seconds: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.users = users
+        self.tickets = tickets
+        self.sites = sites
+        self.bus = bus
+        self._cache_for = user_cache_seconds
+        self._monotonic = monotonic
+        self._user_cache: dict[str, tuple[float, str | None]] = {}
+        self._calls: dict[str, _CallPops] = {}
+        self.pops_sent = 0
+
+    async def handle(self, event: DomainCallEvent) -> None:
+        if isinstance(event, AgentRinging):
+            await self._ringing(event)
+        elif isinstance(event, CallAnswered):
+            await self._answered(event)
+        elif isinstance(event, AgentNoAnswer):
+            await self._no_answer(event)
+        elif isinstance(event, CallEnded):
+            await self._ended(event)
+        else:
+            return
+        await self.bus.publish(
+            "supervisors", {"type": "call_update", "call": call_json(event.call)}
+        )
+
+    async def username_for(self, interface: str) -> str | None:
+        now = self._monotonic()
+        cached = self._user_cache.get(interface)
+        if cached is not None and now - cached[0] < self._cache_for:
+            return cached[1]
+        user = await self.users.by_interface(interface)
+        name = user.username if user is not None and user.active else None
+        self._user_cache[interface] = (now, name)
+        return name
+
+    def forget_user_cache(self) -> None:
+        self._user_cache.clear()
+
+    async def _prepare(self, call: CallSnapshot) -> _Prepared:
+        ticket = await self.tickets.get_by_call(call.call_id)
+        code = call.site_code or (ticket.site_code if ticket is not None else None)
+        site = await self.sites.site_record(code) if code else None
+        return _Prepared(ticket, site)
+
+    async def _ringing(self, event: AgentRinging) -> None:
+        pops = self._calls.setdefault(event.call_id, _CallPops())
+        username = await self.username_for(event.interface)
+        if pops.prepared is None:
+            pops.prepared = asyncio.ensure_future(self._prepare(event.call))
+        if username is None:
+            log.warning(
+                "call %s: %s rings but no console user has that interface",
+                event.call_id,
+                event.interface,
+            )
+            return
+        pops.rang[event.interface] = username
+        call = event.call
+        await self.bus.publish(
+            f"user:{username}",
+            {
+                "type": "ringing",
+                "call_id": call.call_id,
+                "caller_number": call.caller_number,
+                "caller_name": call.caller_name,
+                "site_code": call.site_code,
+                "level": call.level,
+                "queue": call.queue,
+                "interface": event.interface,
+            },
+        )
+
+    async def _answered(self, event: CallAnswered) -> None:
+        pops = self._calls.setdefault(event.call_id, _CallPops())
+        username = pops.rang.get(event.interface) or await self.username_for(event.interface)
+        for interface, other in pops.rang.items():
+            if interface != event.interface and other != username:
+                await self.bus.publish(
+                    f"user:{other}",
+                    {
+                        "type": "ring_cancelled",
+                        "call_id": event.call_id,
+                        "reason": "answered_elsewhere",
+                    },
+                )
+        if username is None:
+            log.warning(
+                "call %s: answered on %s, which no console user has", event.call_id, event.interface
+            )
+            return
+        pops.agent = username
+        prepared_task = pops.prepared
+        # Prepared while ringing; but the ticket may have been opened since (resync).
+        prepared = await prepared_task if prepared_task is not None else None
+        if prepared is None or prepared.ticket is None:
+            prepared = await self._prepare(event.call)
+        ticket = prepared.ticket
+        await self.bus.publish(
+            f"user:{username}",
+            {
+                "type": "screen_pop",
+                "call_id": event.call_id,
+                "ticket_number": ticket.number if ticket is not None else None,
+                "site": prepared.site.as_json() if prepared.site is not None else None,
+                "ticket": ticket.as_json() if ticket is not None else None,
+                "call": call_json(event.call),
+            },
+        )
+        self.pops_sent += 1
+
+    async def _no_answer(self, event: AgentNoAnswer) -> None:
+        pops = self._calls.get(event.call_id)
+        username = pops.rang.pop(event.interface, None) if pops is not None else None
+        if username is not None:
+            await self.bus.publish(
+                f"user:{username}",
+                {"type": "ring_cancelled", "call_id": event.call_id, "reason": "no_answer"},
+            )
+
+    async def _ended(self, event: CallEnded) -> None:
+        pops = self._calls.pop(event.call_id, None)
+        if pops is None:
+            return
+        if pops.prepared is not None and not pops.prepared.done():
+            pops.prepared.cancel()
+        outcome = event.call.outcome.value if event.call.outcome else None
+        notified = {pops.agent} if pops.agent else set()
+        if pops.agent is None:
+            notified = set(pops.rang.values())  # rang but nobody answered (abandoned)
+        for username in notified:
+            if username:
+                await self.bus.publish(
+                    f"user:{username}",
+                    {"type": "call_ended", "call_id": event.call_id, "outcome": outcome},
+                )
