@@ -9,6 +9,8 @@
 * ``WS   /ws/wallboard``                    live snapshots (supervisor)
 * ``GET  /api/supervision/notices``         notices with delivery/ack state (supervisor)
 * ``POST /api/supervision/tickets/{n}/pause|resume``  stop/restart a ticket's SLA clocks
+* ``GET  /reports/monthly/{month}/``        the monthly report, rendered on demand (supervisor)
+* ``GET  /reports/monthly/{month}/{file}``  its plots and CSV files
 """
 
 from __future__ import annotations
@@ -17,19 +19,23 @@ import asyncio
 import html
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketState
 
 from bus import MessageBus
+from storage.database import Database
 from supervision.domain.errors import UnknownAckCode
+from supervision.domain.monthly import Month
 from supervision.store import SupervisionStore
 from supervision.wallboard import TOPIC, WallboardPublisher
 
@@ -61,6 +67,12 @@ class SupervisionWebDeps:
     # Websocket check: return False after refusing the handshake yourself.
     authorize_websocket: Callable[[WebSocket], Awaitable[bool]] = _allow_all_ws
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Monthly reports served from the console (both needed).
+    database: Database | None = None
+    report_dir: Path | None = None
+
+
+REPORT_FILE = re.compile(r"^[a-z_]+\.(png|csv|html)$")
 
 
 class PauseBody(BaseModel):
@@ -80,8 +92,16 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     )
 
 
+def _month(text: str) -> str:
+    try:
+        return str(Month.parse(text))
+    except ValueError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
 def router(deps: SupervisionWebDeps) -> APIRouter:
     api = APIRouter()
+    _render_lock = asyncio.Lock()  # one report rendering at a time: it is CPU-heavy
     supervisor = Depends(deps.require_supervisor)
     agent = Depends(deps.require_agent or deps.require_supervisor)
 
@@ -141,6 +161,32 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
     async def resume(number: str) -> dict[str, Any]:
         changed = await deps.store.resume(number[:40], deps.clock())
         return {"ticket_number": number, "paused": False, "changed": changed}
+
+    @api.get("/reports/monthly/{month}", include_in_schema=False, dependencies=[supervisor])
+    async def report_redirect(month: str) -> RedirectResponse:
+        return RedirectResponse(f"/reports/monthly/{_month(month)}/")
+
+    @api.get("/reports/monthly/{month}/", dependencies=[supervisor])
+    async def report_index(month: str, refresh: bool = False) -> FileResponse:
+        if deps.database is None or deps.report_dir is None:
+            raise HTTPException(503, "reports are not configured")
+        m = _month(month)
+        index = deps.report_dir / m / "index.html"
+        if refresh or not await asyncio.to_thread(index.exists):
+            from supervision.report import render_monthly
+
+            async with _render_lock:
+                index = await render_monthly(deps.database, m, deps.report_dir, now=deps.clock())
+        return FileResponse(index, media_type="text/html; charset=utf-8")
+
+    @api.get("/reports/monthly/{month}/{name}", dependencies=[supervisor])
+    async def report_file(month: str, name: str) -> FileResponse:
+        if deps.report_dir is None or not REPORT_FILE.match(name):
+            raise HTTPException(404, "no such report file")
+        path = deps.report_dir / _month(month) / name
+        if not await asyncio.to_thread(path.is_file):
+            raise HTTPException(404, "no such report file")
+        return FileResponse(path)
 
     @api.websocket("/ws/wallboard")
     async def wallboard_socket(websocket: WebSocket) -> None:

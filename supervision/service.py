@@ -1,0 +1,140 @@
+"""One object the composition root starts and stops: scheduler, notices, wallboard.
+
+::
+
+    sup = SupervisionService(db=db, bus=bus, config=SupervisionConfig.from_mapping(cfg),
+                             sla=settings.sla_policy(), call_control=ami,
+                             queues=[settings.main_queue, settings.emergency_queue],
+                             service_level_target=timedelta(seconds=20))
+    tracker.subscribe(sup.publisher.on_call_event)
+    await sup.start()
+    app.include_router(sup.web_router(require_supervisor=..., authorize_websocket=...))
+    ...
+    await sup.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, WebSocket
+
+from ami.control import CallControl
+from bus import MessageBus
+from routing.domain.levels import SlaPolicy
+from storage.database import Database
+from supervision.config import SupervisionConfig
+from supervision.notify.channels import (
+    Channel,
+    DingTalkRobot,
+    JsonWebhook,
+    SmtpMailer,
+    WeComRobot,
+)
+from supervision.notify.dispatcher import NoticeDispatcher
+from supervision.scheduler import SlaScheduler
+from supervision.store import SupervisionStore
+from supervision.tables import create_tables
+from supervision.wallboard import QueueStatusAgents, WallboardPublisher
+from supervision.web import SupervisionWebDeps, router
+
+log = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SupervisionService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bus: MessageBus,
+        config: SupervisionConfig,
+        sla: SlaPolicy,
+        clock: Callable[[], datetime] = _utc_now,
+        call_control: CallControl | None = None,
+        queues: Sequence[str] = ("hotline-main", "hotline-emergency"),
+        service_level_target: timedelta = timedelta(seconds=20),
+        http_timeout: float = 10.0,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.store = SupervisionStore(db.sessions)
+        self._http = httpx.AsyncClient(timeout=http_timeout)
+        channels: dict[str, Channel] = {
+            "dingtalk": DingTalkRobot(self._http),
+            "wecom": WeComRobot(self._http),
+            "webhook": JsonWebhook(self._http),
+            "email": SmtpMailer(config.smtp),
+        }
+        self.dispatcher = NoticeDispatcher(
+            self.store,
+            config.recipients,
+            channels,
+            clock=clock,
+            retry=config.retry,
+            ack_base_url=config.public_base_url,
+        )
+        self.publisher = WallboardPublisher(
+            bus,
+            clock=clock,
+            agents=QueueStatusAgents(call_control, queues) if call_control else None,
+            queues=queues,
+            zone=config.calendar.zone,
+            service_level_target=service_level_target,
+        )
+        self.scheduler = SlaScheduler(
+            store=self.store,
+            tickets=self.store,
+            recipients=config.recipients,
+            dispatcher=self.dispatcher,
+            policy=config.policy(sla),
+            clock=clock,
+            interval=config.interval_seconds,
+            on_assessment=self.publisher.on_assessment,
+        )
+
+    async def start(self) -> None:
+        await create_tables(self.db.engine)
+        await self.publisher.start()
+        await self.scheduler.start()
+        log.info(
+            "supervision started: %d recipient(s), pass every %.0f s",
+            len(self.config.recipients.recipients),
+            self.config.interval_seconds,
+        )
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.publisher.stop()
+        await self._http.aclose()
+
+    def web_router(
+        self,
+        *,
+        require_supervisor: Callable[..., Any] | None = None,
+        require_agent: Callable[..., Any] | None = None,
+        authorize_websocket: Callable[[WebSocket], Awaitable[bool]] | None = None,
+    ) -> APIRouter:
+        deps = SupervisionWebDeps(
+            self.store,
+            self.bus,
+            publisher=self.publisher,
+            require_agent=require_agent,
+            clock=self.clock,
+            database=self.db,
+            report_dir=self.config.report_dir,
+        )
+        if require_supervisor is not None:
+            deps.require_supervisor = require_supervisor
+        if authorize_websocket is not None:
+            deps.authorize_websocket = authorize_websocket
+        return router(deps)

@@ -1,0 +1,109 @@
+"""The assembled service as the composition root uses it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from bus import InProcessBus
+from routing.domain.levels import SlaPolicy
+from routing.records import NewTicket, TicketSource
+from storage.database import Database
+from storage.tickets import TicketRepository
+from supervision.config import SupervisionConfig
+from supervision.domain.errors import SupervisionConfigError
+from supervision.service import SupervisionService
+
+from .conftest import HttpRecorder
+
+NOW = datetime(2026, 11, 18, 2, 30, tzinfo=UTC)
+
+
+def config(rec: HttpRecorder, tmp_path: Path) -> SupervisionConfig:
+    return SupervisionConfig.from_mapping(
+        {
+            "public_base_url": "http://console.local/",
+            "interval_seconds": 0.05,
+            "report_dir": str(tmp_path / "reports"),
+            "calendar": {"holidays": ["2026-11-19"], "start": "08:30"},
+            "retry": {"max_attempts": 2, "first_delay_seconds": 0.01},
+            "recipients": [
+                {
+                    "name": "duty",
+                    "roles": ["duty_engineer"],
+                    "channel": "wecom",
+                    "address": rec.url("/duty"),
+                },
+            ],
+        }
+    )
+
+
+def test_config_is_checked() -> None:
+    cfg = SupervisionConfig.from_mapping({"calendar": {"holidays": ["2026-10-01"]}})
+    assert date(2026, 10, 1) in cfg.calendar.holidays
+    for bad in (
+        {"colour": "red"},
+        {"calendar": {"start": "late"}},
+        {"calendar": {"lunch": "12:00"}},
+        {"retry": {"max_attempts": 0}},
+        {"recipients": [{"name": "x"}]},
+        {"smtp": {"port": "many"}},
+    ):
+        with pytest.raises(SupervisionConfigError):
+            SupervisionConfig.from_mapping(bad)
+
+
+async def test_service_escalates_and_serves_the_report(
+    database: Database, http_recorder: HttpRecorder, tmp_path: Path
+) -> None:
+    created = NOW - timedelta(minutes=20)
+    await TicketRepository(database, clock=lambda: created).create(
+        NewTicket(
+            level=3,
+            caller_number="+8613800138000",
+            created_at=created,
+            response_due=created + timedelta(hours=2),
+            onsite_due=None,
+            source=TicketSource.MANUAL,
+            description="one camera, no picture",
+        )
+    )
+    bus = InProcessBus()
+    service = SupervisionService(
+        db=database,
+        bus=bus,
+        config=config(http_recorder, tmp_path),
+        sla=SlaPolicy(),
+        clock=lambda: NOW,
+    )
+    await service.start()
+    try:
+        await asyncio.wait_for(http_recorder.arrived.wait(), 10)
+        await service.dispatcher.drain()
+        (post,) = http_recorder.to("/duty")
+        content = post.json()["markdown"]["content"]
+        assert "http://console.local/ack/" in content and "P3" in content
+        app = FastAPI()
+        app.include_router(service.web_router())
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
+            board = (await client.get("/api/wallboard")).json()
+            assert [t["open"] for t in board["tickets"]] == [0, 0, 1, 0]
+            r = await client.get("/reports/monthly/2026-11/")
+            assert r.status_code == 200 and "monthly operations report 2026-11" in r.text
+            png = await client.get("/reports/monthly/2026-11/calls_per_day.png")
+            assert png.content[:4] == b"\x89PNG"
+            csv = await client.get("/reports/monthly/2026-11/escalations.csv")
+            assert "/esc/3/0" in csv.text
+            assert (await client.get("/reports/monthly/2026-11/..%2Fx.db")).status_code == 404
+            assert (await client.get("/reports/monthly/nov/")).status_code == 404
+    finally:
+        await service.stop()
+        await bus.close()
