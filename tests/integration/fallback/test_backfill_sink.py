@@ -1,0 +1,85 @@
+"""`TicketStoreBackfillSink` on the storage engineer's real `TicketRepository` (SQLite and
+PostgreSQL scratch databases)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fallback.ports import BackfillTicket
+from fallback.tickets import TicketStoreBackfillSink
+from routing.domain.levels import SlaPolicy
+from routing.records import TicketSource
+from storage.database import Database
+from storage.testing import (
+    create_scratch_postgres,
+    drop_scratch_postgres,
+    postgres_available,
+)
+from storage.tickets import TicketRepository
+
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def repo(request, tmp_path) -> AsyncIterator[TicketRepository]:
+    if request.param == "sqlite":
+        url, cleanup = f"sqlite:///{tmp_path / 'hotline.db'}", None
+    else:
+        if not postgres_available():
+            pytest.skip("PostgreSQL not reachable")
+        url = create_scratch_postgres(prefix="fallback_sink")
+        cleanup = url
+    db = Database(url)
+    await db.create()
+    try:
+        yield TicketRepository(db, clock=lambda: T0 + timedelta(hours=3))
+    finally:
+        await db.dispose()
+        if cleanup:
+            drop_scratch_postgres(cleanup)
+
+
+def paper(call_id: str | None, number: str = "E000001", level: int = 1) -> BackfillTicket:
+    return BackfillTicket(
+        paper_number=number,
+        call_id=call_id,
+        site_code=None,
+        level=level,
+        description="MCU down, all sites cut off",
+        caller_number="13800138000",
+        caller_name="",
+        started_at=T0,
+        agent="backup-desk",
+        by="operator1",
+    )
+
+
+async def test_backfill_opens_a_backfill_ticket_with_sla_from_the_call(repo) -> None:
+    sink = TicketStoreBackfillSink(repo, SlaPolicy(), lambda: T0 + timedelta(hours=3))
+    assert await sink.ticket_for_call("1795304001.7") is None
+    outcome = await sink.backfill(paper("1795304001.7"))
+    assert outcome.created
+    ticket = await repo.get(outcome.ticket_number)
+    assert ticket is not None
+    assert ticket.source is TicketSource.BACKFILL and ticket.call_id == "1795304001.7"
+    assert ticket.paper_number == "E000001"
+    assert ticket.created_at == T0 and ticket.response_due == T0 + timedelta(minutes=30)
+    assert await sink.ticket_for_call("1795304001.7") == outcome.ticket_number
+
+    # Entering it twice never makes a second ticket: the content lands on the first.
+    again = await sink.backfill(paper("1795304001.7", number="E000002"))
+    assert again.ticket_number == outcome.ticket_number and not again.created
+    ticket = await repo.get(outcome.ticket_number)
+    assert any("E000002" in entry.text for entry in ticket.progress_log)
+
+
+async def test_paper_without_a_call_gets_its_own_ticket(repo) -> None:
+    sink = TicketStoreBackfillSink(repo, SlaPolicy(), lambda: T0)
+    first = await sink.backfill(paper(None, "E000040", level=4))
+    second = await sink.backfill(paper(None, "E000041", level=4))
+    assert first.ticket_number != second.ticket_number
+    ticket = await repo.get(first.ticket_number)
+    assert ticket.call_id is None and ticket.level == 4 and ticket.onsite_due is None
