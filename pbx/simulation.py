@@ -789,8 +789,11 @@ class Simulation:
     def _caller_gone(self, call: SimCall, hung: _HungUp) -> None:
         ch = call.channel
         if not ch.gone:
-            self._chan_event("SoftHangupRequest", "call,all", ch, ("Cause", "16"))
-            self._hangup(ch, 16 if hung.soft else 0)
+            if hung.soft:  # AMI Hangup: request_hangup() already sent SoftHangupRequest
+                self._hangup(ch, hung.cause)
+            else:
+                self._chan_event("SoftHangupRequest", "call,all", ch, ("Cause", "16"))
+                self._hangup(ch, 0)
 
     def _finish(self, call: SimCall) -> None:
         if call.finished.done():
@@ -983,16 +986,38 @@ class Simulation:
                 ("Result", AGI_RESULT_TEXT.get(code, "Failure")),
             )
 
-        result = await self._agi_runner(
-            host,
-            port,
-            script=script,
-            env=env,
-            caller=caller,
-            variables=ChannelVariables(ch, self),
-            on_command=on_command,
-            prompt_seconds=self.clock.real_seconds(self.prompt_seconds),
+        session = asyncio.ensure_future(
+            self._agi_runner(
+                host,
+                port,
+                script=script,
+                env=env,
+                caller=caller,
+                variables=ChannelVariables(ch, self),
+                on_command=on_command,
+                prompt_seconds=self.clock.real_seconds(self.prompt_seconds),
+            )
         )
+        try:
+            while not session.done():
+                waker = asyncio.ensure_future(ch.wake.wait())
+                await asyncio.wait({session, waker}, return_when=asyncio.FIRST_COMPLETED)
+                waker.cancel()
+                if ch.hangup_request is not None and not session.done():
+                    # AMI Hangup while the IVR runs: the channel is gone, the AGI socket closes
+                    session.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await session
+                    self._varset(ch, "AGISTATUS", "HANGUP")
+                    call.outcome = "ivr_hangup"
+                    call.hangup_by = "pbx"
+                    self._check(ch)
+                if not session.done():
+                    ch.wake.clear()
+        except asyncio.CancelledError:
+            session.cancel()
+            raise
+        result = session.result()
         if result.error is not None and not result.commands:
             log.warning("call %s: AGI %s failed: %s", call.linkedid, script, result.error)
             self._varset(ch, "AGISTATUS", "FAILURE")

@@ -262,3 +262,24 @@ async def test_queue_timeout_leaves_the_queue_without_an_agent(ivr: ScriptedIvr)
     finally:
         await client.close()
         await fast.stop()
+
+
+async def test_ami_hangup_during_the_ivr_ends_the_call(
+    pbx: PbxStandIn, ivr: ScriptedIvr, ami: AmiTestClient
+) -> None:
+    pbx.sim.prompt_seconds = 100.0  # long prompts: the IVR is still talking when we hang up
+    call = await pbx.place_call("13800138000", script=CallerScript(("234567#", "1")))
+    start = await ami.wait_event("AGIExecStart", Linkedid=call.linkedid)
+    reply = await ami.action("Hangup", Channel=get(start, "Channel") or "")
+    assert get(reply, "Response") == "Success"
+    result = await asyncio.wait_for(call.finished, 10)
+    assert result.outcome == "ivr_hangup"
+    assert result.queued_at is None
+    await ami.wait_event("Hangup", Uniqueid=result.linkedid)
+    statuses = [
+        get(m, "Value")
+        for m in events(ami.events_for(result.linkedid), "VarSet")
+        if get(m, "Variable") == "AGISTATUS"
+    ]
+    assert statuses == ["HANGUP"]
+    assert pbx.channels() == []
