@@ -282,9 +282,17 @@ class OriginateSpec:
     action_id: str | None = None
 
 
-# Extensions of the small test contexts the e-actions recording used; anything else that
-# an Originate or Redirect points at does not exist, so the channel is hung up.
-TEST_DIALPLAN: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+# Extensions an originated channel can run: the drill of asterisk-conf and the small test
+# contexts of the e-actions recording; anything else that an Originate or Redirect points
+# at does not exist here, so the channel is hung up.
+DIALPLAN_SNIPPETS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    # asterisk-conf/extensions.conf: the emergency-pool drill answered by a pool member
+    ("hotline-drill", "s"): (
+        ("Answer", ""),
+        ("UserEvent", "HotlineDrill,Status: answered,Channel: ${CHANNEL}"),
+        ("Wait", "1"),
+        ("Hangup", ""),
+    ),
     ("hotline-test", "wait"): (("Answer", ""), ("Wait", "60")),
     ("hotline-test", "echo"): (("Answer", ""), ("Echo", "")),
     ("hotline-test", "redirected"): (
@@ -868,9 +876,7 @@ class Simulation:
         ch = call.channel
         if start <= 1:
             self._check(ch)
-            self._newexten(
-                ch, 1, "NoOp", f'hotline inbound from "{ch.caller_name}" <{ch.caller_num}>'
-            )
+            self._newexten(ch, 1, "NoOp", f"hotline call {ch.uniqueid} from {ch.caller_num}")
         if start <= 2:
             self._newexten(ch, 2, "Answer", "")
             self._set_state(ch, ChannelState.UP)
@@ -881,7 +887,10 @@ class Simulation:
             if digits != ch.caller_num:
                 self.write_variable(ch, "CALLERID(num)", digits)
         if start <= 4:
-            self._newexten(ch, 4, "Set", f"CALLERID(name)={ch.caller_name}")
+            name = ch.caller_name[:64]  # Set(CALLERID(name)=${CALLERID(name):0:64})
+            self._newexten(ch, 4, "Set", f"CALLERID(name)={name}")
+            if name != ch.caller_name:
+                self.write_variable(ch, "CALLERID(name)", name)
         if start <= 5:
             mode = self.astdb.get("hotline/mode", "normal")
             queue = "hotline-emergency" if mode == "emergency" else "hotline-main"
@@ -911,7 +920,7 @@ class Simulation:
         ch = call.channel
         offer = ch.variables.get("HOTLINE_SURVEY", "") == "1"
         if start <= 1:
-            self._newexten(ch, 1, "GotoIf", f"{0 if offer else 1}?3")
+            self._newexten(ch, 1, "GotoIf", f"{0 if offer else 1}?done")
         if start <= 2 and offer:
             call.survey = await self._agi(call, 2, "survey", call.survey_script)
         self._hangup_app(call, 3)
@@ -1724,12 +1733,12 @@ class Simulation:
         cid_num, cid_name = parse_caller_id(spec.caller_id)
         if agent is None and tech == "Local" and "@" in rest:
             exten, _, context = rest.partition("@")
-            if (context, exten) in TEST_DIALPLAN:
+            if (context, exten) in DIALPLAN_SNIPPETS:
                 await self._originate_local(
                     spec, exten, context, cid_num, cid_name, on_result, report=report
                 )
                 return
-        if agent is not None and tech != "Local":
+        if agent is not None:
             await self._originate_agent(spec, agent, cid_num, cid_name, on_result, report=report)
             return
         log.info("originate to %s failed: no such endpoint or extension", spec.channel)
@@ -1796,7 +1805,7 @@ class Simulation:
         self.emit(
             dial_event("DialBegin", None, one.snapshot(), ("DialString", f"{exten}@{context}"))
         )
-        steps = TEST_DIALPLAN[(context, exten)]
+        steps = DIALPLAN_SNIPPETS[(context, exten)]
         self._newexten(two, 1, steps[0][0], steps[0][1])
         self._set_state(two, ChannelState.UP)
         self._set_state(one, ChannelState.UP)
@@ -1818,26 +1827,57 @@ class Simulation:
         *,
         report: bool,
     ) -> None:
-        endpoint = spec.channel.split("/", 1)[1]
+        tech, _, endpoint = spec.channel.partition("/")
         if agent.in_call or agent.ringing:
             if report:
                 self._originate_response(spec, False, 5, None)
             on_result(False)
             return
-        chan = self._new_channel(
-            self._pjsip_name(endpoint),
-            tech=spec.channel.split("/", 1)[0],
-            state=ChannelState.DOWN,
-            caller_num=cid_num,
-            caller_name=cid_name,
-            context=spec.context or "default",
-            exten=spec.exten or "s",
-        )
+        peer: SimChannel | None = None
+        if tech == "Local":
+            # e.g. a drill to an emergency pool member: Local/13800138000@emergency-out
+            base = f"{spec.channel}-{self._local_seq:08x}"
+            self._local_seq += 1
+            exten, _, context = endpoint.partition("@")
+            chan = self._new_channel(
+                base + ";1",
+                tech="Local",
+                state=ChannelState.DOWN,
+                caller_num=cid_num,
+                caller_name=cid_name,
+                context=context,
+                exten=exten,
+            )
+            peer = self._new_channel(
+                base + ";2",
+                tech="Local",
+                state=ChannelState.RING,
+                caller_num=cid_num,
+                caller_name=cid_name,
+                context=context,
+                exten=exten,
+                linkedid=chan.linkedid,
+            )
+            chan.peer, peer.peer, peer.owner = peer, chan, chan
+            dial_string = endpoint
+        else:
+            chan = self._new_channel(
+                self._pjsip_name(endpoint),
+                tech=tech,
+                state=ChannelState.DOWN,
+                caller_num=cid_num,
+                caller_name=cid_name,
+                context=spec.context or "default",
+                exten=spec.exten or "s",
+            )
+            dial_string = endpoint
         chan.driven = True
         self._chan_event("Newchannel", "call,all", chan)
+        if peer is not None:
+            self._chan_event("Newchannel", "call,all", peer)
         for name, value in spec.variables:
             self._varset(chan, name, value)
-        self.emit(dial_event("DialBegin", None, chan.snapshot(), ("DialString", endpoint)))
+        self.emit(dial_event("DialBegin", None, chan.snapshot(), ("DialString", dial_string)))
         agent.ringing += 1
         self._set_state(chan, ChannelState.RINGING)
         self._member_status_event(agent.interface)
@@ -1852,12 +1892,16 @@ class Simulation:
         if not answers:
             self.emit(dial_event("DialEnd", None, chan.snapshot(), ("DialStatus", "NOANSWER")))
             self._hangup(chan, 19)
+            if peer is not None:
+                self._hangup(peer, 19)
             self._member_status_event(agent.interface)
             if report:
                 self._originate_response(spec, False, 3, None)
             on_result(False)
             return
         agent.in_call = True
+        if peer is not None:
+            self._set_state(peer, ChannelState.UP)
         self._set_state(chan, ChannelState.UP)
         self.emit(dial_event("DialEnd", None, chan.snapshot(), ("DialStatus", "ANSWER")))
         self._member_status_event(agent.interface)
@@ -1880,7 +1924,7 @@ class Simulation:
             location = (chan.context, chan.exten, 1)
         else:
             location = (spec.context, spec.exten, spec.priority)
-            steps = TEST_DIALPLAN.get((spec.context, spec.exten), ())
+            steps = DIALPLAN_SNIPPETS.get((spec.context, spec.exten), ())
         cause = 16
         try:
             while True:
@@ -1890,7 +1934,7 @@ class Simulation:
                 except _Redirected as jump:
                     location = jump.target
                     chan.context, chan.exten, chan.priority = location
-                    steps = TEST_DIALPLAN.get((location[0], location[1]), ())
+                    steps = DIALPLAN_SNIPPETS.get((location[0], location[1]), ())
         except _HungUp as hung:
             cause = hung.cause
         peer = chan.peer
@@ -1926,6 +1970,16 @@ class Simulation:
                 await self._pause(chan, seconds if talk_time is None else min(seconds, talk_time))
             elif app in ("Echo", "MusicOnHold", "Playback"):
                 await self._pause(chan, talk_time if talk_time is not None else 3600.0)
+            elif app == "UserEvent":
+                name, *fields = shown.split(",")
+                headers: list[Header] = [("Event", "UserEvent"), ("Privilege", "user,all")]
+                headers += channel_block(chan.snapshot())
+                headers.append(("UserEvent", name))
+                for item in fields:
+                    key, sep, value = item.partition(":")
+                    if sep:
+                        headers.append((key.strip(), value.strip()))
+                self.emit(headers)
             elif app == "Hangup":
                 return
 

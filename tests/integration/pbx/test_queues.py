@@ -283,3 +283,38 @@ async def test_ami_hangup_during_the_ivr_ends_the_call(
     ]
     assert statuses == ["HANGUP"]
     assert pbx.channels() == []
+
+
+async def test_drill_originate_to_an_emergency_pool_member(
+    pbx: PbxStandIn, ami: AmiTestClient
+) -> None:
+    """asterisk-conf's [hotline-drill]: Answer, UserEvent(HotlineDrill), Wait(1), Hangup."""
+    pbx.add_agent("Local/13800138000@emergency-out", answer_after=2.0)
+    pbx.add_agent("Local/13900139000@emergency-out", answer_after=None)
+    reply = await ami.action(
+        "Originate",
+        Channel="Local/13800138000@emergency-out",
+        Context="hotline-drill",
+        Exten="s",
+        Priority="1",
+        Timeout="30000",
+        Async="true",
+    )
+    response = await ami.wait_event("OriginateResponse", ActionID=get(reply, "ActionID") or "")
+    assert get(response, "Response") == "Success"
+    channel = get(response, "Channel") or ""
+    assert channel.startswith("Local/13800138000@emergency-out-") and channel.endswith(";1")
+    drill = await ami.wait_event("UserEvent", UserEvent="HotlineDrill")
+    assert get(drill, "Status") == "answered"
+    await ami.wait_event("Hangup", Channel=channel)
+    assert pbx.channels() == []
+    reply = await ami.action(
+        "Originate",
+        Channel="Local/13900139000@emergency-out",
+        Context="hotline-drill",
+        Exten="s",
+        Timeout="5000",
+        Async="true",
+    )
+    response = await ami.wait_event("OriginateResponse", ActionID=get(reply, "ActionID") or "")
+    assert (get(response, "Response"), get(response, "Reason")) == ("Failure", "3")
