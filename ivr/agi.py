@@ -126,7 +126,9 @@ class AgiChannel(Request):  # type: ignore[misc]
         self.writer: asyncio.StreamWriter = writer
         self.encoding: str = encoding
         self.hung_up = False
-        self.sent: list[str] = []
+        # Read once: send_command is the hot path of every call.
+        self._reply_timeout: float | None = getattr(app, "reply_timeout", None)
+        self._observer: Callable[[str, float], None] | None = getattr(app, "command_observer", None)
 
     @property
     def call_id(self) -> str:
@@ -180,24 +182,25 @@ class AgiChannel(Request):  # type: ignore[misc]
         """Send one command line and return its parsed `200` reply; raise otherwise."""
         if "\r" in command or "\n" in command:
             raise AgiInjection(f"CR/LF in AGI command {command!r}")
-        is_media = command.upper().startswith(_MEDIA)
+        is_media = command[:20].upper().startswith(_MEDIA)
         if is_media and self.hung_up:
             raise AgiHangup(f"call {self.call_id}: not sending {command!r}, caller hung up")
-        self.sent.append(command)
         try:
             self.writer.write((command + "\n").encode(self.encoding))
             await self.writer.drain()
         except ConnectionError as exc:
             raise AgiProtocolError(f"AGI connection lost sending {command!r}") from exc
         started = time.perf_counter()
-        try:
-            async with asyncio.timeout(getattr(self.app, "reply_timeout", None)):
-                reply = await self._read_reply(command)
-        except TimeoutError as exc:
-            raise AgiProtocolError(f"call {self.call_id}: no reply to {command!r}") from exc
-        observer = getattr(self.app, "command_observer", None)
-        if observer is not None:
-            observer(command, time.perf_counter() - started)
+        if self._reply_timeout is None:
+            reply = await self._read_reply(command)
+        else:
+            try:
+                async with asyncio.timeout(self._reply_timeout):
+                    reply = await self._read_reply(command)
+            except TimeoutError as exc:
+                raise AgiProtocolError(f"call {self.call_id}: no reply to {command!r}") from exc
+        if self._observer is not None:
+            self._observer(command, time.perf_counter() - started)
         if is_media and reply.result == "-1":
             self.hung_up = True
             raise AgiHangup(f"call {self.call_id}: caller hung up during {command!r}")
@@ -278,7 +281,8 @@ class AgiApplication(Application):  # type: ignore[misc]
         call_id = "?"
         try:
             try:
-                raw = await asyncio.wait_for(reader.readuntil(b"\n\n"), self.header_timeout)
+                async with asyncio.timeout(self.header_timeout):
+                    raw = await reader.readuntil(b"\n\n")
             except asyncio.IncompleteReadError:
                 log.warning("FastAGI client %s left before ending its agi_* block", peer)
                 return

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from contextlib import suppress
 from pathlib import Path
 
 from ivr import menu as machine
@@ -75,6 +74,7 @@ class IvrServer:
         self.default_priority = default_priority
         self.port_timeout = port_timeout
         self.command_observer = command_observer
+        self._paths: dict[str, str] = {}
         self._server: asyncio.Server | None = None
         self._app: AgiApplication | None = None
         self.host: str | None = None
@@ -123,7 +123,10 @@ class IvrServer:
 
     def prompt_path(self, name: str) -> str:
         """Absolute path without extension, as Asterisk's STREAM FILE / GET DATA want."""
-        return str(self.sounds_dir / name)
+        path = self._paths.get(name)
+        if path is None:
+            path = self._paths[name] = str(self.sounds_dir / name)
+        return path
 
     # -- the `ivr` script ---------------------------------------------------------------
 
@@ -176,12 +179,16 @@ class IvrServer:
                 if chan.reader.at_eof():
                     # The connection is gone: the dialplan's own defaults queue the caller.
                     return
-        log.info(
-            "call %s: IVR done: %s", chan.call_id, " ".join(f"{k}={v}" for k, v in finish.variables)
-        )
+        if log.isEnabledFor(logging.INFO):
+            done = " ".join(f"{k}={v}" for k, v in finish.variables)
+            log.info("call %s: IVR done: %s", chan.call_id, done)
         if finish.farewell is not None and not chan.hung_up:
-            with suppress(AgiHangup):
+            try:
                 await chan.stream_file(self.prompt_path(finish.farewell))
+            except AgiHangup:
+                pass  # gone already; the variables are set, nothing is lost
+            except AgiError:
+                log.warning("call %s: farewell prompt failed", chan.call_id, exc_info=True)
 
     async def _perform(self, chan: AgiChannel, action: Action) -> Event:
         if isinstance(action, Play):
@@ -198,9 +205,9 @@ class IvrServer:
             if not action.caller_number:
                 return CallerMatched(machine.SiteMatch.none())
             try:
-                match = await asyncio.wait_for(
-                    self.sites.match_caller(action.caller_number), self.port_timeout
-                )
+                # asyncio.timeout, not wait_for: no extra task per look-up on the hot path.
+                async with asyncio.timeout(self.port_timeout):
+                    match = await self.sites.match_caller(action.caller_number)
             except Exception:
                 log.exception(
                     "call %s: site directory failed; skipping identification", chan.call_id
@@ -216,9 +223,8 @@ class IvrServer:
             return CallerMatched(match)
         if isinstance(action, CheckSiteCode):
             try:
-                exists = await asyncio.wait_for(
-                    self.sites.site_exists(action.site_code), self.port_timeout
-                )
+                async with asyncio.timeout(self.port_timeout):
+                    exists = await self.sites.site_exists(action.site_code)
             except Exception:
                 log.exception(
                     "call %s: site directory failed; skipping identification", chan.call_id
@@ -261,7 +267,8 @@ class IvrServer:
 
     async def _record(self, call_ref: str, score: int | None) -> None:
         try:
-            await asyncio.wait_for(self.surveys.record_score(call_ref, score), self.port_timeout)
+            async with asyncio.timeout(self.port_timeout):
+                await self.surveys.record_score(call_ref, score)
             log.info("call %s: survey score %s", call_ref, score)
         except Exception:
             log.exception("call %s: could not store survey score %s", call_ref, score)

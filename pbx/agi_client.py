@@ -326,7 +326,8 @@ async def run_agi_session(
         await writer.drain()
         while True:
             try:
-                raw = await asyncio.wait_for(reader.readline(), idle_timeout)
+                async with asyncio.timeout(idle_timeout):
+                    raw = await reader.readline()
             except TimeoutError:
                 error = f"no command from the AGI server within {idle_timeout} s"
                 break
