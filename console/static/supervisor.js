@@ -245,7 +245,7 @@
         site_code: site || null, level: Number($("bf-level").value), description,
         caller_number: $("bf-caller").value.trim() || null,
       });
-      flash($("bf-msg"), `Paper ${selected} is ticket ${result.ticket_number}.`, true);
+      flash($("bf-result"), `Paper ${selected} is ticket ${result.ticket_number}.`, true);
       $("bf-form").classList.add("hidden");
       loadBackfill();
     } catch (err) {
@@ -258,6 +258,7 @@
     if (reason.length < 3) { flash($("bf-waive-msg"), "Give a reason (at least 3 characters).", false); return; }
     try {
       await api("POST", `/api/backfill/${encodeURIComponent(selected)}/waive`, { reason });
+      flash($("bf-result"), `Paper ${selected} waived: ${reason}`, true);
       $("bf-waive").classList.add("hidden");
       loadBackfill();
     } catch (err) {

@@ -183,7 +183,9 @@ async def test_emergency_flip_backfill_and_close(
     await page.select_option("#bf-level", "1")
     await page.fill("#bf-description", "Whole county video conference down <script>x()</script>")
     await page.click("#bf-submit")
-    await expect(page.locator("#bf-msg")).to_contain_text(f"Paper {first.paper_number} is ticket")
+    await expect(page.locator("#bf-result")).to_contain_text(
+        f"Paper {first.paper_number} is ticket"
+    )
     done = await service.items()
     number = next(i.ticket_number for i in done if i.paper_number == first.paper_number)
     assert number is not None
