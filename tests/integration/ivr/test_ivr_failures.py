@@ -172,3 +172,40 @@ async def test_emergency_queue_on_error_exit(tmp_path: Path):
     writer.close()
     await server.stop()
     assert 'SET VARIABLE HOTLINE_QUEUE "hotline-emergency"' in seen
+
+
+async def test_dead_channel_511_mid_menu_ends_cleanly(tmp_path: Path):
+    """The caller is gone before a prompt starts: Asterisk pushes HANGUP and answers the
+    prompt with 511. The IVR sends no more media, only the exit variables."""
+    server = _server(tmp_path, BrokenDirectory(match_fails=False))
+    await server.start("127.0.0.1", 0)
+    assert server.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"agi_network_script: ivr\nagi_uniqueid: 7.7\nagi_callerid: 139\n\n")
+    seen = []
+    while line := await reader.readline():
+        command = line.decode().rstrip("\n")
+        seen.append(command)
+        if command == "ANSWER":
+            writer.write(b"200 result=0\n")
+        elif command.startswith("STREAM FILE"):
+            writer.write(
+                b"HANGUP\n511 Command Not Permitted on a dead channel or intercept routine\n"
+            )
+        else:
+            writer.write(b"200 result=1\n")
+    writer.close()
+    await server.stop()
+    sounds = server.sounds_dir
+    assert seen == [
+        "ANSWER",
+        f'STREAM FILE {sounds}/greeting ""',
+        'SET VARIABLE HOTLINE_CALLREF "7.7"',
+        'SET VARIABLE HOTLINE_SITE ""',
+        'SET VARIABLE HOTLINE_LEVEL ""',
+        'SET VARIABLE HOTLINE_PRIORITY "5"',
+        'SET VARIABLE HOTLINE_QUEUE "hotline-main"',
+        'SET VARIABLE HOTLINE_SURVEY "1"',
+        'SET VARIABLE HOTLINE_IVR_RESULT "unidentified"',
+    ]
+    assert server.failures == 0
