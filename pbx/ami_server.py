@@ -145,8 +145,11 @@ class AmiServer:
         secret: str = "hotline-secret",
         auth_failure_delay: float = 1.0,
         max_backlog: int = 50_000,
+        read: str = "all",
     ) -> None:
         self.sim = sim
+        wanted = {c.strip().lower() for c in read.split(",") if c.strip()}
+        self.read_classes: set[str] | None = None if "all" in wanted else wanted
         self.host = host
         self.port = port
         self.username = username
@@ -213,6 +216,12 @@ class AmiServer:
     def broadcast(self, headers: list[Header]) -> None:
         if not self.sessions:
             return
+        if self.read_classes is not None:
+            # manager.conf `read =`: an event is sent when one of its classes is readable
+            privilege = next((v for k, v in headers if k == "Privilege"), "")
+            classes = {c.strip().lower() for c in privilege.split(",")} - {"all"}
+            if classes and not classes & self.read_classes:
+                return
         data = encode_message(headers)  # once, whatever the number of clients
         for session in list(self.sessions):
             session.event_raw(data)

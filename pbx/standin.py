@@ -41,7 +41,11 @@ class PbxStandIn:
         seed: int = 0,
         prompt_seconds: float = 1.0,
         agi_runner: AgiRunner | None = None,
+        read: str = "all",
     ) -> None:
+        """`read` is the AMI user's manager.conf read classes: "all" (as in the recordings)
+        or e.g. "system,call,agent,user,dialplan,reporting" (asterisk-conf's user, which
+        gets no dtmf, agi or security events)."""
         self.clock = SimClock(speed)
         self.sim = Simulation(
             clock=self.clock,
@@ -58,6 +62,7 @@ class PbxStandIn:
             username=username,
             secret=secret,
             auth_failure_delay=auth_failure_delay,
+            read=read,
         )
         self.host = host
         self._running = False

@@ -6,7 +6,7 @@ import asyncio
 
 from pbx.standin import PbxStandIn
 
-from .conftest import AmiTestClient, get
+from .conftest import AmiTestClient, ScriptedIvr, get
 from .transcript import ami_messages, records
 
 
@@ -80,3 +80,21 @@ async def test_events_off_gets_replies_but_no_events(pbx: PbxStandIn) -> None:
     finally:
         await quiet.close()
         await loud.close()
+
+
+async def test_read_classes_filter_events_like_manager_conf(ivr: ScriptedIvr) -> None:
+    pbx = PbxStandIn(
+        agi_port=ivr.port, speed=40.0, read="system,call,agent,user,dialplan,reporting"
+    )
+    await pbx.start()
+    client = await AmiTestClient.connect(pbx.ami_port)
+    try:
+        call = await pbx.place_call("13800138000", patience=1.0)
+        await asyncio.wait_for(call.finished, 10)
+        await client.wait_event("Hangup", Uniqueid=call.linkedid)
+        names = {get(m, "Event") for m in client.messages}
+        assert {"Newchannel", "VarSet", "QueueCallerJoin", "FullyBooted"} <= names
+        assert not names & {"AGIExecStart", "AGIExecEnd", "DTMFBegin", "SuccessfulAuth"}
+    finally:
+        await client.close()
+        await pbx.stop()
