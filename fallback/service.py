@@ -52,6 +52,7 @@ from fallback.errors import (
     BackfillIncomplete,
     FallbackError,
     InvalidRequest,
+    JournalError,
     PbxError,
     TicketSystemUnavailable,
     UnknownPaperNumber,
@@ -65,6 +66,7 @@ from fallback.records import (
     BackfillItem,
     CallbackTarget,
     CheckResult,
+    DrillResult,
     EmergencyStatus,
     Reconciliation,
 )
@@ -144,6 +146,8 @@ class EmergencyService:
         self._backfill_lock = asyncio.Lock()
         self._pbx_in_sync = False
         self.last_switch: SwitchReport | None = None
+        self.last_drill: DrillResult | None = None
+        self.journal_error: str | None = None  # the last journal write failure, for the page
         # Calls: paper number per call id; calls known to be talking; first queue seen.
         self._paper_by_call: dict[str, str] = {}
         self._talking: set[str] = set()
@@ -242,15 +246,21 @@ class EmergencyService:
     async def _apply(self, step: md.Step) -> None:
         """Journal the step, then act on it. Caller holds the mode lock."""
         if step.audit:
-            await self.journal.append(
-                {
-                    "kind": "mode",
-                    "at": self.clock().isoformat(),
-                    "state": step.state.as_json(),
-                    "audit": [a.as_json() for a in step.audit],
-                    "command": None if step.command is None else step.command.value,
-                }
-            )
+            entry: dict[str, Any] = {
+                "kind": "mode",
+                "at": self.clock().isoformat(),
+                "state": step.state.as_json(),
+                "audit": [a.as_json() for a in step.audit],
+                "command": None if step.command is None else step.command.value,
+            }
+            try:
+                await self.journal.append(entry)
+            except JournalError as exc:
+                if step.command is None:
+                    raise
+                # Keeping the line answering beats keeping the audit: switch anyway, loudly.
+                self.journal_error = str(exc)
+                log.critical("emergency switch NOT journaled (switching anyway): %s", exc)
             self._audit.extend(step.audit)
             for record in step.audit:
                 log.warning(
@@ -326,7 +336,22 @@ class EmergencyService:
         while True:
             event = await self._events.get()
             try:
-                await self.process_call_event(event)
+                for attempt in range(1, 4):
+                    try:
+                        await self.process_call_event(event)
+                        break
+                    except JournalError as exc:
+                        # Disk trouble may pass (space freed); a wasted paper number is fine.
+                        self.journal_error = str(exc)
+                        log.error(
+                            "call %s: journal write failed (attempt %d): %s",
+                            event.call_id,
+                            attempt,
+                            exc,
+                        )
+                        if attempt == 3:
+                            raise
+                        await asyncio.sleep(0.2 * attempt)
             except Exception:
                 log.exception("call %s: emergency journal update failed", event.call_id)
             finally:
@@ -640,6 +665,11 @@ class EmergencyService:
             )
             await self._apply(step)
         log.info("backfill closed by %s (%d items)", by, len(items))
+
+    async def on_drill_result(self, result: DrillResult) -> None:
+        """Hook for `EmergencyDrill(on_result=...)`: keep the last result, tell the page."""
+        self.last_drill = result
+        await self._publish({"type": "drill", **result.as_json()})
 
     # --- HealthBoard ------------------------------------------------------------------------
 

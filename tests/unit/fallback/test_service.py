@@ -452,3 +452,38 @@ async def test_a_hung_ticket_system_does_not_hang_the_backfill_page(
             5,
         )
     assert (await asyncio.wait_for(service.reconciliation(), 5)).done is False
+
+
+async def test_a_broken_journal_does_not_stop_the_failover(make_service, pbx, clock) -> None:
+    from fallback.errors import JournalError
+
+    pbx.join(MAIN, "PJSIP/trunk-a", "a")
+    service = await make_service()
+    real_append = service.journal.append
+    failures = {"left": 10**6}
+
+    async def flaky_append(record):
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise JournalError("No space left on device")
+        await real_append(record)
+
+    service.journal.append = flaky_append
+    status = await service.set_active(True, reason="db down", by="lead")
+    assert status.active and service.pbx_in_sync
+    assert pbx.queues[MAIN] == [] and service.journal_error == "No space left on device"
+
+    failures["left"] = 1  # the disk recovers while the call event is being retried
+    await feed(service, CallQueued(snap(clock, "c1"), clock.now, 1))
+    assert service.paper_number_of("c1") is not None
+    assert "c1" in service._ledger().calls
+
+
+async def test_drill_results_reach_the_page(make_service, bus, clock) -> None:
+    from fallback.records import DrillResult
+
+    service = await make_service()
+    result = DrillResult("90000001", clock.now, clock.now, True, "backup-desk", "answered")
+    await service.on_drill_result(result)
+    assert service.last_drill == result
+    assert bus.of_type("drill")[0]["member"] == "backup-desk"
