@@ -222,6 +222,7 @@ class QueueCaller:
     priority: int
     joined_at: float
     original_position: int
+    ringing: bool = False  # app_queue's `pending`: members are being rung for this caller
 
 
 @dataclass(eq=False)
@@ -1122,6 +1123,7 @@ class Simulation:
                         self._reject_legs(ch, rejected)
                         legs = [leg for leg in legs if leg not in rejected]
                         if not legs:
+                            entry.ringing = False
                             retry_until = now + queue.config.retry
                         continue
                     ring_end = legs[0].ring_started + queue.config.member_timeout
@@ -1131,6 +1133,7 @@ class Simulation:
                         connected = next(leg for leg in legs if leg.answer_at == first_answer)
                         break
                     if now >= ring_end:
+                        entry.ringing = False
                         self._ring_no_answer(ch, queue, legs)
                         legs = []
                         retry_until = now + queue.config.retry
@@ -1144,6 +1147,7 @@ class Simulation:
                     await self._nap(ch, min(retry_until, patience_end, timeout_end) - now)
                     continue
                 legs = self._ring_members(call, queue, entry)
+                entry.ringing = bool(legs)
                 if not legs:
                     await self._nap(ch, min(patience_end, timeout_end) - now)
         except _HungUp:
@@ -1162,7 +1166,14 @@ class Simulation:
         ch = call.channel
         order = list(queue.members)
         available = [i for i in order if self._member_available(queue.members[i])]
-        if not is_our_turn(queue.position_of(ch), len(available)):
+        # app_queue's is_our_turn: callers ahead that are already ringing someone don't count
+        ahead = 0
+        for other in queue.entries:
+            if other is entry:
+                break
+            if not other.ringing:
+                ahead += 1
+        if not is_our_turn(ahead + 1, len(available)):
             return []
         chosen = choose_members(queue.config.strategy, order, available, queue.rr_next)
         if not chosen:
