@@ -34,6 +34,7 @@ class AgentDesk:
         self._control = control
         self._queue = main_queue
         self._members: dict[str, Membership] = {}
+        self._synced: set[str] = set()  # users whose membership was read back from the PBX
         self._locks: dict[str, asyncio.Lock] = {}
 
     @property
@@ -53,6 +54,8 @@ class AgentDesk:
             raise NoPhoneInterface(f"user {user.username} has an invalid phone interface")
         lock = self._locks.setdefault(user.username, asyncio.Lock())
         async with lock:
+            if user.username not in self._synced:
+                await self._sync(user.username, interface)
             current = self._members.get(user.username, Membership())
             for action in plan(current, wanted):
                 await self._run(action, user.username, interface)
@@ -62,6 +65,23 @@ class AgentDesk:
                 self._members.pop(user.username, None)
             # "paused" before the first "ready" is not a queue member yet: no calls either way.
             return AgentState.PAUSED if wanted is AgentState.PAUSED else current.state
+
+    async def _sync(self, username: str, interface: str) -> None:
+        """Learn what the PBX already has for this agent (a restart of the controller, or a
+        member left from an earlier session), so "paused" really pauses a live member."""
+        try:
+            snapshot = await self._control.queue_status(self._queue)
+        except AmiError as exc:
+            raise PbxRefused(
+                f"the PBX did not report queue {self._queue} for {interface}: {exc}"
+            ) from exc
+        for member in snapshot.members:
+            if member.queue == self._queue and member.interface == interface:
+                self._members[username] = Membership(in_queue=True, paused=member.paused)
+                break
+        else:
+            self._members.pop(username, None)
+        self._synced.add(username)
 
     async def _run(self, action: QueueAction, username: str, interface: str) -> None:
         try:
@@ -89,6 +109,7 @@ class AgentDesk:
         except HeaderInjection as exc:
             raise NoPhoneInterface(f"invalid phone interface for {username}: {exc}") from exc
         except AmiError as exc:
+            self._synced.discard(username)  # uncertain now: read the PBX again next time
             log.warning("queue %s for %s (%s) failed: %s", action.value, username, interface, exc)
             raise PbxRefused(f"the PBX did not {action.value} {interface}: {exc}") from exc
         log.info("queue %s %s for %s in %s", action.value, interface, username, self._queue)

@@ -95,8 +95,10 @@ async def end_session(request: Request, session: Session) -> str | None:
     """Revoke the session; take an agent out of the main queue. Returns a PBX error text."""
     runtime = runtime_of(request)
     runtime.sessions.revoke(session)
-    if runtime.agents.state_of(session.user.username) is AgentState.LOGGED_OUT:
-        return None
+    if not session.user.interface:
+        return None  # no phone, never a queue member
+    # Always asked of the PBX (not only when this process put the agent in the queue): after
+    # a controller restart the member may still be there, and must not ring an empty desk.
     try:
         await runtime.agents.set_state(session.user, AgentState.LOGGED_OUT)
     except Exception as exc:  # noqa: BLE001 - reported to the user, the session ends anyway

@@ -208,3 +208,42 @@ async def test_openapi_lists_the_interface(world: h.World, client: httpx.AsyncCl
     ):
         assert path in paths
     assert "patch" in paths["/api/tickets/{number}"]
+
+
+async def test_pause_after_a_restart_pauses_the_member_the_pbx_still_has(
+    world: h.World, client: httpx.AsyncClient
+) -> None:
+    # The controller restarted while alice was ready: the PBX still has her, unpaused.
+    await world.pbx.queue_add("hotline-main", "PJSIP/1001", member_name="alice")
+    world.pbx.actions.clear()
+    token = await h.token_for(client, "alice")
+    response = await client.post(
+        "/api/agent/state", json={"state": "paused"}, headers=h.bearer(token)
+    )
+    assert response.json()["state"] == "paused"
+    assert world.pbx.actions == [("pause", "PJSIP/1001", True)]
+    assert world.pbx.members["PJSIP/1001"].paused is True
+
+
+async def test_logout_after_a_restart_removes_the_member(
+    world: h.World, client: httpx.AsyncClient
+) -> None:
+    await world.pbx.queue_add("hotline-main", "PJSIP/1001", member_name="alice")
+    world.pbx.actions.clear()
+    token = await h.token_for(client, "alice")
+    assert (await client.post("/api/logout", headers=h.bearer(token))).status_code == 200
+    assert world.pbx.actions == [("remove", "hotline-main", "PJSIP/1001")]
+    assert "PJSIP/1001" not in world.pbx.members
+
+
+async def test_logout_reports_a_pbx_failure_but_still_ends_the_session(
+    world: h.World, client: httpx.AsyncClient
+) -> None:
+    token = await h.token_for(client, "alice")
+    world.pbx.fail = AmiNotConnected("AMI link down")
+    response = await client.post("/api/logout", headers=h.bearer(token))
+    assert response.status_code == 502
+    assert response.json()["logged_out"] is True
+    assert "AMI link down" in response.json()["detail"]
+    world.pbx.fail = None
+    assert (await client.get("/api/me", headers=h.bearer(token))).status_code == 401
