@@ -205,35 +205,68 @@ class ReadyAgentsProbe:
         return detail
 
 
+def _consume(task: asyncio.Future[str]) -> None:
+    # A timed-out check finishing (or failing) later: its outcome is already reported.
+    if not task.cancelled():
+        task.exception()
+
+
 class HealthWatch:
     """Runs the probes; keeps the latest result of each for the supervisor page."""
 
-    def __init__(self, probes: Sequence[HealthProbe], clock: Clock) -> None:
+    def __init__(
+        self,
+        probes: Sequence[HealthProbe],
+        clock: Clock,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         names = [p.name for p in probes]
         if len(set(names)) != len(names):
             raise ValueError(f"health probe names must be unique: {names}")
         self.probes = tuple(probes)
         self._clock = clock
+        self._monotonic = monotonic
         self._latest: dict[str, CheckResult] = {}
+        self._hanging: dict[str, tuple[asyncio.Future[str], float]] = {}
 
     def latest(self) -> list[CheckResult]:
         return [self._latest[p.name] for p in self.probes if p.name in self._latest]
 
     async def _run_probe(self, probe: HealthProbe) -> CheckResult:
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(probe.timeout):
-                detail = await probe.check()
-            state = "ok"
-        except TimeoutError:
+        started = self._monotonic()
+        hanging, since = self._hanging.get(probe.name, (None, 0.0))
+        if (
+            hanging is not None
+            and not hanging.done()
+            # A check stuck far longer than its timeout is given up (a TCP black hole can
+            # hold it for many minutes); a fresh check then shows whether the peer is back.
+            and started - since < max(10 * probe.timeout, 30.0)
+        ):
+            # Still stuck since an earlier round: don't pile up connections to a hung peer.
+            detail = f"no answer within {probe.timeout:g} s (earlier check still hanging)"
+            return CheckResult(probe.name, "failed", detail, self._clock(), 0.0, probe.critical)
+        # The check runs as its own task: a peer that hangs even while being cancelled (a
+        # rollback on a dead socket) must not hold the round past the timeout.
+        task = asyncio.ensure_future(probe.check())
+        done, _pending = await asyncio.wait({task}, timeout=probe.timeout)
+        if not done:
+            task.cancel()
+            task.add_done_callback(_consume)
+            self._hanging[probe.name] = (task, started)
             state, detail = "failed", f"no answer within {probe.timeout:g} s"
-        except HealthCheckInconclusive as exc:
-            state, detail = "unknown", str(exc)
-        except HealthCheckFailed as exc:
-            state, detail = "failed", str(exc)
-        except Exception as exc:  # any error of the peer is a failed check, with its text
-            state, detail = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-        elapsed_ms = (time.monotonic() - started) * 1000
+        else:
+            self._hanging.pop(probe.name, None)
+            exc = task.exception()
+            if exc is None:
+                state, detail = "ok", task.result()
+            elif isinstance(exc, HealthCheckInconclusive):
+                state, detail = "unknown", str(exc)
+            elif isinstance(exc, HealthCheckFailed):
+                state, detail = "failed", str(exc)
+            else:  # any error of the peer is a failed check, with its text
+                state, detail = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        elapsed_ms = (self._monotonic() - started) * 1000
         return CheckResult(probe.name, state, detail, self._clock(), elapsed_ms, probe.critical)
 
     async def run_round(self) -> HealthRound:

@@ -96,3 +96,34 @@ async def test_ready_agents_pbx_error_is_a_failure(pbx, clock) -> None:
 def test_probe_names_must_be_unique(clock) -> None:
     with pytest.raises(ValueError):
         HealthWatch([probe("db", "ok"), probe("db", "ok")], clock)
+
+
+async def test_a_check_that_hangs_through_its_cancellation_is_not_piled_up(clock) -> None:
+    release = asyncio.Event()
+    started = 0
+
+    async def stubborn() -> str:
+        nonlocal started
+        started += 1
+        if started == 1:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                await release.wait()  # cleanup on a dead socket: ignores the cancel for a while
+                raise
+        return "fine"
+
+    mono = [0.0]
+    watch = HealthWatch(
+        [CallableProbe("db", stubborn, timeout=0.05)], clock, monotonic=lambda: mono[0]
+    )
+    first = await asyncio.wait_for(watch.run_round(), 2)
+    assert first.results[0].detail == "no answer within 0.05 s"
+    mono[0] += 1
+    second = await asyncio.wait_for(watch.run_round(), 2)
+    assert "still hanging" in second.results[0].detail and started == 1
+    mono[0] += 60  # stuck far longer than its timeout: give up on it, try afresh
+    third = await asyncio.wait_for(watch.run_round(), 2)
+    assert third.verdict is Verdict.HEALTHY and started == 2
+    release.set()
+    await asyncio.sleep(0.01)
