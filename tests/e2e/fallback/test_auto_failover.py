@@ -201,3 +201,76 @@ async def test_database_black_hole_triggers_failover_and_nobody_is_dropped(
         await pbx.stop()
         await proxy.stop()
         await engine.dispose()
+
+
+async def test_controller_restart_during_the_outage_keeps_mode_and_paper_numbers(
+    tmp_path,
+) -> None:
+    """The controller process dies mid-outage (no clean stop) and a new one starts on the
+    same journal directory: it resumes emergency mode, the resync of the calls still waiting
+    gives them back their paper numbers, and new calls continue the sequence."""
+    pbx = PbxStandIn(speed=20, agi_port=closed_port(), prompt_seconds=0, auth_failure_delay=0)
+    pbx.add_agent("PJSIP/1003", answer_after=None)
+    await pbx.start()
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+
+    async def controller() -> tuple[AmiClient, EmergencyService]:
+        tracker = CallTracker()
+        client = AmiClient(
+            port=pbx.ami_port,
+            username="hotline",
+            secret="hotline-secret",
+            tracker=tracker,
+            ping_interval=2.0,
+        )
+        service = EmergencyService(
+            control=client,
+            switch=PbxSwitch(client, pool=["PJSIP/1003"]),
+            journal=EmergencyJournal(tmp_path),
+            paper=PaperNumberAllocator(tmp_path),
+            sink=Sink(),
+            clock=clock,
+        )
+        await service.start()
+        tracker.subscribe(service.on_call_event)
+
+        async def on_connected(_c: AmiClient) -> None:
+            await service.on_ami_connected()
+
+        client.on_connected.append(on_connected)
+        client.start()
+        await client.wait_connected(5)
+        return client, service
+
+    second_client: AmiClient | None = None
+    first: EmergencyService | None = None
+    try:
+        client, first = await controller()
+        await first.set_active(True, reason="database down", by="lead")
+        calls = [await pbx.place_call(f"1330000{i:04d}", patience=900) for i in range(3)]
+        await until(lambda: len(first._paper_by_call) == 3)
+        await first.drain()
+        before = {c: first.paper_number_of(c) for c in first._paper_by_call}
+        # The process dies: its socket is gone, nothing is closed cleanly.
+        client.close()
+        await client.stop()
+
+        second_client, second = await controller()
+        await until(lambda: second.pbx_in_sync)
+        assert second.status().active and second.status().reason == "database down"
+        await until(lambda: first._ledger().calls.keys() <= second._paper_by_call.keys())
+        assert {c: second.paper_number_of(c) for c in before} == before
+        await pbx.place_call("13300009999", patience=900)
+        await until(lambda: len(second._paper_by_call) == 4)
+        await second.drain()
+        new = set(second._paper_by_call.values()) - set(before.values())
+        assert new == {"E000004"}
+        assert len(second._ledger().calls) == 4  # one journal record set per call, no twins
+        assert not any(c.finished.done() for c in calls)
+        await second.stop()
+    finally:
+        if second_client is not None:
+            await second_client.stop()
+        if first is not None:
+            await first.stop()  # release the dead controller's file handles and worker
+        await pbx.stop()
