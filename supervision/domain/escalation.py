@@ -104,6 +104,8 @@ def escalation_key(number: str, level: FaultLevel, index: int) -> str:
 def _active_due(ticket: SlaTicket, after: timedelta, now: datetime) -> datetime:
     """When the ticket's active (unpaused) time reaches `after`; moves with an open pause."""
     due = ticket.created_at + after
+    if not ticket.pauses:  # the common case, and the hot path of a pass
+        return due
     for p in sorted(ticket.pauses, key=lambda q: q.start):
         if p.start >= due:
             break

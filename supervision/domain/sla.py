@@ -23,7 +23,10 @@ class TicketStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self not in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+        return self in _OPEN
+
+
+_OPEN = frozenset({TicketStatus.OPEN, TicketStatus.CALLBACK_DUE, TicketStatus.IN_PROGRESS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,8 @@ def _effective_due(
 ) -> datetime:
     """Push the deadline later by every pause that began before it (in start order)."""
     due = created + window
+    if not pauses:
+        return due
     for p in sorted(pauses, key=lambda q: q.start):
         if p.start >= due:
             break
@@ -195,5 +200,7 @@ def assess(ticket: SlaTicket, policy: SlaPolicy, now: datetime) -> TicketSla:
         )
     end = now if ticket.status.is_open else (ticket.resolved_at or now)
     elapsed = max(end - ticket.created_at, timedelta(0))
-    active = elapsed - paused_time(ticket.pauses, ticket.created_at, end)
+    active = (
+        elapsed - paused_time(ticket.pauses, ticket.created_at, end) if ticket.pauses else elapsed
+    )
     return TicketSla(ticket, tuple(clocks), paused_now, active)
