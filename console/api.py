@@ -64,6 +64,10 @@ class LoginResult(BaseModel):
     expires_at: str
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
 def set_session_cookie(request: Request, response: Response, session: Session) -> None:
     runtime = runtime_of(request)
     response.set_cookie(
@@ -79,7 +83,9 @@ def set_session_cookie(request: Request, response: Response, session: Session) -
 
 @router.post("/login", response_model=LoginResult, tags=["auth"])
 async def login(body: LoginBody, request: Request, response: Response) -> LoginResult:
-    session = await runtime_of(request).sessions.log_in(body.username, body.password)
+    session = await runtime_of(request).sessions.log_in(
+        body.username, body.password, client=client_address(request)
+    )
     if session is None:
         raise NotAuthenticated("wrong user name or password")
     set_session_cookie(request, response, session)

@@ -22,6 +22,7 @@ from console.errors import (
     NotAuthenticated,
     NotPermitted,
     PbxRefused,
+    TooManyAttempts,
 )
 from console.middleware import SecurityHeaders
 from console.runtime import ConsoleRuntime
@@ -77,7 +78,11 @@ def _status_for(exc: Exception) -> int:
 
 def create_app(deps: ConsoleDeps) -> FastAPI:
     sessions = SessionManager(
-        deps.session_secret, deps.users, ttl=deps.session_ttl, clock=deps.clock
+        deps.session_secret,
+        deps.users,
+        ttl=deps.session_ttl,
+        clock=deps.clock,
+        throttle=deps.login_throttle,
     )
     app = FastAPI(
         title="Hotline console",
@@ -106,6 +111,10 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     @app.exception_handler(PbxRefused)
     async def _pbx(request: Request, exc: PbxRefused) -> JSONResponse:
         return _error(502, str(exc))
+
+    @app.exception_handler(TooManyAttempts)
+    async def _throttled(request: Request, exc: TooManyAttempts) -> JSONResponse:
+        return _error(429, str(exc), {"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(BoardMissing)
     async def _no_board(request: Request, exc: BoardMissing) -> JSONResponse:

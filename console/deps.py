@@ -13,6 +13,7 @@ from typing import Any
 
 from ami.control import CallControl
 from bus import MessageBus
+from console.domain.throttle import ThrottlePolicy
 from console.presence import ConsolePresence
 from fallback.ports import BackfillDesk, ConsoleHeartbeat, EmergencyControl, HealthBoard
 from routing.ports import CallStore, SiteDirectory, TicketStore, UserStore
@@ -52,6 +53,7 @@ class ConsoleDeps:
     clock: Callable[[], datetime] = utc_now
     session_ttl: timedelta = timedelta(hours=12)  # one shift and a bit
     max_body_bytes: int = 64 * 1024
+    login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     # Set True behind TLS so browsers send the session cookie only over HTTPS.
     secure_cookies: bool = False
 

@@ -34,3 +34,11 @@ class PbxRefused(ConsoleError):
 
 class BoardMissing(ConsoleError):
     """The emergency health board was not wired into this console."""
+
+
+class TooManyAttempts(ConsoleError):
+    """Too many failed log-ins from one place for one user name: wait `retry_after` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed log-ins; try again in {retry_after} s")
+        self.retry_after = retry_after

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from console.api import end_session, set_session_cookie
+from console.api import client_address, end_session, set_session_cookie
+from console.errors import TooManyAttempts
 from console.runtime import optional_page_session, runtime_of, same_origin
 from console.sessions import COOKIE_NAME, Session
 from routing.records import UserRole
@@ -57,7 +58,18 @@ async def login_submit(
         )
     session = None
     if username and password and "\n" not in username and "\r" not in username:
-        session = await runtime_of(request).sessions.log_in(username, password)
+        try:
+            session = await runtime_of(request).sessions.log_in(
+                username, password, client=client_address(request)
+            )
+        except TooManyAttempts as exc:
+            return TEMPLATES.TemplateResponse(
+                request,
+                "login.html",
+                {"error": f"Too many failed log-ins. {exc}.", "username": username},
+                status_code=429,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
     if session is None:
         return TEMPLATES.TemplateResponse(
             request,

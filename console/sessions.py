@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from console.domain.session import SessionClaims, TokenRejected, new_claims, sign, verify
-from console.errors import ConsoleConfigError, NotAuthenticated
+from console.domain.throttle import LoginThrottle, ThrottlePolicy
+from console.errors import ConsoleConfigError, NotAuthenticated, TooManyAttempts
 from routing.ports import UserStore
 from routing.records import ConsoleUser
 
@@ -39,6 +40,7 @@ class SessionManager:
         *,
         ttl: timedelta,
         clock: Callable[[], datetime],
+        throttle: ThrottlePolicy | None = None,
     ) -> None:
         key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
         if len(key) < MIN_SECRET_BYTES:
@@ -50,17 +52,28 @@ class SessionManager:
         self._ttl = ttl
         self._clock = clock
         self._revoked: dict[str, datetime] = {}  # nonce -> when the token expires anyway
+        self._throttle = LoginThrottle(throttle)
 
     @property
     def ttl(self) -> timedelta:
         return self._ttl
 
-    async def log_in(self, username: str, password: str) -> Session | None:
-        """A new session when the credentials are right, else None (no reason given)."""
+    async def log_in(self, username: str, password: str, *, client: str = "") -> Session | None:
+        """A new session when the credentials are right, else None (no reason given).
+
+        Raises TooManyAttempts after repeated failures from `client` for `username`.
+        """
+        now = self._clock()
+        wait = self._throttle.wait_needed(client, username, now)
+        if wait is not None:
+            log.warning("console log-in for %r from %s throttled", username[:64], client)
+            raise TooManyAttempts(int(wait.total_seconds()) + 1)
         user = await self._users.authenticate(username, password)
         if user is None or not user.active:
-            log.info("console log-in refused for %r", username[:64])
+            self._throttle.failed(client, username, now)
+            log.info("console log-in refused for %r from %s", username[:64], client)
             return None
+        self._throttle.succeeded(client, username)
         claims = new_claims(
             user.username, now=self._clock(), ttl=self._ttl, nonce=secrets.token_hex(16)
         )

@@ -164,3 +164,24 @@ async def test_cookie_writes_need_the_console_header(
     assert ok.status_code == 200, ok.text
     stored = await world.tickets.get(ticket.number)
     assert stored is not None and stored.cause == "power"
+
+
+async def test_repeated_wrong_passwords_are_throttled(world: h.World) -> None:
+    app = world.app()  # one app, two desks
+    guesser = httpx.ASGITransport(app=app, client=("10.1.2.2", 40000))
+    desk = httpx.ASGITransport(app=app, client=("10.1.2.3", 40000))
+    async with (
+        httpx.AsyncClient(transport=guesser, base_url="http://console.test") as client,
+        httpx.AsyncClient(transport=desk, base_url="http://console.test") as other,
+    ):
+        for _ in range(5):
+            response = await client.post("/api/login", json={"username": "bob", "password": "nope"})
+            assert response.status_code == 401
+        locked = await client.post("/api/login", json={"username": "bob", "password": h.PASSWORD})
+        assert locked.status_code == 429
+        assert int(locked.headers["retry-after"]) > 0
+        form = await client.post("/login", data={"username": "bob", "password": h.PASSWORD})
+        assert form.status_code == 429 and "Too many failed log-ins" in form.text
+        # Another desk is not locked out by the guesser.
+        ok = await other.post("/api/login", json={"username": "bob", "password": h.PASSWORD})
+        assert ok.status_code == 200
