@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, WebSocket
+from sqlalchemy import select
 
 from ami.control import CallControl
 from bus import MessageBus
 from routing.domain.levels import SlaPolicy
 from storage.database import Database
+from storage.models import CallRow
 from supervision.config import SupervisionConfig
 from supervision.notify.channels import (
     Channel,
@@ -104,6 +106,7 @@ class SupervisionService:
 
     async def start(self) -> None:
         await create_tables(self.db.engine)
+        await self.seed_today()
         await self.publisher.start()
         await self.scheduler.start()
         log.info(
@@ -111,6 +114,43 @@ class SupervisionService:
             len(self.config.recipients.recipients),
             self.config.interval_seconds,
         )
+
+    async def seed_today(self) -> None:
+        """Restore today's answered/abandoned counts from the call records after a restart."""
+        zone = self.config.calendar.zone
+        now = self.clock()
+        day = now.astimezone(zone).date()
+        start = datetime.combine(day, time(0), zone)
+        target = self.publisher.floor.service_level_target
+        async with self.db.session() as s:
+            rows = (
+                await s.execute(
+                    select(
+                        CallRow.call_id,
+                        CallRow.outcome,
+                        CallRow.queued_at,
+                        CallRow.answered_at,
+                        CallRow.hold_seconds,
+                    ).where(CallRow.started_at >= start, CallRow.started_at <= now)
+                )
+            ).all()
+        answered = [r.call_id for r in rows if r.outcome == "answered"]
+        in_target = [
+            r.call_id
+            for r in rows
+            if r.outcome == "answered"
+            and (
+                timedelta(seconds=r.hold_seconds) <= target
+                if r.hold_seconds is not None
+                else (
+                    r.queued_at is not None
+                    and r.answered_at is not None
+                    and r.answered_at - r.queued_at <= target
+                )
+            )
+        ]
+        abandoned = [r.call_id for r in rows if r.outcome == "abandoned"]
+        self.publisher.floor.seed_counts(day, answered, in_target, abandoned)
 
     async def stop(self) -> None:
         await self.scheduler.stop()

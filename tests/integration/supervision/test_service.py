@@ -14,6 +14,7 @@ from bus import InProcessBus
 from routing.domain.levels import SlaPolicy
 from routing.records import NewTicket, TicketSource
 from storage.database import Database
+from storage.models import CallRow
 from storage.tickets import TicketRepository
 from supervision.config import SupervisionConfig
 from supervision.domain.errors import SupervisionConfigError
@@ -74,6 +75,25 @@ async def test_service_escalates_and_serves_the_report(
             description="one camera, no picture",
         )
     )
+    async with database.sessions.begin() as s:
+        for cid, started, outcome, hold in [
+            ("y1", NOW - timedelta(hours=11), "answered", 3),  # 23:30 yesterday in Beijing
+            ("a1", NOW - timedelta(hours=1), "answered", 12),
+            ("a2", NOW - timedelta(minutes=50), "answered", 45),
+            ("b1", NOW - timedelta(minutes=40), "abandoned", 60),
+        ]:
+            s.add(
+                CallRow(
+                    call_id=cid,
+                    caller_number="+861",
+                    caller_name="",
+                    started_at=started,
+                    queued_at=started,
+                    outcome=outcome,
+                    hold_seconds=hold,
+                    updated_at=started,
+                )
+            )
     bus = InProcessBus()
     service = SupervisionService(
         db=database,
@@ -96,6 +116,12 @@ async def test_service_escalates_and_serves_the_report(
         ) as client:
             board = (await client.get("/api/wallboard")).json()
             assert [t["open"] for t in board["tickets"]] == [0, 0, 1, 0]
+            # Today's counts survived the restart (seeded from the call records).
+            assert (
+                board["answered_today"],
+                board["abandoned_today"],
+                board["answered_in_target"],
+            ) == (2, 1, 1)
             r = await client.get("/reports/monthly/2026-11/")
             assert r.status_code == 200 and "monthly operations report 2026-11" in r.text
             png = await client.get("/reports/monthly/2026-11/calls_per_day.png")
