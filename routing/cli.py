@@ -1,0 +1,173 @@
+"""Typer sub-apps the `hotline` CLI mounts: `sites`, `users`, `db`.
+
+    app.add_typer(sites_app, name="sites")   # hotline sites import FILE.csv
+    app.add_typer(users_app, name="users")   # hotline users add NAME --role ... --password ...
+    app.add_typer(db_app, name="db")         # hotline db upgrade
+
+Settings: when the root callback stores a `hotline.settings.Settings` in `ctx.obj` (after
+reading `--config`), that is used; otherwise they are read from the environment here.
+Errors end with exit status 1 and a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from hotline.settings import ConfigError, Settings, load_settings
+from routing.errors import RoutingError
+from storage.database import Database
+
+sites_app = typer.Typer(help="Site directory.", no_args_is_help=True)
+users_app = typer.Typer(help="Console users.", no_args_is_help=True)
+db_app = typer.Typer(help="Database.", no_args_is_help=True)
+
+T = TypeVar("T")
+MAX_ERRORS_SHOWN = 50
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    if isinstance(ctx.obj, Settings):
+        return ctx.obj
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message.splitlines()[0] if message else 'failed'}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "the configured database"
+
+
+def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        db = Database(settings.db_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except (RoutingError, SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc)
+        if "no such table" in reason or "does not exist" in reason:
+            reason = "database not initialised (run `hotline db upgrade`): " + reason
+        _fail(reason)
+    except OSError as exc:
+        _fail(str(exc))
+
+
+@sites_app.command("import")
+def import_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Site directory CSV (UTF-8, header row).")],
+) -> None:
+    """Import or update site records; bad rows are reported and skipped."""
+    from storage.site_import import import_sites
+
+    settings = _settings(ctx)
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("importing {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(file.name, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = _run(settings, lambda db: import_sites(db, file, progress=progress))
+    for error in report.errors[:MAX_ERRORS_SHOWN]:
+        typer.echo(f"{file}:{error}", err=True)
+    if len(report.errors) > MAX_ERRORS_SHOWN:
+        typer.echo(f"... and {len(report.errors) - MAX_ERRORS_SHOWN} more bad rows", err=True)
+    typer.echo(
+        f"{report.rows_imported} of {report.rows_read} rows imported: "
+        f"{report.sites_created} sites created, {report.sites_updated} updated, "
+        f"{report.contacts_added} contacts added, {len(report.errors)} rows rejected"
+    )
+    # Valid rows are kept either way; a non-zero status tells scripts some rows were bad.
+    if report.errors:
+        raise typer.Exit(code=2)
+
+
+@sites_app.command("generate")
+def generate_command(
+    file: Annotated[Path, typer.Argument(help="Where to write the demo directory CSV.")],
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same directory).")] = 1,
+    sites: Annotated[int, typer.Option(min=1, max=100_000, help="Number of sites.")] = 2000,
+) -> None:
+    """Write a realistic demo site directory in the import CSV format."""
+    from routing.demo_directory import generate, write_csv
+
+    rows = generate(seed, sites)
+    write_csv(rows, file)
+    typer.echo(f"{file}: {sites} sites, {len(rows)} contacts")
+
+
+@users_app.command("add")
+def add_user_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="User name for the console log-in.")],
+    role: Annotated[str, typer.Option(help="agent, supervisor or admin.")],
+    password: Annotated[str, typer.Option(help="At least 8 characters.")],
+    interface: Annotated[
+        str | None, typer.Option(help="Queue-member interface of the agent's phone, PJSIP/1001.")
+    ] = None,
+) -> None:
+    """Create a console user."""
+    from storage.users import UserRepository
+
+    settings = _settings(ctx)
+    user = _run(settings, lambda db: UserRepository(db).create(name, role, password, interface))
+    typer.echo(
+        f"user {user.username} ({user.role.value}) created"
+        + (f", phone {user.interface}" if user.interface else "")
+    )
+
+
+@db_app.command("upgrade")
+def upgrade_command(ctx: typer.Context) -> None:
+    """Apply the database migrations."""
+    from storage.migrate import current, upgrade
+
+    settings = _settings(ctx)
+    try:
+        upgrade(settings.db_url)
+        revision = current(settings.db_url)
+    except (SQLAlchemyError, OSError, RoutingError) as exc:
+        _fail(f"cannot upgrade {_shown(settings.db_url)}: {exc}")
+    typer.echo(f"database at revision {revision}")
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m routing.cli
+    app = typer.Typer()
+    app.add_typer(sites_app, name="sites")
+    app.add_typer(users_app, name="users")
+    app.add_typer(db_app, name="db")
+    sys.exit(app())
