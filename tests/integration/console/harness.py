@@ -14,12 +14,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-import uvicorn
 
 from ami.control import QueueEntry, QueueMemberState, QueueSnapshot
 from ami.errors import AmiActionError, AmiError
 from bus import InProcessBus
 from console import ConsoleDeps, create_app
+from console.server import ConsoleServer
 from fallback.errors import BackfillConflict, BackfillIncomplete, InvalidRequest, UnknownPaperNumber
 from fallback.records import BackfillItem, EmergencyStatus, Reconciliation
 from routing.records import NewTicket, Ticket, TicketSource
@@ -398,29 +398,15 @@ class LiveServer:
     port: int
 
 
-async def start_server(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], LiveServer]:
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-        ws="websockets-sansio",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, LiveServer(f"http://127.0.0.1:{port}", port)
+async def start_server(app: Any) -> tuple[ConsoleServer, None, LiveServer]:
+    """The product's own in-loop server (what `hotline serve` uses), on a free port."""
+    server = ConsoleServer(app, host="127.0.0.1", port=0)
+    await server.start()
+    return server, None, LiveServer(server.url, server.port)
 
 
-async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+async def stop_server(server: ConsoleServer, task: None = None) -> None:
+    await server.stop()
 
 
 def random_call_id() -> str:
