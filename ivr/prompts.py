@@ -57,8 +57,9 @@ atexit.register(_ENGINES.clear)
 class Pyttsx3Engine:
     """pyttsx3 (espeak-ng driver by default); `render` blocks: run it in a thread."""
 
-    def __init__(self, driver: str = "espeak") -> None:
+    def __init__(self, driver: str = "espeak", *, timeout: float = 60.0) -> None:
         self.driver = driver
+        self.timeout = timeout
 
     def _engine(self) -> Any:
         engine = _ENGINES.get(self.driver)
@@ -82,11 +83,22 @@ class Pyttsx3Engine:
             engine = self._engine()
             if voice not in {v.id for v in engine.getProperty("voices")}:
                 raise PromptBuildError(f"the TTS engine has no voice {voice!r}")
-            engine.setProperty("voice", voice)
-            engine.save_to_file(text, str(out))
-            # The espeak driver prints "Audio saved to ..." on stdout; keep CLI output clean.
-            with contextlib.redirect_stdout(io.StringIO()):
-                engine.runAndWait()
+            # espeak-ng synthesises asynchronously in AUDIO_OUTPUT_RETRIEVAL mode and the
+            # driver's runAndWait can return before the file is written (it does under
+            # load). "finished-utterance" is notified only after the WAV is on disk.
+            finished = threading.Event()
+            token = engine.connect("finished-utterance", lambda **_kw: finished.set())
+            try:
+                engine.setProperty("voice", voice)
+                engine.save_to_file(text, str(out))
+                # The espeak driver prints "Audio saved to ..." on stdout: keep CLI output clean.
+                with contextlib.redirect_stdout(io.StringIO()):
+                    engine.runAndWait()
+                    done = finished.wait(self.timeout)
+            finally:
+                engine.disconnect(token)
+            if not done:
+                raise PromptBuildError(f"the TTS engine did not finish {text[:30]!r} in time")
         if not out.exists() or out.stat().st_size <= 44:
             raise PromptBuildError(f"the TTS engine produced no audio for {text[:30]!r}")
 
