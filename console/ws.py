@@ -116,7 +116,17 @@ async def console_socket(websocket: WebSocket) -> None:
                         runtime.deps.heartbeat.heartbeat(f"console:{user.username}", now)
                     await websocket.send_json({"type": "heartbeat_ack", "at": now.isoformat()})
 
-        tasks = [asyncio.create_task(relay()), asyncio.create_task(listen())]
+        async def expire() -> None:
+            # A socket does not outlive its session: the page then re-authenticates.
+            left = (session.claims.expires_at - runtime.deps.clock()).total_seconds()
+            await asyncio.sleep(max(0.0, left))
+            await websocket.close(code=4401, reason="session expired")
+
+        tasks = [
+            asyncio.create_task(relay()),
+            asyncio.create_task(listen()),
+            asyncio.create_task(expire()),
+        ]
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()

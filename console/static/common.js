@@ -104,8 +104,10 @@ const Hotline = (() => {
         try { message = JSON.parse(event.data); } catch { return; }
         if (message && typeof message.type === "string") onMessage(message);
       });
-      socket.addEventListener("close", () => {
+      socket.addEventListener("close", async () => {
         window.clearInterval(heartbeat);
+        // Refused or expired session: api() sends the person to the log-in form on 401.
+        try { await api("GET", "/api/me"); } catch (err) { if (err.status === 401) return; }
         const delay = Math.min(30000, 1000 * 2 ** attempt) + Math.floor(Math.random() * 500);
         attempt = Math.min(attempt + 1, 5);
         show(`offline, retry in ${Math.round(delay / 1000)} s`, "down");

@@ -11,7 +11,7 @@ import console_test_harness as h
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 
 @pytest.fixture
@@ -128,3 +128,19 @@ async def test_logged_out_token_cannot_open_a_socket(world: h.World, live: h.Liv
         async with connect(f"ws://127.0.0.1:{live.port}/ws/console?token={token}"):
             pass
     assert info.value.response.status_code == 401
+
+
+async def test_socket_closes_when_the_session_expires(world: h.World) -> None:
+    from datetime import timedelta
+
+    world.deps.session_ttl = timedelta(seconds=3)  # expiry is whole seconds
+    server, task, live = await h.start_server(world.app())
+    try:
+        token = await login(live, "alice")
+        async with connect(f"ws://127.0.0.1:{live.port}/ws/console?token={token}") as ws:
+            assert (await receive(ws))["type"] == "hello"
+            with pytest.raises(ConnectionClosed) as info:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 4401
+    finally:
+        await h.stop_server(server, task)
