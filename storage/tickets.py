@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from routing.domain.deadlines import deadlines_for
+from routing.domain.levels import SlaPolicy
 from routing.domain.numbering import check_node, counter_key, ticket_number
 from routing.domain.ticket_form import LONG_TEXT, history_text, validate_changes, validate_value
 from routing.errors import InvalidInput, TicketNotFound
@@ -34,6 +36,7 @@ from storage.database import Database
 from storage.errors import store_errors
 from storage.models import (
     SatisfactionScoreRow,
+    SiteRow,
     TicketCounterRow,
     TicketHistoryRow,
     TicketLogRow,
@@ -140,12 +143,21 @@ class TicketRepository:
     """
 
     def __init__(
-        self, db: Database, *, node: str = "", tz: tzinfo = UTC, clock: Clock = utc_now
+        self,
+        db: Database,
+        *,
+        node: str = "",
+        tz: tzinfo = UTC,
+        clock: Clock = utc_now,
+        policy: SlaPolicy | None = None,
     ) -> None:
         self.db = db
         self.node = check_node(node)
         self.tz = tz
         self.clock = clock
+        # With a policy, a level or site change recomputes the deadlines from the opening
+        # time (and the new site's distance) in the same transaction, whoever edits.
+        self.policy = policy
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -332,6 +344,7 @@ class TicketRepository:
         with store_errors():
             async with self.db.sessions.begin() as session:
                 row = await self._locked(session, number)
+                await self._recompute_deadlines(session, row, values)
                 self._add_milestones(row, values, when)
                 changed = self._apply(session, row, values, by=by, at=when, note=note)
                 if changed:
@@ -355,6 +368,24 @@ class TicketRepository:
         if row is None:
             raise TicketNotFound(number)
         return row
+
+    async def _recompute_deadlines(
+        self, session: AsyncSession, row: TicketRow, values: dict[str, Any]
+    ) -> None:
+        if self.policy is None or "response_due" in values or "onsite_due" in values:
+            return
+        level = values.get("level", row.level)
+        site_code = values.get("site_code", row.site_code)
+        if level == row.level and site_code == row.site_code:
+            return
+        distance = None
+        if site_code is not None:
+            distance = await session.scalar(
+                select(SiteRow.distance_km).where(SiteRow.site_code == site_code)
+            )
+        due = deadlines_for(self.policy, level, row.created_at, distance)
+        values["response_due"] = due.response_due
+        values["onsite_due"] = due.onsite_due
 
     @staticmethod
     def _add_milestones(row: TicketRow, values: dict[str, Any], at: datetime) -> None:

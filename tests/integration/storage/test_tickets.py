@@ -185,3 +185,35 @@ async def test_times_come_back_aware_utc(db: Database) -> None:
     async with db.sessions() as session:
         row = await session.scalar(select(TicketRow).where(TicketRow.number == number))
     assert row is not None and row.created_at == T0 and row.created_at.tzinfo is not None
+
+
+async def test_level_or_site_change_recomputes_deadlines(db: Database) -> None:
+    from routing.domain.levels import SlaPolicy
+    from storage.models import SiteRow
+
+    async with db.sessions.begin() as session:
+        session.add(
+            SiteRow(
+                site_code="300001",
+                organisation="o",
+                site_name="far",
+                distance_km=300.0,
+                updated_at=T0,
+            )
+        )
+    tickets = TicketRepository(db, policy=SlaPolicy())
+    number = (await tickets.open_for_call(draft(site_code=None))).ticket.number
+    later = T0 + timedelta(minutes=10)
+    p3 = await tickets.update(number, {"level": 3}, "alice", at=later)
+    # From the opening time, not from the edit: P3 answers in 2 h, on site in 24 h.
+    assert p3.response_due == T0 + timedelta(hours=2)
+    assert p3.onsite_due == T0 + timedelta(hours=24)
+    assert {h.field for h in p3.history} >= {"level", "response_due", "onsite_due"}
+    # A far site (300 km → 24 h band) with P2 (12 h): the stricter 12 h applies.
+    p2 = await tickets.update(number, {"level": 2, "site_code": "300001"}, "alice", at=later)
+    assert p2.onsite_due == T0 + timedelta(hours=12)
+    p4 = await tickets.update(number, {"level": 4}, "alice", at=later)
+    assert p4.onsite_due is None and p4.response_due == T0 + timedelta(hours=2)
+    # Without a policy the repository leaves the deadlines alone.
+    plain = await TicketRepository(db).update(number, {"level": 1}, "bob", at=later)
+    assert plain.response_due == p4.response_due
