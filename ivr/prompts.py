@@ -209,7 +209,7 @@ async def build_prompts(
                 await asyncio.to_thread(os.replace, tmp, out)
                 manifest[prompt.name] = combined
                 rendered.append(prompt.name)
-                log.info("prompt %s rendered to %s", prompt.name, out)
+                log.debug("prompt %s rendered to %s", prompt.name, out)
             if progress is not None:
                 progress(prompt.name, done, len(prompts))
     finally:
