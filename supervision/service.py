@@ -34,6 +34,7 @@ from supervision.notify.channels import (
     Channel,
     DingTalkRobot,
     JsonWebhook,
+    SmsGateway,
     SmtpMailer,
     WeComRobot,
 )
@@ -41,7 +42,7 @@ from supervision.notify.dispatcher import NoticeDispatcher
 from supervision.scheduler import SlaScheduler
 from supervision.store import SupervisionStore
 from supervision.tables import create_tables
-from supervision.wallboard import QueueStatusAgents, WallboardPublisher
+from supervision.wallboard import QueueStatusAgents, WallboardPublisher, emergency_from_message
 from supervision.web import SupervisionWebDeps, router
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,10 @@ class SupervisionService:
         queues: Sequence[str] = ("hotline-main", "hotline-emergency"),
         service_level_target: timedelta = timedelta(seconds=20),
         http_timeout: float = 10.0,
+        emergency_status: Callable[[], Any] | None = None,
     ) -> None:
+        # fallback's EmergencyControl.status: the wallboard starts with the mode in force.
+        self._emergency_status = emergency_status
         self.config = config
         self.db = db
         self.bus = bus
@@ -76,6 +80,7 @@ class SupervisionService:
             "wecom": WeComRobot(self._http),
             "webhook": JsonWebhook(self._http),
             "email": SmtpMailer(config.smtp),
+            "sms": SmsGateway(self._http),
         }
         self.dispatcher = NoticeDispatcher(
             self.store,
@@ -107,6 +112,10 @@ class SupervisionService:
     async def start(self) -> None:
         await create_tables(self.db.engine)
         await self.seed_today()
+        if self._emergency_status is not None:
+            state = emergency_from_message({"type": "mode", **self._emergency_status().as_json()})
+            if state is not None:
+                self.publisher.set_emergency(state)
         await self.publisher.start()
         await self.scheduler.start()
         log.info(

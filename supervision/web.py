@@ -143,7 +143,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
     async def wallboard_json() -> dict[str, Any]:
         if deps.publisher is None:
             raise HTTPException(503, "wallboard not running")
-        return deps.publisher.latest or deps.publisher.snapshot().to_message()
+        return deps.publisher.snapshot().to_message()
 
     @api.get("/api/supervision/notices", dependencies=[supervisor])
     async def notices(
@@ -196,7 +196,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
         subscription = await deps.bus.subscribe(TOPIC)
         try:
             if deps.publisher is not None:
-                first = deps.publisher.latest or deps.publisher.snapshot().to_message()
+                first = deps.publisher.snapshot().to_message()
                 await websocket.send_text(json.dumps(first))
 
             async def relay() -> None:

@@ -1,4 +1,4 @@
-"""Notifications: group robots (DingTalk, WeCom), SMTP e-mail, generic JSON webhook.
+"""Notifications: group robots (DingTalk, WeCom), SMTP e-mail, SMS gateway, JSON webhook.
 
 `RecipientDirectory` routes an action's roles and level to recipients; `NoticeDispatcher`
 delivers a recorded notice over the recipient's channel with retries and back-off and
@@ -10,6 +10,7 @@ from supervision.notify.channels import (
     DingTalkRobot,
     JsonWebhook,
     OutboundNotice,
+    SmsGateway,
     SmtpMailer,
     WeComRobot,
     dingtalk_sign,
@@ -27,6 +28,7 @@ __all__ = [
     "Recipient",
     "RecipientDirectory",
     "RetryPolicy",
+    "SmsGateway",
     "SmtpMailer",
     "WeComRobot",
     "dingtalk_sign",

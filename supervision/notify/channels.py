@@ -179,6 +179,40 @@ class JsonWebhook:
         )
 
 
+class SmsGateway:
+    """SMS through an HTTP gateway: ``{"to": [...], "text": ...}``, short text with the ack
+    code and link (a text message has no room for the Markdown body)."""
+
+    name = "sms"
+    MAX_CHARS = 300  # a few concatenated SMS segments at most
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    @classmethod
+    def payload(cls, notice: OutboundNotice, recipient: Recipient) -> dict[str, Any]:
+        tail = f" 确认 ack: {notice.ack_code}" + (f" {notice.ack_url}" if notice.ack_url else "")
+        head = notice.title[: max(cls.MAX_CHARS - len(tail), 20)]
+        return {
+            "to": list(recipient.at_mobiles),
+            "text": head + tail,
+            "reference": f"notice-{notice.notice_id}",
+        }
+
+    async def deliver(self, notice: OutboundNotice, recipient: Recipient) -> None:
+        headers: dict[str, str] = {}
+        if recipient.secret:
+            headers["Authorization"] = f"Bearer {recipient.secret}"
+        await _post_json(
+            self._client,
+            self.name,
+            recipient.address,
+            self.payload(notice, recipient),
+            headers,
+            vendor_errcode=False,
+        )
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str = "127.0.0.1"

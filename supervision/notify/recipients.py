@@ -6,10 +6,10 @@ Example (TOML)::
     name = "duty-group"
     roles = ["duty_engineer", "responsible_manager"]
     levels = [1, 2, 3, 4]                 # optional, default: every level
-    channel = "dingtalk"                  # dingtalk | wecom | email | webhook
+    channel = "dingtalk"                  # dingtalk | wecom | email | webhook | sms
     address = "https://oapi.dingtalk.com/robot/send?access_token=..."
     secret = "SEC..."                     # DingTalk signed-URL option / webhook HMAC
-    at_mobiles = ["13800138000"]          # DingTalk @ mentions
+    at_mobiles = ["13800138000"]          # DingTalk @ mentions; SMS: the numbers to text
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ CHANNEL_KINDS: Mapping[str, ChannelKind] = {
     "wecom": ChannelKind.IM,
     "email": ChannelKind.EMAIL,
     "webhook": ChannelKind.WEBHOOK,
+    "sms": ChannelKind.SMS,  # an HTTP SMS gateway (address = gateway URL)
 }
 
 
@@ -50,6 +51,8 @@ class Recipient:
                 raise SupervisionConfigError(f"recipient {self.name!r}: CR/LF in a value")
         if not self.address:
             raise SupervisionConfigError(f"recipient {self.name!r}: address is required")
+        if self.channel == "sms" and not self.at_mobiles:
+            raise SupervisionConfigError(f"recipient {self.name!r}: SMS needs at_mobiles")
         if self.channel == "email":
             if "@" not in self.address:
                 raise SupervisionConfigError(f"recipient {self.name!r}: not an e-mail address")

@@ -180,7 +180,7 @@ def test_routing_by_role_and_level() -> None:
         )
     with pytest.raises(SupervisionConfigError, match="channel"):
         RecipientDirectory.from_config(
-            [{"name": "x", "roles": [], "channel": "sms", "address": "a"}]
+            [{"name": "x", "roles": [], "channel": "fax", "address": "a"}]
         )
 
 
@@ -289,3 +289,27 @@ async def test_robot_refusal_is_not_retried(
     assert (stored.state, stored.attempts) == ("failed", 1)
     assert "310000" in stored.last_error and "sign not match" in stored.last_error
     assert json.loads(http_recorder.requests[0].body)["msgtype"] == "markdown"
+
+
+async def test_sms_gateway_gets_a_short_text(http_recorder: HttpRecorder) -> None:
+    from supervision.notify import SmsGateway
+
+    rcpt = Recipient(
+        "oncall-sms",
+        frozenset({"duty_engineer"}),
+        "sms",
+        http_recorder.url("/sms/send"),
+        secret="gw-token",
+        at_mobiles=("13800138000", "13900139000"),
+    )
+    async with httpx.AsyncClient() as client:
+        await SmsGateway(client).deliver(notice(7), rcpt)
+    (req,) = http_recorder.to("/sms/send")
+    assert req.headers["authorization"] == "Bearer gw-token"
+    body = req.json()
+    assert body["to"] == ["13800138000", "13900139000"]
+    assert body["text"].startswith("[P1 紧急] 升级 escalation: HL-20261118-0001")
+    assert "ack-code-1" in body["text"] and "http://console.local/ack/ack-code-1" in body["text"]
+    assert len(body["text"]) <= SmsGateway.MAX_CHARS and body["reference"] == "notice-7"
+    with pytest.raises(SupervisionConfigError, match="at_mobiles"):
+        Recipient("x", frozenset({"duty_engineer"}), "sms", "http://gw/send")

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from bus import InProcessBus
+from fallback.records import EmergencyStatus
 from routing.domain.levels import SlaPolicy
 from routing.records import NewTicket, TicketSource
 from storage.database import Database
@@ -101,6 +102,9 @@ async def test_service_escalates_and_serves_the_report(
         config=config(http_recorder, tmp_path),
         sla=SlaPolicy(),
         clock=lambda: NOW,
+        emergency_status=lambda: EmergencyStatus(
+            True, NOW, "seat system down", "lead", "emergency"
+        ),
     )
     await service.start()
     try:
@@ -116,6 +120,8 @@ async def test_service_escalates_and_serves_the_report(
         ) as client:
             board = (await client.get("/api/wallboard")).json()
             assert [t["open"] for t in board["tickets"]] == [0, 0, 1, 0]
+            assert board["emergency"]["active"] is True
+            assert board["emergency"]["reason"] == "seat system down"
             # Today's counts survived the restart (seeded from the call records).
             assert (
                 board["answered_today"],
