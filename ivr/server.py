@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from ivr import menu as machine
@@ -130,14 +131,20 @@ class IvrServer:
 
     # -- the `ivr` script ---------------------------------------------------------------
 
-    def _context(self, chan: AgiChannel) -> CallContext:
-        emergency = False
-        outage: Outage | None = None
+    def _emergency_active(self, chan: AgiChannel) -> bool:
         try:
-            emergency = self.mode.emergency_active()
-            outage = self.mode.current_outage()
+            return self.mode.emergency_active()
         except Exception:
             log.exception("call %s: mode port failed; assuming normal mode", chan.call_id)
+            return False
+
+    def _context(self, chan: AgiChannel) -> CallContext:
+        emergency = self._emergency_active(chan)
+        outage: Outage | None = None
+        try:
+            outage = self.mode.current_outage()
+        except Exception:
+            log.exception("call %s: mode port failed; no outage announcement", chan.call_id)
         priorities = {int(level): p for level, p in self.policy.queue_priority.items()}
         return CallContext(
             call_ref=chan.call_id,
@@ -168,6 +175,14 @@ class IvrServer:
                 "call %s: IVR failed at %s; queueing the caller", call.call_ref, state.stage
             )
             finish = machine.safe_exit(self.menu, call, state, failed=True)
+        # The mode may have flipped while the caller was in the menu: queue them where
+        # calls go *now* (the emergency switch only moves callers already in a queue).
+        emergency_now = self._emergency_active(chan)
+        if emergency_now != call.emergency:
+            call = replace(call, emergency=emergency_now)
+            variables = machine.exit_variables(self.menu, call, state, finish.result)
+            finish = Finish(variables, finish.result, finish.farewell)
+            log.info("call %s: mode changed during the IVR; queue %s", call.call_ref, call.queue)
         await self._exit(chan, finish)
 
     async def _exit(self, chan: AgiChannel, finish: Finish) -> None:

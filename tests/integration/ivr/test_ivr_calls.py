@@ -254,3 +254,32 @@ async def test_survey_hangup_then_511_is_a_clean_end(rig: Rig):
     ]
     assert result.replies[1].startswith("511 ")
     assert rig.surveys.scores == {REF: None}
+
+
+async def test_mode_switch_during_the_menu_uses_the_new_queue(rig: Rig):
+    from pbx.agi_client import CallerScript, agi_environment, run_agi_session
+
+    def flip(command: str, reply: str) -> None:
+        if "greeting" in command:
+            rig.mode.emergency = True  # the supervisor switches while the caller listens
+
+    assert rig.server.port is not None
+    env = agi_environment(
+        script="ivr",
+        host="127.0.0.1",
+        port=rig.server.port,
+        channel="PJSIP/trunk-1",
+        uniqueid=REF,
+        caller_number=KNOWN,
+        caller_name="x",
+    )
+    result = await run_agi_session(
+        "127.0.0.1",
+        rig.server.port,
+        script="ivr",
+        env=env,
+        caller=CallerScript(("2",)),
+        variables={},
+        on_command=flip,
+    )
+    assert result.variables == exit_vars("234567", "2", "7", "ok", queue="hotline-emergency")
