@@ -1,0 +1,98 @@
+"""Queue routing for one call: queue priority and preferred engineers (issue #4 item 4).
+
+The IVR (or whoever sets the dialplan variables) asks `CallRouter.decide()` once it knows
+the site and the level; the decision's `channel_variables()` carry `HOTLINE_PRIORITY`
+(→ `QUEUE_PRIO`) and `HOTLINE_PREFERRED` (`&`-joined interfaces of the customer's assigned
+engineers that are free right now). A directory failure never holds the call: the
+decision falls back to the level's priority with no preference.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, tzinfo
+
+from ami.control import QueueSnapshot
+from routing.domain.levels import FaultLevel, SlaPolicy
+from routing.domain.priority import (
+    PREFERRED_RING_SECONDS,
+    SPECIAL_PERIOD_BOOST,
+    RoutingDecision,
+    route_call,
+)
+from routing.errors import RoutingError
+from routing.ports import SiteDirectory
+
+log = logging.getLogger(__name__)
+
+NOT_IN_USE = 1  # Asterisk device state
+
+
+def available_members(snapshot: QueueSnapshot, queue: str | None = None) -> dict[str, bool]:
+    """Interface → free to take a call (logged in, not paused, idle), from QueueStatus."""
+    return {
+        m.interface: (not m.paused and not m.in_call and m.status == NOT_IN_USE)
+        for m in snapshot.members
+        if queue is None or m.queue == queue
+    }
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallRouter:
+    def __init__(
+        self,
+        sites: SiteDirectory,
+        policy: SlaPolicy,
+        *,
+        main_queue: str = "hotline-main",
+        boost: int = SPECIAL_PERIOD_BOOST,
+        preferred_ring_seconds: int = PREFERRED_RING_SECONDS,
+        tz: tzinfo = UTC,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.sites = sites
+        self.policy = policy
+        self.main_queue = main_queue
+        self.boost = boost
+        self.preferred_ring_seconds = preferred_ring_seconds
+        self.tz = tz
+        self.clock = clock
+
+    async def decide(
+        self,
+        *,
+        site_code: str | None,
+        level: int | None,
+        call_id: str = "",
+        queue: str | None = None,
+        at: datetime | None = None,
+        members: Mapping[str, bool] | None = None,
+    ) -> RoutingDecision:
+        when = at or self.clock()
+        fault = FaultLevel(level) if level is not None and 1 <= level <= 4 else None
+        site = None
+        if site_code and site_code.isascii() and site_code.isdigit():
+            try:
+                site = await self.sites.site_record(site_code, at=when)
+            except RoutingError as exc:
+                log.warning("call %s: site lookup failed (%s); routing by level", call_id, exc)
+        decision = route_call(
+            self.policy,
+            level=fault,
+            at=when,
+            site=site,
+            queue=queue or self.main_queue,
+            available_members=members,
+            boost=self.boost,
+            preferred_ring_seconds=self.preferred_ring_seconds,
+            tz=self.tz,
+        )
+        if decision.reasons:
+            log.info(
+                "call %s: priority %d (%s)", call_id, decision.priority, "; ".join(decision.reasons)
+            )
+        return decision
