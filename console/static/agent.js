@@ -166,7 +166,7 @@
     $("call-ended").classList.add("hidden");
     $("pop").classList.add("hidden");
     $("call-ringing").classList.remove("hidden");
-    $("ring-caller").textContent = msg.caller_number || "unknown number";
+    $("ring-caller").textContent = [msg.caller_number || "unknown number", msg.caller_name || ""].join(" ").trim();
     $("ring-site").textContent = msg.site_code || "unidentified";
     $("ring-call").textContent = msg.call_id;
   }
@@ -188,6 +188,16 @@
     else if (msg.ticket_number) openTicket(msg.ticket_number);
   }
 
+  function onRingCancelled(msg) {
+    if (msg.call_id !== currentCall || !$("pop").classList.contains("hidden")) return;
+    $("call-ringing").classList.add("hidden");
+    const ended = $("call-ended");
+    const why = { answered_elsewhere: "answered by another agent", no_answer: "not answered in time" }[msg.reason] || msg.reason || "stopped";
+    ended.textContent = `Call ${msg.call_id} stopped ringing here (${why}).`;
+    ended.classList.remove("hidden");
+    currentCall = null;
+  }
+
   function onCallEnded(msg) {
     if (currentCall && msg.call_id !== currentCall) return;
     $("call-ringing").classList.add("hidden");
@@ -203,6 +213,7 @@
       case "ringing": onRinging(msg); break;
       case "screen_pop": onScreenPop(msg); break;
       case "call_ended": onCallEnded(msg); break;
+      case "ring_cancelled": onRingCancelled(msg); break;
       case "emergency": case "mode": showEmergency(msg); break;
       case "paper_number":
         // Emergency mode: the paper-ticket number the agent writes on the pad for this call.

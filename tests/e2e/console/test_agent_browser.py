@@ -184,4 +184,10 @@ async def test_page_reconnects_after_the_socket_drops(
         "user:bob", {"type": "ringing", "call_id": "1700000800.1", "caller_number": "555"}
     )
     await expect(page.locator("#ring-caller")).to_have_text("555")
+    await world.bus.publish(
+        "user:bob",
+        {"type": "ring_cancelled", "call_id": "1700000800.1", "reason": "answered_elsewhere"},
+    )
+    await expect(page.locator("#call-ringing")).to_be_hidden()
+    await expect(page.locator("#call-ended")).to_contain_text("answered by another agent")
     await context.close()
