@@ -4,7 +4,7 @@ name="report")``, giving ``hotline report monthly --month 2026-11 [--out DIR]``.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from hotline.settings import ConfigError, load_settings
+from supervision.config import SupervisionConfig
 from supervision.domain.monthly import Month
 
 report_app = typer.Typer(help="Operations reports.", no_args_is_help=True)
@@ -34,12 +35,20 @@ def monthly(
     try:
         parsed = Month.parse(month)
         settings = load_settings(config)
+        # `[supervision]` once Settings carries it (see SupervisionConfig).
+        sup = SupervisionConfig.from_mapping(getattr(settings, "supervision", None) or {})
     except (ValueError, ConfigError) as exc:
         _err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
     try:
         index = asyncio.run(
-            _render(settings.db_url, parsed, out, settings.service_level_target_seconds)
+            _render(
+                settings.db_url,
+                parsed,
+                out,
+                settings.service_level_target_seconds,
+                sup.calendar.zone,
+            )
         )
     except Exception as exc:
         _err.print(f"error: cannot write the report: {str(exc).splitlines()[0]}")
@@ -47,7 +56,7 @@ def monthly(
     typer.echo(str(index))
 
 
-async def _render(db_url: str, month: Month, out: Path, sl_target: int) -> Path:
+async def _render(db_url: str, month: Month, out: Path, sl_target: int, zone: tzinfo) -> Path:
     from storage.database import Database
     from supervision.report import render_monthly
     from supervision.tables import create_tables
@@ -70,6 +79,7 @@ async def _render(db_url: str, month: Month, out: Path, sl_target: int) -> Path:
                 out,
                 progress=progress,
                 service_level_target=timedelta(seconds=sl_target),
+                zone=zone,
             )
     finally:
         await db.dispose()
