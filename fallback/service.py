@@ -311,6 +311,12 @@ class EmergencyService:
             await self._reapply_locked()
 
     async def _close_if_nothing_to_backfill(self) -> None:
+        # Call events still queued may be emergency calls: journal them before deciding.
+        try:
+            await asyncio.wait_for(self._events.join(), 5.0)
+        except TimeoutError:
+            log.warning("call events still pending: backfill left open")
+            return
         items = bf.open_items(bf.fold(self.journal.records()))
         if items or self._state.mode is not md.Mode.RECOVERING:
             return

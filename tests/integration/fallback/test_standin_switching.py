@@ -65,6 +65,7 @@ async def rig(tmp_path) -> AsyncIterator[Rig]:
     pbx = PbxStandIn(speed=60, agi_port=closed_port(), prompt_seconds=0, auth_failure_delay=0)
     pbx.add_agent("PJSIP/1003", answer_after=None)  # emergency desk, busy with paper for now
     pbx.add_agent("PJSIP/1004", answer_after=0.5, talk_time=5.0, member_name="backup-desk")
+    pbx.add_agent("PJSIP/1005", answer_after=0.5, talk_time=3600.0, member_name="long-talker")
     await pbx.start()
     tracker = CallTracker()
     client = AmiClient(
@@ -153,11 +154,12 @@ async def test_entry_moves_waiting_callers_in_order_and_routes_new_calls(rig: Ri
 async def test_exit_leaves_talkers_and_waiting_callers_alone(rig: Rig) -> None:
     pbx, service = rig.pbx, rig.service
     await service.set_active(True, reason="drill of the switch", by="lead")
-    await rig.client.queue_add(EMER, "PJSIP/1004", member_name="backup-desk")
+    await rig.client.queue_add(EMER, "PJSIP/1005", member_name="long-talker")
     calls = [await pbx.place_call(f"1370000{i:04d}", patience=600, talk_time=600) for i in range(3)]
     await until(lambda: any(c.state == "connected" for c in rig.tracker.calls.values()))
     await until(lambda: len(channels(pbx, EMER)) == 2)
     waiting = channels(pbx, EMER)
+    await until(lambda: len(service._paper_by_call) == 3)
 
     await service.set_active(False, reason="database back", by="lead")
     assert pbx.astdb["hotline/mode"] == "normal"
