@@ -181,10 +181,16 @@ class ReadyAgentsProbe:
         name: str = "agents",
         timeout: float = 2.0,
         critical: bool = True,
+        clock: Clock | None = None,
+        grace: timedelta = timedelta(0),
     ) -> None:
+        """`grace`: after start-up, no verdict for that long while fewer than `min_ready`
+        agents are ready (agents need time to log in after a controller restart)."""
         self.control = control
         self.queue = queue
         self.min_ready = min_ready
+        self._clock = clock
+        self._grace_until = None if clock is None or not grace else clock() + grace
         self.name = name
         self.timeout = timeout
         self.critical = critical
@@ -201,6 +207,9 @@ class ReadyAgentsProbe:
         ready = [m for m in members if not m.paused and m.status not in _UNREACHABLE]
         detail = f"{len(ready)} ready of {len(members)} member(s) in {self.queue}"
         if len(ready) < self.min_ready:
+            if self._clock is not None and self._grace_until is not None:
+                if self._clock() < self._grace_until:
+                    raise HealthCheckInconclusive(detail + " (start-up grace)")
             raise HealthCheckFailed(detail)
         return detail
 

@@ -107,6 +107,8 @@ class PbxSwitch:
         self.retry_delay = retry_delay
         self.is_connected = is_connected or (lambda _call_id: False)
         self._lock = asyncio.Lock()
+        if not self.pool:
+            log.warning("no emergency pool members configured (HOTLINE_EMERGENCY_MEMBERS)")
 
     async def ensure_pool(self) -> PoolReport:
         """QueueAdd every pool member to the emergency queue; "already there" is fine.

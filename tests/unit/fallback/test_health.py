@@ -127,3 +127,14 @@ async def test_a_check_that_hangs_through_its_cancellation_is_not_piled_up(clock
     assert third.verdict is Verdict.HEALTHY and started == 2
     release.set()
     await asyncio.sleep(0.01)
+
+
+async def test_ready_agents_start_up_grace(pbx, clock) -> None:
+    from fallback.errors import HealthCheckInconclusive
+
+    probe_ = ReadyAgentsProbe(pbx, clock=clock, grace=timedelta(seconds=60))
+    with pytest.raises(HealthCheckInconclusive, match="grace"):
+        await probe_.check()
+    clock.advance(61)
+    with pytest.raises(HealthCheckFailed, match="0 ready of 0"):
+        await probe_.check()
