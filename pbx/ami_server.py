@@ -120,7 +120,8 @@ class AmiSession:
         except (ConnectionError, OSError):
             pass
 
-    async def flush_and_close(self) -> None:
+    def close_after_flush(self) -> None:
+        """Stop taking output; the writer sends what is queued, then the connection ends."""
         self.closing = True
         self._has_output.set()
 
@@ -275,8 +276,7 @@ class AmiServer:
         finally:
             self.sessions.discard(session)
         # Let queued replies (Goodbye, Authentication failed) reach the client, then close.
-        session.closing = True
-        session._has_output.set()
+        session.close_after_flush()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer_task, 5.0)
         writer_task.cancel()
@@ -406,7 +406,6 @@ class AmiServer:
         )
 
     def _core_status(self, session: AmiSession, action: Action) -> None:
-        now = self.sim.clock.now()
         started = datetime.fromtimestamp(self.sim.started_at, UTC)
         session.send(
             response(
@@ -421,7 +420,6 @@ class AmiServer:
                 ("CoreProcessedCalls", str(len(self.sim.calls))),
             )
         )
-        del now
 
     def _command(self, session: AmiSession, action: Action) -> None:
         aid = action.action_id
