@@ -228,6 +228,7 @@ class SlaScheduler:
         *,
         delivered_at: datetime | None = None,
         acked_at: datetime | None = None,
+        failed_at: datetime | None = None,
     ) -> None:
         slot = self._notice_slot.get(notice_id)
         if slot is None:
@@ -241,6 +242,7 @@ class SlaScheduler:
             old,
             delivered_at=old.delivered_at or delivered_at,
             acked_at=old.acked_at or acked_at,
+            failed_at=old.failed_at or failed_at,
         )
         notices = (*step.notices[:index], new, *step.notices[index + 1 :])
         self._log[key] = replace(step, notices=notices)
@@ -248,6 +250,8 @@ class SlaScheduler:
     def _delivery_result(self, notice: StoredNotice, delivered: datetime | None) -> None:
         if delivered is not None:
             self._update_notice(notice.id, delivered_at=delivered)
+        else:
+            self._update_notice(notice.id, failed_at=self._clock())
 
     async def _refresh_acks(self) -> None:
         # ">=": acks sharing the watermark's instant are applied again, harmlessly.

@@ -128,6 +128,7 @@ class SupervisionStore:
                             NoticeRow.channel_kind,
                             NoticeRow.delivered_at,
                             NoticeRow.acked_at,
+                            NoticeRow.failed_at,
                         )
                         .where(NoticeRow.ticket_number.in_(open_numbers))
                         .order_by(NoticeRow.id)
@@ -138,8 +139,8 @@ class SupervisionStore:
         return (
             [StepRecord(key, number, taken) for key, number, taken in steps],
             [
-                (nid, key, NoticeRecord(ChannelKind(kind), delivered, acked))
-                for nid, key, kind, delivered, acked in notices
+                (nid, key, NoticeRecord(ChannelKind(kind), delivered, acked, failed))
+                for nid, key, kind, delivered, acked, failed in notices
             ],
         )
 
@@ -223,8 +224,10 @@ class SupervisionStore:
         error: str = "",
         delivered_at: datetime | None = None,
         final: bool = False,
+        at: datetime | None = None,
     ) -> None:
         state = "delivered" if delivered_at else ("failed" if final else "pending")
+        failed_at = at if state == "failed" else None
         async with self._sessions() as s, s.begin():
             await s.execute(
                 update(NoticeRow)
@@ -234,6 +237,7 @@ class SupervisionStore:
                     attempts=attempts,
                     last_error=error[:2000],
                     delivered_at=delivered_at,
+                    failed_at=failed_at,
                 )
             )
 

@@ -52,6 +52,7 @@ class NoticeRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     acked_by: Mapped[str] = mapped_column(String(100), default="")
 

@@ -49,6 +49,7 @@ class NoticeRecord:
     channel: ChannelKind
     delivered_at: datetime | None  # None: not (yet) delivered
     acked_at: datetime | None = None
+    failed_at: datetime | None = None  # delivery given up: nobody got this notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +124,16 @@ def _step_unacked_since(
     if record is None or record.acknowledged:
         return None
     deadlines = [d for d in (policy.ack_deadline(n) for n in record.notices) if d is not None]
-    if not deadlines:
-        return None
-    # The step is unacknowledged once the quickest channel's window has passed unanswered.
-    first = min(deadlines)
-    return first if first <= now else None
+    if deadlines:
+        # Unacknowledged once the quickest channel's window has passed unanswered.
+        first = min(deadlines)
+        return first if first <= now else None
+    failures = [n.failed_at for n in record.notices]
+    if record.notices and all(f is not None for f in failures):
+        # Every delivery failed: nobody can acknowledge, so move on at once.
+        last = max(f for f in failures if f is not None)
+        return last if last <= now else None
+    return None
 
 
 def plan_ticket(

@@ -88,7 +88,7 @@ class NoticeDispatcher:
             why = "recipient no longer configured" if recipient is None else "no such channel"
             log.error("notice %s for ticket %s: %s", notice.id, notice.ticket_number, why)
             await self._store.note_attempt(
-                notice.id, attempts=notice.attempts, error=why, final=True
+                notice.id, attempts=notice.attempts, error=why, final=True, at=self._clock()
             )
             self._report(notice, None)
             return False
@@ -120,7 +120,7 @@ class NoticeDispatcher:
                         " (giving up)" if final else "",
                     )
                     await self._store.note_attempt(
-                        notice.id, attempts=attempts, error=str(exc), final=final
+                        notice.id, attempts=attempts, error=str(exc), final=final, at=self._clock()
                     )
                     if final:
                         self._report(notice, None)
@@ -130,7 +130,7 @@ class NoticeDispatcher:
                 except Exception as exc:  # a channel bug must not kill the dispatcher
                     log.exception("notice %s: channel %s crashed", notice.id, channel.name)
                     await self._store.note_attempt(
-                        notice.id, attempts=attempts, error=repr(exc), final=True
+                        notice.id, attempts=attempts, error=repr(exc), final=True, at=self._clock()
                     )
                     self._report(notice, None)
                     return False

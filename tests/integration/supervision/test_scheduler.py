@@ -236,3 +236,29 @@ async def test_acknowledgement_stops_the_early_escalation(
         clock.advance(60)
         # Acknowledged: no "unacknowledged" escalation even long after the window.
         assert (await c.scheduler.tick()).actions == ()
+
+
+async def test_failed_delivery_moves_to_the_next_step(
+    database: Database, http_recorder: HttpRecorder, smtp_sink: MailSink
+) -> None:
+    http_recorder.on("/duty", *[(500, {})] * 5)
+    clock = FakeClock(T0)
+    number = await open_ticket(database, 3, T0)
+    clock.advance(15)
+    async with controller(database, http_recorder, smtp_sink, clock) as c1:
+        await c1.scheduler.tick()
+        await c1.dispatcher.drain()
+        (notice,) = await c1.store.notices()
+        assert (notice.state, notice.attempts) == ("failed", 2)
+        clock.advance(1)
+        # Step 1 (emergency team, normally at 60 min) is brought forward: nobody got step 0.
+        report = await c1.scheduler.tick()
+        assert [a.key for a in report.actions] == [f"{number}/esc/3/1"]
+    async with database.sessions() as s:
+        failed_at = (
+            await s.execute(select(NoticeRow.failed_at).where(NoticeRow.id == notice.id))
+        ).scalar_one()
+    assert failed_at == T0 + timedelta(minutes=15)
+    # After a restart the failure is still known: nothing is planned twice.
+    async with controller(database, http_recorder, smtp_sink, clock) as c2:
+        assert (await c2.scheduler.tick()).actions == ()

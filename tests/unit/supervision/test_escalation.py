@@ -222,3 +222,42 @@ def test_plan_is_ordered_and_deterministic() -> None:
     b = due_actions(list(reversed(tickets)), {}, T0 + m(100), POLICY)
     assert a == b
     assert [x.due_at for x in a] == sorted(x.due_at for x in a)
+
+
+def test_a_step_nobody_received_escalates_at_once() -> None:
+    key0 = escalation_key("T1", FaultLevel.P2, 0)
+    failed = StepRecord(
+        key0,
+        "T1",
+        T0 + m(15),
+        (
+            NoticeRecord(ChannelKind.IM, None, failed_at=T0 + m(16)),
+            NoticeRecord(ChannelKind.EMAIL, None, failed_at=T0 + m(17)),
+        ),
+    )
+    assert due_actions([ticket(2)], {key0: failed}, T0 + m(16), POLICY) == []
+    (action,) = due_actions([ticket(2)], {key0: failed}, T0 + m(17), POLICY)
+    assert (action.step_index, action.due_at) == (1, T0 + m(17))
+    # One notice still in flight: wait for it.
+    pending = StepRecord(
+        key0,
+        "T1",
+        T0 + m(15),
+        (
+            NoticeRecord(ChannelKind.IM, None, failed_at=T0 + m(16)),
+            NoticeRecord(ChannelKind.EMAIL, None),
+        ),
+    )
+    assert due_actions([ticket(2)], {key0: pending}, T0 + m(30), POLICY) == []
+    # One delivered IM notice: its 10-minute window decides, the failure does not.
+    mixed = StepRecord(
+        key0,
+        "T1",
+        T0 + m(15),
+        (
+            NoticeRecord(ChannelKind.IM, None, failed_at=T0 + m(16)),
+            NoticeRecord(ChannelKind.IM, T0 + m(15)),
+        ),
+    )
+    assert due_actions([ticket(2)], {key0: mixed}, T0 + m(24), POLICY) == []
+    assert len(due_actions([ticket(2)], {key0: mixed}, T0 + m(25), POLICY)) == 1
