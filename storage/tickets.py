@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -56,6 +57,16 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` literally (metacharacters escaped with '\\')."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def network_text(value: str, limit: int) -> str:
+    """Text that arrived from the PBX or another system (caller id, organisation): kept,
+    but on one line, without control characters, and bounded. An automatic ticket must
+    never be lost because a caller-id name was odd."""
+    return _CONTROL_CHARS.sub(" ", value).strip()[:limit]
 
 
 def check_actor(by: str) -> str:
@@ -205,11 +216,11 @@ class TicketRepository:
                 "site_code": draft.site_code,
                 "status": draft.status,
                 "description": draft.description,
-                "caller_number": draft.caller_number,
-                "caller_name": draft.caller_name,
-                "organisation": draft.organisation,
-                "contact_name": draft.contact_name,
-                "contact_phone": draft.contact_phone,
+                "caller_number": network_text(draft.caller_number, 64),
+                "caller_name": network_text(draft.caller_name, 200),
+                "organisation": network_text(draft.organisation, 200),
+                "contact_name": network_text(draft.contact_name, 200),
+                "contact_phone": network_text(draft.contact_phone, 64),
                 "paper_number": draft.paper_number,
                 "response_due": draft.response_due,
                 "onsite_due": draft.onsite_due,

@@ -217,3 +217,16 @@ async def test_level_or_site_change_recomputes_deadlines(db: Database) -> None:
     # Without a policy the repository leaves the deadlines alone.
     plain = await TicketRepository(db).update(number, {"level": 1}, "bob", at=later)
     assert plain.response_due == p4.response_due
+
+
+async def test_odd_caller_ids_never_cost_a_ticket(db: Database) -> None:
+    tickets = TicketRepository(db)
+    opening = await tickets.open_for_call(
+        draft(caller_name="Site\r\ncaller\x07" + "x" * 500, caller_number="+86 138\r\n0013 8000")
+    )
+    ticket = opening.ticket
+    assert opening.created and ticket.caller_name.startswith("Site caller x")
+    assert len(ticket.caller_name) == 200 and "\r" not in ticket.caller_number
+    # A description typed by a person is refused instead (clear error, nothing written).
+    with pytest.raises(InvalidInput):
+        await tickets.create(draft(None, description="d" * 5000, source=TicketSource.MANUAL))
