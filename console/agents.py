@@ -42,7 +42,23 @@ class AgentDesk:
         return self._queue
 
     def state_of(self, username: str) -> AgentState:
+        """What this process knows (no PBX round trip)."""
         return self._members.get(username, Membership()).state
+
+    async def current_state(self, user: ConsoleUser) -> AgentState:
+        """The agent's state, read back from the PBX the first time (e.g. after a restart).
+
+        A PBX that cannot answer leaves the last known state: the page still loads.
+        """
+        if user.interface and user.username not in self._synced:
+            lock = self._locks.setdefault(user.username, asyncio.Lock())
+            async with lock:
+                if user.username not in self._synced:
+                    try:
+                        await self._sync(user.username, user.interface)
+                    except PbxRefused as exc:
+                        log.warning("state of %s unknown: %s", user.username, exc)
+        return self.state_of(user.username)
 
     async def set_state(self, user: ConsoleUser, wanted: AgentState) -> AgentState:
         interface = user.interface

@@ -131,7 +131,7 @@ async def me(session: AgentSession, request: Request) -> dict[str, Any]:
         "username": user.username,
         "role": user.role.value,
         "interface": user.interface,
-        "agent_state": runtime.agents.state_of(user.username).value,
+        "agent_state": (await runtime.agents.current_state(user)).value,
         "main_queue": runtime.agents.main_queue,
         "expires_at": session.claims.expires_at.isoformat(),
     }

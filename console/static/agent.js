@@ -217,7 +217,7 @@
       case "emergency": case "mode": showEmergency(msg); break;
       case "paper_number":
         // Emergency mode: the paper-ticket number the agent writes on the pad for this call.
-        if (!currentCall || msg.call_id === currentCall) {
+        if (currentCall && msg.call_id === currentCall) {
           $("call-empty").classList.add("hidden");
           $("call-ended").classList.remove("hidden");
           $("call-ended").textContent = `Paper ticket ${msg.paper_number} for call ${msg.call_id} (${msg.caller_number || "unknown number"}).`;

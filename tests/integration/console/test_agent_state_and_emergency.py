@@ -247,3 +247,17 @@ async def test_logout_reports_a_pbx_failure_but_still_ends_the_session(
     assert "AMI link down" in response.json()["detail"]
     world.pbx.fail = None
     assert (await client.get("/api/me", headers=h.bearer(token))).status_code == 401
+
+
+async def test_me_reads_the_state_back_from_the_pbx(
+    world: h.World, client: httpx.AsyncClient
+) -> None:
+    await world.pbx.queue_add("hotline-main", "PJSIP/1001", member_name="alice")
+    await world.pbx.queue_pause("PJSIP/1001", True)
+    token = await h.token_for(client, "alice")
+    me = (await client.get("/api/me", headers=h.bearer(token))).json()
+    assert me["agent_state"] == "paused"
+    world.pbx.fail = AmiNotConnected("AMI link down")
+    bob = await h.token_for(client, "bob")
+    me_bob = await client.get("/api/me", headers=h.bearer(bob))
+    assert me_bob.status_code == 200 and me_bob.json()["agent_state"] == "logged_out"
