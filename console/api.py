@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from console.deps import json_value
 from console.domain.agent_state import AgentState
-from console.errors import BoardMissing, NoPhoneInterface, NotAuthenticated
+from console.errors import BoardMissing, ConsoleError, NoPhoneInterface, NotAuthenticated
 from console.runtime import AgentSession, SupervisorSession, runtime_of
 from console.sessions import COOKIE_NAME, Session
 from fallback.ports import HealthBoard
@@ -29,16 +29,12 @@ _LINE = r"^[^\x00-\x1f\x7f]*$"
 _DIGITS = r"^[0-9]{1,32}$"
 _PHONE = r"^[0-9+*#() .-]{0,64}$"
 
-Line = Annotated[str, StringConstraints(pattern=_LINE)]
 Reason = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500, pattern=_LINE)
 ]
 SiteCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_DIGITS)]
 PhoneNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=64, pattern=_PHONE)
-]
-PaperNumber = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 ]
 
 StatusName = Literal["open", "callback_due", "in_progress", "resolved", "closed"]
@@ -107,7 +103,7 @@ async def end_session(request: Request, session: Session) -> str | None:
     # a controller restart the member may still be there, and must not ring an empty desk.
     try:
         await runtime.agents.set_state(session.user, AgentState.LOGGED_OUT)
-    except Exception as exc:  # noqa: BLE001 - reported to the user, the session ends anyway
+    except ConsoleError as exc:  # reported to the person; the session ends anyway
         log.warning("log-out of %s: queue removal failed: %s", session.user.username, exc)
         return str(exc)
     return None
