@@ -411,3 +411,7 @@ async def stop_server(server: ConsoleServer, task: None = None) -> None:
 
 def random_call_id() -> str:
     return f"{secrets.randbelow(10**10)}.{secrets.randbelow(1000)}"
+
+
+# Tokens reused across Hypothesis examples of one test (log-in costs a scrypt each time).
+TOKENS: dict[str, str] = {}
