@@ -121,7 +121,7 @@ class CallRepository:
 
     async def get(self, call_id: str) -> CallRecord | None:
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 row = await session.scalar(select(CallRow).where(CallRow.call_id == call_id))
                 return None if row is None else to_call(row)
 
@@ -138,7 +138,7 @@ class CallRepository:
             if filters.site_code is not None:
                 stmt = stmt.where(CallRow.site_code == filters.site_code)
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 if before is not None:
                     cursor = (
                         await session.execute(

@@ -66,9 +66,20 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self.read_engine: AsyncEngine = self.engine
+        database = make_url(self.url).database
         if self.dialect == "sqlite":
-            _sqlite_setup(self.engine)
+            _sqlite_setup(self.engine, "BEGIN IMMEDIATE")
+            if database and database != ":memory:":
+                # Readers get their own small pool and a deferred BEGIN: in WAL mode they
+                # read a snapshot and never wait for the writer (screen-pop latency).
+                self.read_engine = create_async_engine(
+                    self.url, echo=echo, pool_size=4, max_overflow=0, connect_args={"timeout": 30}
+                )
+                _sqlite_setup(self.read_engine, "BEGIN")
+        # `sessions` for anything that writes; `reads` for read-only work.
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.reads = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -104,10 +115,12 @@ class Database:
             raise StoreUnavailable(f"database unreachable: {exc}") from exc
 
     async def dispose(self) -> None:
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
         await self.engine.dispose()
 
 
-def _sqlite_setup(engine: AsyncEngine) -> None:
+def _sqlite_setup(engine: AsyncEngine, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event own the transaction (pysqlite's is deferred).
@@ -121,4 +134,4 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)

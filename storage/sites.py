@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import selectinload
@@ -41,7 +44,54 @@ def _tier(value: str | None) -> SiteTier | None:
     return SiteTier(value) if value is not None and value in SiteTier._value2member_map_ else None
 
 
-def _summary(row: TicketRow) -> TicketSummary:
+def _to_static(site: SiteRow) -> _SiteStatic:
+    contract = site.contract
+    record = SiteRecord(
+        customer_id=site.customer_id,
+        organisation=site.organisation,
+        site_code=site.site_code,
+        site_name=site.site_name,
+        tier=_tier(site.tier),
+        address=site.address,
+        distance_km=site.distance_km,
+        contacts=tuple(Contact(c.name, c.phone, c.normalised) for c in site.contacts),
+        equipment=tuple(
+            Equipment(e.kind, e.model, e.serial, e.warranty_end, in_warranty=False)
+            for e in site.equipment
+        ),
+        contract=None if contract is None else Contract(contract.tier, contract.warranty_end),
+        engineers=tuple(
+            Engineer(link.engineer.name, link.engineer.phone, link.engineer.interface)
+            for link in site.engineer_links
+        ),
+        network_notes=site.network_notes,
+        sector=site.sector,
+    )
+    periods = tuple(
+        SpecialPeriod(p.kind, p.label, p.starts_at, p.ends_at) for p in site.special_periods
+    )
+    return _SiteStatic(record, periods)
+
+
+@dataclass(frozen=True, slots=True)
+class _SiteStatic:
+    """The part of a site record that only an import changes (cached briefly)."""
+
+    record: SiteRecord  # without tickets; equipment warranty state recomputed per read
+    stored_periods: tuple[SpecialPeriod, ...]
+
+
+_TICKET_COLUMNS = (
+    TicketRow.number,
+    TicketRow.created_at,
+    TicketRow.level,
+    TicketRow.status,
+    TicketRow.description,
+    TicketRow.resolution,
+)
+
+
+def _summary_row(row: Any) -> TicketSummary:
     return TicketSummary(
         number=row.number,
         created_at=row.created_at,
@@ -53,37 +103,73 @@ def _summary(row: TicketRow) -> TicketSummary:
 
 
 class SiteRepository:
-    """Implements `routing.ports.SiteDirectory` (and the IVR's site lookup)."""
+    """Implements `routing.ports.SiteDirectory` (and the IVR's site lookup).
+
+    The static part of a site record (site, contacts, equipment, contract, engineers,
+    guard windows) is cached for `cache_seconds` (0 = off): the screen-pop for a busy site
+    then costs two small ticket queries. Imports through another process show up within
+    that time; `forget()` drops the cache at once.
+    """
 
     def __init__(
-        self, db: Database, *, region: str = "CN", tz: tzinfo = UTC, clock: Clock = utc_now
+        self,
+        db: Database,
+        *,
+        region: str = "CN",
+        tz: tzinfo = UTC,
+        clock: Clock = utc_now,
+        cache_seconds: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.region = region
         self.tz = tz
         self.clock = clock
+        self.cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._cache: dict[str, tuple[float, _SiteStatic | None]] = {}
+
+    def forget(self, site_code: str | None = None) -> None:
+        if site_code is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(site_code, None)
+
+    async def _static(self, site_code: str) -> _SiteStatic | None:
+        now = self._monotonic()
+        cached = self._cache.get(site_code)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        async with self.db.reads() as session:
+            site = await session.scalar(
+                select(SiteRow)
+                .where(SiteRow.site_code == site_code)
+                .options(
+                    selectinload(SiteRow.contacts),
+                    selectinload(SiteRow.equipment),
+                    selectinload(SiteRow.contract),
+                    selectinload(SiteRow.engineer_links).joinedload(SiteEngineerRow.engineer),
+                    selectinload(SiteRow.special_periods),
+                )
+            )
+        static = None if site is None else _to_static(site)
+        if self.cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[site_code] = (now, static)
+        return static
 
     async def site_record(self, site_code: str, *, at: datetime | None = None) -> SiteRecord | None:
         when = at or self.clock()
         today = when.astimezone(self.tz).date()
         with store_errors():
-            async with self.db.sessions() as session:
-                site = await session.scalar(
-                    select(SiteRow)
-                    .where(SiteRow.site_code == site_code)
-                    .options(
-                        selectinload(SiteRow.contacts),
-                        selectinload(SiteRow.equipment),
-                        selectinload(SiteRow.contract),
-                        selectinload(SiteRow.engineer_links).joinedload(SiteEngineerRow.engineer),
-                        selectinload(SiteRow.special_periods),
-                    )
-                )
-                if site is None:
-                    return None
+            static = await self._static(site_code)
+            if static is None:
+                return None
+            async with self.db.reads() as session:
                 open_rows = (
-                    await session.scalars(
-                        select(TicketRow)
+                    await session.execute(
+                        select(*_TICKET_COLUMNS)
                         .where(
                             TicketRow.site_code == site_code,
                             TicketRow.status.in_([s.value for s in OPEN_STATUSES]),
@@ -93,50 +179,27 @@ class SiteRepository:
                     )
                 ).all()
                 recent_rows = (
-                    await session.scalars(
-                        select(TicketRow)
+                    await session.execute(
+                        select(*_TICKET_COLUMNS)
                         .where(TicketRow.site_code == site_code)
                         .order_by(TicketRow.created_at.desc(), TicketRow.id.desc())
                         .limit(RECENT_TICKETS)
                     )
                 ).all()
-        stored = tuple(
-            SpecialPeriod(p.kind, p.label, p.starts_at, p.ends_at) for p in site.special_periods
-        )
+        stored = static.stored_periods
         # Show what is in force now (incl. flood season) and what is still to come.
-        shown = special_periods_at(site.sector, stored, when, self.tz) + tuple(
+        shown = special_periods_at(static.record.sector, stored, when, self.tz) + tuple(
             p for p in stored if p.starts_at > when
         )
-        contract = site.contract
-        return SiteRecord(
-            customer_id=site.customer_id,
-            organisation=site.organisation,
-            site_code=site.site_code,
-            site_name=site.site_name,
-            tier=_tier(site.tier),
-            address=site.address,
-            distance_km=site.distance_km,
-            contacts=tuple(Contact(c.name, c.phone, c.normalised) for c in site.contacts),
+        return replace(
+            static.record,
             equipment=tuple(
-                Equipment(
-                    kind=e.kind,
-                    model=e.model,
-                    serial=e.serial,
-                    warranty_end=e.warranty_end,
-                    in_warranty=e.warranty_end is not None and e.warranty_end >= today,
-                )
-                for e in site.equipment
+                replace(e, in_warranty=e.warranty_end is not None and e.warranty_end >= today)
+                for e in static.record.equipment
             ),
-            contract=None if contract is None else Contract(contract.tier, contract.warranty_end),
-            engineers=tuple(
-                Engineer(link.engineer.name, link.engineer.phone, link.engineer.interface)
-                for link in site.engineer_links
-            ),
-            network_notes=site.network_notes,
             special_periods=shown,
-            open_tickets=tuple(_summary(r) for r in open_rows),
-            recent_tickets=tuple(_summary(r) for r in recent_rows),
-            sector=site.sector,
+            open_tickets=tuple(_summary_row(r) for r in open_rows),
+            recent_tickets=tuple(_summary_row(r) for r in recent_rows),
         )
 
     async def search(self, text: str, *, limit: int = 20) -> Sequence[SiteSummary]:
@@ -163,7 +226,7 @@ class SiteRepository:
             .limit(max(1, min(limit, 200)))
         )
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 rows = (await session.scalars(stmt)).all()
         return [
             SiteSummary(r.site_code, r.organisation, r.site_name, _tier(r.tier), r.customer_id)
@@ -175,7 +238,7 @@ class SiteRepository:
         if key is None:
             return SiteMatch(MatchKind.NONE, "")
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 codes = (
                     await session.scalars(
                         select(SiteRow.site_code)
@@ -194,7 +257,7 @@ class SiteRepository:
         if not (site_code.isascii() and site_code.isdigit()) or len(site_code) > 32:
             return False
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 found = await session.scalar(
                     select(SiteRow.id).where(SiteRow.site_code == site_code)
                 )

@@ -273,7 +273,7 @@ class TicketRepository:
 
     async def get(self, number: str) -> Ticket | None:
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 row = await session.scalar(
                     _with_details(select(TicketRow).where(TicketRow.number == number))
                 )
@@ -281,7 +281,7 @@ class TicketRepository:
 
     async def get_by_call(self, call_id: str) -> Ticket | None:
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 row = await session.scalar(
                     _with_details(select(TicketRow).where(TicketRow.call_id == call_id))
                 )
@@ -312,7 +312,7 @@ class TicketRepository:
                     )
                 )
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 if before is not None:
                     cursor = (
                         await session.execute(

@@ -128,7 +128,7 @@ class UserRepository:
         if len(password) > MAX_PASSWORD or len(username) > 64:
             return None
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 row = await session.scalar(
                     select(ConsoleUserRow).where(ConsoleUserRow.username == username)
                 )
@@ -140,7 +140,7 @@ class UserRepository:
 
     async def get(self, username: str) -> ConsoleUser | None:
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 row = await session.scalar(
                     select(ConsoleUserRow).where(ConsoleUserRow.username == username)
                 )
@@ -148,7 +148,7 @@ class UserRepository:
 
     async def by_interface(self, interface: str) -> ConsoleUser | None:
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 row = await session.scalar(
                     select(ConsoleUserRow).where(ConsoleUserRow.interface == interface)
                 )
@@ -156,7 +156,7 @@ class UserRepository:
 
     async def all_users(self) -> Sequence[ConsoleUser]:
         with store_errors():
-            async with self.db.sessions() as session:
+            async with self.db.reads() as session:
                 rows = (
                     await session.scalars(select(ConsoleUserRow).order_by(ConsoleUserRow.username))
                 ).all()

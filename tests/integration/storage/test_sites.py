@@ -156,3 +156,35 @@ async def test_demo_directory_imports(db: Database, tmp_path: Path) -> None:
     demo = await SiteRepository(db).site_record("234567")
     assert demo is not None and demo.organisation == "湖北省水利厅"
     assert (await SiteRepository(db).match_caller("13800138000")).site_code == "234567"
+
+
+async def test_static_part_is_cached_tickets_are_not(db: Database, tmp_path: Path) -> None:
+    path = write(tmp_path, BODY)
+    await import_sites(db, path)
+    clock = [0.0]
+    sites = SiteRepository(db, cache_seconds=30, monotonic=lambda: clock[0])
+    first = await sites.site_record("200003", at=AT)
+    assert first is not None and first.open_tickets == ()
+    path.write_text(HEADER + "200003,宜昌市应急管理局,新会议室,0717-6123456,,,,,,,,,,,,\n")
+    await import_sites(db, path)
+    await TicketRepository(db).create(
+        NewTicket(
+            level=3,
+            caller_number="x",
+            created_at=AT,
+            response_due=AT,
+            onsite_due=None,
+            site_code="200003",
+            description="fresh",
+        )
+    )
+    cached = await sites.site_record("200003", at=AT)
+    assert cached is not None and cached.site_name == "视频会议室"  # static part cached
+    assert [t.symptom for t in cached.open_tickets] == ["fresh"]  # tickets always fresh
+    clock[0] = 31.0
+    expired = await sites.site_record("200003", at=AT)
+    assert expired is not None and expired.site_name == "新会议室"
+    path.write_text(HEADER + "200003,宜昌市应急管理局,三号会议室,0717-6123456,,,,,,,,,,,,\n")
+    await import_sites(db, path)
+    sites.forget("200003")
+    assert (await sites.site_record("200003", at=AT)).site_name == "三号会议室"  # type: ignore[union-attr]
