@@ -304,6 +304,12 @@ DIALPLAN_SNIPPETS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
 }
 
 
+def whole_seconds(duration: float) -> int:
+    """Asterisk's integer seconds; the epsilon keeps a planned 1.0 s (computed as a
+    difference of large epoch floats) from becoming 0.999999... and thus 0."""
+    return max(int(duration + 1e-6), 0)
+
+
 def parse_caller_id(raw: str) -> tuple[str, str]:
     """`"Name" <number>` → (number, name)."""
     raw = raw.strip()
@@ -1412,7 +1418,7 @@ class Simulation:
                     )
                 )
         now = self.clock.now()
-        hold = int(now - entry.joined_at)
+        hold = whole_seconds(now - entry.joined_at)
         self._varset(ch, "QUEUEWAIT", str(hold))
         self._varset(ch, "QUEUEWAIT_MS", str(int((now - entry.joined_at) * 1000)))
         self._varset(ch, "DIALEDTIME", str(int(now - ch.created_at)))
@@ -1453,7 +1459,12 @@ class Simulation:
         agent_ch = leg.channel
         member = leg.member
         agent = leg.agent
-        now = self.clock.now()
+        # Timer-driven moments are reported as planned, not as the event loop woke up, so
+        # HoldTime/RingTime/TalkTime do not depend on scheduling jitter.
+        now = (
+            min(leg.answer_at, self.clock.now()) if leg.answer_at is not None else self.clock.now()
+        )
+        call.answered_at = now
         if leg.peer is not None:
             self._newexten(leg.peer, 3, "Answer", "")
             self._set_state(leg.peer, ChannelState.UP)
@@ -1474,7 +1485,7 @@ class Simulation:
         for target in (ch, agent_ch):
             for name, value in member_vars:
                 self._varset(target, name, value)
-        hold = int(now - entry.joined_at)
+        hold = whole_seconds(now - entry.joined_at)
         queue.holdtime = rolling_average(queue.holdtime, hold)
         for target in (ch, agent_ch):
             self._varset(target, "QEHOLDTIME", str(hold))
@@ -1486,7 +1497,7 @@ class Simulation:
         self._varset(ch, "QUEUEPOSITION", str(position))
         self._varset(ch, "QUEUEWAIT", str(hold))
         self._varset(ch, "QUEUEWAIT_MS", str(int((now - entry.joined_at) * 1000)))
-        ring = max(int(now - leg.ring_started), 0)
+        ring = whole_seconds(now - leg.ring_started)
         self.emit(
             dial_event(
                 "AgentConnect",
@@ -1520,24 +1531,29 @@ class Simulation:
             talk = agent.talk_time if agent is not None else None
             self._newexten(leg.peer, 4, "Wait", f"{3600 if talk is None else talk:g}")
         call.outcome = "answered"
-        call.answered_at = now
         call.agent_interface = member.interface
         call.agent_leg = agent_ch
         log.info("call %s: answered by %s", call.linkedid, member.interface)
-        await self._talk(call, queue, entry, leg, bridge)
+        await self._talk(call, queue, entry, leg, bridge, now)
 
     async def _talk(
-        self, call: SimCall, queue: SimQueue, entry: QueueCaller, leg: _Leg, bridge: SimBridge
+        self,
+        call: SimCall,
+        queue: SimQueue,
+        entry: QueueCaller,
+        leg: _Leg,
+        bridge: SimBridge,
+        started: float,
     ) -> None:
         ch = call.channel
         agent_ch = leg.channel
-        started = self.clock.now()
         caller_end = started + call.talk_time
         agent_talk = leg.agent.talk_time if leg.agent is not None else None
         agent_end = started + agent_talk if agent_talk is not None else None
         by_agent = False
         caller_soft = False
         transfer: tuple[str, str, int] | None = None
+        ended: float | None = None  # planned end, when a timer ended the call
         while True:
             now = self.clock.now()
             if ch.hangup_request is not None:
@@ -1556,13 +1572,15 @@ class Simulation:
                 break
             if agent_end is not None and now >= agent_end and agent_end <= caller_end:
                 by_agent = True
+                ended = agent_end
                 break
             if now >= caller_end:
+                ended = caller_end
                 break
             ends = [caller_end] + ([agent_end] if agent_end is not None else [])
             await self._nap(ch, min(ends) - now)
-        hold = int(started - entry.joined_at)
-        talk = int(self.clock.now() - started)
+        hold = whole_seconds(started - entry.joined_at)
+        talk = whole_seconds((ended if ended is not None else self.clock.now()) - started)
         member = leg.member
         member.in_call = False
         member.calls_taken += 1
