@@ -41,11 +41,15 @@ class Settings(BaseSettings):
     health_failures: int = Field(3, ge=1)
     health_timeout: float = Field(2.0, gt=0)
     emergency_hold_down: float = Field(60.0, ge=0)
+    # Which health checks may switch the hotline to emergency mode by themselves.
+    health_critical: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["database"])
     service_level_target_seconds: int = Field(20, ge=1)
     sla: dict[str, Any] = Field(default_factory=dict)
+    # [supervision] table: calendar, notification channels, recipients (supervision.config).
+    supervision: dict[str, Any] = Field(default_factory=dict)
     session_secret: SecretStr | None = None
 
-    @field_validator("emergency_members", mode="before")
+    @field_validator("emergency_members", "health_critical", mode="before")
     @classmethod
     def _split_members(cls, value: object) -> object:
         if isinstance(value, str):

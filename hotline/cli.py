@@ -1,0 +1,216 @@
+"""The `hotline` command (INTERFACE.md "Commands")."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from fallback.cli import drill_app, paper_app
+from hotline.settings import ConfigError, Settings, load_settings
+from ivr.cli import prompts_app
+from supervision.cli import report_app
+
+app = typer.Typer(
+    name="hotline",
+    help="Telephone front end of the 7x24 technical-support hotline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Console users.", no_args_is_help=True)
+sites_app = typer.Typer(help="Site directory.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(sites_app, name="sites")
+app.add_typer(db_app, name="db")
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(paper_app, name="paper")
+app.add_typer(drill_app, name="drill")
+app.add_typer(report_app, name="report")
+
+err = Console(stderr=True)
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML file with settings (keys without HOTLINE_).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """One-line reason on stderr, non-zero exit (INTERFACE.md)."""
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("aiosqlite", "asyncio", "uvicorn.error", "matplotlib", "comtypes"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        ctx.obj = load_settings(config)
+    except ConfigError as exc:
+        raise fail(str(exc)) from exc
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Settings)
+    return obj
+
+
+def run(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except ConfigError as exc:
+        raise fail(str(exc)) from exc
+
+
+async def wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+# --- serve / demo ----------------------------------------------------------------------------
+
+
+@app.command()
+def serve(ctx: typer.Context) -> None:
+    """Run the controller (AMI), the FastAGI IVR and the web console until SIGINT/SIGTERM."""
+    from hotline.runtime import HotlineService
+
+    settings = settings_of(ctx)
+
+    async def _serve() -> None:
+        from hotline.schema import check_current
+
+        await asyncio.to_thread(check_current, settings.db_url)
+        service = HotlineService.build(settings)
+        await service.start()
+        err.print(
+            f"hotline serving: console {service.console_url}, FastAGI "
+            f"{settings.agi_host}:{service.ivr.port}, AMI {settings.ami_host}:"
+            f"{settings.ami_port}"
+        )
+        try:
+            await wait_for_signal()
+        finally:
+            await service.stop()
+
+    run(_serve())
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    speed: Annotated[
+        float, typer.Option(help="Simulated time runs this many times faster.", min=0.1)
+    ] = 4.0,
+    interval: Annotated[
+        float, typer.Option(help="Mean simulated seconds between calls.", min=1)
+    ] = 20.0,
+    sites: Annotated[int, typer.Option(help="Sites in the generated directory.", min=10)] = 2000,
+    calls: Annotated[int | None, typer.Option(help="Stop after this many calls.")] = None,
+    http_port: Annotated[int | None, typer.Option(help="Console port (default 8000).")] = None,
+    agi_port: Annotated[int | None, typer.Option(help="FastAGI port (default 4573).")] = None,
+) -> None:
+    """`serve` plus the loopback PBX stand-in, a call generator and a demo directory."""
+    from hotline.demo import run_demo
+
+    settings = settings_of(ctx)
+    overrides: dict[str, Any] = {}
+    if http_port is not None:
+        overrides["http_port"] = http_port
+    if agi_port is not None:
+        overrides["agi_port"] = agi_port
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    run(run_demo(settings, speed=speed, interval=interval, sites=sites, max_calls=calls))
+
+
+# --- users / sites / db --------------------------------------------------------------------
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Log-in name.")],
+    role: Annotated[str, typer.Option(help="agent, supervisor or admin.")],
+    password: Annotated[str, typer.Option(help="Initial password.")],
+    interface: Annotated[
+        str | None,
+        typer.Option(help="Queue-member interface of the agent's phone, e.g. PJSIP/1001."),
+    ] = None,
+) -> None:
+    """Create a console user."""
+    from routing.errors import RoutingError
+    from storage.database import Database
+    from storage.users import UserRepository
+
+    settings = settings_of(ctx)
+
+    async def _add() -> str:
+        db = Database(settings.db_url)
+        try:
+            user = await UserRepository(db).create(name, role, password, interface)
+            return f"created {user.role.value} {user.username}" + (
+                f" on {user.interface}" if user.interface else ""
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        typer.echo(run(_add()))
+    except (RoutingError, ValueError) as exc:
+        raise fail(str(exc), 1) from exc
+
+
+@sites_app.command("import")
+def sites_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="UTF-8 CSV file.")],
+) -> None:
+    """Import or update site records (bad rows are reported with their line and skipped)."""
+    from hotline.directory import import_directory
+
+    settings = settings_of(ctx)
+    report = run(import_directory(settings.db_url, file, console=err))
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply database migrations up to the newest."""
+    from storage.migrate import current, upgrade
+
+    settings = settings_of(ctx)
+    try:
+        upgrade(settings.db_url)
+    except Exception as exc:
+        raise fail(f"cannot upgrade {settings.db_url}: {exc}".splitlines()[0], 1) from exc
+    typer.echo(f"database at revision {current(settings.db_url)}")

@@ -1,0 +1,302 @@
+"""Composition root: builds every component from `Settings` and runs them in one process.
+
+`HotlineService` = the AMI controller (client + call tracker + event pipeline), the
+FastAGI IVR server, the emergency service with its health watch, the supervision
+scheduler and wallboard, and the web console (uvicorn), sharing one event loop.
+Nothing here holds domain rules; it only wires ports to adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uvicorn
+
+from ami.client import AmiClient, LinkState
+from ami.tracker import CallTracker
+from bus import InProcessBus, MessageBus
+from console import ConsoleDeps, create_app
+from fallback.domain.mode import EmergencyPolicy
+from fallback.health import ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe, SqlWriteProbe
+from fallback.journal import EmergencyJournal
+from fallback.paper import PaperNumberAllocator
+from fallback.service import EmergencyService
+from fallback.switching import PbxSwitch
+from fallback.tickets import TicketStoreBackfillSink
+from hotline.adapters import IvrMode, IvrSiteDirectory
+from hotline.pipeline import CallEventPipeline
+from hotline.settings import ConfigError, Settings
+from ivr.menu_file import load_menu
+from ivr.server import IvrServer
+from routing.errors import StoreUnavailable
+from routing.fanout import ConsoleFanout
+from routing.tickets import CallTicketService
+from storage.calls import CallRepository
+from storage.database import Database
+from storage.sites import SiteRepository
+from storage.tickets import TicketRepository
+from storage.users import UserRepository
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the service owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        yield
+
+
+@dataclass
+class HotlineService:
+    settings: Settings
+    db: Database
+    bus: MessageBus
+    tracker: CallTracker
+    ami: AmiClient
+    pipeline: CallEventPipeline
+    tickets: TicketRepository
+    calls: CallRepository
+    sites: SiteRepository
+    users: UserRepository
+    call_tickets: CallTicketService
+    fanout: ConsoleFanout
+    emergency: EmergencyService
+    health_watch: HealthWatch
+    ivr: IvrServer
+    ivr_mode: IvrMode
+    app: Any
+    http: _QuietServer | None = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    http_port: int | None = None
+
+    # --- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, settings: Settings, *, bus: MessageBus | None = None) -> HotlineService:
+        if not settings.ami_user or settings.ami_secret is None:
+            raise ConfigError("HOTLINE_AMI_USER and HOTLINE_AMI_SECRET are required")
+        policy = settings.sla_policy()
+        db = Database(settings.db_url)
+        bus = bus or InProcessBus()
+        tickets = TicketRepository(db)
+        calls = CallRepository(db)
+        sites = SiteRepository(db)
+        users = UserRepository(db)
+        tracker = CallTracker()
+        ami = AmiClient(
+            host=settings.ami_host,
+            port=settings.ami_port,
+            username=settings.ami_user,
+            secret=settings.ami_secret.get_secret_value(),
+            tracker=tracker,
+            ping_interval=settings.ami_ping_interval,
+        )
+        call_tickets = CallTicketService(
+            tickets=tickets,
+            calls=calls,
+            sites=sites,
+            users=users,
+            policy=policy,
+            emergency_queue=settings.emergency_queue,
+        )
+        fanout = ConsoleFanout(users=users, tickets=tickets, sites=sites, bus=bus)
+        pipeline = CallEventPipeline(
+            [("tickets", call_tickets.handle), ("screen-pop", fanout.handle)],
+            retryable=(StoreUnavailable, OSError, TimeoutError),
+        )
+        tracker.subscribe(pipeline.submit)
+
+        heartbeats = ConsoleHeartbeats(
+            clock=utc_now, critical="consoles" in settings.health_critical
+        )
+        health_watch = HealthWatch(
+            [
+                SqlWriteProbe(
+                    db.engine,
+                    timeout=settings.health_timeout,
+                    critical="database" in settings.health_critical,
+                ),
+                heartbeats,
+                ReadyAgentsProbe(
+                    ami, queue=settings.main_queue, critical="agents" in settings.health_critical
+                ),
+            ],
+            utc_now,
+        )
+        emergency = EmergencyService(
+            control=ami,
+            switch=PbxSwitch(
+                ami,
+                pool=settings.emergency_members,
+                main_queue=settings.main_queue,
+                emergency_queue=settings.emergency_queue,
+            ),
+            journal=EmergencyJournal(settings.journal_dir),
+            paper=PaperNumberAllocator(settings.journal_dir),
+            sink=TicketStoreBackfillSink(tickets, policy, utc_now),
+            clock=utc_now,
+            policy=EmergencyPolicy(
+                failures_to_enter=settings.health_failures,
+                hold_down=timedelta(seconds=settings.emergency_hold_down),
+            ),
+            bus=bus,
+            health=health_watch,
+        )
+        tracker.subscribe(emergency.on_call_event)
+        ivr_mode = IvrMode(emergency)
+        ivr = IvrServer(
+            load_menu(settings.menu_file),
+            IvrSiteDirectory(sites),
+            ivr_mode,
+            call_tickets,
+            policy=policy,
+            main_queue=settings.main_queue,
+            emergency_queue=settings.emergency_queue,
+            sounds_dir=settings.sounds_dir,
+        )
+        service = cls(
+            settings=settings,
+            db=db,
+            bus=bus,
+            tracker=tracker,
+            ami=ami,
+            pipeline=pipeline,
+            tickets=tickets,
+            calls=calls,
+            sites=sites,
+            users=users,
+            call_tickets=call_tickets,
+            fanout=fanout,
+            emergency=emergency,
+            health_watch=health_watch,
+            ivr=ivr,
+            ivr_mode=ivr_mode,
+            app=None,
+        )
+        secret = (
+            settings.session_secret.get_secret_value()
+            if settings.session_secret
+            else secrets.token_hex(32)
+        )
+        service.app = create_app(
+            ConsoleDeps(
+                tickets=tickets,
+                calls=calls,
+                sites=sites,
+                users=users,
+                bus=bus,
+                call_control=ami,
+                emergency=emergency,
+                backfill=emergency,
+                health=service.health,
+                session_secret=secret,
+                main_queue=settings.main_queue,
+                board=emergency,
+                heartbeat=heartbeats,
+            )
+        )
+        return service
+
+    # --- health -----------------------------------------------------------------------------
+
+    async def health(self) -> Mapping[str, Any]:
+        """Component states for `/healthz` and the supervisor page."""
+        ami: dict[str, Any] = {
+            "status": "ok" if self.ami.state is LinkState.CONNECTED else "down",
+            "state": self.ami.state.value,
+            "connections": self.ami.connections,
+        }
+        if self.ami.last_error:
+            ami["error"] = self.ami.last_error
+        try:
+            async with asyncio.timeout(self.settings.health_timeout):
+                await self.db.ping()
+            database: dict[str, Any] = {"status": "ok"}
+        except Exception as exc:  # the page shows the reason, never a stack trace
+            database = {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:200]}
+        status = self.emergency.status()
+        return {
+            "ami": ami,
+            "database": database,
+            "redis": "not_configured" if not self.settings.redis_url else "in_process",
+            "ivr": {"status": "ok" if self.ivr.port else "down", "port": self.ivr.port},
+            "emergency": {"status": "ok", "active": status.active, "state": status.state},
+            "calls": {
+                "status": "ok",
+                "live": len(self.tracker.calls),
+                "pipeline_backlog": self.pipeline.active_calls,
+            },
+        }
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        try:
+            await self.db.ping()
+        except Exception as exc:
+            raise ConfigError(f"database {s.db_url} unreachable: {exc}") from exc
+        s.journal_dir.mkdir(parents=True, exist_ok=True)
+        await self.emergency.start()
+
+        async def on_connected(_client: AmiClient) -> None:
+            await self.emergency.on_ami_connected()
+
+        self.ami.on_connected.append(on_connected)
+        self.ami.start()
+        await self.ivr.start(s.agi_host, s.agi_port)
+        self._tasks.append(
+            asyncio.create_task(
+                self.emergency.run_health_watch(s.health_interval), name="health-watch"
+            )
+        )
+        config = uvicorn.Config(
+            self.app,
+            host=s.http_host,
+            port=s.http_port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+        self.http = _QuietServer(config)
+        self._tasks.append(asyncio.create_task(self.http.serve(), name="http"))
+        while not self.http.started:
+            if self._tasks[-1].done():
+                self._tasks[-1].result()  # raises the bind error
+                raise ConfigError(f"cannot serve HTTP on {s.http_host}:{s.http_port}")
+            await asyncio.sleep(0.02)
+        sockets = [sock for server in self.http.servers for sock in server.sockets]
+        self.http_port = sockets[0].getsockname()[1] if sockets else s.http_port
+        log.info("console on http://%s:%s", s.http_host, self.http_port)
+
+    async def stop(self) -> None:
+        if self.http is not None:
+            self.http.should_exit = True
+        await self.ivr.stop()
+        await self.ami.stop()
+        await self.pipeline.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.emergency.stop()
+        await self.bus.close()
+        await self.db.dispose()
+
+    @property
+    def console_url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.http_port or self.settings.http_port}"
