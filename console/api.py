@@ -16,9 +16,10 @@ from console.errors import BoardMissing, ConsoleError, NoPhoneInterface, NotAuth
 from console.runtime import AgentSession, SupervisorSession, runtime_of
 from console.sessions import COOKIE_NAME, Session
 from fallback.ports import HealthBoard
+from routing.domain.deadlines import deadlines_for
 from routing.domain.ticket_form import AGENT_FIELDS, validate_changes
 from routing.errors import InvalidInput, SiteNotFound, TicketNotFound
-from routing.records import CallFilter, TicketFilter, TicketStatus
+from routing.records import CallFilter, NewTicket, TicketFilter, TicketSource, TicketStatus
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,58 @@ async def list_tickets(
     tickets = await runtime_of(request).deps.tickets.list(filters, limit=limit, before=before)
     items = [_ticket_json(t) for t in tickets]
     return {"items": items, "next_before": items[-1]["number"] if len(items) == limit else None}
+
+
+class NewTicketBody(Strict):
+    """A ticket opened by hand (a call to a direct line, an e-mail, a walk-in)."""
+
+    level: int = Field(ge=1, le=4)
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+    ]
+    site_code: SiteCode | None = None
+    caller_number: PhoneNumber = ""
+    caller_name: Annotated[str, StringConstraints(max_length=200, pattern=_LINE)] = ""
+    contact_name: Annotated[str, StringConstraints(max_length=200, pattern=_LINE)] = ""
+    contact_phone: PhoneNumber = ""
+
+    @field_validator("site_code", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+@router.post("/tickets", status_code=201, tags=["tickets"])
+async def create_ticket(
+    body: NewTicketBody, session: AgentSession, request: Request
+) -> dict[str, Any]:
+    deps = runtime_of(request).deps
+    now = deps.clock()
+    site = None
+    if body.site_code is not None:
+        site = await deps.sites.site_record(body.site_code, at=now)
+        if site is None:
+            raise InvalidInput("site_code", f"no site {body.site_code}")
+    due = deadlines_for(deps.sla, body.level, now, site.distance_km if site else None)
+    ticket = await deps.tickets.create(
+        NewTicket(
+            level=body.level,
+            caller_number=body.caller_number,
+            created_at=now,
+            response_due=due.response_due,
+            onsite_due=due.onsite_due,
+            source=TicketSource.MANUAL,
+            site_code=body.site_code,
+            caller_name=body.caller_name,
+            description=body.description,
+            organisation=site.organisation if site else "",
+            contact_name=body.contact_name,
+            contact_phone=body.contact_phone,
+            created_by=session.user.username,
+        )
+    )
+    log.info("ticket %s opened by hand by %s", ticket.number, session.user.username)
+    return _ticket_json(ticket)
 
 
 @router.get("/tickets/{number}", tags=["tickets"])

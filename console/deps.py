@@ -16,6 +16,7 @@ from bus import MessageBus
 from console.domain.throttle import ThrottlePolicy
 from console.presence import ConsolePresence
 from fallback.ports import BackfillDesk, ConsoleHeartbeat, EmergencyControl, HealthBoard
+from routing.domain.levels import SlaPolicy
 from routing.ports import CallStore, SiteDirectory, TicketStore, UserStore
 
 # --- health ----------------------------------------------------------------------------------
@@ -54,6 +55,8 @@ class ConsoleDeps:
     session_ttl: timedelta = timedelta(hours=12)  # one shift and a bit
     max_body_bytes: int = 64 * 1024
     login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    # Deadlines of tickets opened by hand in the console (pass `settings.sla_policy()`).
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
     # Set True behind TLS so browsers send the session cookie only over HTTPS.
     secure_cookies: bool = False
 

@@ -260,6 +260,26 @@
   $("ticket-search").addEventListener("submit", (e) => { e.preventDefault(); loadTickets(false); });
   $("ts-more").addEventListener("click", () => loadTickets(true));
 
+  $("new-ticket-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const description = $("nt-description").value.trim();
+    const site = $("nt-site").value.trim();
+    if (!description) { flash($("nt-msg"), "Describe the fault.", false); return; }
+    if (site && !/^[0-9]{1,32}$/.test(site)) { flash($("nt-msg"), "Site code: digits only.", false); return; }
+    try {
+      const ticket = await api("POST", "/api/tickets", {
+        level: Number($("nt-level").value), description, site_code: site || null,
+        caller_number: $("nt-caller").value.trim(), caller_name: $("nt-name").value.trim(),
+      });
+      flash($("nt-msg"), `Opened ${ticket.number}.`, true);
+      $("new-ticket-form").reset();
+      fillTicket(ticket);
+      loadTickets(false);
+    } catch (err) {
+      flash($("nt-msg"), err.message, false);
+    }
+  });
+
   // --- site search ---------------------------------------------------------------------
   $("site-search").addEventListener("submit", async (e) => {
     e.preventDefault();

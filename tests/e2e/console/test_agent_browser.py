@@ -150,6 +150,16 @@ async def test_agent_screen_pop_edit_and_save(
     await expect(page.locator("#ticket-list tbody tr")).to_have_count(1)
     await expect(page.locator("#ticket-list tbody")).to_contain_text(ticket.number)
 
+    # A ticket opened by hand lands in the editor.
+    await page.click("#new-ticket summary")
+    await page.fill("#nt-site", "4401001")
+    await page.fill("#nt-description", "walk-in: projector lamp")
+    await page.click("#nt-submit")
+    await expect(page.locator("#nt-msg")).to_contain_text("Opened")
+    manual_number = (await page.locator("#ticket-number").text_content()) or ""
+    manual = await world.tickets.get(manual_number)
+    assert manual is not None and manual.source.value == "manual" and manual.level == 3
+
     # Site search opens the full record.
     await page.fill("#ss-q", "Riverside")
     await page.click("#site-search button[type=submit]")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 import console_test_harness as h
 import httpx
@@ -156,3 +157,43 @@ async def test_site_search_and_record(world: h.World, client: httpx.AsyncClient)
     assert missing.status_code == 404
     bad = await client.get("/api/sites/12ab", headers=h.bearer(token))
     assert bad.status_code == 422
+
+
+async def test_open_a_ticket_by_hand(world: h.World, client: httpx.AsyncClient) -> None:
+    token = await h.token_for(client, "alice")
+    response = await client.post(
+        "/api/tickets",
+        json={
+            "level": 1,
+            "site_code": "4401001",
+            "description": "e-mail: MCU alarm",
+            "caller_number": "+86 10 1234 5678",
+            "caller_name": "Wang Li",
+        },
+        headers=h.bearer(token),
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["source"] == "manual" and body["level"] == 1
+    assert body["organisation"] == "Provincial Water Resources Bureau"
+    created = datetime.fromisoformat(body["created_at"])
+    # Level 1: respond within 30 min; on site within 2 h (73.5 km band is 12 h: stricter wins).
+    assert datetime.fromisoformat(body["response_due"]) - created == timedelta(minutes=30)
+    assert datetime.fromisoformat(body["onsite_due"]) - created == timedelta(hours=2)
+    stored = await world.tickets.get(body["number"])
+    assert stored is not None and stored.description == "e-mail: MCU alarm"
+
+    unknown = await client.post(
+        "/api/tickets",
+        json={"level": 3, "site_code": "999", "description": "x"},
+        headers=h.bearer(token),
+    )
+    assert unknown.status_code == 422 and "site_code" in unknown.text
+    for bad in (
+        {"level": 3, "description": ""},
+        {"level": 5, "description": "x"},
+        {"level": 3, "description": "x", "caller_number": "1\r\nAction: Originate"},
+        {"level": 3, "description": "x", "source": "call"},
+    ):
+        refused = await client.post("/api/tickets", json=bad, headers=h.bearer(token))
+        assert refused.status_code == 422, bad
