@@ -22,6 +22,7 @@ from console import ConsoleDeps, create_app
 from console.server import ConsoleServer
 from fallback.errors import BackfillConflict, BackfillIncomplete, InvalidRequest, UnknownPaperNumber
 from fallback.records import BackfillItem, EmergencyStatus, Reconciliation
+from routing.domain.levels import SlaPolicy
 from routing.records import NewTicket, Ticket, TicketSource
 from storage.calls import CallRepository
 from storage.database import Database
@@ -350,7 +351,7 @@ async def build_world(url: str, *, fresh: bool) -> World:
         await db.create()
     else:
         await empty_all_tables(db)
-    tickets = TicketRepository(db)
+    tickets = TicketRepository(db, policy=SlaPolicy())  # as wired in production
     calls = CallRepository(db)
     sites = SiteRepository(db)
     users = UserRepository(db)

@@ -43,6 +43,9 @@ async def test_patch_lands_in_history_and_database(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["level"] == 1 and body["status"] == "in_progress"
+    # The level change recomputed the response deadline from the opening time (P1: 30 min).
+    created = datetime.fromisoformat(body["created_at"])
+    assert datetime.fromisoformat(body["response_due"]) - created == timedelta(minutes=30)
     fields = {c["field"]: c for c in body["history"] if c["by"] == "alice"}
     assert fields["level"]["old"] == "2" and fields["level"]["new"] == "1"
     assert fields["description"]["old"] == "no picture"
