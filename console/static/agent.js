@@ -55,15 +55,31 @@
     return text;
   }
 
+  function timeLeft(iso) {
+    if (!iso) return "responded";
+    const minutes = Math.round((new Date(iso).getTime() - Date.now()) / 60000);
+    if (minutes < 0) return `OVERDUE by ${formatMinutes(-minutes)}`;
+    return `${formatMinutes(minutes)} left`;
+  }
+  function formatMinutes(m) {
+    return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
+  }
+
   function fillTicket(ticket) {
     current = ticket;
     $("ticket-editor").classList.remove("hidden");
     $("ticket-number").textContent = ticket.number;
     const meta = clear($("ticket-meta"));
+    const open = ["open", "callback_due", "in_progress"].includes(ticket.status);
+    const satisfaction = ticket.satisfaction
+      ? `${ticket.satisfaction} (${["", "very satisfied", "satisfied", "neutral", "dissatisfied", "very dissatisfied"][ticket.satisfaction]})`
+      : (ticket.satisfaction_at ? "not applicable" : "—");
     for (const [label, value] of [
       ["Status", ticket.status], ["Source", ticket.source], ["Call", ticket.call_id],
-      ["Opened", fmtTime(ticket.created_at)], ["Respond by", fmtTime(ticket.response_due)],
-      ["On site by", fmtTime(ticket.onsite_due)], ["Paper ticket", ticket.paper_number],
+      ["Opened", fmtTime(ticket.created_at)],
+      ["Respond by", `${fmtTime(ticket.response_due)}${open ? ` (${timeLeft(ticket.responded_at ? null : ticket.response_due)})` : ""}`],
+      ["On site by", `${fmtTime(ticket.onsite_due)}${open && ticket.onsite_due ? ` (${timeLeft(ticket.onsite_due)})` : ""}`],
+      ["Paper ticket", ticket.paper_number], ["Satisfaction", satisfaction],
     ]) {
       meta.append(el("dt", { text: label }), el("dd", { text: value ?? "—" }));
     }
@@ -146,6 +162,7 @@
       const saved = await api("PATCH", `/api/tickets/${encodeURIComponent(current.number)}`, body);
       fillTicket(saved);
       flash($("ticket-msg"), `Saved ${saved.number}.`, true);
+      refreshPopSite();
     } catch (err) {
       if (err instanceof ApiError) {
         for (const [name, msg] of Object.entries(err.fieldErrors())) {
@@ -160,6 +177,18 @@
   });
 
   // --- live call card ------------------------------------------------------------------
+  async function refreshPopSite() {
+    // The pop's open/last ticket lists include the ticket just saved: show it as saved.
+    const record = document.querySelector("#pop-site .site-record");
+    if (!record || $("pop").classList.contains("hidden")) return;
+    try {
+      const site = await api("GET", `/api/sites/${encodeURIComponent(record.dataset.site)}`);
+      clear($("pop-site")).append(SiteRecordView.render(site, openTicket));
+    } catch (err) {
+      flash($("ticket-msg"), `Saved, but the site record could not be refreshed: ${err.message}`, false);
+    }
+  }
+
   function onRinging(msg) {
     currentCall = msg.call_id;
     $("call-empty").classList.add("hidden");

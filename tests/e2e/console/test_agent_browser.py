@@ -119,6 +119,7 @@ async def test_agent_screen_pop_edit_and_save(
     await expect(history).to_contain_text("MCU down, all county sites cut off")
     await expect(history).to_contain_text("caller confirmed outage")
     await expect(page.locator("#ticket-service-log")).to_contain_text("asked site to check the UPS")
+    await expect(page.locator("#site-open-tickets")).to_contain_text("all county sites cut off")
     await page.screenshot(path=str(artifacts / "agent-saved.png"), full_page=True)
 
     stored = await world.tickets.get(ticket.number)
