@@ -95,6 +95,7 @@ class _AmiWire(AMIProtocol, asyncio.BufferedProtocol):  # type: ignore[misc]
         self.parser = AmiFrameParser()
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.logged_in = False
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.banner_seen: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
@@ -273,6 +274,7 @@ class AmiClient(Manager):  # type: ignore[misc]
             )
             if not login.success:
                 raise AmiAuthenticationFailed(login.get("Message") or "login refused")
+            wire.logged_in = True
             self.connections += 1
             self.last_error = None
             log.info("AMI logged in to %s:%s (%s)", self.host, self.port, self.banner)
@@ -464,7 +466,8 @@ class AmiClient(Manager):  # type: ignore[misc]
         action_id = f"hotline-{self._next_id}"
         data = encode_action(name, action_id, headers or {})  # validates first
         wire = self._wire
-        if wire is None or wire.closed:
+        if wire is None or wire.closed or not (wire.logged_in or name == "Login"):
+            # Before Login succeeds Asterisk answers everything with "Permission denied".
             raise AmiNotConnected(f"{name}: not connected to Asterisk")
         future: asyncio.Future[AmiResponse] = asyncio.get_running_loop().create_future()
         self._pending[action_id] = _Pending(name, future)

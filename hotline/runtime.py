@@ -18,11 +18,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
+from fastapi import WebSocket
 
 from ami.client import AmiClient, LinkState
 from ami.tracker import CallTracker
 from bus import InProcessBus, MessageBus
 from console import ConsoleDeps, create_app
+from console.errors import NotAuthenticated
+from console.runtime import bearer_token, require, runtime_of, same_origin
+from console.sessions import COOKIE_NAME
 from fallback.domain.mode import EmergencyPolicy
 from fallback.health import ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe, SqlWriteProbe
 from fallback.journal import EmergencyJournal
@@ -37,18 +41,40 @@ from ivr.menu_file import load_menu
 from ivr.server import IvrServer
 from routing.errors import StoreUnavailable
 from routing.fanout import ConsoleFanout
+from routing.records import UserRole
 from routing.tickets import CallTicketService
 from storage.calls import CallRepository
 from storage.database import Database
 from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
+from supervision.config import SupervisionConfig
+from supervision.service import SupervisionService
 
 log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _supervisor_websocket(websocket: WebSocket) -> bool:
+    """Wallboard websocket: a supervisor's session token (query, bearer or same-site cookie)."""
+    token = websocket.query_params.get("token") or bearer_token(websocket)
+    if not token:
+        token = websocket.cookies.get(COOKIE_NAME)
+        if token and not same_origin(websocket):
+            await websocket.close(code=4403, reason="cross-site websocket refused")
+            return False
+    try:
+        session = await runtime_of(websocket).sessions.resolve(token)
+    except NotAuthenticated:
+        await websocket.close(code=4401, reason="log in first")
+        return False
+    if not session.user.role.at_least(UserRole.SUPERVISOR):
+        await websocket.close(code=4403, reason="this needs the supervisor role")
+        return False
+    return True
 
 
 class _QuietServer(uvicorn.Server):
@@ -77,6 +103,7 @@ class HotlineService:
     health_watch: HealthWatch
     ivr: IvrServer
     ivr_mode: IvrMode
+    supervision: SupervisionService
     app: Any
     http: _QuietServer | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -156,6 +183,21 @@ class HotlineService:
             health=health_watch,
         )
         tracker.subscribe(emergency.on_call_event)
+        try:
+            supervision_config = SupervisionConfig.from_mapping(settings.supervision)
+        except ValueError as exc:
+            raise ConfigError(f"bad [supervision] configuration: {exc}") from exc
+        supervision = SupervisionService(
+            db=db,
+            bus=bus,
+            config=supervision_config,
+            sla=policy,
+            call_control=ami,
+            queues=[settings.main_queue, settings.emergency_queue],
+            service_level_target=timedelta(seconds=settings.service_level_target_seconds),
+            emergency_status=emergency.status,
+        )
+        tracker.subscribe(supervision.publisher.on_call_event)
         ivr_mode = IvrMode(emergency)
         ivr = IvrServer(
             load_menu(settings.menu_file),
@@ -184,6 +226,7 @@ class HotlineService:
             health_watch=health_watch,
             ivr=ivr,
             ivr_mode=ivr_mode,
+            supervision=supervision,
             app=None,
         )
         secret = (
@@ -206,6 +249,13 @@ class HotlineService:
                 main_queue=settings.main_queue,
                 board=emergency,
                 heartbeat=heartbeats,
+            )
+        )
+        service.app.include_router(
+            supervision.web_router(
+                require_supervisor=require(UserRole.SUPERVISOR),
+                require_agent=require(UserRole.AGENT),
+                authorize_websocket=_supervisor_websocket,
             )
         )
         return service
@@ -251,6 +301,7 @@ class HotlineService:
             raise ConfigError(f"database {s.db_url} unreachable: {exc}") from exc
         s.journal_dir.mkdir(parents=True, exist_ok=True)
         await self.emergency.start()
+        await self.supervision.start()
 
         async def on_connected(_client: AmiClient) -> None:
             await self.emergency.on_ami_connected()
@@ -294,6 +345,7 @@ class HotlineService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.emergency.stop()
+        await self.supervision.stop()
         await self.bus.close()
         await self.db.dispose()
 

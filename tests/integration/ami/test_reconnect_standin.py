@@ -50,8 +50,9 @@ async def test_cut_mid_call_every_call_ends_exactly_once() -> None:
         ]
         # Wait until some are talking and some are ringing/waiting, then cut. The
         # back-off keeps us away for 5-10 simulated seconds: agents answer meanwhile.
-        while not any(c.state == "connected" for c in tracker.calls.values()):
-            await asyncio.sleep(0.01)
+        # Cut while a phone rings: it is answered (2 simulated s) while we are away.
+        while not any(c.state == "agent_ringing" for c in tracker.calls.values()):
+            await asyncio.sleep(0.005)
         await pbx.cut_ami_clients()
         while client.connections < 2:
             await asyncio.sleep(0.01)
