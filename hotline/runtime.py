@@ -77,6 +77,34 @@ async def _supervisor_websocket(websocket: WebSocket) -> bool:
     return True
 
 
+class _PaperNumberToAgent:
+    """`fallback.ports.PaperNumberNotice`: the answering agent's console shows the number."""
+
+    def __init__(self, fanout: ConsoleFanout, bus: MessageBus) -> None:
+        self.fanout = fanout
+        self.bus = bus
+
+    async def __call__(
+        self,
+        *,
+        interface: str,
+        member_name: str,
+        call_id: str,
+        paper_number: str,
+        caller_number: str,
+    ) -> None:
+        username = await self.fanout.username_for(interface) or member_name
+        await self.bus.publish(
+            f"user:{username}",
+            {
+                "type": "paper_number",
+                "call_id": call_id,
+                "paper_number": paper_number,
+                "caller_number": caller_number,
+            },
+        )
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the service owns SIGINT/SIGTERM."""
 
@@ -181,6 +209,7 @@ class HotlineService:
             ),
             bus=bus,
             health=health_watch,
+            paper_notice=_PaperNumberToAgent(fanout, bus),
         )
         tracker.subscribe(emergency.on_call_event)
         try:
@@ -301,14 +330,18 @@ class HotlineService:
             raise ConfigError(f"database {s.db_url} unreachable: {exc}") from exc
         s.journal_dir.mkdir(parents=True, exist_ok=True)
         await self.emergency.start()
-        await self.supervision.start()
 
         async def on_connected(_client: AmiClient) -> None:
             await self.emergency.on_ami_connected()
 
         self.ami.on_connected.append(on_connected)
         self.ami.start()
+        # Give Asterisk a moment so the first health round and wallboard see real state;
+        # if it is down we serve anyway (the IVR and console work; AMI keeps retrying).
+        with contextlib.suppress(TimeoutError):
+            await self.ami.wait_connected(5)
         await self.ivr.start(s.agi_host, s.agi_port)
+        await self.supervision.start()
         self._tasks.append(
             asyncio.create_task(
                 self.emergency.run_health_watch(s.health_interval), name="health-watch"
