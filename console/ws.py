@@ -74,7 +74,12 @@ async def console_socket(websocket: WebSocket) -> None:
         return
     runtime = runtime_of(websocket)
     user = session.user
-    subscription = await runtime.deps.bus.subscribe(*topics_for(user))
+    try:
+        subscription = await runtime.deps.bus.subscribe(*topics_for(user))
+    except Exception as exc:  # e.g. Redis unreachable: the page retries with back-off
+        log.error("console websocket for %s: bus unavailable: %s", user.username, exc)
+        await _deny(websocket, 503, "live messages unavailable; retrying")
+        return
     await websocket.accept()
     presence = runtime.deps.presence
     presence.connected(user.username, user.role.value, runtime.deps.clock())
@@ -134,9 +139,9 @@ async def console_socket(websocket: WebSocket) -> None:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                 await task
         for task in done:
-            exc = task.exception()
-            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
-                raise exc
+            failure = task.exception()
+            if failure is not None and not isinstance(failure, WebSocketDisconnect | RuntimeError):
+                raise failure
     except WebSocketDisconnect:
         pass
     finally:

@@ -144,3 +144,16 @@ async def test_socket_closes_when_the_session_expires(world: h.World) -> None:
             assert info.value.rcvd is not None and info.value.rcvd.code == 4401
     finally:
         await h.stop_server(server, task)
+
+
+async def test_bus_down_is_a_503_handshake(world: h.World, live: h.LiveServer) -> None:
+    token = await login(live, "alice")
+
+    async def broken(*topics: str) -> None:
+        raise ConnectionError("redis unreachable")
+
+    world.bus.subscribe = broken  # type: ignore[method-assign,assignment]
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(f"ws://127.0.0.1:{live.port}/ws/console?token={token}"):
+            pass
+    assert info.value.response.status_code == 503
