@@ -140,7 +140,9 @@ async def console_socket(websocket: WebSocket) -> None:
                 await task
         for task in done:
             failure = task.exception()
-            if failure is not None and not isinstance(failure, WebSocketDisconnect | RuntimeError):
+            # A peer gone mid-send surfaces as one of these: not an error of ours.
+            quiet = WebSocketDisconnect | RuntimeError | OSError
+            if failure is not None and not isinstance(failure, quiet):
                 raise failure
     except WebSocketDisconnect:
         pass
