@@ -351,3 +351,7 @@ def _attach_history_triggers() -> None:
 
 
 _attach_history_triggers()
+
+# The tables the storage migrations own. Other packages may declare tables on `Base` too
+# (and create them themselves); schema comparisons and autogenerate look at these only.
+STORAGE_TABLES: frozenset[str] = frozenset(Base.metadata.tables)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from storage.database import Database
@@ -64,9 +64,10 @@ def scratch_sqlite_url(directory: Path) -> str:
 
 async def empty_all_tables(db: Database) -> None:
     """Remove every row (history triggers fire on DELETE, not on TRUNCATE)."""
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    if db.dialect != "postgresql":
+        raise ValueError("use a fresh SQLite file instead of emptying one")
     async with db.engine.begin() as conn:
-        if db.dialect == "postgresql":
+        existing = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name in existing]
+        if tables:
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            raise ValueError("use a fresh SQLite file instead of emptying one")

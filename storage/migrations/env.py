@@ -5,16 +5,31 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from storage.models import Base
+from storage.models import STORAGE_TABLES, Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    # Only the storage tables: other packages' tables on Base are created by their owners.
+    return type_ != "table" or name in STORAGE_TABLES or name == "alembic_version"
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    table = getattr(obj, "table", obj) if type_ != "table" else obj
+    table_name = getattr(table, "name", name)
+    return table_name in STORAGE_TABLES or table_name == "alembic_version"
 
 
 def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
+        include_name=include_name,
+        include_object=include_object,
         literal_binds=True,
         render_as_batch=True,
     )
@@ -28,7 +43,11 @@ def run_migrations_online() -> None:
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            include_name=include_name,
+            include_object=include_object,
+            render_as_batch=True,
         )
         with context.begin_transaction():
             context.run_migrations()
