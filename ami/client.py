@@ -78,7 +78,7 @@ class _Pending:
     events: list[AmiMessage] = field(default_factory=list)
 
 
-READ_SIZE = 32 * 1024
+READ_SIZE = 16 * 1024
 
 
 class _AmiWire(AMIProtocol, asyncio.BufferedProtocol):  # type: ignore[misc]
