@@ -106,11 +106,10 @@ def serve(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
 
     async def _serve() -> None:
-        from hotline.schema import check_current
-
-        await asyncio.to_thread(check_current, settings.db_url)
         service = HotlineService.build(settings)
-        await service.start()
+        # Checks the database and its schema, except on a restart during an outage (the
+        # journal says emergency mode): then it serves without the database.
+        await service.start(check_schema=True)
         err.print(
             f"hotline serving: console {service.console_url}, FastAGI "
             f"{settings.agi_host}:{service.ivr.port}, AMI {settings.ami_host}:"

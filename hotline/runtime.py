@@ -28,6 +28,7 @@ from console.errors import NotAuthenticated
 from console.runtime import bearer_token, require, runtime_of, same_origin
 from console.sessions import COOKIE_NAME
 from fallback.domain.mode import EmergencyPolicy
+from fallback.drill import DrillSchedule, EmergencyDrill
 from fallback.health import ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe, SqlWriteProbe
 from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
@@ -136,6 +137,10 @@ class HotlineService:
     http: _QuietServer | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     http_port: int | None = None
+    drill: EmergencyDrill | None = None
+    # False when the database did not answer at start (restart during an outage).
+    database_up_at_start: bool = True
+    _supervision_started: bool = False
 
     # --- construction ---------------------------------------------------------------------
 
@@ -212,6 +217,19 @@ class HotlineService:
             paper_notice=_PaperNumberToAgent(fanout, bus),
         )
         tracker.subscribe(emergency.on_call_event)
+        # Emergency-pool drill: `hotline drill` on demand, and every drill_interval_hours.
+        drill = EmergencyDrill(
+            ami,
+            utc_now,
+            results=EmergencyDrill.results_log(settings.journal_dir),
+            queue=settings.emergency_queue,
+            timeout=settings.drill_timeout,
+            on_result=emergency.on_drill_result,
+        )
+        ami.add_listener(
+            lambda event: drill.on_ami_message(event.message),
+            events=("AgentConnect", "OriginateResponse"),
+        )
         try:
             supervision_config = SupervisionConfig.from_mapping(settings.supervision)
         except ValueError as exc:
@@ -257,6 +275,7 @@ class HotlineService:
             ivr_mode=ivr_mode,
             supervision=supervision,
             app=None,
+            drill=drill,
         )
         secret = (
             settings.session_secret.get_secret_value()
@@ -322,14 +341,33 @@ class HotlineService:
 
     # --- lifecycle --------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, check_schema: bool = False) -> None:
         s = self.settings
-        try:
-            await self.db.ping()
-        except Exception as exc:
-            raise ConfigError(f"database {s.db_url} unreachable: {exc}") from exc
         s.journal_dir.mkdir(parents=True, exist_ok=True)
+        # The journal first: it says whether we are restarting in the middle of an outage.
         await self.emergency.start()
+        try:
+            # A hung (black-holed) database must not hang the start for minutes.
+            async with asyncio.timeout(s.health_timeout * s.health_failures):
+                await self.db.ping()
+        except Exception as exc:
+            if not self.emergency.status().active:
+                await self.emergency.stop()
+                raise ConfigError(f"database {s.db_url} unreachable: {exc!r}") from exc
+            # Restart during an outage: keep answering in emergency mode, catch up later.
+            self.database_up_at_start = False
+            log.error("database unreachable at start (%r): serving in emergency mode", exc)
+        if check_schema and self.database_up_at_start:
+            from hotline.schema import check_current
+
+            try:
+                await asyncio.to_thread(check_current, s.db_url)
+            except ConfigError:
+                await self.emergency.stop()
+                raise
+        drill_records: list[dict[str, Any]] = []
+        if self.drill is not None and self.drill.results is not None:
+            drill_records = await self.drill.results.open()
 
         async def on_connected(_client: AmiClient) -> None:
             await self.emergency.on_ami_connected()
@@ -341,7 +379,21 @@ class HotlineService:
         with contextlib.suppress(TimeoutError):
             await self.ami.wait_connected(5)
         await self.ivr.start(s.agi_host, s.agi_port)
-        await self.supervision.start()
+        if self.database_up_at_start:
+            await self.supervision.start()
+            self._supervision_started = True
+        else:
+            self._tasks.append(
+                asyncio.create_task(self._start_supervision_later(), name="supervision-later")
+            )
+        if self.drill is not None and s.drill_interval_hours > 0:
+            schedule = DrillSchedule(
+                self.drill,
+                timedelta(hours=s.drill_interval_hours),
+                utc_now,
+                last_run=DrillSchedule.last_run_in(drill_records),
+            )
+            self._tasks.append(asyncio.create_task(schedule.run_forever(), name="drills"))
         self._tasks.append(
             asyncio.create_task(
                 self.emergency.run_health_watch(s.health_interval), name="health-watch"
@@ -378,9 +430,27 @@ class HotlineService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.emergency.stop()
-        await self.supervision.stop()
+        if self.drill is not None and self.drill.results is not None:
+            await self.drill.results.close()
+        if self._supervision_started:
+            await self.supervision.stop()
         await self.bus.close()
         await self.db.dispose()
+
+    async def _start_supervision_later(self) -> None:
+        """Supervision reads the database at start: begin once it answers again."""
+        s = self.settings
+        while True:
+            try:
+                async with asyncio.timeout(s.health_timeout):
+                    await self.db.ping()
+                break
+            except Exception as exc:
+                log.debug("database still unreachable (%r); supervision waits", exc)
+            await asyncio.sleep(s.health_interval)
+        await self.supervision.start()
+        self._supervision_started = True
+        log.info("database reachable again: supervision started")
 
     @property
     def console_url(self) -> str:

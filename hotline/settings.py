@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     emergency_hold_down: float = Field(60.0, ge=0)
     # Which health checks may switch the hotline to emergency mode by themselves.
     health_critical: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["database"])
+    # Emergency-pool drill: a test call every N hours (0 = no schedule; `hotline drill`
+    # still works on demand), failed when no pool member answers within drill_timeout s.
+    drill_interval_hours: float = Field(0.0, ge=0)
+    drill_timeout: float = Field(30.0, gt=0)
     service_level_target_seconds: int = Field(20, ge=1)
     sla: dict[str, Any] = Field(default_factory=dict)
     # [supervision] table: calendar, notification channels, recipients (supervision.config).
