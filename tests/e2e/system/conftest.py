@@ -1,0 +1,270 @@
+"""The whole hotline, as `hotline serve` builds it, against the loopback PBX stand-in.
+
+`system` is one `HotlineService` (AMI controller, IVR, tickets, screen-pop, console on
+uvicorn) on a scratch database (SQLite, and PostgreSQL when the server is up) holding a
+small site directory imported from CSV and four console users, plus a `PbxStandIn` whose
+agent phones match those users' interfaces. Nothing is faked between the two: calls go
+over real AMI and FastAGI sockets, agents get ready through the HTTP API and watch a
+real websocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from websockets.asyncio.client import ClientConnection, connect
+
+from ami.calls import DomainCallEvent
+from hotline.runtime import HotlineService
+from hotline.settings import Settings
+from pbx import PbxStandIn
+from routing.records import Ticket
+from storage.database import Database
+from storage.migrate import upgrade
+from storage.site_import import import_sites
+from storage.testing import (
+    create_scratch_postgres,
+    drop_scratch_postgres,
+    postgres_available,
+    scratch_sqlite_url,
+)
+from storage.users import UserRepository
+
+log = logging.getLogger(__name__)
+
+PASSWORD = "system-test-pw"
+SPEED = 10.0  # simulated seconds per real second
+# (username, role, phone interface, simulated seconds before the phone is answered)
+AGENTS = (
+    ("alice", "agent", "PJSIP/1001", 2.0),
+    ("bob", "agent", "PJSIP/1002", 2.0),
+)
+OTHERS = (("sue", "supervisor"), ("root", "admin"))
+
+RIVERSIDE = "4401001"  # known caller 010-12345678, 80 km out
+HILLTOP = "4401002"  # known caller 13911112222, 30 km out
+SWITCHBOARD_A = "4402001"  # two sites share the switchboard 027-88880000
+SWITCHBOARD_B = "4402002"
+FARAWAY = "4403001"  # nobody calls from its number in the tests: reached by site code
+
+
+def directory_csv(today: date) -> str:
+    """A small directory in the INTERFACE.md CSV format (one row per contact)."""
+    later = (today + timedelta(days=400)).isoformat()
+    past = (today - timedelta(days=30)).isoformat()
+    header = (
+        "site_code,organisation,site_name,contact_phone,customer_id,tier,address,distance_km,"
+        "contact_name,engineer,contract_tier,warranty_end,engineer_phone,engineer_interface,"
+        "equipment"
+    )
+    rows = [
+        f"{RIVERSIDE},Provincial Water Resources Bureau,Riverside Pump Station,010-12345678,"
+        f"C-100,county,12 Dyke Road,80,Wang Li,Zhao Gang,gold,{later},13700001111,,"
+        f"MCU|RMX-2000|SN-RIV-1|{past};camera|HDX-9000|SN-RIV-2|{later}",
+        f"{RIVERSIDE},Provincial Water Resources Bureau,Riverside Pump Station,13800001234,"
+        f"C-100,county,12 Dyke Road,80,Li Na,Zhao Gang,gold,{later},13700001111,,",
+        f"{HILLTOP},Provincial Water Resources Bureau,Hilltop Reservoir,13911112222,C-100,"
+        f"township,1 Hill Lane,30,Chen Jie,,silver,{later},,,terminal|HDX-7000|SN-HILL-1|{later}",
+        f"{SWITCHBOARD_A},City Flood Office,East Gate Station,027-88880000,C-200,city,"
+        f"East Gate,20,Front Desk,,,,,,",
+        f"{SWITCHBOARD_B},City Flood Office,West Gate Station,027-88880000,C-200,city,"
+        f"West Gate,25,Front Desk,,,,,,",
+        f"{FARAWAY},Mountain County Office,Summit Relay,0719-5550123,C-300,township,"
+        f"Summit Road,450,Guo Qiang,,,,,,",
+    ]
+    return "\n".join([header, *rows]) + "\n"
+
+
+@dataclass
+class ConsoleSocket:
+    """A real websocket client on `/ws/console` that keeps every message it receives."""
+
+    username: str
+    connection: ClientConnection
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _reader: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._reader = asyncio.create_task(self._read(), name=f"ws-{self.username}")
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in self.connection:
+                self.messages.append(json.loads(raw))
+                self._arrived.set()
+
+    def about(self, call_id: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m.get("call_id") == call_id]
+
+    async def wait_for(
+        self, kind: str, call_id: str | None = None, timeout: float = 15.0
+    ) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                for message in self.messages:
+                    if message.get("type") == kind and (
+                        call_id is None or message.get("call_id") == call_id
+                    ):
+                        return message
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def close(self) -> None:
+        await self.connection.close()
+        if self._reader is not None:
+            await self._reader
+
+
+@dataclass
+class System:
+    pbx: PbxStandIn
+    service: HotlineService
+    db_url: str
+    http: httpx.AsyncClient
+    events: list[DomainCallEvent]
+    sockets: list[ConsoleSocket] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.service.console_url
+
+    async def login(self, username: str) -> str:
+        response = await self.http.post(
+            "/api/login", json={"username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        token = response.json()["token"]
+        assert isinstance(token, str)
+        return token
+
+    async def set_state(self, token: str, state: str) -> None:
+        response = await self.http.post(
+            "/api/agent/state",
+            json={"state": state},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+
+    async def open_socket(self, username: str, token: str) -> ConsoleSocket:
+        ws_url = self.url.replace("http://", "ws://") + f"/ws/console?token={token}"
+        connection = await connect(ws_url, open_timeout=10)
+        sock = ConsoleSocket(username, connection)
+        hello = json.loads(await asyncio.wait_for(connection.recv(), 10))
+        assert hello["type"] == "hello" and hello["username"] == username
+        sock.start()
+        self.sockets.append(sock)
+        # The subscription exists once hello was sent; nothing published after it is lost.
+        return sock
+
+    async def agent_on_duty(self, username: str) -> ConsoleSocket:
+        """Log in through the API, open the console websocket, press Ready."""
+        token = await self.login(username)
+        sock = await self.open_socket(username, token)
+        await self.set_state(token, "ready")
+        return sock
+
+    async def ticket_of(self, call_id: str, timeout: float = 15.0) -> Ticket:
+        async with asyncio.timeout(timeout):
+            while True:
+                ticket = await self.service.tickets.get_by_call(call_id)
+                if ticket is not None:
+                    return ticket
+                await asyncio.sleep(0.05)
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await asyncio.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def prepare_database(url: str, directory: Path) -> None:
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    try:
+        report = await import_sites(db, directory)
+        assert not report.errors, report.errors
+        users = UserRepository(db)
+        for username, role, interface, _ in AGENTS:
+            await users.create(username, role, PASSWORD, interface)
+        for username, role in OTHERS:
+            await users.create(username, role, PASSWORD, None)
+    finally:
+        await db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def running_system(db_url: str, tmp_path: Path) -> AsyncIterator[System]:
+    directory = tmp_path / "sites.csv"
+    directory.write_text(directory_csv(date.today()), encoding="utf-8")
+    await prepare_database(db_url, directory)
+    pbx = PbxStandIn(speed=SPEED, agi_port=free_port(), auth_failure_delay=0, prompt_seconds=0.5)
+    for _username, _role, interface, delay in AGENTS:
+        pbx.add_agent(interface, answer_after=delay)
+    await pbx.start()
+    settings = Settings(
+        ami_host="127.0.0.1",
+        ami_port=pbx.ami_port,
+        ami_user="hotline",
+        ami_secret=SecretStr("hotline-secret"),
+        agi_port=0,
+        http_port=0,
+        db_url=db_url,
+        journal_dir=tmp_path / "journal",
+        sounds_dir=tmp_path / "sounds",
+    )
+    service = HotlineService.build(settings)
+    events: list[DomainCallEvent] = []
+    service.tracker.subscribe(events.append)
+    try:
+        await service.start()
+        await service.ami.wait_connected(10)
+        pbx.set_agi_target("127.0.0.1", service.ivr.port or 0)
+        async with httpx.AsyncClient(base_url=service.console_url, timeout=10) as http:
+            system = System(pbx, service, db_url, http, events)
+            try:
+                yield system
+            finally:
+                for sock in system.sockets:
+                    with contextlib.suppress(Exception):
+                        await sock.close()
+    finally:
+        await service.stop()
+        await pbx.stop()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[System]:
+    if request.param == "sqlite":
+        async with running_system(scratch_sqlite_url(tmp_path), tmp_path) as s:
+            yield s
+        return
+    if not await asyncio.to_thread(postgres_available):
+        pytest.skip("PostgreSQL is not reachable")
+    url = await asyncio.to_thread(create_scratch_postgres, None, "hotline_e2e_system")
+    try:
+        async with running_system(url, tmp_path) as s:
+            yield s
+    finally:
+        await asyncio.to_thread(drop_scratch_postgres, url)
