@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     http_port: int = Field(8000, ge=0, le=65535)
     db_url: str = "sqlite:///./hotline.db"
     redis_url: str | None = None
+    # Scale-out (hotline.cluster, docs/deployment.md): Redis key prefix shared by the
+    # instances of one hotline; "full" = controller candidate + FastAGI + console,
+    # "console" = web console/API only. The leader lease lives `lease_ttl` seconds.
+    redis_prefix: str = Field("hotline", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    role: Literal["full", "console"] = "full"
+    lease_ttl: float = Field(3.0, ge=1.0, le=60.0)
+    node_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@-]{1,100}$")
     journal_dir: Path = Path("./journal")
     sounds_dir: Path = Path("./sounds")
     emergency_members: Annotated[list[str], NoDecode] = Field(default_factory=list)
