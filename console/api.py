@@ -344,6 +344,25 @@ async def queue_status(session: SupervisorSession, request: Request) -> dict[str
     }
 
 
+@router.get("/consoles", tags=["calls"])
+async def consoles(session: SupervisorSession, request: Request) -> dict[str, Any]:
+    """Who has a console open, their last heartbeat and their queue state as this node
+    knows it."""
+    runtime = runtime_of(request)
+    return {
+        "items": [
+            {
+                "username": seen.username,
+                "role": seen.role,
+                "connections": seen.connections,
+                "last_seen": seen.last_seen.isoformat(),
+                "agent_state": runtime.agents.state_of(seen.username).value,
+            }
+            for seen in runtime.deps.presence.consoles()
+        ]
+    }
+
+
 # --- sites --------------------------------------------------------------------------------
 
 

@@ -153,6 +153,16 @@
       flash($("queue-msg"), err.message, false);
     }
     try {
+      const open = await api("GET", "/api/consoles");
+      const body = clear($("console-list").tBodies[0]);
+      for (const c of open.items) {
+        body.append(el("tr", { dataset: { user: c.username } },
+          [c.username, c.role, c.agent_state, c.connections, fmtTime(c.last_seen)].map((v) => el("td", { text: v }))));
+      }
+    } catch (err) {
+      flash($("queue-msg"), err.message, false);
+    }
+    try {
       const q = await api("GET", "/api/queues");
       const members = clear($("queue-members").tBodies[0]);
       for (const m of q.members) {

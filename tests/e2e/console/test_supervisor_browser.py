@@ -138,6 +138,7 @@ async def test_emergency_flip_backfill_and_close(
     await expect(page).to_have_url(f"{url}/supervisor")
     await expect(page.locator("#em-mode")).to_have_text("normal")
     await expect(page.locator("#health-overall")).to_have_text("ok")
+    await expect(page.locator('#console-list tr[data-user="sue"]')).to_contain_text("supervisor")
     await expect(page.locator('#health-table tr[data-check="database"]')).to_contain_text("ok")
 
     # The flip asks for confirmation and will not go without a reason.

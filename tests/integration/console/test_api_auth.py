@@ -16,6 +16,7 @@ SUPERVISOR_ROUTES = {
     ("GET", "/api/backfill/reconciliation"),
     ("POST", "/api/backfill/{paper_number}/waive"),
     ("GET", "/api/queues"),
+    ("GET", "/api/consoles"),
     ("GET", "/api/emergency/checks"),
     ("GET", "/api/emergency/audit"),
     ("POST", "/api/emergency/close-backfill"),
