@@ -215,6 +215,13 @@
     else box.append(el("p", { text: "The caller's site is not known: ask for the site code and put it in the ticket." }));
     if (msg.ticket) fillTicket(msg.ticket);
     else if (msg.ticket_number) openTicket(msg.ticket_number);
+    else {
+      // No ticket yet (e.g. the database is struggling): never leave an older one on screen.
+      current = null;
+      $("ticket-editor").classList.add("hidden");
+      $("call-ended").textContent = "No ticket for this call yet: use “Open a ticket by hand” or a paper ticket.";
+      $("call-ended").classList.remove("hidden");
+    }
   }
 
   function onRingCancelled(msg) {
