@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -22,6 +23,7 @@ from routing.site_rows import DirectoryRow, RowError, parse_directory
 from storage.database import Database
 from storage.errors import store_errors
 from storage.models import (
+    Base,
     ContactRow,
     ContractRow,
     EngineerRow,
@@ -34,6 +36,16 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (rows done, rows total)
+SITE_FIELDS = (
+    "organisation",
+    "site_name",
+    "customer_id",
+    "tier",
+    "address",
+    "distance_km",
+    "sector",
+    "network_notes",
+)
 CHUNK_SITES = 200
 
 
@@ -158,43 +170,132 @@ async def _write_chunk(
     }
     engineers = await _engineers(session, [r for rows in chunk.values() for r in rows])
     now = datetime.now(UTC)
-    created = updated = contacts = 0
+    updated = contacts = 0
+    fresh: dict[str, list[DirectoryRow]] = {}
     for code, rows in chunk.items():
         site = existing.get(code)
         if site is None:
-            first = rows[0]
-            site = SiteRow(
-                site_code=code,
-                organisation=first.organisation,
-                site_name=first.site_name,
-                updated_at=now,
-                contacts=[],
-                equipment=[],
-                engineer_links=[],
-                special_periods=[],
-            )
-            session.add(site)
-            created += 1
-        else:
-            updated += 1
+            fresh[code] = list(rows)
+            continue
+        updated += 1
         contacts += _apply_site(site, rows, engineers, now)
-    return created, updated, contacts
+    if fresh:
+        contacts += await _insert_new_sites(session, fresh, engineers, now)
+    return len(fresh), updated, contacts
+
+
+def _table(model: type[Base]) -> Table:
+    return Base.metadata.tables[model.__tablename__]
+
+
+def _site_fields(rows: Sequence[DirectoryRow], base: dict[str, Any]) -> dict[str, Any]:
+    """Site-level columns: a non-empty value in a later row wins; empty keeps what is known."""
+    fields = dict(base)
+    for row in rows:
+        fields["organisation"] = row.organisation
+        fields["site_name"] = row.site_name
+        fields["customer_id"] = row.customer_id or fields.get("customer_id") or ""
+        fields["tier"] = row.tier.value if row.tier else fields.get("tier")
+        fields["address"] = row.address or fields.get("address") or ""
+        if row.distance_km is not None:
+            fields["distance_km"] = row.distance_km
+        fields.setdefault("distance_km", None)
+        fields["sector"] = row.sector or fields.get("sector") or ""
+        fields["network_notes"] = row.network_notes or fields.get("network_notes") or ""
+    return fields
+
+
+async def _insert_new_sites(
+    session: AsyncSession,
+    fresh: dict[str, list[DirectoryRow]],
+    engineers: dict[str, EngineerRow],
+    now: datetime,
+) -> int:
+    """Sites the database does not know yet: plain multi-row INSERTs (a first import of a
+    large directory would otherwise be thousands of single-row round trips)."""
+    sites = [
+        {"site_code": code, "updated_at": now, **_site_fields(rows, {})}
+        for code, rows in fresh.items()
+    ]
+    await session.execute(insert(_table(SiteRow)), sites)
+    result = await session.execute(
+        select(SiteRow.site_code, SiteRow.id).where(SiteRow.site_code.in_(list(fresh)))
+    )
+    ids = {code: site_id for code, site_id in result.all()}
+    contacts: list[dict[str, Any]] = []
+    equipment: list[dict[str, Any]] = []
+    contracts: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    periods: list[dict[str, Any]] = []
+    for code, rows in fresh.items():
+        site_id = ids[code]
+        numbers: set[str] = set()
+        serials: dict[str, dict[str, Any]] = {}
+        linked: list[int] = []
+        windows: set[tuple[datetime, datetime]] = set()
+        for row in rows:
+            if row.contact_normalised not in numbers:
+                numbers.add(row.contact_normalised)
+                contacts.append(
+                    {
+                        "site_id": site_id,
+                        "name": row.contact_name,
+                        "phone": row.contact_phone,
+                        "normalised": row.contact_normalised,
+                        "line_kind": row.contact_kind.value,
+                    }
+                )
+            for item in row.equipment:
+                serials[item.serial] = {
+                    "site_id": site_id,
+                    "kind": item.kind,
+                    "model": item.model,
+                    "serial": item.serial,
+                    "warranty_end": item.warranty_end,
+                }
+            engineer = engineers.get(row.engineer) if row.engineer else None
+            if engineer is not None and engineer.id not in linked:
+                links.append(
+                    {"site_id": site_id, "engineer_id": engineer.id, "position": len(linked)}
+                )
+                linked.append(engineer.id)
+            for window in row.guard_windows:
+                if (window.starts_at, window.ends_at) not in windows:
+                    windows.add((window.starts_at, window.ends_at))
+                    periods.append(
+                        {
+                            "site_id": site_id,
+                            "kind": "guard",
+                            "label": window.label,
+                            "starts_at": window.starts_at,
+                            "ends_at": window.ends_at,
+                        }
+                    )
+        equipment.extend(serials.values())
+        contract_rows = [r for r in rows if r.contract_tier or r.warranty_end]
+        if contract_rows:
+            tier = next((r.contract_tier for r in reversed(contract_rows) if r.contract_tier), "")
+            end = next((r.warranty_end for r in reversed(contract_rows) if r.warranty_end), None)
+            contracts.append({"site_id": site_id, "tier": tier, "warranty_end": end})
+    for table, values in (
+        (_table(ContactRow), contacts),
+        (_table(EquipmentRow), equipment),
+        (_table(ContractRow), contracts),
+        (_table(SiteEngineerRow), links),
+        (_table(SpecialPeriodRow), periods),
+    ):
+        if values:
+            await session.execute(insert(table), values)
+    return len(contacts)
 
 
 def _apply_site(
     site: SiteRow, rows: Sequence[DirectoryRow], engineers: dict[str, EngineerRow], now: datetime
 ) -> int:
     """Merge the rows of one site into its ORM object; returns contacts added."""
-    for row in rows:
-        # Site-level columns: a non-empty value in a later row wins; empty keeps what is known.
-        site.organisation = row.organisation
-        site.site_name = row.site_name
-        site.customer_id = row.customer_id or site.customer_id or ""
-        site.tier = row.tier.value if row.tier else site.tier
-        site.address = row.address or site.address or ""
-        site.distance_km = row.distance_km if row.distance_km is not None else site.distance_km
-        site.sector = row.sector or site.sector or ""
-        site.network_notes = row.network_notes or site.network_notes or ""
+    known = {name: getattr(site, name) for name in SITE_FIELDS}
+    for name, value in _site_fields(rows, known).items():
+        setattr(site, name, value)
     site.updated_at = now
     added = 0
     by_number = {c.normalised: c for c in site.contacts}
