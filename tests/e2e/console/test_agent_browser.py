@@ -201,4 +201,18 @@ async def test_page_reconnects_after_the_socket_drops(
     )
     await expect(page.locator("#call-ringing")).to_be_hidden()
     await expect(page.locator("#call-ended")).to_contain_text("answered by another agent")
+    # A pop for an unidentified caller whose ticket could not be opened yet.
+    await world.bus.publish(
+        "user:bob",
+        {
+            "type": "screen_pop",
+            "call_id": "1700000800.2",
+            "ticket_number": None,
+            "site": None,
+            "ticket": None,
+        },
+    )
+    await expect(page.locator("#pop-site-name")).to_have_text("Unidentified site")
+    await expect(page.locator("#ticket-editor")).to_be_hidden()
+    await expect(page.locator("#call-ended")).to_contain_text("No ticket for this call yet")
     await context.close()
