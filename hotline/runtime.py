@@ -23,6 +23,7 @@ from fastapi import WebSocket
 from ami.client import AmiClient, LinkState
 from ami.tracker import CallTracker
 from bus import InProcessBus, MessageBus
+from bus.redis import RedisBus
 from console import ConsoleDeps, create_app
 from console.errors import NotAuthenticated
 from console.runtime import bearer_token, require, runtime_of, same_origin
@@ -36,6 +37,7 @@ from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
 from hotline.adapters import IvrMode, IvrSiteDirectory
+from hotline.cluster import ClusterController, build_controller
 from hotline.pipeline import CallEventPipeline
 from hotline.settings import ConfigError, Settings
 from ivr.menu_file import load_menu
@@ -57,6 +59,14 @@ log = logging.getLogger(__name__)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _unbound_hook(_arg: Any) -> None:
+    raise RuntimeError("cluster hook used before the service was built")
+
+
+def _as_is(handler: Any) -> Any:
+    return handler
 
 
 async def _supervisor_websocket(websocket: WebSocket) -> bool:
@@ -141,6 +151,12 @@ class HotlineService:
     # False when the database did not answer at start (restart during an outage).
     database_up_at_start: bool = True
     _supervision_started: bool = False
+    # Set when HOTLINE_REDIS_URL is: AMI, health watch, drills and schedulers run on the
+    # elected leader only (hotline.cluster); the IVR and the console run everywhere.
+    cluster: ClusterController | None = None
+    _leading: bool = False
+    _leader_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _drill_records: list[dict[str, Any]] = field(default_factory=list)
 
     # --- construction ---------------------------------------------------------------------
 
@@ -150,7 +166,14 @@ class HotlineService:
             raise ConfigError("HOTLINE_AMI_USER and HOTLINE_AMI_SECRET are required")
         policy = settings.sla_policy()
         db = Database(settings.db_url)
-        bus = bus or InProcessBus()
+        if settings.role == "console" and not settings.redis_url:
+            raise ConfigError("HOTLINE_ROLE=console needs HOTLINE_REDIS_URL (screen-pops)")
+        if bus is None:
+            bus = (
+                RedisBus(settings.redis_url, prefix=settings.redis_prefix)
+                if settings.redis_url
+                else InProcessBus()
+            )
         tickets = TicketRepository(db)
         calls = CallRepository(db)
         sites = SiteRepository(db)
@@ -173,8 +196,18 @@ class HotlineService:
             emergency_queue=settings.emergency_queue,
         )
         fanout = ConsoleFanout(users=users, tickets=tickets, sites=sites, bus=bus)
+        cluster: ClusterController | None = None
+        if settings.redis_url:
+            # The hooks are bound to the service once it exists (below).
+            cluster = build_controller(
+                settings, db.engine, on_elected=_unbound_hook, on_demoted=_unbound_hook
+            )
+        leader_side = cluster.fenced if cluster is not None else _as_is
         pipeline = CallEventPipeline(
-            [("tickets", call_tickets.handle), ("screen-pop", fanout.handle)],
+            [
+                ("tickets", leader_side(call_tickets.handle)),
+                ("screen-pop", leader_side(fanout.handle)),
+            ],
             retryable=(StoreUnavailable, OSError, TimeoutError),
         )
         tracker.subscribe(pipeline.submit)
@@ -276,7 +309,11 @@ class HotlineService:
             supervision=supervision,
             app=None,
             drill=drill,
+            cluster=cluster,
         )
+        if cluster is not None:
+            cluster.on_elected = service._take_lead
+            cluster.on_demoted = service._step_down
         secret = (
             settings.session_secret.get_secret_value()
             if settings.session_secret
@@ -312,8 +349,12 @@ class HotlineService:
 
     async def health(self) -> Mapping[str, Any]:
         """Component states for `/healthz` and the supervisor page."""
+        standby = self.cluster is not None and not self.cluster.is_leader
         ami: dict[str, Any] = {
-            "status": "ok" if self.ami.state is LinkState.CONNECTED else "down",
+            # A standby leaves AMI to the leader by design: that is not a fault.
+            "status": "disabled"
+            if standby
+            else ("ok" if self.ami.state is LinkState.CONNECTED else "down"),
             "state": self.ami.state.value,
             "connections": self.ami.connections,
         }
@@ -329,8 +370,15 @@ class HotlineService:
         return {
             "ami": ami,
             "database": database,
-            "redis": "not_configured" if not self.settings.redis_url else "in_process",
-            "ivr": {"status": "ok" if self.ivr.port else "down", "port": self.ivr.port},
+            "redis": self.bus.state()
+            if isinstance(self.bus, RedisBus)
+            else ("not_configured" if not self.settings.redis_url else "in_process"),
+            "controller": await self.cluster.state()
+            if self.cluster is not None
+            else {"status": "ok", "role": "leader", "note": "single instance"},
+            "ivr": {"status": "ok" if self.ivr.port else "down", "port": self.ivr.port}
+            if self.settings.role != "console"
+            else {"status": "disabled", "port": None},
             "emergency": {"status": "ok", "active": status.active, "state": status.state},
             "calls": {
                 "status": "ok",
@@ -365,40 +413,19 @@ class HotlineService:
             except ConfigError:
                 await self.emergency.stop()
                 raise
-        drill_records: list[dict[str, Any]] = []
         if self.drill is not None and self.drill.results is not None:
-            drill_records = await self.drill.results.open()
+            self._drill_records = await self.drill.results.open()
 
         async def on_connected(_client: AmiClient) -> None:
             await self.emergency.on_ami_connected()
 
         self.ami.on_connected.append(on_connected)
-        self.ami.start()
-        # Give Asterisk a moment so the first health round and wallboard see real state;
-        # if it is down we serve anyway (the IVR and console work; AMI keeps retrying).
-        with contextlib.suppress(TimeoutError):
-            await self.ami.wait_connected(5)
-        await self.ivr.start(s.agi_host, s.agi_port)
-        if self.database_up_at_start:
-            await self.supervision.start()
-            self._supervision_started = True
-        else:
-            self._tasks.append(
-                asyncio.create_task(self._start_supervision_later(), name="supervision-later")
-            )
-        if self.drill is not None and s.drill_interval_hours > 0:
-            schedule = DrillSchedule(
-                self.drill,
-                timedelta(hours=s.drill_interval_hours),
-                utc_now,
-                last_run=DrillSchedule.last_run_in(drill_records),
-            )
-            self._tasks.append(asyncio.create_task(schedule.run_forever(), name="drills"))
-        self._tasks.append(
-            asyncio.create_task(
-                self.emergency.run_health_watch(s.health_interval), name="health-watch"
-            )
-        )
+        if self.cluster is None:
+            await self._take_lead(0)
+        if s.role != "console":
+            await self.ivr.start(s.agi_host, s.agi_port)
+        if self.cluster is not None:
+            await self.cluster.start()  # campaigns; `_take_lead` runs once elected
         config = uvicorn.Config(
             self.app,
             host=s.http_host,
@@ -418,9 +445,65 @@ class HotlineService:
         self.http_port = sockets[0].getsockname()[1] if sockets else s.http_port
         log.info("console on http://%s:%s", s.http_host, self.http_port)
 
+    async def _take_lead(self, token: int) -> None:
+        """The leader's part: AMI (login resyncs calls and queues), supervision's
+        scheduler and wallboard, drills and the health watch. Token 0 = no cluster."""
+        s = self.settings
+        self._leading = True
+        if token:
+            log.warning("leader (fencing token %d): connecting AMI", token)
+        self.ami.start()
+        # Give Asterisk a moment so the first health round and wallboard see real state;
+        # if it is down we serve anyway (the IVR and console work; AMI keeps retrying).
+        with contextlib.suppress(TimeoutError):
+            await self.ami.wait_connected(5)
+        if self._supervision_started:  # leading again after a demotion
+            await self.supervision.seed_today()
+            await self.supervision.publisher.start()
+            await self.supervision.scheduler.start()
+        elif self.database_up_at_start:
+            await self.supervision.start()
+            self._supervision_started = True
+        else:
+            self._leader_tasks.append(
+                asyncio.create_task(self._start_supervision_later(), name="supervision-later")
+            )
+        if self.drill is not None and s.drill_interval_hours > 0:
+            schedule = DrillSchedule(
+                self.drill,
+                timedelta(hours=s.drill_interval_hours),
+                utc_now,
+                last_run=DrillSchedule.last_run_in(self._drill_records),
+            )
+            self._leader_tasks.append(asyncio.create_task(schedule.run_forever(), name="drills"))
+        self._leader_tasks.append(
+            asyncio.create_task(
+                self.emergency.run_health_watch(s.health_interval), name="health-watch"
+            )
+        )
+
+    async def _step_down(self, reason: str) -> None:
+        """Stop the leader's part; the IVR and the console keep serving."""
+        self._leading = False
+        tasks, self._leader_tasks = self._leader_tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._supervision_started:
+            await self.supervision.scheduler.stop()
+            await self.supervision.publisher.stop()
+        await self.ami.stop()
+        log.warning("no longer leading (%s): AMI and schedulers stopped", reason)
+
     async def stop(self) -> None:
         if self.http is not None:
             self.http.should_exit = True
+        if self.cluster is not None:
+            await self.cluster.stop()  # steps down and releases the lease at once
+        elif self._leading:
+            await self._step_down("shutdown")
         await self.ivr.stop()
         await self.ami.stop()
         await self.pipeline.stop()
