@@ -174,7 +174,8 @@ class HotlineService:
                 if settings.redis_url
                 else InProcessBus()
             )
-        tickets = TicketRepository(db)
+        # With the policy, a level/site change by an agent recomputes the SLA deadlines.
+        tickets = TicketRepository(db, policy=policy)
         calls = CallRepository(db)
         sites = SiteRepository(db)
         users = UserRepository(db)
