@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from routing.errors import InvalidInput
 from routing.numbers import LineKind, matching_key, normalise
@@ -56,3 +58,32 @@ def test_garbage_is_refused(raw: str) -> None:
 @pytest.mark.parametrize("raw", ["", "anonymous", "<unknown>", "Restricted", "abc"])
 def test_unusable_caller_ids(raw: str) -> None:
     assert matching_key(raw) is None
+
+
+MOBILE_PREFIXES = ["130", "135", "138", "139", "150", "158", "177", "186", "189", "199"]
+
+
+@given(
+    prefix=st.sampled_from(MOBILE_PREFIXES),
+    rest=st.text(alphabet="0123456789", min_size=8, max_size=8),
+    style=st.sampled_from(["{n}", "+86{n}", "+86 {a} {b} {c}", "0086{n}", "86{n}", "{a}-{b}-{c}"]),
+)
+def test_any_way_of_writing_a_mobile_gives_one_key(prefix: str, rest: str, style: str) -> None:
+    number = prefix + rest
+    written = style.format(n=number, a=number[:3], b=number[3:7], c=number[7:])
+    assert normalise(written).key == normalise(number).key == "+86" + number
+
+
+@given(
+    area=st.sampled_from(["10", "20", "27", "28", "29"]),
+    first=st.sampled_from("2345678"),
+    rest=st.text(alphabet="0123456789", min_size=7, max_size=7),
+    style=st.sampled_from(
+        ["0{a}{s}", "0{a}-{s}", "+86 {a} {s}", "0086{a}{s}", "(0{a}){s}", "0{a}-{s}-801", "{a}{s}"]
+    ),
+)
+def test_any_way_of_writing_a_fixed_line_gives_one_key(
+    area: str, first: str, rest: str, style: str
+) -> None:
+    subscriber = first + rest
+    assert normalise(style.format(a=area, s=subscriber)).key == f"+86{area}{subscriber}"
