@@ -1,1 +1,10 @@
-"""storage package."""
+"""storage: the database edge (SQLAlchemy 2 async, SQLite by default, PostgreSQL supported).
+
+- `storage.database.Database(url, node="")`: engine + sessions (`sessions` for writes,
+  `reads` for read-only work), `create()`, `upgrade()`, `ping()`, `probe()`, `dispose()`.
+- `storage.migrate.upgrade(url)`: Alembic migrations (synchronous; `hotline db upgrade`).
+- Repositories implementing `routing.ports`: `TicketRepository`, `CallRepository`,
+  `SiteRepository`, `UserRepository`; `storage.repositories.Stores.build(db, ...)` makes all.
+- `storage.site_import.import_sites(db, path, progress=...) -> ImportReport`.
+- `storage.testing`: scratch SQLite files / uniquely named PostgreSQL databases for tests.
+"""

@@ -117,3 +117,15 @@ async def test_call_list_paging_and_hostile_caller_id(db: Database) -> None:
     assert [c.call_id for c in await calls.list(before="c1")] == ["c0"]
     assert "\r" not in first[0].caller_name and len(first[0].caller_name) <= 200
     assert [c.call_id for c in await calls.list(CallFilter(site_code="234567"), limit=1)] == ["c3"]
+
+
+async def test_stores_bundle(db: Database) -> None:
+    from routing.domain.levels import SlaPolicy
+    from storage.repositories import Stores
+
+    stores = Stores.build(db, policy=SlaPolicy(), node="N1")
+    await stores.users.create("zoe", "admin", "zoe-password")
+    assert (await stores.users.get("zoe")) is not None
+    assert (await stores.sites.match_caller("13800138000")).kind.value == "none"
+    assert await stores.calls.list() == []
+    assert await stores.tickets.list() == []
