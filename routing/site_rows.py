@@ -237,17 +237,31 @@ def parse_row(line: int, raw: Mapping[str, str | None]) -> DirectoryRow:
     )
 
 
-def _records(text: str) -> Iterator[tuple[int, dict[str, str | None]]]:
-    """(first line of the record, column → value); quoted fields may span lines."""
+def _records(text: str) -> Iterator[tuple[int, dict[str, str | None] | RowError]]:
+    """(first line of the record, column → value, or the CSV error of that record).
+
+    Quoted fields may span lines. A malformed record (stray quote, oversized field) is
+    reported with its line and the reader carries on with the next one.
+    """
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header = [h.strip() for h in next(reader, [])]
+    try:
+        header = [h.strip() for h in next(reader, [])]
+    except csv.Error as exc:
+        raise DirectoryFileError(f"line 1: unreadable header: {exc}") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise DirectoryFileError(f"line 1: missing required column(s): {', '.join(missing)}")
     line = reader.line_num + 1
-    for values in reader:
-        if values:
-            yield line, {name: value for name, value in zip(header, values, strict=False)}
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield line, RowError(line, "row", f"malformed CSV: {exc}")
+        else:
+            if values:
+                yield line, {name: value for name, value in zip(header, values, strict=False)}
         line = reader.line_num + 1
 
 
@@ -260,15 +274,16 @@ def parse_directory(data: bytes) -> ParsedDirectory:
     except UnicodeDecodeError as exc:
         raise DirectoryFileError(f"not UTF-8 (byte {exc.start})") from exc
     parsed = ParsedDirectory()
-    try:
-        for line, record in _records(text):
-            if not any((value or "").strip() for value in record.values()):
-                continue  # blank line
+    for line, record in _records(text):
+        if isinstance(record, RowError):
             parsed.rows_read += 1
-            try:
-                parsed.rows.append(parse_row(line, record))
-            except InvalidInput as exc:
-                parsed.errors.append(RowError(line, exc.field, exc.message))
-    except csv.Error as exc:
-        raise DirectoryFileError(f"unreadable CSV: {exc}") from exc
+            parsed.errors.append(record)
+            continue
+        if not any((value or "").strip() for value in record.values()):
+            continue  # blank line
+        parsed.rows_read += 1
+        try:
+            parsed.rows.append(parse_row(line, record))
+        except InvalidInput as exc:
+            parsed.errors.append(RowError(line, exc.field, exc.message))
     return parsed

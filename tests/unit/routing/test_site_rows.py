@@ -87,3 +87,17 @@ def _as_csv(rows: list[dict[str, str]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def test_malformed_records_are_row_errors_and_reading_goes_on() -> None:
+    text = (
+        "site_code,organisation,site_name,contact_phone\n"
+        "100001,Org,Site,13800138000\n"
+        f"100002,{'x' * 200_000},Site,13800138000\n"  # line 3: beyond the csv field limit
+        '100003,"bad"quote,Site,13800138000\n'  # line 4: stray quote
+        "100004,Org,Site,13900139000\n"
+    )
+    parsed = parse_directory(text.encode())
+    assert [(e.line, e.field) for e in parsed.errors] == [(3, "row"), (4, "row")]
+    assert [r.site_code for r in parsed.rows] == ["100001", "100004"]
+    assert [r.line for r in parsed.rows] == [2, 5]
