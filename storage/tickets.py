@@ -81,10 +81,16 @@ def check_call_id(call_id: str) -> str:
     return call_id
 
 
-def to_ticket(row: TicketRow) -> Ticket:
+def to_ticket(
+    row: TicketRow,
+    *,
+    history: Sequence[TicketHistoryRow] | None = None,
+    log_rows: Sequence[TicketLogRow] | None = None,
+) -> Ticket:
+    """The record of a ticket row; `history`/`log_rows` given = do not load them."""
     service: list[ServiceEntry] = []
     progress: list[ProgressEntry] = []
-    for entry in row.log:
+    for entry in row.log if log_rows is None else log_rows:
         if entry.kind == "service":
             service.append(
                 ServiceEntry(entry.at, entry.by, entry.symptom, entry.action, entry.result)
@@ -103,7 +109,10 @@ def to_ticket(row: TicketRow) -> Ticket:
         onsite_due=row.onsite_due,
         description=row.description,
         source=TicketSource(row.source),
-        history=tuple(TicketChange(h.at, h.by, h.field, h.old, h.new, h.note) for h in row.history),
+        history=tuple(
+            TicketChange(h.at, h.by, h.field, h.old, h.new, h.note)
+            for h in (row.history if history is None else history)
+        ),
         updated_at=row.updated_at,
         caller_name=row.caller_name,
         paper_number=row.paper_number,
@@ -183,7 +192,7 @@ class TicketRepository:
         try:
             with store_errors():
                 async with self.db.sessions.begin() as session:
-                    number = await self._insert(session, values, draft)
+                    ticket = await self._insert(session, values, draft)
         except IntegrityError:
             # Another task or process opened it between our check and our insert.
             found = await self.get_by_call(draft.call_id)
@@ -191,9 +200,7 @@ class TicketRepository:
                 raise
             log.info("call %s: ticket %s already opened elsewhere", draft.call_id, found.number)
             return TicketOpening(found, created=False)
-        ticket = await self.get(number)
-        assert ticket is not None
-        log.info("call %s: opened ticket %s (level %s)", draft.call_id, number, draft.level)
+        log.info("call %s: opened ticket %s (level %s)", draft.call_id, ticket.number, draft.level)
         return TicketOpening(ticket, created=True)
 
     async def create(self, draft: NewTicket) -> Ticket:
@@ -202,10 +209,7 @@ class TicketRepository:
         values = self._draft_values(draft)
         with store_errors():
             async with self.db.sessions.begin() as session:
-                number = await self._insert(session, values, draft)
-        ticket = await self.get(number)
-        assert ticket is not None
-        return ticket
+                return await self._insert(session, values, draft)
 
     def _draft_values(self, draft: NewTicket) -> dict[str, Any]:
         if draft.created_at.tzinfo is None:
@@ -227,6 +231,9 @@ class TicketRepository:
             }
         )
         values["source"] = TicketSource(draft.source).value
+        for name, value in values.items():
+            if isinstance(value, datetime):
+                values[name] = value.astimezone(UTC)  # what a read gives back
         check_actor(draft.created_by)
         return values
 
@@ -245,29 +252,32 @@ class TicketRepository:
         sequence = (await session.execute(stmt)).scalar_one()
         return ticket_number(day, sequence, self.node)
 
-    async def _insert(self, session: AsyncSession, values: dict[str, Any], draft: NewTicket) -> str:
+    async def _insert(
+        self, session: AsyncSession, values: dict[str, Any], draft: NewTicket
+    ) -> Ticket:
         number = await self._allocate(session, draft.created_at)
+        opened_at = draft.created_at.astimezone(UTC)
         row = TicketRow(
             number=number,
             call_id=draft.call_id,
-            created_at=draft.created_at,
-            updated_at=draft.created_at,
+            created_at=opened_at,
+            updated_at=opened_at,
             **values,
         )
         session.add(row)
         await session.flush()
-        session.add(
-            TicketHistoryRow(
-                ticket_id=row.id,
-                at=draft.created_at,
-                by=draft.created_by,
-                field="ticket",
-                old=None,
-                new=number,
-                note=f"opened ({values['source']}), level {values['level']}",
-            )
+        opened = TicketHistoryRow(
+            ticket_id=row.id,
+            at=opened_at,
+            by=draft.created_by,
+            field="ticket",
+            old=None,
+            new=number,
+            note=f"opened ({values['source']}), level {values['level']}",
         )
-        return number
+        session.add(opened)
+        # Everything is known: build the record without reading the ticket back.
+        return to_ticket(row, history=[opened], log_rows=[])
 
     # --- reading ---------------------------------------------------------------------------
 

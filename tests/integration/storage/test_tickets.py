@@ -230,3 +230,19 @@ async def test_odd_caller_ids_never_cost_a_ticket(db: Database) -> None:
     # A description typed by a person is refused instead (clear error, nothing written).
     with pytest.raises(InvalidInput):
         await tickets.create(draft(None, description="d" * 5000, source=TicketSource.MANUAL))
+
+
+async def test_opened_record_equals_what_a_read_gives(db: Database) -> None:
+    from datetime import timezone
+
+    cst = timezone(timedelta(hours=8))
+    tickets = TicketRepository(db)
+    opened = await tickets.open_for_call(
+        draft(
+            created_at=T0.astimezone(cst), response_due=(T0 + timedelta(minutes=30)).astimezone(cst)
+        )
+    )
+    assert opened.ticket == await tickets.get(opened.ticket.number)
+    assert opened.ticket.created_at.utcoffset() == timedelta(0)
+    manual = await tickets.create(draft(None, source=TicketSource.MANUAL))
+    assert manual == await tickets.get(manual.number)
