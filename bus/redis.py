@@ -112,6 +112,7 @@ class RedisBus:
         self.origin = secrets.token_hex(8)
         self.reconnect_initial = reconnect_initial
         self.reconnect_max = reconnect_max
+        self.socket_timeout = socket_timeout
         self._local = InProcessBus(max_pending=max_pending)
         self._redis: aioredis.Redis = aioredis.Redis.from_url(
             url,
@@ -137,6 +138,11 @@ class RedisBus:
     async def publish(self, topic: str, message: Message) -> None:
         payload = encode_envelope(self.origin, message)  # refuse bad messages before anything
         await self._local.publish(topic, message)
+        if self._reader is None and not self._closed:
+            # First use of a publish-only bus: connect rather than go local-only at once.
+            self._ensure_reader()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._connected.wait(), self.socket_timeout)
         if not self._connected.is_set():
             self.local_only += 1
             return

@@ -318,6 +318,7 @@ class ClusterController:
         self._lead_task: asyncio.Task[None] | None = None
         self._demoting: asyncio.Task[None] | None = None
         self._standby_hold = 0.0
+        self._redis_lost = False
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -438,12 +439,21 @@ class ClusterController:
     async def _try_lead(self) -> None:
         started = self.clock()
         try:
+            if self._redis_lost:
+                # Redis is back: first let an incumbent that led through the outage
+                # re-acquire its expired lease, rather than force a needless handover.
+                await self.lease.holder()
+                self.redis_ok = True
+                self._redis_lost = False
+                self._standby_hold = self.timing.ttl
+                return
             token = await self.lease.acquire(self.node)
             self.redis_ok = True
         except REDIS_FAILURES as exc:
-            if self.redis_ok:
+            if not self._redis_lost:
                 log.warning("controller lease: Redis unreachable (%s); no election now", exc)
             self.redis_ok = False
+            self._redis_lost = True
             return
         if token is None:
             return
