@@ -23,8 +23,12 @@ def closed_port() -> int:
 async def test_cut_mid_call_every_call_ends_exactly_once() -> None:
     # No IVR listening: the dialplan queues callers unidentified (never drops them).
     pbx = PbxStandIn(speed=20, agi_port=closed_port(), prompt_seconds=0, auth_failure_delay=0)
-    for n in range(1001, 1005):
-        pbx.add_agent(f"PJSIP/{n}", answer_after=2.0, talk_time=20.0, member_name=f"Agent {n}")
+    # Staggered answers: some phone is always ringing when we cut, and is answered
+    # while we are away.
+    for i, n in enumerate(range(1001, 1005)):
+        pbx.add_agent(
+            f"PJSIP/{n}", answer_after=2.0 + 4 * i, talk_time=20.0, member_name=f"Agent {n}"
+        )
     await pbx.start()
     tracker = CallTracker()
     events: list[DomainCallEvent] = []
