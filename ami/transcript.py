@@ -8,8 +8,18 @@ a field capture.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def transcripts_dir() -> Path:
+    """The recordings: `HOTLINE_TRANSCRIPTS` if set, else the copy vendored in the repo
+    (tests/fixtures/asterisk-transcripts, identical to ../shared/asterisk-transcripts)."""
+    override = os.environ.get("HOTLINE_TRANSCRIPTS")
+    return Path(override) if override else REPO_ROOT / "tests" / "fixtures" / "asterisk-transcripts"
 
 
 @dataclass(frozen=True, slots=True)

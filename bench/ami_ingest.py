@@ -1,7 +1,7 @@
 """AMI ingest benchmark: our parser + call tracker versus plain panoramisk 1.4 parsing.
 
 The stream is built from the real Asterisk 22 recording of a queued, answered call
-(../shared/asterisk-transcripts/b-inbound-call-answered.txt), replicated with fresh
+(tests/fixtures/asterisk-transcripts/b-inbound-call-answered.txt), replicated with fresh
 Uniqueid/Linkedid values and interleaved so many calls are live at once.
 
 Prints: events/s for panoramisk's parser alone (baseline) and for our whole pipeline
@@ -36,10 +36,10 @@ import ami.client as ami_client_module
 from ami.client import AmiClient, _AmiWire
 from ami.protocol import AmiFrameParser
 from ami.tracker import CallTracker
-from ami.transcript import read_transcript, received_stream
+from ami.transcript import read_transcript, received_stream, transcripts_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT.parent / "shared" / "asterisk-transcripts" / "b-inbound-call-answered.txt"
+TEMPLATE = transcripts_dir() / "b-inbound-call-answered.txt"
 console = Console()
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from pathlib import Path
 
 import pytest
 
+from ami.transcript import transcripts_dir
 from pbx.agi_client import CallerScript, agi_environment, run_agi_session
 
-TRANSCRIPTS = Path(__file__).resolve().parents[3].parent / "shared" / "asterisk-transcripts"
+TRANSCRIPTS = transcripts_dir()
 
 
 def _agi_records(name: str) -> list[tuple[str, str]]:

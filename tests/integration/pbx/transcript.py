@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+
+from ami.transcript import transcripts_dir
 
 Msg = list[tuple[str, str]]
 # The real recordings, shared by the whole team (../shared next to the repository).
-HERE = Path(__file__).resolve().parents[3].parent / "shared" / "asterisk-transcripts"
+HERE = transcripts_dir()
 
 # Not reproduced by the stand-in: RTP/RTCP statistics and device-state noise.
 NOISE_EVENTS = {"RTCPSent", "RTCPReceived", "DeviceStateChange"}

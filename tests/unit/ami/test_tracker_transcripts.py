@@ -22,15 +22,15 @@ from ami.calls import (
 from ami.events import EVENT_TYPES, UnknownEvent, field_names, typed_event
 from ami.protocol import AmiFrameParser
 from ami.tracker import CallTracker, ResyncChannel, interface_of
-from ami.transcript import connections, read_transcript, received_stream
+from ami.transcript import connections, read_transcript, received_stream, transcripts_dir
 
-TRANSCRIPTS = Path(__file__).resolve().parents[3].parent / "shared" / "asterisk-transcripts"
+TRANSCRIPTS = transcripts_dir()
 
 
 def transcript(name: str) -> Path:
     path = TRANSCRIPTS / name
     if not path.exists():
-        pytest.fail(f"transcript {path} missing: the tests need ../shared/asterisk-transcripts")
+        pytest.fail(f"transcript {path} missing: see ami.transcript.transcripts_dir")
     return path
 
 
