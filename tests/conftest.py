@@ -28,4 +28,6 @@ def pytest_runtest_makereport(
         and not hasattr(report, "wasxfail")
     ):
         report.outcome = "failed"
-        report.longrepr = f"required service unavailable (skip turned into failure): {report.longrepr}"
+        report.longrepr = (
+            f"required service unavailable (skip turned into failure): {report.longrepr}"
+        )
