@@ -172,10 +172,19 @@ class ConsoleFanout:
             return
         pops.agent = username
         prepared_task = pops.prepared
-        # Prepared while ringing; but the ticket may have been opened since (resync).
+        # The site record was prepared while ringing. The ticket is read again: the ticket
+        # service has just marked it answered (in progress, duty agent), or opened it
+        # after a resync, and the agent edits what the pop shows.
         prepared = await prepared_task if prepared_task is not None else None
-        if prepared is None or prepared.ticket is None:
+        if prepared is None:
             prepared = await self._prepare(event.call)
+        else:
+            fresh = await self.tickets.get_by_call(event.call_id)
+            if fresh is not None:
+                prepared = _Prepared(fresh, prepared.site)
+            code = event.call.site_code or (fresh.site_code if fresh is not None else None)
+            if prepared.site is None and code:
+                prepared = _Prepared(prepared.ticket, await self.sites.site_record(code))
         ticket = prepared.ticket
         await self.bus.publish(
             f"user:{username}",

@@ -268,3 +268,58 @@ async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             yield s
     finally:
         await asyncio.to_thread(drop_scratch_postgres, url)
+
+
+@pytest.fixture
+async def sqlite_system(tmp_path: Path) -> AsyncIterator[System]:
+    async with running_system(scratch_sqlite_url(tmp_path), tmp_path) as s:
+        yield s
+
+
+# Browser: Debian's Chromium with the flags of the house rules (as tests/e2e/console).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_PRESENT = Path(CHROMIUM).exists()
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).parents[3] / "artifacts" / "system"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not CHROMIUM_PRESENT:
+        pytest.skip("Debian chromium is not installed")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def page_errors(page: Any) -> list[str]:
+    """The page's script errors and CSP refusals (the test fails on any)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+
+    def on_console(msg: Any) -> None:
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            errors.append(f"console: {msg.text}")
+
+    page.on("console", on_console)
+    return errors

@@ -81,6 +81,8 @@ async def test_known_caller_ticket_and_pop_only_to_the_answering_agent(system: S
     # The pop: the ticket and the full site record.
     assert pop["ticket_number"] == ticket.number
     assert pop["ticket"]["number"] == ticket.number and pop["ticket"]["level"] == 1
+    # What the agent edits is the ticket as answered, not as it was while the phone rang.
+    assert pop["ticket"]["status"] == "in_progress" and pop["ticket"]["duty_agent"] == "alice"
     site = pop["site"]
     assert site["site_code"] == RIVERSIDE
     assert site["site_name"] == "Riverside Pump Station"
