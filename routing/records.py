@@ -193,6 +193,7 @@ class SiteMatch(_JsonRecord):
     kind: MatchKind
     normalised: str  # the normalised caller number ("" when it could not be parsed)
     site_codes: tuple[str, ...] = ()
+    site_names: tuple[str, ...] = ()  # same order as site_codes (for the IVR's prompts)
 
     @property
     def site_code(self) -> str | None:

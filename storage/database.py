@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SATimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -54,7 +55,19 @@ def sync_url(url: str) -> str:
 class Database:
     """Owns the engine and hands out sessions."""
 
-    def __init__(self, url: str, *, node: str = "", echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        node: str = "",
+        echo: bool = False,
+        connect_timeout: float = 5.0,
+        statement_timeout: float | None = 60.0,
+        pool_timeout: float | None = None,
+    ) -> None:
+        """`connect_timeout`, `statement_timeout` (PostgreSQL) and `pool_timeout` bound how
+        long a call can hang on a database that stopped answering: the caller then gets
+        StoreUnavailable instead of waiting for TCP to give up (emergency mode needs that)."""
         self.url = async_url(url)
         self.node = node
         self.dialect = make_url(self.url).get_backend_name()
@@ -62,9 +75,20 @@ class Database:
         if self.dialect == "sqlite":
             # One connection: in-process writers queue on the pool instead of sleeping in
             # SQLite's busy handler; BEGIN IMMEDIATE keeps other processes correct.
-            kwargs.update(pool_size=1, max_overflow=0, connect_args={"timeout": 30})
+            kwargs.update(
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=30.0 if pool_timeout is None else pool_timeout,
+                connect_args={"timeout": 30},
+            )
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            kwargs.update(
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+                pool_timeout=10.0 if pool_timeout is None else pool_timeout,
+                connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout},
+            )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self.read_engine: AsyncEngine = self.engine
         database = make_url(self.url).database
@@ -104,15 +128,15 @@ class Database:
             async with self.sessions.begin() as session:
                 await session.execute(delete(HealthProbeRow).where(HealthProbeRow.node == node))
                 session.add(HealthProbeRow(node=node, at=datetime.now(UTC)))
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise StoreUnavailable(f"database not writable: {exc}") from exc
 
     async def ping(self) -> None:
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except (DBAPIError, OSError) as exc:
-            raise StoreUnavailable(f"database unreachable: {exc}") from exc
+        except (DBAPIError, SATimeout, OSError, TimeoutError) as exc:
+            raise StoreUnavailable(f"database unreachable: {exc or type(exc).__name__}") from exc
 
     async def dispose(self) -> None:
         if self.read_engine is not self.engine:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from routing.errors import StoreUnavailable
 
@@ -15,5 +16,5 @@ def store_errors() -> Iterator[None]:
     """An unreachable or failing database becomes StoreUnavailable (emergency mode watches it)."""
     try:
         yield
-    except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+    except (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError) as exc:
         raise StoreUnavailable(f"database unavailable: {exc}") from exc

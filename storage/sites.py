@@ -239,19 +239,21 @@ class SiteRepository:
             return SiteMatch(MatchKind.NONE, "")
         with store_errors():
             async with self.db.reads() as session:
-                codes = (
-                    await session.scalars(
-                        select(SiteRow.site_code)
+                found = (
+                    await session.execute(
+                        select(SiteRow.site_code, SiteRow.site_name)
                         .join(ContactRow, ContactRow.site_id == SiteRow.id)
                         .where(ContactRow.normalised == key)
                         .distinct()
                         .order_by(SiteRow.site_code)
                     )
                 ).all()
-        if not codes:
+        if not found:
             return SiteMatch(MatchKind.NONE, key)
-        kind = MatchKind.UNIQUE if len(codes) == 1 else MatchKind.AMBIGUOUS
-        return SiteMatch(kind, key, tuple(codes))
+        kind = MatchKind.UNIQUE if len(found) == 1 else MatchKind.AMBIGUOUS
+        return SiteMatch(
+            kind, key, tuple(code for code, _ in found), tuple(name for _, name in found)
+        )
 
     async def site_exists(self, site_code: str) -> bool:
         if not (site_code.isascii() and site_code.isdigit()) or len(site_code) > 32:

@@ -120,6 +120,7 @@ async def test_caller_matching(db: Database, tmp_path: Path) -> None:
     shared = await sites.match_caller("02787654321")
     assert shared.kind is MatchKind.AMBIGUOUS and shared.site_codes == ("200001", "200002")
     assert shared.site_code is None
+    assert shared.site_names == ("视频会议中心", "数据机房")
     assert (await sites.match_caller("+86 717 612 3456")).site_code == "200003"
     assert (await sites.match_caller("13999999999")).kind is MatchKind.NONE
     assert (await sites.match_caller("anonymous")).kind is MatchKind.NONE
