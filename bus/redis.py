@@ -160,10 +160,12 @@ class RedisBus:
         fresh = [t for t in topics if self._topics.get(t, 0) == 0]
         for topic in topics:
             self._topics[topic] = self._topics.get(topic, 0) + 1
-        if fresh and self._connected.is_set():
+        if fresh:
+            # Under the lock: either the reader's (re)subscription already includes these
+            # topics, or it has finished and we subscribe them here. Never neither.
             async with self._lock:
                 pubsub = self._pubsub
-                if pubsub is not None:
+                if pubsub is not None and self._connected.is_set():
                     try:
                         await pubsub.subscribe(*(channel_name(self.prefix, t) for t in fresh))
                     except REDIS_FAILURES as exc:
@@ -224,7 +226,8 @@ class RedisBus:
                 self._topics[topic] = left
         if gone and self._connected.is_set() and not self._closed:
             async with self._lock:
-                if self._pubsub is not None:
+                gone = [t for t in gone if t not in self._topics]  # re-subscribed meanwhile
+                if self._pubsub is not None and gone:
                     try:
                         await self._pubsub.unsubscribe(
                             *(channel_name(self.prefix, t) for t in gone)
@@ -283,11 +286,11 @@ class RedisBus:
                 channel_name(self.prefix, "_link"),
                 *(channel_name(self.prefix, t) for t in self._topics),
             )
-        await self._redis.ping()
-        was_down = self.degraded_since is not None
-        self.degraded_since = None
-        self.last_error = None
-        self._connected.set()
+            await self._redis.ping()
+            was_down = self.degraded_since is not None
+            self.degraded_since = None
+            self.last_error = None
+            self._connected.set()
         if was_down:
             log.warning("Redis bus %s restored: cross-process delivery again", self.prefix)
         else:

@@ -1,0 +1,62 @@
+"""Fixtures of the multi-process cluster tests (the harness lives in harness.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from storage.testing import create_scratch_postgres, drop_scratch_postgres, postgres_available
+
+HERE = Path(__file__).parent
+
+
+def _load(name: str, path: Path) -> None:
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+_load("cluster_test_support", HERE.parents[1] / "integration" / "cluster" / "support.py")
+_load("cluster_e2e_harness", HERE / "harness.py")
+
+from cluster_test_support import CuttableProxy  # noqa: E402
+
+REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception:
+        pytest.skip("Redis not reachable at " + REDIS_URL)
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    if not postgres_available():
+        pytest.skip("PostgreSQL not reachable")
+    url = create_scratch_postgres(prefix="hotline_cluster_e2e")
+    yield url
+    drop_scratch_postgres(url)
+
+
+@pytest.fixture
+async def proxy(redis_url: str) -> AsyncIterator[CuttableProxy]:
+    p = CuttableProxy()
+    await p.start()
+    yield p
+    await p.stop()
