@@ -29,7 +29,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ami.calls import (
@@ -38,8 +38,10 @@ from ami.calls import (
     CallEnded,
     CallIdentified,
     CallLeftQueue,
+    CallOutcome,
     CallQueued,
     CallSnapshot,
+    CallState,
     DomainCallEvent,
 )
 from ami.control import CallControl
@@ -71,6 +73,7 @@ from fallback.records import (
     Reconciliation,
 )
 from fallback.switching import PbxSwitch, SwitchReport
+from routing.ports import CallStore
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +128,12 @@ class EmergencyService:
         callback_context: str = "hotline-callback",
         drill_context: str = "hotline-drill",
         ticket_timeout: float = 5.0,
+        outage_margin: timedelta = timedelta(seconds=30),
+        call_records: CallStore | None = None,
     ) -> None:
+        """`call_records`: the main call records; a backfilled or linked emergency call's
+        record is completed from the journal (paper number, ticket, and the whole record
+        when the outage or a crash lost it)."""
         self.control = control
         self.switch = switch
         self.journal = journal
@@ -152,6 +160,13 @@ class EmergencyService:
         self._paper_by_call: dict[str, str] = {}
         self._talking: set[str] = set()
         self._first_queue: dict[str, str] = {}
+        # Calls seen lately (latest snapshot, end time): on entry, the ones taken while the
+        # seat system was already failing are journaled too (their tickets may be lost).
+        self._recent: dict[str, tuple[CallSnapshot, datetime | None]] = {}
+        self._last_healthy_at: datetime | None = None
+        self.outage_margin = outage_margin
+        self.call_records = call_records
+        self._call_lock = asyncio.Lock()
         self._events: asyncio.Queue[DomainCallEvent] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         switch.is_connected = self._talking.__contains__
@@ -222,6 +237,9 @@ class EmergencyService:
         return self.status()
 
     async def on_health_round(self, health_round: HealthRound) -> None:
+        if health_round.verdict is md.Verdict.HEALTHY:
+            self._last_healthy_at = health_round.at
+            self._forget_calls_before(health_round.at - self.outage_margin)
         async with self._mode_lock:
             step = md.observe(
                 self._state,
@@ -277,6 +295,8 @@ class EmergencyService:
         if step.command is not None:
             self._pbx_in_sync = False
             await self._switch(step.command)
+            if step.command is md.SwitchCommand.ENTER:
+                await self._journal_calls_caught_by_the_outage()
         if previous.mode is not self._state.mode or step.command is not None:
             await self._publish(
                 {"type": "mode", **self.status().as_json(), "pbx_in_sync": self._pbx_in_sync}
@@ -366,9 +386,42 @@ class EmergencyService:
     def _is_drill(self, call: CallSnapshot) -> bool:
         return f"@{self.drill_context}-" in call.channel or "HOTLINE_DRILL" in call.variables
 
+    def _forget_calls_before(self, cutoff: datetime) -> None:
+        for call_id, (_call, ended) in list(self._recent.items()):
+            if ended is not None and ended < cutoff:
+                del self._recent[call_id]
+
+    async def _journal_calls_caught_by_the_outage(self) -> None:
+        """Calls that reached a queue since the last healthy check (or are still live) may
+        have lost their ticket and call record with the database: journal them as well, so
+        the backfill lists them (a call whose ticket did get written is linked to it)."""
+        since = None if self._last_healthy_at is None else self._last_healthy_at
+        for call, ended in list(self._recent.values()):
+            if call.queued_at is None or call.call_id in self._paper_by_call:
+                continue  # never queued: no ticket by design; or already journaled
+            if ended is None and call.state in (CallState.QUEUED, CallState.AGENT_RINGING):
+                continue  # still waiting: journaled as it joins the emergency queue
+            if ended is not None and since is not None and ended < since - self.outage_margin:
+                continue
+            if self._is_drill(call):
+                continue
+            try:
+                await self._journal_call(call, self.clock(), {"caught_by_switch": True})
+            except JournalError as exc:
+                self.journal_error = str(exc)
+                log.error("call %s: not journaled at the switch: %s", call.call_id, exc)
+                continue
+            if ended is None and call.agent_interface:
+                await self._notify(
+                    call.agent_interface, call.agent_member_name or "", call.call_id, call
+                )
+
     async def process_call_event(self, event: DomainCallEvent) -> None:
         call = event.call
         call_id = event.call_id
+        self._recent[call_id] = (call, event.at if isinstance(event, CallEnded) else None)
+        if len(self._recent) > 5000:  # no healthy rounds to prune on: keep it bounded
+            self._forget_calls_before(event.at - 10 * self.outage_margin)
         if isinstance(event, CallQueued):
             self._talking.discard(call_id)
             queue = call.queue or ""
@@ -426,15 +479,32 @@ class EmergencyService:
         if call_id in self._paper_by_call:
             await self._update(call_id, event.at, {"queue": call.queue})
             return
-        number = await self.paper.allocate(call_id, event.at)
-        fields = _call_fields(call) | {"paper_number": number}
+        extra: dict[str, Any] = {}
         first = self._first_queue.get(call_id)
         if first and first != call.queue:
-            fields["moved_from"] = first
-        await self.journal.append(
-            {"kind": "call", "call_id": call_id, "at": event.at.isoformat(), "fields": fields}
-        )
-        self._paper_by_call[call_id] = number
+            extra["moved_from"] = first
+        await self._journal_call(call, event.at, extra)
+
+    async def _journal_call(self, call: CallSnapshot, at: datetime, extra: dict[str, Any]) -> None:
+        call_id = call.call_id
+        async with self._call_lock:  # the worker and the switch may both get here
+            if call_id in self._paper_by_call:
+                return
+            number = await self.paper.allocate(call_id, at)
+            fields = _call_fields(call) | {"paper_number": number} | extra
+            for key in ("answered_at", "ended_at"):
+                value = getattr(call, key)
+                if value is not None:
+                    fields[key] = value.isoformat()
+            if call.agent_interface:
+                fields["agent"] = call.agent_member_name or call.agent_interface
+                fields["agent_interface"] = call.agent_interface
+            if call.outcome is not None:
+                fields["outcome"] = call.outcome.value
+            await self.journal.append(
+                {"kind": "call", "call_id": call_id, "at": at.isoformat(), "fields": fields}
+            )
+            self._paper_by_call[call_id] = number
         log.info("call %s: emergency call journaled with paper number %s", call_id, number)
         await self._publish(
             {
@@ -444,6 +514,8 @@ class EmergencyService:
                 "caller_number": call.caller_number,
             }
         )
+        if call.ended_at is not None or call.outcome is not None:
+            return  # caught by the switch after it ended: no channel left to label
         try:
             # The dialplan/IVR may speak or show it; failing here loses nothing.
             await self.control.setvar("HOTLINE_PAPER", number, channel=call.channel)
@@ -456,18 +528,23 @@ class EmergencyService:
         )
 
     async def _notify_agent(self, event: CallAnswered) -> None:
+        await self._notify(event.interface, event.member_name, event.call_id, event.call)
+
+    async def _notify(
+        self, interface: str, member_name: str, call_id: str, call: CallSnapshot
+    ) -> None:
         if self.paper_notice is None:
             return
         try:
             await self.paper_notice(
-                interface=event.interface,
-                member_name=event.member_name,
-                call_id=event.call_id,
-                paper_number=self._paper_by_call[event.call_id],
-                caller_number=event.call.caller_number,
+                interface=interface,
+                member_name=member_name,
+                call_id=call_id,
+                paper_number=self._paper_by_call[call_id],
+                caller_number=call.caller_number,
             )
         except Exception:
-            log.exception("call %s: could not tell the agent the paper number", event.call_id)
+            log.exception("call %s: could not tell the agent the paper number", call_id)
 
     def paper_number_of(self, call_id: str) -> str | None:
         return self._paper_by_call.get(call_id)
@@ -513,6 +590,51 @@ class EmergencyService:
                     }
                 )
                 log.info("call %s: already had ticket %s", item.call_id, number)
+                await self._restore_call_record(item.call_id, number)
+
+    async def _restore_call_record(self, call_id: str, ticket_number: str) -> None:
+        if self.call_records is None:
+            return
+        call = self._ledger().calls.get(call_id)
+        if call is None:
+            return
+        try:
+            outcome = None if call.outcome is None else CallOutcome(call.outcome)
+        except ValueError:
+            outcome = None
+        snapshot = CallSnapshot(
+            call_id=call.call_id,
+            channel=call.channel or "",
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            state=CallState.ENDED if call.ended_at is not None else CallState.QUEUED,
+            started_at=call.started_at or call.queued_at or self.clock(),
+            queue=call.queue,
+            queued_at=call.queued_at,
+            agent_interface=call.agent_interface,
+            agent_member_name=call.agent,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            outcome=outcome,
+            hold_seconds=call.hold_seconds,
+            talk_seconds=call.talk_seconds,
+            site_code=call.site_code,
+            level=call.level,
+            variables=dict(call.ivr),
+            resynced=True,
+        )
+        # The journal names pool desks by interface; the record's agent is a console user.
+        agent = call.agent if call.agent and call.agent != call.agent_interface else None
+        try:
+            async with asyncio.timeout(self.ticket_timeout):
+                await self.call_records.upsert(
+                    snapshot,
+                    agent=agent,
+                    ticket_number=ticket_number,
+                    paper_number=call.paper_number,
+                )
+        except Exception as exc:  # the ticket is what counts; the record can be redone
+            log.warning("call %s: call record not completed from the journal: %r", call_id, exc)
 
     async def items(self) -> list[BackfillItem]:
         async with self._backfill_lock:
@@ -605,6 +727,8 @@ class EmergencyService:
                     "at": now.isoformat(),
                 }
             )
+        if ticket.call_id is not None:
+            await self._restore_call_record(ticket.call_id, outcome.ticket_number)
         log.info(
             "paper ticket %s (call %s) entered as ticket %s by %s",
             paper,

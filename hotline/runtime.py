@@ -285,6 +285,7 @@ class HotlineService:
             bus=bus,
             health=health_watch,
             paper_notice=_PaperNumberToAgent(fanout, bus),
+            call_records=calls,
         )
         tracker.subscribe(emergency.on_call_event)
         # Emergency-pool drill: `hotline drill` on demand, and every drill_interval_hours.

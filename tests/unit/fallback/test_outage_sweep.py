@@ -1,0 +1,228 @@
+"""Calls taken while the seat system was already failing (between the last healthy check and
+the automatic switch) are journaled at the switch, so a controller crash before the
+database returns cannot lose their tickets: found by the chaos test (tests/e2e/chaos)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ami.calls import CallAnswered, CallEnded, CallOutcome, CallQueued, CallSnapshot, CallState
+from fallback.domain import backfill as bf
+from fallback.domain.mode import EmergencyPolicy, Verdict
+from fallback.health import HealthRound
+from fallback.journal import EmergencyJournal
+from fallback.paper import PaperNumberAllocator
+from fallback.service import EmergencyService
+from fallback.switching import PbxSwitch
+
+MAIN, EMER = "hotline-main", "hotline-emergency"
+
+
+def snap(clock, call_id: str, state: CallState, **more) -> CallSnapshot:
+    values = dict(
+        call_id=call_id,
+        channel=f"PJSIP/trunk-{call_id}",
+        caller_number="13800138000",
+        caller_name="",
+        state=state,
+        started_at=clock.now,
+        queue=MAIN,
+        queued_at=clock.now,
+        agent_interface=None,
+        agent_member_name=None,
+        answered_at=None,
+        ended_at=None,
+        outcome=None,
+        hold_seconds=None,
+        talk_seconds=None,
+        site_code="234567",
+        level=2,
+        variables={},
+        resynced=False,
+    )
+    values.update(more)
+    return CallSnapshot(**values)
+
+
+class Notices:
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    async def __call__(self, **kwargs) -> None:
+        self.sent.append(kwargs)
+
+
+async def test_calls_since_the_last_healthy_check_are_journaled_at_the_switch(
+    tmp_path, pbx, sink, bus, clock
+) -> None:
+    notices = Notices()
+    service = EmergencyService(
+        control=pbx,
+        switch=PbxSwitch(pbx, pool=["PJSIP/1003"], retry_delay=0),
+        journal=EmergencyJournal(tmp_path),
+        paper=PaperNumberAllocator(tmp_path),
+        sink=sink,
+        clock=clock,
+        policy=EmergencyPolicy(failures_to_enter=2, hold_down=timedelta(0)),
+        bus=bus,
+        paper_notice=notices,
+        outage_margin=timedelta(seconds=30),
+    )
+    await service.start()
+    try:
+        # Long before the outage: ended and written, well before the last healthy check.
+        old = snap(clock, "old", CallState.QUEUED)
+        service.on_call_event(CallQueued(old, clock.now, 1))
+        clock.advance(5)
+        service.on_call_event(
+            CallEnded(
+                snap(
+                    clock, "old", CallState.ENDED, ended_at=clock.now, outcome=CallOutcome.ANSWERED
+                ),
+                clock.now,
+            )
+        )
+        await service.drain()
+        clock.advance(120)
+        await service.on_health_round(HealthRound(clock.now, (), Verdict.HEALTHY))
+        # The database hangs: these calls' ticket writes are stuck in memory.
+        clock.advance(2)
+        ended = snap(clock, "ended", CallState.QUEUED)
+        service.on_call_event(CallQueued(ended, clock.now, 1))
+        talking = snap(
+            clock,
+            "talking",
+            CallState.CONNECTED,
+            agent_interface="PJSIP/1001",
+            agent_member_name="alice",
+            answered_at=clock.now,
+        )
+        service.on_call_event(CallAnswered(talking, clock.now, "PJSIP/1001", "alice", 3))
+        service.on_call_event(
+            CallEnded(
+                snap(
+                    clock,
+                    "ended",
+                    CallState.ENDED,
+                    ended_at=clock.now,
+                    outcome=CallOutcome.ABANDONED,
+                ),
+                clock.now,
+            )
+        )
+        waiting = snap(clock, "waiting", CallState.QUEUED)
+        service.on_call_event(CallQueued(waiting, clock.now, 1))
+        in_ivr = snap(clock, "in-ivr", CallState.IN_IVR, queue=None, queued_at=None)
+        service.on_call_event(CallQueued(in_ivr, clock.now, 0))  # odd, but never queued
+        await service.drain()
+        assert service.paper_number_of("ended") is None
+
+        for _ in range(2):
+            clock.advance(5)
+            await service.on_health_round(HealthRound(clock.now, (), Verdict.FAILING))
+        assert service.status().active
+
+        # Ended and talking calls got paper numbers; the waiting one is journaled when it
+        # joins the emergency queue (with moved_from); the old one is long safe.
+        assert service.paper_number_of("ended") is not None
+        assert service.paper_number_of("talking") is not None
+        assert service.paper_number_of("waiting") is None
+        assert service.paper_number_of("old") is None
+        ledger = bf.fold(service.journal.records())
+        assert ledger.calls["ended"].outcome == "abandoned"
+        assert ledger.calls["talking"].agent == "alice"
+        # The agent still talking is told the number to write on the paper ticket.
+        assert [n["call_id"] for n in notices.sent] == ["talking"]
+        numbers = [c.paper_number for c in ledger.calls.values()]
+        assert len(set(numbers)) == len(numbers)
+
+        # A second switch (after a flip back) never gives a call a second number.
+        await service.set_active(False, reason="false alarm", by="sue")
+        await service.set_active(True, reason="again", by="sue")
+        assert len(bf.fold(service.journal.records()).calls) == 2
+    finally:
+        await service.stop()
+
+
+class RecordingCalls:
+    """`CallStore.upsert` that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.upserts: list[tuple[CallSnapshot, dict]] = []
+
+    async def upsert(self, call: CallSnapshot, **kw) -> None:
+        self.upserts.append((call, kw))
+
+
+async def test_backfilled_and_linked_calls_get_their_record_from_the_journal(
+    tmp_path, pbx, sink, bus, clock
+) -> None:
+    records = RecordingCalls()
+    service = EmergencyService(
+        control=pbx,
+        switch=PbxSwitch(pbx, pool=["PJSIP/1003"], retry_delay=0),
+        journal=EmergencyJournal(tmp_path),
+        paper=PaperNumberAllocator(tmp_path),
+        sink=sink,
+        clock=clock,
+        bus=bus,
+        call_records=records,
+    )
+    await service.start()
+    try:
+        await service.set_active(True, reason="database down", by="sue")
+        for call_id in ("lost", "kept"):
+            service.on_call_event(
+                CallQueued(snap(clock, call_id, CallState.QUEUED, queue=EMER), clock.now, 1)
+            )
+        clock.advance(4)
+        answered = snap(
+            clock,
+            "lost",
+            CallState.CONNECTED,
+            queue=EMER,
+            agent_interface="PJSIP/1003",
+            agent_member_name="PJSIP/1003",
+            answered_at=clock.now,
+        )
+        service.on_call_event(CallAnswered(answered, clock.now, "PJSIP/1003", "PJSIP/1003", 4))
+        clock.advance(60)
+        ended = snap(
+            clock,
+            "lost",
+            CallState.ENDED,
+            queue=EMER,
+            agent_interface="PJSIP/1003",
+            answered_at=answered.answered_at,
+            ended_at=clock.now,
+            outcome=CallOutcome.ANSWERED,
+        )
+        service.on_call_event(CallEnded(ended, clock.now))
+        await service.drain()
+        await service.set_active(False, reason="database back", by="sue")
+        linked = sink.preexisting("kept")  # its ticket got written after all
+
+        items = await service.items()
+        assert [i.call_id for i in items if i.ticket_number] == ["kept"]
+        ticket = await service.submit(
+            service.paper_number_of("lost") or "",
+            site_code=None,
+            level=2,
+            description="UPS alarm at the machine room",
+            caller_number=None,
+            by="alice",
+        )
+        restored = {call.call_id: (call, kw) for call, kw in records.upserts}
+        call, kw = restored["lost"]
+        assert kw == {
+            "agent": None,  # a pool desk, not a console user
+            "ticket_number": ticket,
+            "paper_number": service.paper_number_of("lost"),
+        }
+        assert call.outcome is CallOutcome.ANSWERED and call.queue == EMER
+        assert call.agent_interface == "PJSIP/1003" and call.ended_at == clock.now
+        assert call.answered_at is not None and call.started_at.tzinfo is not None
+        assert restored["kept"][1]["ticket_number"] == linked
+        assert restored["kept"][1]["paper_number"] == service.paper_number_of("kept")
+    finally:
+        await service.stop()
