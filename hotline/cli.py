@@ -16,6 +16,7 @@ from rich.console import Console
 from fallback.cli import drill_app, paper_app
 from hotline.settings import ConfigError, Settings, load_settings
 from ivr.cli import prompts_app
+from routing.cli import db_app, sites_app, users_app
 from supervision.cli import report_app
 
 app = typer.Typer(
@@ -24,9 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-users_app = typer.Typer(help="Console users.", no_args_is_help=True)
-sites_app = typer.Typer(help="Site directory.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(sites_app, name="sites")
 app.add_typer(db_app, name="db")
@@ -149,67 +147,3 @@ def demo(
     if overrides:
         settings = settings.model_copy(update=overrides)
     run(run_demo(settings, speed=speed, interval=interval, sites=sites, max_calls=calls))
-
-
-# --- users / sites / db --------------------------------------------------------------------
-
-
-@users_app.command("add")
-def users_add(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Log-in name.")],
-    role: Annotated[str, typer.Option(help="agent, supervisor or admin.")],
-    password: Annotated[str, typer.Option(help="Initial password.")],
-    interface: Annotated[
-        str | None,
-        typer.Option(help="Queue-member interface of the agent's phone, e.g. PJSIP/1001."),
-    ] = None,
-) -> None:
-    """Create a console user."""
-    from routing.errors import RoutingError
-    from storage.database import Database
-    from storage.users import UserRepository
-
-    settings = settings_of(ctx)
-
-    async def _add() -> str:
-        db = Database(settings.db_url)
-        try:
-            user = await UserRepository(db).create(name, role, password, interface)
-            return f"created {user.role.value} {user.username}" + (
-                f" on {user.interface}" if user.interface else ""
-            )
-        finally:
-            await db.dispose()
-
-    try:
-        typer.echo(run(_add()))
-    except (RoutingError, ValueError) as exc:
-        raise fail(str(exc), 1) from exc
-
-
-@sites_app.command("import")
-def sites_import(
-    ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="UTF-8 CSV file.")],
-) -> None:
-    """Import or update site records (bad rows are reported with their line and skipped)."""
-    from hotline.directory import import_directory
-
-    settings = settings_of(ctx)
-    report = run(import_directory(settings.db_url, file, console=err))
-    if report.errors:
-        raise typer.Exit(1)
-
-
-@db_app.command("upgrade")
-def db_upgrade(ctx: typer.Context) -> None:
-    """Apply database migrations up to the newest."""
-    from storage.migrate import current, upgrade
-
-    settings = settings_of(ctx)
-    try:
-        upgrade(settings.db_url)
-    except Exception as exc:
-        raise fail(f"cannot upgrade {settings.db_url}: {exc}".splitlines()[0], 1) from exc
-    typer.echo(f"database at revision {current(settings.db_url)}")
