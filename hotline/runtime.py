@@ -36,7 +36,7 @@ from fallback.paper import PaperNumberAllocator
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
-from hotline.adapters import IvrMode, IvrSiteDirectory
+from hotline.adapters import IvrMode, IvrRoutingAdvisor, IvrSiteDirectory
 from hotline.cluster import ClusterController, build_controller
 from hotline.pipeline import CallEventPipeline
 from hotline.settings import ConfigError, Settings
@@ -45,6 +45,7 @@ from ivr.server import IvrServer
 from routing.errors import StoreUnavailable
 from routing.fanout import ConsoleFanout
 from routing.records import UserRole
+from routing.router import CallRouter
 from routing.tickets import CallTicketService
 from storage.calls import CallRepository
 from storage.database import Database
@@ -326,6 +327,9 @@ class HotlineService:
             main_queue=settings.main_queue,
             emergency_queue=settings.emergency_queue,
             sounds_dir=settings.sounds_dir,
+            router=IvrRoutingAdvisor(
+                CallRouter(sites, policy, main_queue=settings.main_queue), ami
+            ),
         )
         service = cls(
             settings=settings,
@@ -458,6 +462,8 @@ class HotlineService:
             await self.emergency.on_ami_connected()
 
         self.ami.on_connected.append(on_connected)
+        if isinstance(self.bus, RedisBus):
+            await self.bus.start()  # /healthz describes the link from the start
         if self.cluster is None:
             await self._take_lead(0)
         if s.role != "console":

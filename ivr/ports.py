@@ -8,11 +8,20 @@ the demo are in `ivr.directory`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from ivr.menu import MatchKind, Outage, SiteMatch
 
-__all__ = ["IvrModePort", "MatchKind", "Outage", "SiteDirectoryPort", "SiteMatch", "SurveySinkPort"]
+__all__ = [
+    "IvrModePort",
+    "MatchKind",
+    "Outage",
+    "RoutingAdvisorPort",
+    "SiteDirectoryPort",
+    "SiteMatch",
+    "SurveySinkPort",
+]
 
 
 class SiteDirectoryPort(Protocol):
@@ -27,6 +36,17 @@ class IvrModePort(Protocol):
     def emergency_active(self) -> bool: ...
 
     def current_outage(self) -> Outage | None: ...
+
+
+class RoutingAdvisorPort(Protocol):
+    async def advise(
+        self, *, call_ref: str, site_code: str | None, level: int | None, queue: str
+    ) -> Mapping[str, str]:
+        """Channel variables refining the level's routing for this caller: a raised
+        HOTLINE_PRIORITY in special periods (flood season, guard windows), the assigned
+        engineers free right now in HOTLINE_PREFERRED. Only HOTLINE_PRIORITY,
+        HOTLINE_PREFERRED and HOTLINE_PREFERRED_TIMEOUT are taken."""
+        ...
 
 
 class SurveySinkPort(Protocol):

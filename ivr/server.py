@@ -38,10 +38,14 @@ from ivr.menu import (
     ScoreRecorded,
     SiteChecked,
 )
-from ivr.ports import IvrModePort, SiteDirectoryPort, SurveySinkPort
+from ivr.ports import IvrModePort, RoutingAdvisorPort, SiteDirectoryPort, SurveySinkPort
 from routing.domain.levels import SlaPolicy
 
 log = logging.getLogger(__name__)
+
+
+# What the routing rules may set; everything else stays the menu's decision.
+ADVISED_VARIABLES = ("HOTLINE_PRIORITY", "HOTLINE_PREFERRED", "HOTLINE_PREFERRED_TIMEOUT")
 
 
 class IvrServerError(IvrError):
@@ -63,6 +67,7 @@ class IvrServer:
         default_priority: int = 5,
         port_timeout: float = 3.0,
         command_observer: Callable[[str, float], None] | None = None,
+        router: RoutingAdvisorPort | None = None,
     ) -> None:
         self.menu = menu
         self.sites = sites
@@ -75,6 +80,7 @@ class IvrServer:
         self.default_priority = default_priority
         self.port_timeout = port_timeout
         self.command_observer = command_observer
+        self.router = router
         self._paths: dict[str, str] = {}
         self._server: asyncio.Server | None = None
         self._app: AgiApplication | None = None
@@ -183,7 +189,31 @@ class IvrServer:
             variables = machine.exit_variables(self.menu, call, state, finish.result)
             finish = Finish(variables, finish.result, finish.farewell)
             log.info("call %s: mode changed during the IVR; queue %s", call.call_ref, call.queue)
+        if self.router is not None and not emergency_now:
+            finish = await self._advised(chan, finish)
         await self._exit(chan, finish)
+
+    async def _advised(self, chan: AgiChannel, finish: Finish) -> Finish:
+        """Let the routing rules refine priority (never blocking: level rules on failure)."""
+        assert self.router is not None
+        variables = finish.as_dict()
+        level = variables.get("HOTLINE_LEVEL", "")
+        try:
+            async with asyncio.timeout(self.port_timeout):
+                advice = await self.router.advise(
+                    call_ref=chan.call_id,
+                    site_code=variables.get("HOTLINE_SITE") or None,
+                    level=int(level) if level.isdigit() else None,
+                    queue=variables.get("HOTLINE_QUEUE", self.main_queue),
+                )
+        except Exception:
+            log.exception("call %s: routing advice failed; level priority", chan.call_id)
+            return finish
+        for name in ADVISED_VARIABLES:
+            value = advice.get(name)
+            if value is not None and "\n" not in value and "\r" not in value:
+                variables[name] = value
+        return Finish(tuple(variables.items()), finish.result, finish.farewell)
 
     async def _exit(self, chan: AgiChannel, finish: Finish) -> None:
         for name, value in finish.variables:

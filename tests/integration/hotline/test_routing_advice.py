@@ -1,0 +1,152 @@
+"""Queue routing reaches the dialplan: the IVR asks the routing rules (special periods,
+free assigned engineers) before it hands the caller back, and never waits on them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ami.control import QueueMemberState, QueueSnapshot
+from hotline.adapters import IvrRoutingAdvisor
+from ivr.directory import DirectorySite, InMemorySiteDirectory, InMemorySurveySink, StaticIvrMode
+from ivr.menu_file import load_menu
+from ivr.server import IvrServer
+from pbx.agi_client import CallerScript, agi_environment, run_agi_session
+from routing.domain.levels import SlaPolicy
+from routing.records import Engineer, SiteRecord, SiteTier
+from routing.router import CallRouter
+
+CALLER = "13800138000"
+
+
+class OneSite:
+    """The `SiteDirectory` slice the router reads: a water-resources site (flood season)
+    whose assigned engineer sits at PJSIP/1004."""
+
+    async def site_record(self, site_code: str, *, at: datetime | None = None) -> SiteRecord:
+        return SiteRecord(
+            customer_id="C-HB-01",
+            organisation="湖北省水利厅",
+            site_code=site_code,
+            site_name="视频会议中心",
+            tier=SiteTier.PROVINCE,
+            address="",
+            distance_km=8.5,
+            engineers=(Engineer(name="张浩", phone="13127162151", interface="PJSIP/1004"),),
+            sector="water_resources",
+        )
+
+
+class Members:
+    def __init__(self, free: bool) -> None:
+        self.free = free
+        self.asked: list[str | None] = []
+
+    async def queue_status(self, queue: str | None = None) -> QueueSnapshot:
+        self.asked.append(queue)
+        return QueueSnapshot(
+            (
+                QueueMemberState(
+                    queue="hotline-main",
+                    name="dave",
+                    interface="PJSIP/1004",
+                    paused=False,
+                    in_call=not self.free,
+                    status=1 if self.free else 2,
+                ),
+            ),
+            (),
+        )
+
+
+class Broken:
+    async def advise(self, **_: object) -> Mapping[str, str]:
+        raise RuntimeError("routing rules unavailable")
+
+
+class Slow:
+    async def advise(self, **_: object) -> Mapping[str, str]:
+        await asyncio.sleep(60)
+        return {}
+
+
+async def run_ivr(server: IvrServer) -> dict[str, str]:
+    assert server.port is not None
+    env = agi_environment(
+        script="ivr",
+        host="127.0.0.1",
+        port=server.port,
+        channel="PJSIP/trunk-00000000",
+        uniqueid="1795303935.0",
+        caller_number=CALLER,
+        caller_name="Site caller",
+    )
+    result = await run_agi_session(
+        "127.0.0.1", server.port, script="ivr", env=env, caller=CallerScript(("1",)), variables={}
+    )
+    return result.variables
+
+
+MakeServer = Callable[[object], Awaitable[IvrServer]]
+
+
+@pytest.fixture
+async def make_server(tmp_path: Path) -> AsyncIterator[MakeServer]:
+    servers: list[IvrServer] = []
+
+    async def make(router: object) -> IvrServer:
+        server = IvrServer(
+            load_menu(None),
+            InMemorySiteDirectory([DirectorySite("234567", "视频会议中心", (CALLER,))]),
+            StaticIvrMode(),
+            InMemorySurveySink(),
+            policy=SlaPolicy(),
+            sounds_dir=tmp_path,
+            port_timeout=0.5,
+            router=router,  # type: ignore[arg-type]
+        )
+        await server.start("127.0.0.1", 0)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        await server.stop()
+
+
+def in_flood_season() -> datetime:
+    return datetime(2026, 7, 15, 10, 0, tzinfo=UTC)
+
+
+async def test_flood_season_and_free_engineer_reach_the_channel(make_server: MakeServer) -> None:
+    members = Members(free=True)
+    router = CallRouter(OneSite(), SlaPolicy(), clock=in_flood_season)  # type: ignore[arg-type]
+    server = await make_server(IvrRoutingAdvisor(router, members))  # type: ignore[arg-type]
+    variables = await run_ivr(server)
+    assert variables["HOTLINE_LEVEL"] == "1"
+    assert int(variables["HOTLINE_PRIORITY"]) > SlaPolicy().queue_priority[1]  # type: ignore[index]
+    assert variables["HOTLINE_PREFERRED"] == "PJSIP/1004"
+    assert int(variables["HOTLINE_PREFERRED_TIMEOUT"]) > 0
+    assert variables["HOTLINE_QUEUE"] == "hotline-main"  # the menu's decision stays
+    assert members.asked == ["hotline-main"]
+
+
+async def test_busy_engineer_is_not_waited_for(make_server: MakeServer) -> None:
+    router = CallRouter(OneSite(), SlaPolicy(), clock=in_flood_season)  # type: ignore[arg-type]
+    server = await make_server(IvrRoutingAdvisor(router, Members(free=False)))  # type: ignore[arg-type]
+    variables = await run_ivr(server)
+    assert variables.get("HOTLINE_PREFERRED", "") == ""
+
+
+@pytest.mark.parametrize("advisor", [Broken(), Slow()], ids=["failing", "hanging"])
+async def test_routing_failure_falls_back_to_level_priority(
+    make_server: MakeServer, advisor: object
+) -> None:
+    server = await make_server(advisor)
+    variables = await run_ivr(server)
+    assert variables["HOTLINE_PRIORITY"] == str(SlaPolicy().queue_priority[1])  # type: ignore[index]
+    assert variables["HOTLINE_IVR_RESULT"] == "ok"
