@@ -101,7 +101,7 @@ class RedisBus:
         prefix: str = "hotline",
         max_pending: int = 1000,
         reconnect_initial: float = 0.2,
-        reconnect_max: float = 5.0,
+        reconnect_max: float = 2.0,
         socket_timeout: float = 2.0,
         rng: random.Random | None = None,
     ) -> None:
@@ -146,11 +146,17 @@ class RedisBus:
         if not self._connected.is_set():
             self.local_only += 1
             return
+        channel = channel_name(self.prefix, topic)
         try:
-            await self._redis.publish(channel_name(self.prefix, topic), payload)
-        except REDIS_FAILURES as exc:
-            self.local_only += 1
-            self._mark_down(exc)
+            await self._redis.publish(channel, payload)
+        except REDIS_FAILURES:
+            # A pooled connection broken by an earlier outage fails once; a fresh one
+            # tells whether Redis itself is gone.
+            try:
+                await self._redis.publish(channel, payload)
+            except REDIS_FAILURES as exc:
+                self.local_only += 1
+                self._mark_down(exc)
 
     async def subscribe(self, *topics: str) -> RedisSubscription:
         if self._closed:
@@ -204,6 +210,12 @@ class RedisBus:
         if self.last_error and not self.connected:
             body["error"] = self.last_error
         return body
+
+    async def start(self, timeout: float = 2.0) -> None:
+        """Open the link now (not at first use), so `state()` describes it from the start;
+        returns after `timeout` at most, connected or not (it keeps trying)."""
+        with contextlib.suppress(TimeoutError):
+            await self.wait_connected(timeout)
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Start the link if needed and wait until Redis delivery works."""

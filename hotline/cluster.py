@@ -251,7 +251,7 @@ class FenceStore:
 @dataclass(frozen=True)
 class _FenceContext:
     fence: FenceStore
-    token: int
+    holder: ClusterController  # its token now: it may re-acquire mid-write legitimately
 
 
 # Set only while a fenced (leader-side) handler runs; read by the commit hook.
@@ -268,7 +268,10 @@ def _check_fence_before_commit(session: Session) -> None:
     engine = getattr(bind, "engine", bind)
     if engine is not context.fence.engine.sync_engine:
         return
-    context.fence.check_in(session, context.token)
+    token = context.holder.token
+    if token is None:
+        raise StaleLeader(0, None)
+    context.fence.check_in(session, token)
 
 
 if not event.contains(Session, "before_commit", _check_fence_before_commit):
@@ -371,7 +374,7 @@ class ClusterController:
                     type(event).__name__,
                 )
                 return
-            marker = _FENCED.set(_FenceContext(self.fence, token))
+            marker = _FENCED.set(_FenceContext(self.fence, self))
             try:
                 await handler(event)
             except StaleLeader as exc:
