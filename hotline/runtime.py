@@ -212,9 +212,9 @@ class HotlineService:
                 else InProcessBus()
             )
         # With the policy, a level/site change by an agent recomputes the SLA deadlines.
-        tickets = TicketRepository(db, policy=policy)
+        tickets = TicketRepository(db, policy=policy, tz=settings.tz())
         calls = CallRepository(db)
-        sites = SiteRepository(db)
+        sites = SiteRepository(db, tz=settings.tz())
         users = UserRepository(db)
         tracker = CallTracker()
         ami = AmiClient(
@@ -328,7 +328,7 @@ class HotlineService:
             emergency_queue=settings.emergency_queue,
             sounds_dir=settings.sounds_dir,
             router=IvrRoutingAdvisor(
-                CallRouter(sites, policy, main_queue=settings.main_queue), ami
+                CallRouter(sites, policy, main_queue=settings.main_queue, tz=settings.tz()), ami
             ),
         )
         service = cls(

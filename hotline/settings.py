@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -37,6 +38,8 @@ class Settings(BaseSettings):
     role: Literal["full", "console"] = "full"
     lease_ttl: float = Field(3.0, ge=1.0, le=60.0)
     node_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@-]{1,100}$")
+    # Local time of the service desk: the day in ticket numbers, flood season, guard windows.
+    timezone: str = "Asia/Shanghai"
     journal_dir: Path = Path("./journal")
     sounds_dir: Path = Path("./sounds")
     emergency_members: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -66,6 +69,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [m.strip() for m in value.split(",") if m.strip()]
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("db_url")
     @classmethod
