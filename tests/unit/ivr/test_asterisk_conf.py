@@ -173,3 +173,63 @@ def test_pjsip_sample_routes_trunk_and_agents():
     assert "context = agents" in agent
     for n in ("1001", "1002", "1003"):
         assert f"[{n}](agent-phone)" in text
+
+
+def _pattern_matches(exten: str, number: str) -> bool:
+    """Asterisk extension matching for the pattern letters this dialplan uses."""
+    if not exten.startswith("_"):
+        return exten == number
+    letters = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*"}
+    regex = "".join(letters.get(ch, re.escape(ch)) for ch in exten[1:])
+    return re.fullmatch(regex, number) is not None
+
+
+def test_drill_contexts_match_what_the_drill_originates(dialplan):
+    """fallback/drill.py originates Local/<9 + 7 digits>@hotline-drill into
+    hotline-drill-hold,s,1 and waits for AgentConnect in hotline-emergency."""
+    import inspect
+
+    from fallback.drill import EmergencyDrill
+
+    contexts, _ = dialplan
+    defaults = inspect.signature(EmergencyDrill).parameters
+    drill_ctx = contexts[defaults["context"].default]
+    hold_ctx = contexts[defaults["hold_context"].default]
+    queue = defaults["queue"].default
+    drill_id = "9" + "0123456"  # the shape run() makes: f"9{n:07d}"
+    extens = [e for e in drill_ctx if _pattern_matches(e, drill_id)]
+    assert len(extens) == 1, drill_ctx.keys()
+    body = apps(drill_ctx[extens[0]])
+    queue_step = next(a for a in body if a.startswith("Queue("))
+    assert queue_step.startswith(f"Queue({queue},,,,") and "DRILL_TIMEOUT" in queue_step
+    assert "Set(QUEUE_PRIO=0)" in body  # real callers first
+    assert body[-1] == "Hangup()"
+    hold = apps(hold_ctx["s"])
+    assert hold[0] == "Answer()" and hold[-1] == "Hangup()"
+    # The older answer-test extension stays for pool members originated straight into it.
+    assert apps(drill_ctx["s"])[0] == "Answer()"
+
+
+def test_callback_context_dials_only_plausible_numbers(dialplan):
+    import inspect
+
+    from fallback.service import EmergencyService
+
+    contexts, _ = dialplan
+    context = inspect.signature(EmergencyService).parameters["callback_context"].default
+    callback = contexts[context]
+
+    def dialled(number: str) -> str | None:
+        hits = [e for e in callback if _pattern_matches(e, number)]
+        assert len(hits) <= 1, (number, hits)
+        if not hits:
+            return None
+        app = apps(callback[hits[0]])[0]
+        assert apps(callback[hits[0]])[-1] == "Hangup()"
+        return app.replace("${EXTEN:3}", number[3:]).replace("${EXTEN}", number)
+
+    assert dialled("13800138000") == "Dial(PJSIP/13800138000@trunk,45)"
+    assert dialled("+8613800138000") == "Dial(PJSIP/13800138000@trunk,45)"
+    assert dialled("01012345678") == "Dial(PJSIP/01012345678@trunk,45)"
+    for refused in ("900123", "0012025550123", "+12025550123", "1380013800", "s"):
+        assert dialled(refused) is None, refused
