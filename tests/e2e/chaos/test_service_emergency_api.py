@@ -1,0 +1,203 @@
+"""The assembled `HotlineService` (real emergency service, real AMI to the stand-in, real
+HTTP): who may flip the mode, double flips, the drill wiring, and starting up while the
+database hangs. The console's own tests cover the routes with a fake desk; these run the
+real thing end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from chaos_test_harness import PASSWORD, BlackHoleProxy, free_port, journal_records, until
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
+from hotline.runtime import HotlineService
+from hotline.settings import ConfigError, Settings
+from pbx import PbxStandIn
+from storage.database import Database
+from storage.migrate import upgrade
+from storage.testing import scratch_sqlite_url
+from storage.users import UserRepository
+
+MAIN, EMER = "hotline-main", "hotline-emergency"
+
+
+@dataclass
+class Running:
+    pbx: PbxStandIn
+    service: HotlineService
+    http: httpx.AsyncClient
+    journal_dir: Path
+
+    async def token(self, username: str) -> dict[str, str]:
+        response = await self.http.post(
+            "/api/login", json={"username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def mode_records(self) -> list[dict[str, Any]]:
+        return [r for r in journal_records(self.journal_dir) if r.get("kind") == "mode"]
+
+
+async def migrated_sqlite(tmp_path: Path) -> str:
+    url = scratch_sqlite_url(tmp_path)
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    try:
+        users = UserRepository(db)
+        await users.create("alice", "agent", PASSWORD, "PJSIP/1001")
+        await users.create("sue", "supervisor", PASSWORD, None)
+    finally:
+        await db.dispose()
+    return url
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, **settings: Any) -> AsyncIterator[Running]:
+    url = await migrated_sqlite(tmp_path)
+    pbx = PbxStandIn(speed=20, agi_port=free_port(), auth_failure_delay=0)
+    # Phones that ring and are never picked up: callers stay waiting where the test sees them.
+    pbx.add_agent("PJSIP/1001", answer_after=None, member_name="alice")
+    pbx.add_static_member(MAIN, "PJSIP/1001", member_name="alice")
+    pbx.add_agent("PJSIP/1901", answer_after=None)
+    await pbx.start()
+    values: dict[str, Any] = {
+        "ami_port": pbx.ami_port,
+        "ami_user": "hotline",
+        "ami_secret": SecretStr("hotline-secret"),
+        "agi_port": 0,
+        "http_port": 0,
+        "db_url": url,
+        "journal_dir": tmp_path / "journal",
+        "sounds_dir": tmp_path / "sounds",
+        "emergency_members": ["PJSIP/1901"],
+        "health_interval": 0.2,
+        "emergency_hold_down": 0,
+    }
+    values.update(settings)
+    service = HotlineService.build(Settings(**values))
+    try:
+        await service.start(check_schema=True)
+        await service.ami.wait_connected(10)
+        pbx.set_agi_target("127.0.0.1", service.ivr.port or 0)
+        async with httpx.AsyncClient(base_url=service.console_url, timeout=10) as http:
+            yield Running(pbx, service, http, tmp_path / "journal")
+    finally:
+        await service.stop()
+        await pbx.stop()
+
+
+async def test_an_agent_cannot_flip_the_mode_and_nothing_moves(tmp_path: Path) -> None:
+    async with running(tmp_path) as r:
+        await until(lambda: r.pbx.astdb.get("hotline/mode") == "normal", 10, "mode in AstDB")
+        await r.pbx.place_call("13500000001", patience=600)
+        await until(lambda: len(r.pbx.queue_entries(MAIN)) == 1, 10, "a caller waiting")
+        alice = await r.token("alice")
+        for active in (True, False):
+            refused = await r.http.post(
+                "/api/emergency",
+                json={"active": active, "reason": "I think it is down"},
+                headers=alice,
+            )
+            assert refused.status_code == 403, refused.text
+        async with httpx.AsyncClient(base_url=r.service.console_url) as stranger:  # no cookie
+            anonymous = await stranger.post("/api/emergency", json={"active": True, "reason": "x"})
+        assert anonymous.status_code == 401
+        assert (await r.http.get("/api/emergency", headers=alice)).json()["active"] is False
+        assert r.pbx.astdb["hotline/mode"] == "normal"
+        assert r.mode_records() == []  # nothing journaled, nobody moved
+        assert all(e.channel.name.startswith("PJSIP/trunk") for e in r.pbx.queue_entries(MAIN))
+        assert r.pbx.queue_entries(EMER) == []
+
+
+async def test_double_flips_switch_once_and_are_audited(tmp_path: Path) -> None:
+    async with running(tmp_path) as r:
+        sue = await r.token("sue")
+        await r.pbx.place_call("13500000002", patience=600)
+        await until(lambda: len(r.pbx.queue_entries(MAIN)) == 1, 10, "a caller waiting")
+        waiting = r.pbx.queue_entries(MAIN)[0].channel.name
+
+        async def flip(active: bool, reason: str) -> dict[str, Any]:
+            response = await r.http.post(
+                "/api/emergency", json={"active": active, "reason": reason}, headers=sue
+            )
+            assert response.status_code == 200, response.text
+            return dict(response.json())
+
+        first = await flip(True, "seat system down")
+        second = await flip(True, "seat system down (pressed twice)")
+        assert first["active"] and second["active"]
+        assert second["since"] == first["since"] and second["reason"] == "seat system down"
+        assert r.pbx.astdb["hotline/mode"] == "emergency"
+        await until(lambda: len(r.pbx.queue_entries(EMER)) == 1, 10, "the caller moved")
+        assert [e.channel.name for e in r.pbx.queue_entries(EMER)] == [waiting]  # moved once
+        assert r.pbx.queue_entries(MAIN) == []
+        off = await flip(False, "back")
+        again = await flip(False, "back (pressed twice)")
+        assert not off["active"] and not again["active"] and again["since"] == off["since"]
+        assert r.pbx.astdb["hotline/mode"] == "normal"
+        assert [e.channel.name for e in r.pbx.queue_entries(EMER)] == [waiting]  # not moved back
+        commands = [m["command"] for m in r.mode_records()]
+        assert commands == ["enter", None, "exit", None]
+        audit = (await r.http.get("/api/emergency/audit", headers=sue)).json()["items"]
+        outcomes = [(a["action"], a["outcome"], a["by"]) for a in reversed(audit)]
+        assert [o[1] for o in outcomes] == ["switched", "unchanged", "switched", "unchanged"]
+        assert {o[2] for o in outcomes} == {"sue"}
+
+
+async def test_the_drill_runs_on_schedule_and_reports_through_the_service(
+    tmp_path: Path,
+) -> None:
+    """The stand-in has no `hotline-drill` queue extension, so it refuses the drill's
+    Originate: the failure must come back over AMI (OriginateResponse) to the drill, into
+    drills.jsonl and onto the emergency service, not hang until the timeout."""
+    async with running(tmp_path, drill_interval_hours=24, drill_timeout=20) as r:
+        assert r.service.drill is not None
+        drills = r.journal_dir / "drills.jsonl"
+        await until(lambda: drills.exists() and drills.read_text().strip(), 10, "first drill")
+        first = json.loads(drills.read_text().splitlines()[0])
+        assert first["by"] == "schedule" and first["answered"] is False
+        assert "originate failed" in first["detail"]
+        last = r.service.emergency.last_drill
+        assert last is not None and last.drill_id == first["drill_id"]
+        # On demand too (what `hotline drill` does), through the same listener.
+        result = await asyncio.wait_for(r.service.drill.run(by="test"), 10)
+        assert not result.answered and "originate failed" in result.detail
+        assert len(drills.read_text().splitlines()) == 2
+
+
+@pytest.mark.postgres
+async def test_start_fails_fast_when_the_database_hangs_in_normal_mode(
+    tmp_path: Path, scratch_pg: str
+) -> None:
+    proxy = BlackHoleProxy(int(make_url(scratch_pg).port or 5432))
+    port = await proxy.start()
+    await asyncio.to_thread(upgrade, scratch_pg)
+    proxy.freeze()
+    settings = Settings(
+        ami_port=free_port(),
+        ami_user="hotline",
+        ami_secret=SecretStr("hotline-secret"),
+        agi_port=0,
+        http_port=0,
+        db_url=f"postgresql://postgres@127.0.0.1:{port}/{make_url(scratch_pg).database}",
+        journal_dir=tmp_path / "journal",
+        health_timeout=0.3,
+        health_failures=2,
+    )
+    service = HotlineService.build(settings)
+    try:
+        with pytest.raises(ConfigError, match="unreachable"):
+            await asyncio.wait_for(service.start(check_schema=True), 10)
+    finally:
+        await service.db.dispose()
+        await proxy.stop()
