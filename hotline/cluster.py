@@ -71,6 +71,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# KEYS[1] token counter; ARGV[1] floor -> raise the counter to the floor (never lower it).
+_RAISE_COUNTER = """
+local now = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return tonumber(ARGV[1])
+end
+return now
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -167,6 +176,11 @@ class RedisLease:
     async def release(self, holder: str, token: int) -> bool:
         done = await self.client.eval(_RELEASE, 1, self.lease_key, lease_value(holder, token))
         return bool(done)
+
+    async def raise_counter(self, floor: int) -> int:
+        """After Redis lost its data (restart without persistence) the counter restarts
+        below the database fence; lift it so the next election issues a usable token."""
+        return int(await self.client.eval(_RAISE_COUNTER, 1, self.token_key, str(floor)))
 
     async def holder(self) -> tuple[str, int] | None:
         raw = await self.client.get(self.lease_key)
@@ -491,8 +505,17 @@ class ClusterController:
             claimed = False
         if not claimed:
             log.warning("controller: token %d not accepted by the fence; staying standby", token)
-            with contextlib.suppress(*REDIS_FAILURES):
+            with contextlib.suppress(*REDIS_FAILURES, *DB_FAILURES):
                 await self.lease.release(self.node, token)
+                current = await self.fence.current()
+                if current is not None and current >= token:
+                    await self.lease.raise_counter(current)
+                    log.warning(
+                        "controller: Redis token counter was behind the fence (%d < %d)"
+                        " - Redis lost its data? - raised it",
+                        token,
+                        current,
+                    )
         return claimed
 
     async def _keep_lead(self) -> None:

@@ -295,3 +295,22 @@ async def test_redis_outage_a_leader_whose_fence_was_taken_steps_down(
         assert not a.is_leader
     finally:
         await a.stop()
+
+
+async def test_after_redis_lost_its_data_the_counter_catches_up_with_the_fence(
+    engine: AsyncEngine, redis_url: str, prefix: str
+) -> None:
+    """A Redis restarted without persistence hands out token 1 again: the fence refuses
+    it, the counter is lifted above the fence, and the next round elects a leader."""
+    fence = FenceStore(engine, name="fence-" + secrets.token_hex(4))
+    await fence.ensure()
+    assert await fence.claim(40, "old-leader")
+    lease = lease_on(redis_url, prefix)
+    a = controller(lease, fence, "node-a")
+    await a.start()
+    try:
+        await eventually(lambda: a.is_leader, timeout=8)
+        assert a.token == 41
+        assert await fence.current() == 41
+    finally:
+        await a.stop()
