@@ -426,7 +426,16 @@ class EmergencyService:
             self._talking.discard(call_id)
             queue = call.queue or ""
             self._first_queue.setdefault(call_id, queue)
-            if queue == self.switch.emergency_queue and not self._is_drill(call):
+            if self._is_drill(call):
+                pass
+            elif queue == self.switch.emergency_queue:
+                await self._journal_emergency_call(event)
+            elif self._state.active:
+                # A straggler: its IVR chose the main queue just before the switch. It is an
+                # emergency-mode call all the same (its ticket may be lost); the next health
+                # round moves it to the pool.
+                log.warning("call %s: joined %s in emergency mode", call_id, queue)
+                self._pbx_in_sync = False
                 await self._journal_emergency_call(event)
         elif isinstance(event, CallAnswered):
             self._talking.add(call_id)
@@ -476,13 +485,13 @@ class EmergencyService:
     async def _journal_emergency_call(self, event: CallQueued) -> None:
         call = event.call
         call_id = event.call_id
-        if call_id in self._paper_by_call:
-            await self._update(call_id, event.at, {"queue": call.queue})
-            return
         extra: dict[str, Any] = {}
         first = self._first_queue.get(call_id)
         if first and first != call.queue:
             extra["moved_from"] = first
+        if call_id in self._paper_by_call:
+            await self._update(call_id, event.at, {"queue": call.queue} | extra)
+            return
         await self._journal_call(call, event.at, extra)
 
     async def _journal_call(self, call: CallSnapshot, at: datetime, extra: dict[str, Any]) -> None:

@@ -226,3 +226,40 @@ async def test_backfilled_and_linked_calls_get_their_record_from_the_journal(
         assert restored["kept"][1]["paper_number"] == service.paper_number_of("kept")
     finally:
         await service.stop()
+
+
+async def test_a_straggler_joining_the_main_queue_after_the_switch_is_journaled_and_moved(
+    tmp_path, pbx, sink, bus, clock
+) -> None:
+    service = EmergencyService(
+        control=pbx,
+        switch=PbxSwitch(pbx, pool=["PJSIP/1003"], retry_delay=0),
+        journal=EmergencyJournal(tmp_path),
+        paper=PaperNumberAllocator(tmp_path),
+        sink=sink,
+        clock=clock,
+        policy=EmergencyPolicy(failures_to_enter=2, hold_down=timedelta(0)),
+        bus=bus,
+    )
+    await service.start()
+    try:
+        await service.set_active(True, reason="database down", by="sue")
+        assert service.pbx_in_sync
+        # Its IVR picked the main queue a moment before the switch; it joins after it.
+        pbx.join(MAIN, "PJSIP/trunk-late", "late")
+        late = snap(clock, "late", CallState.QUEUED, channel="PJSIP/trunk-late")
+        service.on_call_event(CallQueued(late, clock.now, 1))
+        await service.drain()
+        assert service.paper_number_of("late") == "E000001"
+        assert not service.pbx_in_sync
+        clock.advance(5)
+        await service.on_health_round(HealthRound(clock.now, (), Verdict.FAILING))
+        assert [w.channel for w in pbx.queues[EMER]] == ["PJSIP/trunk-late"]
+        assert pbx.queues[MAIN] == [] and service.pbx_in_sync
+        moved = snap(clock, "late", CallState.QUEUED, channel="PJSIP/trunk-late", queue=EMER)
+        service.on_call_event(CallQueued(moved, clock.now, 1))
+        await service.drain()
+        call = bf.fold(service.journal.records()).calls["late"]
+        assert call.paper_number == "E000001" and call.queue == EMER and call.moved_from == MAIN
+    finally:
+        await service.stop()
