@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from ami.calls import (
@@ -31,8 +32,9 @@ from ami.calls import (
     DomainCallEvent,
 )
 from bus import MessageBus
+from routing.domain.answering import answered_changes
 from routing.ports import SiteDirectory, TicketStore, UserStore
-from routing.records import SiteRecord, Ticket
+from routing.records import SiteRecord, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,12 @@ class ConsoleFanout:
         bus: MessageBus,
         user_cache_seconds: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
+        open_ticket: Callable[[CallSnapshot, datetime], Awaitable[Ticket]] | None = None,
     ) -> None:
+        """`open_ticket` (the ticket service's, idempotent per call) is used when a call is
+        answered before its ticket exists, so a pop never goes out without one."""
         self.users = users
+        self.open_ticket = open_ticket
         self.tickets = tickets
         self.sites = sites
         self.bus = bus
@@ -172,20 +178,35 @@ class ConsoleFanout:
             return
         pops.agent = username
         prepared_task = pops.prepared
-        # The site record was prepared while ringing. The ticket is read again: the ticket
-        # service has just marked it answered (in progress, duty agent), or opened it
-        # after a resync, and the agent edits what the pop shows.
+        # Prepared while ringing (site record and ticket), so the pop costs only a publish.
         prepared = await prepared_task if prepared_task is not None else None
-        if prepared is None:
+        if prepared is None or prepared.ticket is None:
             prepared = await self._prepare(event.call)
-        else:
-            fresh = await self.tickets.get_by_call(event.call_id)
-            if fresh is not None:
-                prepared = _Prepared(fresh, prepared.site)
-            code = event.call.site_code or (fresh.site_code if fresh is not None else None)
-            if prepared.site is None and code:
-                prepared = _Prepared(prepared.ticket, await self.sites.site_record(code))
+            if prepared.ticket is None and self.open_ticket is not None:
+                # Answered without our seeing it queue (resync): open it now (idempotent).
+                opened = await self.open_ticket(event.call, event.at)
+                site = prepared.site
+                if site is None and opened.site_code:
+                    site = await self.sites.site_record(opened.site_code)
+                prepared = _Prepared(opened, site)
         ticket = prepared.ticket
+        if ticket is not None:
+            # The pop goes out before the ticket service writes the answer: show the ticket
+            # as that write leaves it (same rule), so the agent edits the current state.
+            answered = answered_changes(
+                status=ticket.status.value,
+                duty_agent=ticket.duty_agent,
+                responded_at=ticket.responded_at,
+                agent=username,
+                at=event.at,
+            )
+            if answered:
+                ticket = replace(
+                    ticket,
+                    status=TicketStatus(str(answered.get("status", ticket.status.value))),
+                    duty_agent=str(answered.get("duty_agent", ticket.duty_agent)),
+                    responded_at=ticket.responded_at or event.at,
+                )
         await self.bus.publish(
             f"user:{username}",
             {

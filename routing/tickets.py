@@ -35,10 +35,11 @@ from ami.calls import (
     CallStarted,
     DomainCallEvent,
 )
+from routing.domain.answering import answered_changes
 from routing.domain.deadlines import deadlines_for, unidentified_level
 from routing.domain.levels import SlaPolicy
 from routing.ports import CallStore, SiteDirectory, TicketStore, UserStore
-from routing.records import NewTicket, Ticket, TicketSource, TicketStatus
+from routing.records import NewTicket, Ticket, TicketSource
 
 log = logging.getLogger(__name__)
 
@@ -158,13 +159,13 @@ class CallTicketService:
         ticket = await self.tickets.get_by_call(event.call_id)
         if ticket is None:  # answered without our seeing the join (resync): open it now
             ticket = await self.open_ticket(event.call, event.at)
-        changes: dict[str, object] = {}
-        if ticket.status in (TicketStatus.OPEN, TicketStatus.CALLBACK_DUE):
-            changes["status"] = TicketStatus.IN_PROGRESS.value
-        if agent and not ticket.duty_agent:
-            changes["duty_agent"] = agent
-        if ticket.responded_at is None:
-            changes["responded_at"] = event.at
+        changes = answered_changes(
+            status=ticket.status.value,
+            duty_agent=ticket.duty_agent,
+            responded_at=ticket.responded_at,
+            agent=agent,
+            at=event.at,
+        )
         if changes:
             await self.tickets.update(
                 ticket.number,

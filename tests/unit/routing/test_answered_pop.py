@@ -1,0 +1,161 @@
+"""What an answer does to a ticket (one rule for the ticket service and the screen-pop), and
+the pop on answer: sent from what was prepared while ringing, showing the ticket as
+answered, and never without a ticket when the call was answered before it had one."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ami.calls import AgentRinging, CallAnswered, CallSnapshot, CallState
+from bus import InProcessBus
+from routing.domain.answering import answered_changes
+from routing.fanout import ConsoleFanout
+from routing.records import ConsoleUser, Ticket, TicketSource, TicketStatus, UserRole
+
+T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "duty", "responded", "agent", "expected"),
+    [
+        ("open", "", None, "alice", {"status": "in_progress", "duty_agent": "alice"}),
+        ("callback_due", "", None, "bob", {"status": "in_progress", "duty_agent": "bob"}),
+        ("in_progress", "alice", T0, "bob", {}),  # a second answer changes nothing
+        ("resolved", "", T0, "alice", {"duty_agent": "alice"}),
+        ("open", "", None, None, {"status": "in_progress"}),  # phone of no console user
+    ],
+)
+def test_answered_changes(
+    status: str, duty: str, responded: datetime | None, agent: str | None, expected: dict[str, Any]
+) -> None:
+    at = T0 + timedelta(minutes=5)
+    changes = answered_changes(
+        status=status, duty_agent=duty, responded_at=responded, agent=agent, at=at
+    )
+    if responded is None:
+        expected = {**expected, "responded_at": at}
+    assert changes == expected
+
+
+def snapshot(**over: Any) -> CallSnapshot:
+    base = CallSnapshot(
+        call_id="1700000001.1",
+        channel="PJSIP/trunk-00000001",
+        caller_number="01012345678",
+        caller_name="",
+        state=CallState.AGENT_RINGING,
+        started_at=T0,
+        queue="hotline-main",
+        queued_at=T0,
+        agent_interface="PJSIP/1001",
+        agent_member_name="alice",
+        answered_at=None,
+        ended_at=None,
+        outcome=None,
+        hold_seconds=None,
+        talk_seconds=None,
+        site_code=None,
+        level=2,
+        variables={},
+        resynced=False,
+    )
+    return replace(base, **over)
+
+
+def ticket(call_id: str) -> Ticket:
+    return Ticket(
+        number="HL-20261122-0001",
+        call_id=call_id,
+        site_code=None,
+        level=2,
+        status=TicketStatus.OPEN,
+        caller_number="01012345678",
+        created_at=T0,
+        response_due=T0 + timedelta(hours=2),
+        onsite_due=None,
+        description="",
+        source=TicketSource.CALL,
+    )
+
+
+class Stores:
+    """Ticket store, site directory and user store in memory, counting ticket reads."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, Ticket] = {}
+        self.ticket_reads = 0
+        self.opened: list[str] = []
+
+    async def get_by_call(self, call_id: str) -> Ticket | None:
+        self.ticket_reads += 1
+        return self.tickets.get(call_id)
+
+    async def site_record(self, code: str) -> None:
+        return None
+
+    async def by_interface(self, interface: str) -> ConsoleUser | None:
+        return (
+            ConsoleUser("alice", UserRole.AGENT, interface) if interface == "PJSIP/1001" else None
+        )
+
+    async def open_ticket(self, call: CallSnapshot, at: datetime) -> Ticket:
+        self.opened.append(call.call_id)
+        return self.tickets.setdefault(call.call_id, ticket(call.call_id))
+
+
+async def pop_of(bus: InProcessBus, fanout: ConsoleFanout, events: list[Any]) -> dict[str, Any]:
+    sub = await bus.subscribe("user:alice")
+    for event in events:
+        await fanout.handle(event)
+    async with asyncio.timeout(5):
+        async for message in sub:
+            if message["type"] == "screen_pop":
+                await sub.close()
+                return dict(message)
+    raise AssertionError("no screen_pop")
+
+
+async def test_pop_shows_the_ticket_as_answered_without_reading_it_again() -> None:
+    stores = Stores()
+    call = snapshot()
+    stores.tickets[call.call_id] = ticket(call.call_id)
+    bus = InProcessBus()
+    fanout = ConsoleFanout(
+        users=stores, tickets=stores, sites=stores, bus=bus, open_ticket=stores.open_ticket
+    )
+    at = T0 + timedelta(seconds=20)
+    pop = await pop_of(
+        bus,
+        fanout,
+        [
+            AgentRinging(call, T0, interface="PJSIP/1001", member_name="alice"),
+            CallAnswered(call, at, interface="PJSIP/1001", member_name="alice"),
+        ],
+    )
+    assert pop["ticket_number"] == "HL-20261122-0001"
+    assert pop["ticket"]["status"] == "in_progress" and pop["ticket"]["duty_agent"] == "alice"
+    assert pop["ticket"]["responded_at"] == at.isoformat()
+    assert stores.ticket_reads == 1  # prepared while ringing, nothing read on answer
+    assert stores.opened == []
+    await bus.close()
+
+
+async def test_answered_before_the_ticket_existed_opens_it_for_the_pop() -> None:
+    stores = Stores()
+    call = snapshot(call_id="1700000002.1")
+    bus = InProcessBus()
+    fanout = ConsoleFanout(
+        users=stores, tickets=stores, sites=stores, bus=bus, open_ticket=stores.open_ticket
+    )
+    pop = await pop_of(
+        bus, fanout, [CallAnswered(call, T0, interface="PJSIP/1001", member_name="alice")]
+    )
+    assert stores.opened == ["1700000002.1"]
+    assert pop["ticket_number"] == "HL-20261122-0001"
+    assert pop["ticket"]["status"] == "in_progress"
+    await bus.close()
