@@ -233,7 +233,9 @@ class HotlineService:
             policy=policy,
             emergency_queue=settings.emergency_queue,
         )
-        fanout = ConsoleFanout(users=users, tickets=tickets, sites=sites, bus=bus)
+        fanout = ConsoleFanout(
+            users=users, tickets=tickets, sites=sites, bus=bus, open_ticket=call_tickets.open_ticket
+        )
         cluster: ClusterController | None = None
         if settings.redis_url:
             # The hooks are bound to the service once it exists (below).
@@ -243,8 +245,10 @@ class HotlineService:
         leader_side = cluster.fenced if cluster is not None else _as_is
         pipeline = CallEventPipeline(
             [
-                ("tickets", leader_side(call_tickets.handle)),
+                # The pop first: it was prepared while ringing and must not wait for the
+                # answer's database writes (the ticket itself exists since the queue join).
                 ("screen-pop", leader_side(fanout.handle)),
+                ("tickets", leader_side(call_tickets.handle)),
             ],
             retryable=(StoreUnavailable, OSError, TimeoutError),
         )
