@@ -178,9 +178,9 @@ async def test_200_calls_through_a_database_outage_and_a_controller_crash(
 
         # --- normal operation, then the database hangs ----------------------------------
         await until(
-            lambda: len(placed) >= 50 and len(pbx.queue_entries(MAIN)) >= 3,
-            timeout=60,
-            what="50 calls placed and 3 callers waiting in hotline-main",
+            lambda: len(placed) >= 50 and len(pbx.queue_entries(MAIN)) >= 2,
+            timeout=90,
+            what="50 calls placed and 2 callers waiting in hotline-main",
         )
         waiting = {e.channel.linkedid for e in pbx.queue_entries(MAIN)}
         failed_at = time.monotonic()
@@ -323,7 +323,9 @@ async def test_200_calls_through_a_database_outage_and_a_controller_crash(
             if r.get("kind") == "call" and r.get("fields", {}).get("caught_by_switch")
         }
         assert caught and all(by_id[c].queue == MAIN for c in caught)
-        assert set(journaled) - caught <= {c.linkedid for c in placed if c.queue == EMER}
+        assert set(journaled) <= set(by_id)
+        # Every call the live controller saw join the emergency queue got a paper number.
+        assert emergency_queued <= set(journaled)
         papers = [c.paper_number for c in journaled.values()]
         assert len(set(papers)) == len(papers)
         for call_id, jcall in journaled.items():
