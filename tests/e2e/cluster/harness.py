@@ -166,8 +166,15 @@ class Cluster:
         lease_ttl: float = 2.0,
         speed: float = 8.0,
         workdir: Path | None = None,
+        agents: Sequence[tuple[str, str]] | None = None,
+        answer_after: float = 1.5,
     ) -> None:
+        """`agents`: (username, phone interface) pairs; the demo's four by default."""
         self.db_url = db_url
+        self.agents = list(agents or [(a[0], a[2]) for a in DEMO_AGENTS])
+        self.answer_after = answer_after
+        # Real time at which the PBX connected each call to an agent (AgentConnect).
+        self.connected_at: dict[str, float] = {}
         self.redis_url = redis_url
         self.prefix = f"test-cluster-e2e-{os.getpid()}-{secrets.token_hex(3)}"
         self.lease_ttl = lease_ttl
@@ -240,9 +247,9 @@ class Cluster:
         db = Database(self.db_url)
         try:
             users = UserRepository(db)
-            for username, role, interface, _ in DEMO_AGENTS:
+            for username, interface in self.agents:
                 with contextlib.suppress(UserExists):
-                    await users.create(username, role, DEMO_PASSWORD, interface)
+                    await users.create(username, "agent", DEMO_PASSWORD, interface)
         finally:
             await db.dispose()
         path = self.workdir / "sites.csv"
@@ -251,10 +258,11 @@ class Cluster:
         self.callers = [c for c in demo_callers(rows) if c.number_known]
 
     async def start(self) -> None:
-        for _username, _role, interface, _delay in DEMO_AGENTS:
-            self.pbx.add_agent(interface, answer_after=1.5)
+        for _username, interface in self.agents:
+            self.pbx.add_agent(interface, answer_after=self.answer_after)
+        self.pbx.sim.add_sink(self._on_pbx_event)
         await self.pbx.start()
-        for username, _role, interface, _delay in DEMO_AGENTS:
+        for username, interface in self.agents:
             self.pbx.add_static_member("hotline-main", interface, member_name=username)
         for node in [*self.controllers, *self.consoles]:
             node.env = self._env(node)
@@ -266,6 +274,11 @@ class Cluster:
             node.spawn()
         for node in [*self.controllers[1:], *self.consoles]:
             await self.wait_healthy(node)
+
+    def _on_pbx_event(self, headers: Sequence[tuple[str, str]]) -> None:
+        fields = dict(headers)
+        if fields.get("Event") == "AgentConnect" and "Linkedid" in fields:
+            self.connected_at.setdefault(fields["Linkedid"], time.monotonic())
 
     async def stop(self) -> None:
         self._stop_sockets.set()
@@ -355,7 +368,7 @@ class Cluster:
 
     async def connect_agents(self) -> None:
         """Each demo agent logs in on a console process (round robin) and opens its socket."""
-        for i, (username, _role, interface, _delay) in enumerate(DEMO_AGENTS):
+        for i, (username, interface) in enumerate(self.agents):
             node = self.consoles[i % len(self.consoles)] if self.consoles else self.controllers[0]
             sock = AgentSocket(username, interface, node)
             self.sockets.append(sock)
