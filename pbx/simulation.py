@@ -1767,6 +1767,9 @@ class Simulation:
                     spec, exten, context, cid_num, cid_name, on_result, report=report
                 )
                 return
+            if context == "hotline-drill" and exten.startswith("9") and exten.isdigit():
+                await self._originate_drill(spec, exten, cid_num, cid_name, on_result, report)
+                return
         if agent is not None:
             await self._originate_agent(spec, agent, cid_num, cid_name, on_result, report=report)
             return
@@ -1845,6 +1848,99 @@ class Simulation:
         if len(steps) > 1:
             self._newexten(two, 2, steps[1][0], steps[1][1])
         await self._drive(one, spec)
+
+    async def _originate_drill(
+        self,
+        spec: OriginateSpec,
+        exten: str,
+        cid_num: str,
+        cid_name: str,
+        on_result: Callable[[bool], None],
+        report: bool,
+    ) -> None:
+        """asterisk-conf's drill: `Local/<id>@hotline-drill` whose ;2 half waits in
+        hotline-emergency (QUEUE_PRIO 0, DRILL_TIMEOUT s) like a caller; the originate
+        succeeds once a member answers (the ;1 half then runs hotline-drill-hold)."""
+        context = "hotline-drill"
+        base = f"Local/{exten}@{context}-{self._local_seq:08x}"
+        self._local_seq += 1
+        one = self._new_channel(
+            base + ";1",
+            tech="Local",
+            state=ChannelState.DOWN,
+            caller_num=cid_num,
+            caller_name=cid_name,
+            context=context,
+            exten=exten,
+        )
+        two = self._new_channel(
+            base + ";2",
+            tech="Local",
+            state=ChannelState.RING,
+            caller_num=cid_num,
+            caller_name=cid_name,
+            context=context,
+            exten=exten,
+            linkedid=one.linkedid,
+        )
+        one.peer, two.peer, two.owner = two, one, one
+        one.driven = two.driven = True
+        self._chan_event("Newchannel", "call,all", one)
+        self._chan_event("Newchannel", "call,all", two)
+        for target in (one, two):  # Local copies the originate's variables to both halves
+            for name, value in spec.variables:
+                self._varset(target, name, value)
+        variables = dict(spec.variables)
+        try:
+            timeout = float(variables.get("DRILL_TIMEOUT") or 30)
+        except ValueError:
+            timeout = 30.0
+        self._newexten(two, 1, "NoOp", f"emergency-pool drill {exten}")
+        self._newexten(two, 2, "Set", "QUEUE_PRIO=0")
+        self._varset(two, "QUEUE_PRIO", "0")
+        loop = asyncio.get_running_loop()
+        drill = SimCall(
+            linkedid=two.linkedid,
+            caller_number=cid_num,
+            caller_name=cid_name,
+            channel=two,
+            script=CallerScript(),
+            survey_script=CallerScript(),
+            patience=3600.0,
+            talk_time=3.0,  # the hold half beeps and hangs up
+            finished=loop.create_future(),
+        )
+        answered = False
+        try:
+            queueing = asyncio.ensure_future(self._queue_app(drill, 3, "hotline-emergency"))
+            deadline = self.clock.now() + timeout
+            while not queueing.done() and drill.answered_at is None:
+                left = deadline - self.clock.now()
+                if left <= 0:
+                    two.hangup_request = (19, False)  # Queue's timeout: no answer
+                    two.poke()
+                    break
+                await asyncio.wait({queueing}, timeout=self.clock.real_seconds(min(left, 0.5)))
+            answered = drill.answered_at is not None
+            if answered:
+                self._set_state(one, ChannelState.UP)
+                if report:
+                    self._originate_response(spec, True, 4, one)
+                on_result(True)
+                self._newexten(one, 1, "Answer", "")
+                self._newexten(one, 2, "Playback", "beep")
+            try:
+                await queueing
+            except (_HungUp, _Redirected):
+                pass
+        finally:
+            for chan in (two, one):
+                if not chan.gone:
+                    self._hangup(chan, 16 if answered else 19)
+        if not answered:
+            if report:
+                self._originate_response(spec, False, 3, None)
+            on_result(False)
 
     async def _originate_agent(
         self,
