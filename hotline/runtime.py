@@ -37,7 +37,7 @@ from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
 from hotline.adapters import IvrMode, IvrRoutingAdvisor, IvrSiteDirectory
-from hotline.cluster import ClusterController, build_controller
+from hotline.cluster import ClusterController, ModeHandover, build_controller
 from hotline.pipeline import CallEventPipeline
 from hotline.settings import ConfigError, Settings
 from ivr.menu_file import load_menu
@@ -193,6 +193,7 @@ class HotlineService:
     cluster: ClusterController | None = None
     _leading: bool = False
     _leader_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _mode_handover: ModeHandover | None = None
     _drill_records: list[dict[str, Any]] = field(default_factory=list)
 
     # --- construction ---------------------------------------------------------------------
@@ -360,6 +361,9 @@ class HotlineService:
         if cluster is not None:
             cluster.on_elected = service._take_lead
             cluster.on_demoted = service._step_down
+            # First AMI hook: after a takeover the PBX's routing mode wins (cluster.py).
+            service._mode_handover = ModeHandover(ami, emergency, cluster.node)
+            ami.on_connected.insert(0, service._mode_handover)
         secret = (
             settings.session_secret.get_secret_value()
             if settings.session_secret
@@ -500,6 +504,8 @@ class HotlineService:
         self._leading = True
         if token:
             log.warning("leader (fencing token %d): connecting AMI", token)
+            if self._mode_handover is not None:
+                self._mode_handover.arm()
         self.ami.start()
         # Give Asterisk a moment so the first health round and wallboard see real state;
         # if it is down we serve anyway (the IVR and console work; AMI keeps retrying).
