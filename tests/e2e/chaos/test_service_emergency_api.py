@@ -65,13 +65,15 @@ async def migrated_sqlite(tmp_path: Path) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, **settings: Any) -> AsyncIterator[Running]:
+async def running(
+    tmp_path: Path, *, desk_answers: bool = False, **settings: Any
+) -> AsyncIterator[Running]:
     url = await migrated_sqlite(tmp_path)
     pbx = PbxStandIn(speed=20, agi_port=free_port(), auth_failure_delay=0)
     # Phones that ring and are never picked up: callers stay waiting where the test sees them.
     pbx.add_agent("PJSIP/1001", answer_after=None, member_name="alice")
     pbx.add_static_member(MAIN, "PJSIP/1001", member_name="alice")
-    pbx.add_agent("PJSIP/1901", answer_after=None)
+    pbx.add_agent("PJSIP/1901", answer_after=1.0 if desk_answers else None)
     await pbx.start()
     values: dict[str, Any] = {
         "ami_port": pbx.ami_port,
@@ -165,22 +167,29 @@ async def test_double_flips_switch_once_and_are_audited(tmp_path: Path) -> None:
 async def test_the_drill_runs_on_schedule_and_reports_through_the_service(
     tmp_path: Path,
 ) -> None:
-    """The stand-in has no `hotline-drill` queue extension, so it refuses the drill's
-    Originate: the failure must come back over AMI (OriginateResponse) to the drill, into
-    drills.jsonl and onto the emergency service, not hang until the timeout."""
-    async with running(tmp_path, drill_interval_hours=24, drill_timeout=20) as r:
+    """drill_interval_hours > 0: the first drill runs at start. The stand-in plays
+    asterisk-conf's [hotline-drill] (the drill waits in hotline-emergency), the desk answers,
+    and the answer reaches the drill through the service's AMI listener; the drill call is
+    neither journaled as an emergency call nor given a ticket."""
+    async with running(tmp_path, desk_answers=True, drill_interval_hours=24, drill_timeout=10) as r:
         assert r.service.drill is not None
         drills = r.journal_dir / "drills.jsonl"
         await until(lambda: drills.exists() and drills.read_text().strip(), 10, "first drill")
         first = json.loads(drills.read_text().splitlines()[0])
-        assert first["by"] == "schedule" and first["answered"] is False
-        assert "originate failed" in first["detail"]
+        assert first["by"] == "schedule" and first["answered"] is True, first
+        assert first["member"] == "PJSIP/1901"
         last = r.service.emergency.last_drill
-        assert last is not None and last.drill_id == first["drill_id"]
-        # On demand too (what `hotline drill` does), through the same listener.
-        result = await asyncio.wait_for(r.service.drill.run(by="test"), 10)
-        assert not result.answered and "originate failed" in result.detail
+        assert last is not None and last.drill_id == first["drill_id"] and last.answered
+        await until(lambda: not r.pbx.channels(), 10, "drill channels gone")
+        # On demand (what `hotline drill` does), with nobody to answer: a failed drill.
+        r.pbx.sim.agents["PJSIP/1901"].answer_after = None
+        result = await asyncio.wait_for(r.service.drill.run(by="test"), 15)
+        assert not result.answered, result
         assert len(drills.read_text().splitlines()) == 2
+        assert not [x for x in journal_records(r.journal_dir) if x.get("kind") == "call"]
+        sue = await r.token("sue")
+        tickets = (await r.http.get("/api/tickets", headers=sue)).json()["items"]
+        assert tickets == []
 
 
 @pytest.mark.postgres
