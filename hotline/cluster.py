@@ -294,6 +294,17 @@ if not event.contains(Session, "before_commit", _check_fence_before_commit):
     event.listen(Session, "before_commit", _check_fence_before_commit)
 
 
+def _stale_leader_in(exc: BaseException) -> StaleLeader | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StaleLeader):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 # --- the controller -------------------------------------------------------------------------
 
 Handler = TypeVar("Handler", bound=Callable[[Any], Awaitable[None]])
@@ -393,10 +404,13 @@ class ClusterController:
             marker = _FENCED.set(_FenceContext(self.fence, self))
             try:
                 await handler(event)
-            except StaleLeader as exc:
+            except Exception as exc:
+                stale = _stale_leader_in(exc)  # a store may have wrapped it in its own error
+                if stale is None:
+                    raise
                 self.refused_writes += 1
-                log.error("call %s: write refused, %s: stepping down", call_id, exc)
-                self.demote_soon(f"write refused: {exc}")
+                log.error("call %s: write refused, %s: stepping down", call_id, stale)
+                self.demote_soon(f"write refused: {stale}")
             finally:
                 _FENCED.reset(marker)
 

@@ -162,6 +162,42 @@ async def test_a_superseded_leader_has_its_writes_refused_and_steps_down(
         await leader.stop()
 
 
+async def test_a_refusal_wrapped_by_a_store_error_still_demotes(
+    engine: AsyncEngine, redis_url: str, prefix: str
+) -> None:
+    fence = FenceStore(engine, name="fence-" + secrets.token_hex(4))
+    table = await _make_writes_table(engine)
+    sessions = async_sessionmaker(engine)
+    hooks = Hooks()
+    leader = controller(lease_on(redis_url, prefix), fence, "node-a", hooks)
+
+    class StoreDown(Exception):
+        pass
+
+    async def write(event: Any) -> None:
+        try:
+            async with sessions.begin() as session:
+                await session.execute(text(f"INSERT INTO {table} VALUES (:c)"), {"c": event})
+        except Exception as exc:  # as a repository that maps every failure would
+            raise StoreDown("store unavailable") from exc
+
+    async def other_failure(event: Any) -> None:
+        raise StoreDown("a genuine store failure")
+
+    await leader.start()
+    try:
+        await eventually(lambda: leader.is_leader, timeout=5)
+        with pytest.raises(StoreDown):  # not a refusal: the pipeline's retry handles it
+            await leader.fenced(other_failure)("call-0")
+        assert leader.token is not None
+        assert await fence.claim(leader.token + 1, "node-b")
+        await leader.fenced(write)("call-1")  # swallowed: refused, not retried
+        assert leader.refused_writes == 1
+        await eventually(lambda: hooks.demoted, timeout=5)
+    finally:
+        await leader.stop()
+
+
 async def test_the_fence_check_raises_inside_the_writers_transaction(
     engine: AsyncEngine,
 ) -> None:
