@@ -26,7 +26,8 @@ from hotline.runtime import HotlineService
 from hotline.settings import Settings
 from pbx import DemoCaller, PbxStandIn, run_traffic
 from routing.demo_directory import generate, write_csv
-from routing.errors import UserExists
+from routing.errors import InvalidInput, UserExists
+from routing.numbers import LineKind, normalise
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import SiteRow
@@ -73,12 +74,34 @@ async def prepare_database(settings: Settings, sites: int) -> list[dict[str, str
     return rows
 
 
+def presented_caller_id(raw: str) -> tuple[str, str] | None:
+    """(caller id as the trunk presents a directory number, its matching key): national
+    digits with trunk 0 for fixed lines, never the extension written in the directory."""
+    try:
+        number = normalise(raw)
+    except InvalidInput:
+        return None
+    if not number.valid or not number.key.startswith("+86"):
+        return None
+    national = number.key[3:]
+    return (national if number.kind is LineKind.MOBILE else "0" + national), number.key
+
+
 def demo_callers(rows: list[dict[str, str]], seed: int = 11) -> list[DemoCaller]:
     rng = random.Random(seed)
     sample = rng.sample(rows, min(300, len(rows)))
-    callers = [
-        DemoCaller(r["contact_phone"], r.get("contact_name") or "", r["site_code"]) for r in sample
-    ]
+    sites_of: dict[str, set[str]] = {}
+    for r in rows:
+        if (presented := presented_caller_id(r["contact_phone"])) is not None:
+            sites_of.setdefault(presented[1], set()).add(r["site_code"])
+    callers = []
+    for r in sample:
+        presented = presented_caller_id(r["contact_phone"])
+        if presented is None:
+            continue
+        # A shared switchboard does not identify the site: the IVR asks for the code.
+        known = len(sites_of[presented[1]]) == 1
+        callers.append(DemoCaller(presented[0], r.get("contact_name") or "", r["site_code"], known))
     # Some callers ring from numbers the directory does not know: they type the code.
     for r in rng.sample(rows, min(40, len(rows))):
         callers.append(
