@@ -10,6 +10,12 @@ each call getting a paper number. During the outage the controller is SIGKILLed 
 started again on the same journal. The database comes back, the supervisor switches back
 and the paper tickets are typed in through the HTTP API. At the end every one of the 200
 calls has exactly one ticket, and the journal, the calls table and the tickets agree.
+
+No new call arrives during the few seconds the controller is down (it is restarting): a
+call that begins and ends while no controller listens leaves no trace on AMI, so no AMI
+controller can ticket it (that would take the PBX's CDR/CEL). Calls already in progress
+keep going through the crash: those that end while it is down are known from the journal,
+those still live are adopted by the new controller's resync.
 """
 
 from __future__ import annotations
