@@ -44,7 +44,7 @@ from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
 from routing.domain.levels import SlaPolicy
-from routing.ports import TicketStore
+from routing.ports import CallStore, TicketStore
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,7 @@ def build_emergency_stack(
     bus: MessageBus | None = None,
     paper_notice: PaperNumberNotice | None = None,
     extra_probes: tuple[HealthProbe, ...] = (),
+    call_records: CallStore | None = None,
 ) -> EmergencyStack:
     """Give `engine` (the ticket database) for the SQL write/read probe, and either `sink` or
     `ticket_store` (+ `sla_policy`) for the backfill."""
@@ -214,6 +215,7 @@ def build_emergency_stack(
         bus=bus,
         health=watch,
         paper_notice=paper_notice,
+        call_records=call_records,
     )
     drill_log = EmergencyDrill.results_log(config.journal_dir)
     drill = EmergencyDrill(
