@@ -184,6 +184,7 @@ class Result:
     calls: int = 0
     ramp: float = 0.0
     tracker_ms: list[float] = field(default_factory=list)
+    call_ids: list[str] = field(default_factory=list)
 
 
 async def run_one(kind: str, args: argparse.Namespace, rows: list[dict[str, str]]) -> list[Result]:
@@ -249,9 +250,12 @@ async def run_one(kind: str, args: argparse.Namespace, rows: list[dict[str, str]
                 await service.ami.wait_connected(10)
                 pbx.set_agi_target("127.0.0.1", service.ivr.port or 0)
                 results = await drive(kind, args, rows, agents, pbx, service, connect_at, queued_at)
-                results[0].tracker_ms = [
-                    (tracked_at[c] - connect_at[c]) * 1000 for c in tracked_at if c in connect_at
-                ]
+                for result in results:
+                    result.tracker_ms = [
+                        (tracked_at[c] - connect_at[c]) * 1000
+                        for c in result.call_ids
+                        if c in tracked_at and c in connect_at
+                    ]
                 for key, values in sorted(handler_ms.items()):
                     console.print(
                         f"  {key:<32} n={len(values):<4} p50 {pct(values, 0.5):7.1f} ms "
@@ -469,6 +473,7 @@ async def phase(
         peak_live=peak_live,
         calls=len(placed),
         ramp=ramp,
+        call_ids=[c.linkedid for c in placed],
     )
 
 
