@@ -38,6 +38,7 @@ from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
 from hotline.adapters import IvrMode, IvrRoutingAdvisor, IvrSiteDirectory
 from hotline.cluster import ClusterController, ModeHandover, build_controller
+from hotline.outage import OutageAnnouncements, outage_router
 from hotline.pipeline import CallEventPipeline
 from hotline.settings import ConfigError, Settings
 from ivr.menu_file import load_menu
@@ -180,6 +181,7 @@ class HotlineService:
     ivr: IvrServer
     ivr_mode: IvrMode
     supervision: SupervisionService
+    outage: OutageAnnouncements
     app: Any
     http: _QuietServer | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -354,6 +356,14 @@ class HotlineService:
             ivr=ivr,
             ivr_mode=ivr_mode,
             supervision=supervision,
+            outage=OutageAnnouncements(
+                menu=ivr.menu,
+                sounds_dir=settings.sounds_dir,
+                journal_dir=settings.journal_dir,
+                ivr_mode=ivr_mode,
+                tickets=tickets,
+                bus=bus,
+            ),
             app=None,
             drill=drill,
             cluster=cluster,
@@ -393,6 +403,7 @@ class HotlineService:
                 authorize_websocket=_supervisor_websocket,
             )
         )
+        service.app.include_router(outage_router(service.outage))
         return service
 
     # --- health -----------------------------------------------------------------------------
@@ -472,6 +483,7 @@ class HotlineService:
         self.ami.on_connected.append(on_connected)
         if isinstance(self.bus, RedisBus):
             await self.bus.start()  # /healthz describes the link from the start
+        await self.outage.start()
         if self.cluster is None:
             await self._take_lead(0)
         if s.role != "console":
@@ -567,6 +579,7 @@ class HotlineService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.emergency.stop()
+        await self.outage.stop()
         if self.drill is not None and self.drill.results is not None:
             await self.drill.results.close()
         if self._supervision_started:
