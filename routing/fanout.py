@@ -126,6 +126,9 @@ class ConsoleFanout:
 
     async def _prepare(self, call: CallSnapshot) -> _Prepared:
         ticket = await self.tickets.get_by_call(call.call_id)
+        incident = call.variables.get("HOTLINE_INCIDENT")
+        if ticket is None and incident:
+            ticket = await self.tickets.get(incident)  # the caller joined an announced incident
         code = call.site_code or (ticket.site_code if ticket is not None else None)
         site = await self.sites.site_record(code) if code else None
         return _Prepared(ticket, site)

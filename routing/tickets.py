@@ -91,12 +91,15 @@ class CallTicketService:
         return user.username if user is not None else None
 
     async def open_ticket(self, call: CallSnapshot, at: datetime) -> Ticket:
-        """The ticket of `call`, opened now if it has none (idempotent per call id)."""
-        existing = await self.tickets.get_by_call(call.call_id)
-        if existing is not None:
-            return existing
+        """The ticket of `call`, opened now if it has none (idempotent per call id).
+
+        `open_for_call` itself returns the call's existing ticket, so the usual path reads
+        it once (screen-pop and throughput: this runs for every queued call)."""
         incident = call.variables.get("HOTLINE_INCIDENT") or ""
         if incident:
+            existing = await self.tickets.get_by_call(call.call_id)
+            if existing is not None:
+                return existing
             joined = await self.tickets.get(incident)
             if joined is not None:
                 await self.tickets.add_progress(

@@ -95,6 +95,9 @@ class Stores:
         self.ticket_reads += 1
         return self.tickets.get(call_id)
 
+    async def get(self, number: str) -> Ticket | None:
+        return next((t for t in self.tickets.values() if t.number == number), None)
+
     async def site_record(self, code: str) -> None:
         return None
 
@@ -158,4 +161,25 @@ async def test_answered_before_the_ticket_existed_opens_it_for_the_pop() -> None
     assert stores.opened == ["1700000002.1"]
     assert pop["ticket_number"] == "HL-20261122-0001"
     assert pop["ticket"]["status"] == "in_progress"
+    await bus.close()
+
+
+async def test_a_caller_who_joined_an_incident_pops_the_incident_ticket() -> None:
+    stores = Stores()
+    stores.tickets["1700000000.9"] = replace(ticket("1700000000.9"), number="HL-20261122-0042")
+    call = snapshot(call_id="1700000003.1", variables={"HOTLINE_INCIDENT": "HL-20261122-0042"})
+    bus = InProcessBus()
+    fanout = ConsoleFanout(
+        users=stores, tickets=stores, sites=stores, bus=bus, open_ticket=stores.open_ticket
+    )
+    pop = await pop_of(
+        bus,
+        fanout,
+        [
+            AgentRinging(call, T0, interface="PJSIP/1001", member_name="alice"),
+            CallAnswered(call, T0, interface="PJSIP/1001", member_name="alice"),
+        ],
+    )
+    assert pop["ticket_number"] == "HL-20261122-0042"
+    assert stores.opened == []  # joining again would log the caller twice on the incident
     await bus.close()
