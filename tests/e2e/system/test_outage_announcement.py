@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from pbx.agi_client import CallerScript
 from routing.records import NewTicket, TicketSource
 
-from .conftest import HILLTOP, System
+from .conftest import HILLTOP, PASSWORD, System, page_errors
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
 
@@ -93,3 +96,47 @@ async def test_announced_outage_callers_join_the_incident(sqlite_system: System)
     assert not any(state["prompt"] in line for line in result2.agi.commands)
     ticket = await s.ticket_of(result2.linkedid)
     assert ticket.site_code == HILLTOP and ticket.level == 2
+
+
+@pytest.mark.browser
+async def test_supervisor_announces_and_stops_from_the_page(
+    sqlite_system: System, browser: Any, artifacts: Path
+) -> None:
+    s = sqlite_system
+    now = datetime.now(UTC)
+    incident = await s.service.tickets.create(
+        NewTicket(
+            level=1,
+            caller_number="010-12345678",
+            created_at=now,
+            response_due=now + timedelta(minutes=30),
+            onsite_due=now + timedelta(hours=2),
+            source=TicketSource.MANUAL,
+            description="central MCU down",
+            created_by="sue",
+        )
+    )
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    errors = page_errors(page)
+    await page.goto(f"{s.url}/login")
+    await page.fill("#username", "sue")
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    await expect(page).to_have_url(f"{s.url}/supervisor")
+    await expect(page.locator("#out-state")).to_have_text("off")
+    await page.fill("#out-incident", incident.number)
+    await page.fill("#out-zh", TEXTS["zh"])
+    await page.fill("#out-en", TEXTS["en"])
+    await page.click("#out-on")
+    await expect(page.locator("#out-state")).to_have_text(
+        f"ON for {incident.number}", timeout=30_000
+    )
+    await expect(page.locator("#out-detail")).to_contain_text("by sue")
+    await page.screenshot(path=str(artifacts / "outage-announced.png"), full_page=True)
+    assert s.service.ivr_mode.outage is not None
+    await page.click("#out-off")
+    await expect(page.locator("#out-state")).to_have_text("off")
+    assert s.service.ivr_mode.outage is None
+    assert errors == []
+    await context.close()
