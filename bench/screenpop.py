@@ -4,21 +4,30 @@ The real `HotlineService` (AMI controller, call tracker, event pipeline, ticket 
 screen-pop fan-out, FastAGI IVR, console on uvicorn) runs against the loopback PBX
 stand-in with a generated directory of 2,000 sites. N agents log in through
 `POST /api/login`, open `/ws/console` (real websocket clients) and press Ready
-(`POST /api/agent/state` → QueueAdd on the stand-in). C callers from the directory
-then dial within a short ramp, pass the IVR, queue and are answered.
+(`POST /api/agent/state` → QueueAdd on the stand-in). Callers from the directory (numbers
+that identify one site) then dial, pass the IVR, queue and are answered, in two phases:
+
+* steady: C callers arriving at `--rate` per second, talking long enough that all C are
+  in progress together at the end of the ramp (N talking, C-N queued): the pop target;
+* flash: C more callers in one instant (overload): the sustained ticket-creation rate of
+  the whole path, and what the pop latency becomes when tickets queue up behind the
+  database.
 
 Measured:
 * pop latency: from the moment the stand-in writes `AgentConnect` (an event sink on the
   simulation, called as the event is written to the AMI socket) to the moment the
   answering agent's websocket client has received and parsed `screen_pop`;
-* ticket creations per second sustained over the burst (first queue join to last ticket);
+* ticket creations per second sustained (first queue join to last ticket of the phase);
 * misdirected pops (a pop on a socket whose agent did not answer the call): must be 0.
 
 Baseline in the same run: the floor of the delivery path without any call work, i.e.
 the same pop message published on the bus straight to the agent's topic and received on
 the agent's websocket, under the same 100 open sockets.
 
-    .venv/bin/python bench/screenpop.py [--calls 200] [--agents 100] [--db sqlite|postgresql|both]
+    .venv/bin/python bench/screenpop.py [--calls 200] [--agents 100] [--rate 5]
+        [--db sqlite|postgresql|both] [--no-flash] [--profile]
+
+`--profile` adds each pipeline handler's time per event type and the SQL statement counts.
 
 Numbers only; nothing here is asserted.
 """
