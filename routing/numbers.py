@@ -70,6 +70,29 @@ def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
     return number if phonenumbers.is_valid_number(number) else None
 
 
+def _plausible_cn(text: str) -> str | None:
+    """An E.164-shaped key for a number that is written like a Chinese one but that
+    libphonenumber's metadata rejects (a newly allocated range, say): otherwise
+    `010-80000000` and `+86 10 8000 0000` would get different keys."""
+    digits = re.sub(r"\D", "", text)
+    if text.lstrip().startswith("+"):
+        if not digits.startswith("86"):
+            return None
+        national = digits[2:]
+    elif digits.startswith("0086"):
+        national = digits[4:]
+    elif digits.startswith("86") and len(digits) in (12, 13):
+        national = digits[2:]
+    elif digits.startswith("0"):
+        national = digits[1:]
+    else:
+        national = digits
+    mobile = len(national) == 11 and national[0] == "1" and national[1] in "3456789"
+    beijing = len(national) == 10 and national.startswith("10")
+    other_area = 9 <= len(national) <= 11 and national[0] in "23456789"
+    return "+86" + national if mobile or beijing or other_area else None
+
+
 def normalise(raw: str, region: str = "CN") -> PhoneKey:
     """The matching key of `raw`. Raises InvalidInput when it is not a phone number at all."""
     if len(raw) > MAX_RAW_LENGTH:
@@ -90,6 +113,13 @@ def normalise(raw: str, region: str = "CN") -> PhoneKey:
         group = _TRAILING_GROUP.match(text)
         if group and (candidate := _parse(group.group(1), region)) is not None:
             number, extension = candidate, group.group(2)
+    if number is None and region == "CN":
+        key = _plausible_cn(text)
+        group = _TRAILING_GROUP.match(text)
+        if key is None and group and (key := _plausible_cn(group.group(1))) is not None:
+            extension = group.group(2)
+        if key is not None:
+            return PhoneKey(key=key, kind=LineKind.UNKNOWN, valid=False, extension=extension)
     if number is None:
         digits = re.sub(r"\D", "", text)
         return PhoneKey(key=digits, kind=LineKind.UNKNOWN, valid=False, extension=extension)

@@ -87,3 +87,21 @@ def test_any_way_of_writing_a_fixed_line_gives_one_key(
 ) -> None:
     subscriber = first + rest
     assert normalise(style.format(a=area, s=subscriber)).key == f"+86{area}{subscriber}"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "010-80000000",
+        "01080000000",
+        "+86 10 8000 0000",
+        "0086 10 80000000",
+        "(010)80000000",
+        "1080000000",
+        "010-80000000-801",
+    ],
+)
+def test_a_range_the_metadata_does_not_know_still_gets_one_key(written: str) -> None:
+    # libphonenumber rejects Beijing 8xxxxxxx numbers; the caller and the directory
+    # must still meet on one key however the number is written.
+    assert normalise(written).key == "+861080000000"
