@@ -157,9 +157,17 @@ class CallTicketService:
         ticket = await self.open_ticket(event.call, event.at)
         await self.calls.upsert(event.call, ticket_number=ticket.number)
 
+    async def _ticket_of(self, call: CallSnapshot) -> Ticket | None:
+        """The call's own ticket, or the incident's it joined (without joining it again)."""
+        ticket = await self.tickets.get_by_call(call.call_id)
+        incident = call.variables.get("HOTLINE_INCIDENT")
+        if ticket is None and incident:
+            ticket = await self.tickets.get(incident)
+        return ticket
+
     async def _answered(self, event: CallAnswered) -> None:
         agent = await self._agent_name(event.call)
-        ticket = await self.tickets.get_by_call(event.call_id)
+        ticket = await self._ticket_of(event.call)
         if ticket is None:  # answered without our seeing the join (resync): open it now
             ticket = await self.open_ticket(event.call, event.at)
         changes = answered_changes(
@@ -181,7 +189,7 @@ class CallTicketService:
 
     async def _ended(self, event: CallEnded) -> None:
         call = event.call
-        ticket = await self.tickets.get_by_call(call.call_id)
+        ticket = await self._ticket_of(call)
         if ticket is None and call.queued_at is not None:
             ticket = await self.open_ticket(call, event.at)  # queued while we were away
         if ticket is not None and call.outcome in (CallOutcome.ABANDONED, CallOutcome.NO_AGENT):
