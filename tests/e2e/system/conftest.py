@@ -213,13 +213,17 @@ async def prepare_database(url: str, directory: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_system(db_url: str, tmp_path: Path) -> AsyncIterator[System]:
+async def running_system(
+    db_url: str, tmp_path: Path, *, emergency_desks: tuple[str, ...] = ()
+) -> AsyncIterator[System]:
     directory = tmp_path / "sites.csv"
     directory.write_text(directory_csv(date.today()), encoding="utf-8")
     await prepare_database(db_url, directory)
     pbx = PbxStandIn(speed=SPEED, agi_port=free_port(), auth_failure_delay=0, prompt_seconds=0.5)
     for _username, _role, interface, delay in AGENTS:
         pbx.add_agent(interface, answer_after=delay)
+    for desk in emergency_desks:
+        pbx.add_agent(desk, answer_after=2.0)
     await pbx.start()
     settings = Settings(
         ami_host="127.0.0.1",
@@ -231,6 +235,7 @@ async def running_system(db_url: str, tmp_path: Path) -> AsyncIterator[System]:
         db_url=db_url,
         journal_dir=tmp_path / "journal",
         sounds_dir=tmp_path / "sounds",
+        emergency_members=list(emergency_desks),
     )
     service = HotlineService.build(settings)
     events: list[DomainCallEvent] = []
@@ -273,6 +278,18 @@ async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 @pytest.fixture
 async def sqlite_system(tmp_path: Path) -> AsyncIterator[System]:
     async with running_system(scratch_sqlite_url(tmp_path), tmp_path) as s:
+        yield s
+
+
+EMERGENCY_DESK = "PJSIP/1901"
+
+
+@pytest.fixture
+async def system_with_pool(tmp_path: Path) -> AsyncIterator[System]:
+    """`sqlite_system` plus an emergency desk (answers after 2 simulated seconds)."""
+    async with running_system(
+        scratch_sqlite_url(tmp_path), tmp_path, emergency_desks=(EMERGENCY_DESK,)
+    ) as s:
         yield s
 
 
