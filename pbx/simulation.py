@@ -433,6 +433,34 @@ class Simulation:
         self._uid_seq += 1
         return uid
 
+    def _new_local_pair(
+        self, name: str, cid_num: str, cid_name: str, context: str, exten: str
+    ) -> tuple[SimChannel, SimChannel]:
+        """A Local channel's two halves (`;1` down, `;2` ringing), one Linkedid, paired."""
+        base = f"{name}-{self._local_seq:08x}"
+        self._local_seq += 1
+        one = self._new_channel(
+            base + ";1",
+            tech="Local",
+            state=ChannelState.DOWN,
+            caller_num=cid_num,
+            caller_name=cid_name,
+            context=context,
+            exten=exten,
+        )
+        two = self._new_channel(
+            base + ";2",
+            tech="Local",
+            state=ChannelState.RING,
+            caller_num=cid_num,
+            caller_name=cid_name,
+            context=context,
+            exten=exten,
+            linkedid=one.linkedid,
+        )
+        one.peer, two.peer, two.owner = two, one, one
+        return one, two
+
     def _new_channel(
         self,
         name: str,
@@ -1862,28 +1890,9 @@ class Simulation:
         hotline-emergency (QUEUE_PRIO 0, DRILL_TIMEOUT s) like a caller; the originate
         succeeds once a member answers (the ;1 half then runs hotline-drill-hold)."""
         context = "hotline-drill"
-        base = f"Local/{exten}@{context}-{self._local_seq:08x}"
-        self._local_seq += 1
-        one = self._new_channel(
-            base + ";1",
-            tech="Local",
-            state=ChannelState.DOWN,
-            caller_num=cid_num,
-            caller_name=cid_name,
-            context=context,
-            exten=exten,
+        one, two = self._new_local_pair(
+            f"Local/{exten}@{context}", cid_num, cid_name, context, exten
         )
-        two = self._new_channel(
-            base + ";2",
-            tech="Local",
-            state=ChannelState.RING,
-            caller_num=cid_num,
-            caller_name=cid_name,
-            context=context,
-            exten=exten,
-            linkedid=one.linkedid,
-        )
-        one.peer, two.peer, two.owner = two, one, one
         one.driven = two.driven = True
         self._chan_event("Newchannel", "call,all", one)
         self._chan_event("Newchannel", "call,all", two)
@@ -1961,29 +1970,8 @@ class Simulation:
         peer: SimChannel | None = None
         if tech == "Local":
             # e.g. a drill to an emergency pool member: Local/13800138000@emergency-out
-            base = f"{spec.channel}-{self._local_seq:08x}"
-            self._local_seq += 1
             exten, _, context = endpoint.partition("@")
-            chan = self._new_channel(
-                base + ";1",
-                tech="Local",
-                state=ChannelState.DOWN,
-                caller_num=cid_num,
-                caller_name=cid_name,
-                context=context,
-                exten=exten,
-            )
-            peer = self._new_channel(
-                base + ";2",
-                tech="Local",
-                state=ChannelState.RING,
-                caller_num=cid_num,
-                caller_name=cid_name,
-                context=context,
-                exten=exten,
-                linkedid=chan.linkedid,
-            )
-            chan.peer, peer.peer, peer.owner = peer, chan, chan
+            chan, peer = self._new_local_pair(spec.channel, cid_num, cid_name, context, exten)
             dial_string = endpoint
         else:
             chan = self._new_channel(
