@@ -234,7 +234,6 @@ class HotlineService:
             sites=sites,
             users=users,
             policy=policy,
-            emergency_queue=settings.emergency_queue,
         )
         fanout = ConsoleFanout(
             users=users, tickets=tickets, sites=sites, bus=bus, open_ticket=call_tickets.open_ticket

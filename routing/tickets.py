@@ -61,7 +61,6 @@ class CallTicketService:
         users: UserStore,
         policy: SlaPolicy,
         clock: Clock = _utcnow,
-        emergency_queue: str = "hotline-emergency",
     ) -> None:
         self.tickets = tickets
         self.calls = calls
@@ -69,7 +68,6 @@ class CallTicketService:
         self.users = users
         self.policy = policy
         self.clock = clock
-        self.emergency_queue = emergency_queue
         self.opened = 0
 
     async def handle(self, event: DomainCallEvent) -> None:
