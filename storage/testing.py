@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -71,3 +73,33 @@ async def empty_all_tables(db: Database) -> None:
         tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name in existing]
         if tables:
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@contextmanager
+def migrated_scratch_postgres(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database whose schema comes from the migrations; dropped after."""
+    from storage.migrate import upgrade
+
+    url = create_scratch_postgres(prefix=prefix)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_scratch_postgres(url)
+
+
+@asynccontextmanager
+async def fresh_database(kind: str, tmp_path: Path, pg_url: str | None) -> AsyncIterator[Database]:
+    """A clean database for one test: a new SQLite file, or the session's PostgreSQL
+    database emptied."""
+    if kind == "sqlite":
+        database = Database(scratch_sqlite_url(tmp_path))
+        await database.create()
+    else:
+        assert pg_url is not None
+        database = Database(pg_url)
+        await empty_all_tables(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
