@@ -12,18 +12,6 @@ import pytest
 
 HARNESS = Path(__file__).parents[2] / "integration" / "console" / "harness.py"
 ARTIFACTS = Path(__file__).parents[3] / "artifacts" / "console"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_PRESENT = Path(CHROMIUM).exists()
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _load_harness() -> None:
@@ -38,7 +26,7 @@ def _load_harness() -> None:
 
 _load_harness()
 import console_test_harness as h  # noqa: E402
-from playwright.async_api import Browser, async_playwright, expect  # noqa: E402
+from playwright.async_api import expect  # noqa: E402
 
 from storage.testing import scratch_sqlite_url  # noqa: E402
 
@@ -63,18 +51,6 @@ async def live(world: h.World) -> AsyncIterator[h.LiveServer]:
         yield live
     finally:
         await h.stop_server(server, task)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM_PRESENT:
-        pytest.skip("Debian chromium is not installed")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 @pytest.fixture

@@ -293,34 +293,7 @@ async def system_with_pool(tmp_path: Path) -> AsyncIterator[System]:
         yield s
 
 
-# Browser: Debian's Chromium with the flags of the house rules (as tests/e2e/console).
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_PRESENT = Path(CHROMIUM).exists()
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).parents[3] / "artifacts" / "system"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not CHROMIUM_PRESENT:
-        pytest.skip("Debian chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 @pytest.fixture
