@@ -1627,15 +1627,7 @@ class Simulation:
         ]
         if transfer is not None:
             call.outcome = "transferred"
-            self.emit(
-                dial_event(
-                    "AgentComplete",
-                    ch.snapshot(),
-                    agent_ch.snapshot(),
-                    *complete,
-                    privilege="agent,all",
-                )
-            )
+            self._agent_complete(ch, agent_ch, complete)
             self._leave_bridge(bridge, ch)
             self._leave_bridge(bridge, agent_ch)
             self._destroy_bridge(bridge)
@@ -1651,15 +1643,7 @@ class Simulation:
         if by_agent:
             call.hangup_by = "agent"
             self._chan_event("HangupRequest", "call,all", agent_ch)
-            self.emit(
-                dial_event(
-                    "AgentComplete",
-                    ch.snapshot(),
-                    agent_ch.snapshot(),
-                    *complete,
-                    privilege="agent,all",
-                )
-            )
+            self._agent_complete(ch, agent_ch, complete)
             self._leave_bridge(bridge, agent_ch)
             self._leave_bridge(bridge, ch)
             self._destroy_bridge(bridge)
@@ -1676,15 +1660,7 @@ class Simulation:
             self._chan_event("HangupRequest", "call,all", ch)
         if leg.peer is None:
             # PJSIP member, as in b-inbound-call-answered.txt
-            self.emit(
-                dial_event(
-                    "AgentComplete",
-                    ch.snapshot(),
-                    agent_ch.snapshot(),
-                    *complete,
-                    privilege="agent,all",
-                )
-            )
+            self._agent_complete(ch, agent_ch, complete)
             self._leave_bridge(bridge, ch)
             self._after_bridge_vars(ch, queue, started)
             self._chan_event("SoftHangupRequest", "call,all", ch, ("Cause", "16"))
@@ -1712,6 +1688,19 @@ class Simulation:
             self._destroy_bridge(bridge)
         self._member_status_event(member.interface)
         self._notify_all_queues()
+
+    def _agent_complete(
+        self, ch: SimChannel, agent_ch: SimChannel, complete: list[tuple[str, str]]
+    ) -> None:
+        self.emit(
+            dial_event(
+                "AgentComplete",
+                ch.snapshot(),
+                agent_ch.snapshot(),
+                *complete,
+                privilege="agent,all",
+            )
+        )
 
     def _leave_bridge(self, bridge: SimBridge, chan: SimChannel) -> None:
         if chan in bridge.channels:
