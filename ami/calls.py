@@ -38,6 +38,7 @@ class TrackedCall:
     state: CallState = CallState.IN_IVR
     queue: str | None = None
     queue_position: int | None = None
+    # Since when the caller waits for an agent: queue join, or the preferred-engineer Dial.
     queued_at: datetime | None = None
     agent_interface: str | None = None
     agent_member_name: str | None = None
@@ -148,7 +149,8 @@ class CallQueued(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class AgentRinging(CallEvent):
-    """AgentCalled: the phone at `interface` rings for this call."""
+    """AgentCalled, or DialBegin of the preferred-engineer Dial() before the queue
+    (`call.queue` is None then): the phone at `interface` rings for this call."""
 
     interface: str = ""
     member_name: str = ""
@@ -156,7 +158,8 @@ class AgentRinging(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class AgentNoAnswer(CallEvent):
-    """AgentRingNoAnswer: `interface` rang `ring_ms` without answering."""
+    """AgentRingNoAnswer, or DialEnd other than ANSWER of the preferred-engineer Dial():
+    `interface` rang `ring_ms` without answering."""
 
     interface: str = ""
     ring_ms: int = 0
@@ -164,7 +167,8 @@ class AgentNoAnswer(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class CallAnswered(CallEvent):
-    """AgentConnect: the agent at `interface` picked up."""
+    """AgentConnect, or DialEnd ANSWER of the preferred-engineer Dial(): the agent at
+    `interface` picked up."""
 
     interface: str = ""
     member_name: str = ""
@@ -173,7 +177,8 @@ class CallAnswered(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class CallAbandoned(CallEvent):
-    """QueueCallerAbandon: the caller hung up while waiting."""
+    """QueueCallerAbandon, or DialEnd CANCEL while the preferred engineers rang: the
+    caller hung up while waiting."""
 
     hold_seconds: int = 0
 

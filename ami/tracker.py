@@ -12,6 +12,13 @@ Rules taken from real Asterisk 22 recordings (see ../shared/asterisk-transcripts
   rings gives ``DialEnd CANCEL`` and no ``AgentRingNoAnswer``.
 * Nothing is replayed after a reconnect: a call connected meanwhile is only visible in
   ``CoreShowChannels`` (bridged ``Queue``/``AppQueue`` channels sharing a Linkedid).
+* Before the queue, the dialplan may ``Dial()`` the customer's assigned engineers
+  (asterisk-conf/extensions.conf). app_dial raises no Agent* events: ``DialBegin`` /
+  ``DialEnd`` with the caller channel as ``Channel`` while the call is in no queue are read
+  as ringing / answered / not answered (``NOANSWER``, ``BUSY``, ``CHANUNAVAIL``) /
+  abandoned (``CANCEL`` before any answer). Queue legs also raise DialBegin/DialEnd on
+  the caller channel, but only after ``QueueCallerJoin``, so they are told apart by it.
+  Bridged, such a call shows in ``CoreShowChannels`` as ``Dial`` + ``AppDial``.
 """
 
 from __future__ import annotations
@@ -120,6 +127,8 @@ class CallTracker:
         # Recently ended calls, so late AgentComplete/replays don't resurrect them.
         self._ended: OrderedDict[str, TrackedCall] = OrderedDict()
         self._ended_memory = ended_memory
+        # Preferred-engineer Dial() legs still ringing: call id -> {dest Uniqueid: interface}.
+        self._direct: dict[str, dict[str, str]] = {}
         self._subscribers: list[Subscriber] = []
         self.unknown_events = 0
         self._handlers: dict[type[ev.AmiEvent], Callable[[Any], None]] = {
@@ -133,6 +142,8 @@ class CallTracker:
             ev.AgentRingNoAnswer: self._on_ring_no_answer,
             ev.AgentConnect: self._on_agent_connect,
             ev.AgentComplete: self._on_agent_complete,
+            ev.DialBegin: self._on_dial_begin,
+            ev.DialEnd: self._on_dial_end,
             ev.Hangup: self._on_hangup,
             ev.BlindTransfer: self._on_transfer,
             ev.AttendedTransfer: self._on_transfer,
@@ -303,6 +314,61 @@ class CallTracker:
         log.info("call %s: answered by %s", call.call_id, interface)
         self._publish(CallAnswered(call.snapshot(), now, interface, member_name, hold))
 
+    def _direct_dial_call(self, e: ev.DialBegin | ev.DialEnd) -> TrackedCall | None:
+        """The call whose caller channel dials outside any queue (preferred engineers)."""
+        call = self._call_for(e)
+        if call is None or e.uniqueid != call.call_id or call.queue is not None:
+            return None
+        return call
+
+    def _on_dial_begin(self, e: ev.DialBegin) -> None:
+        call = self._direct_dial_call(e)
+        if call is None or call.state not in (CallState.IN_IVR, CallState.AGENT_RINGING):
+            return
+        now = self._clock()
+        interface = interface_of(e.dest_channel)
+        call.state = CallState.AGENT_RINGING
+        call.ringing_at = now
+        if call.queued_at is None:
+            call.queued_at = now
+        call.agent_interface = interface
+        call.agent_member_name = interface
+        call.agent_channel = e.dest_channel
+        self._direct.setdefault(call.call_id, {})[e.dest_uniqueid] = interface
+        log.info("call %s: preferred engineer %s rings", call.call_id, interface)
+        self._publish(AgentRinging(call.snapshot(), now, interface, interface))
+
+    def _on_dial_end(self, e: ev.DialEnd) -> None:
+        call = self._direct_dial_call(e)
+        if call is None:
+            return
+        legs = self._direct.get(call.call_id, {})
+        interface = legs.pop(e.dest_uniqueid, None)
+        if not legs:
+            self._direct.pop(call.call_id, None)
+        now = self._clock()
+        since = call.queued_at or now
+        if e.dial_status == "ANSWER":
+            if call.state is CallState.CONNECTED:
+                return
+            # Also when the DialBegin was missed (resync while the engineer's phone rang).
+            interface = interface or interface_of(e.dest_channel)
+            hold = int((now - since).total_seconds())
+            self._connect(call, interface, interface, hold, e.dest_channel)
+            return
+        if interface is None or call.state is CallState.CONNECTED:
+            return  # a leg we do not know, or cancelled because another engineer answered
+        ring_ms = int((now - (call.ringing_at or now)).total_seconds() * 1000)
+        self._publish(AgentNoAnswer(call.snapshot(), now, interface, ring_ms))
+        if e.dial_status == "CANCEL":
+            if call.outcome is None:
+                call.outcome = CallOutcome.ABANDONED
+                call.hold_seconds = int((now - since).total_seconds())
+                log.info("call %s: abandoned while preferred engineers rang", call.call_id)
+                self._publish(CallAbandoned(call.snapshot(), now, call.hold_seconds))
+        elif not legs and call.state is CallState.AGENT_RINGING:
+            call.state = CallState.IN_IVR  # Dial() is over: on to the queue
+
     def _on_agent_complete(self, e: ev.AgentComplete) -> None:
         call = self._call_for(e) if e.linkedid else None
         if call is None:
@@ -364,6 +430,7 @@ class CallTracker:
         if call.answered_at is not None and call.talk_seconds is None:
             call.talk_seconds = int((now - call.answered_at).total_seconds())
         del self.calls[call.call_id]
+        self._direct.pop(call.call_id, None)
         for uniqueid in call.channels:
             self._channel_call.pop(uniqueid, None)
         self._ended[call.call_id] = call
@@ -464,6 +531,23 @@ class CallTracker:
                     0,
                     agent.channel if agent is not None else "",
                 )
+        elif root.application == "Dial" and root.bridge_id and call.queue is None:
+            # Answered by a preferred engineer while we were away (Dial + AppDial bridged).
+            if call.state is not CallState.CONNECTED:
+                engineer = next(
+                    (
+                        ch
+                        for ch in live
+                        if ch.application == "AppDial" and ch.bridge_id == root.bridge_id
+                    ),
+                    None,
+                )
+                if engineer is not None:
+                    if call.queued_at is None:
+                        call.queued_at = self._clock()
+                    call.resynced = True
+                    interface = interface_of(engineer.channel)
+                    self._connect(call, interface, interface, 0, engineer.channel)
         elif root.application == "Queue":
             if call.state is CallState.IN_IVR:
                 call.queue = root.application_data.split(",", 1)[0] or None

@@ -334,7 +334,14 @@ class HotlineService:
             emergency_queue=settings.emergency_queue,
             sounds_dir=settings.sounds_dir,
             router=IvrRoutingAdvisor(
-                CallRouter(sites, policy, main_queue=settings.main_queue, tz=settings.tz()), ami
+                CallRouter(
+                    sites,
+                    policy,
+                    main_queue=settings.main_queue,
+                    preferred_ring_seconds=settings.preferred_ring_seconds,
+                    tz=settings.tz(),
+                ),
+                ami,
             ),
         )
         service = cls(

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     emergency_members: Annotated[list[str], NoDecode] = Field(default_factory=list)
     menu_file: Path | None = None  # None = the default menu shipped in ivr/
     main_queue: str = "hotline-main"
+    # A customer's assigned engineers, when logged in and free, are rung first for this
+    # many seconds (Dial before Queue, asterisk-conf/extensions.conf); 0 = queue only.
+    preferred_ring_seconds: int = Field(15, ge=0, le=60)
     emergency_queue: str = "hotline-emergency"
     # Emergency health watch: probe every `health_interval` s, switch after N failures.
     health_interval: float = Field(5.0, gt=0)

@@ -40,6 +40,7 @@ from ivr.menu import (
 )
 from ivr.ports import IvrModePort, RoutingAdvisorPort, SiteDirectoryPort, SurveySinkPort
 from routing.domain.levels import SlaPolicy
+from routing.domain.priority import preferred_dial
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,17 @@ class IvrServer:
             value = advice.get(name)
             if value is not None and "\n" not in value and "\r" not in value:
                 variables[name] = value
+        advised = variables.get("HOTLINE_PRIORITY", "")
+        if not (advised.isascii() and advised.isdigit()):
+            variables["HOTLINE_PRIORITY"] = finish.as_dict().get("HOTLINE_PRIORITY", "")
+        # The dialplan hands these to Dial(): only bare interfaces and a sane ring time.
+        asked = variables.get("HOTLINE_PREFERRED", "")
+        preferred, seconds = preferred_dial(asked, variables.get("HOTLINE_PREFERRED_TIMEOUT", ""))
+        if asked and not preferred:
+            log.warning("call %s: refused preferred engineers %r for Dial()", chan.call_id, asked)
+        if "HOTLINE_PREFERRED" in variables or "HOTLINE_PREFERRED_TIMEOUT" in variables:
+            variables["HOTLINE_PREFERRED"] = preferred
+            variables["HOTLINE_PREFERRED_TIMEOUT"] = seconds or "0"
         return Finish(tuple(variables.items()), finish.result, finish.farewell)
 
     async def _exit(self, chan: AgiChannel, finish: Finish) -> None:

@@ -269,6 +269,18 @@ class _Leg:
     answer_at: float | None
 
 
+@dataclass(eq=False)
+class _DialLeg:
+    """One engineer's phone rung by Dial() (not by the queue)."""
+
+    interface: str
+    agent: SimAgent
+    channel: SimChannel
+    ring_started: float
+    answer_at: float | None
+    ringing: bool = False
+
+
 @dataclass(frozen=True)
 class OriginateSpec:
     channel: str
@@ -941,15 +953,45 @@ class Simulation:
             prio = ch.variables.get("HOTLINE_PRIORITY", "")
             self._newexten(ch, 8, "Set", f"QUEUE_PRIO={prio}")
             self._varset(ch, "QUEUE_PRIO", prio)
+        preferred = ch.variables.get("HOTLINE_PREFERRED", "")
         if start <= 9:
+            # GotoIf($["${HOTLINE_PREFERRED}" = ""]?queue)
+            self._newexten(ch, 9, "GotoIf", f"{int(not preferred)}?queue")
+        if start <= 10 and preferred:
+            timeout = ch.variables.get("HOTLINE_PREFERRED_TIMEOUT", "")
+            await self._dial_app(call, 10, preferred, timeout)
+            if ch.gone:
+                return
+        if start <= 11 and preferred:
+            # GotoIf($["${DIALSTATUS}" = "ANSWER"]?hotline-survey,s,1): Dial option g
+            answered = ch.variables.get("DIALSTATUS", "") == "ANSWER"
+            self._newexten(ch, 11, "GotoIf", f"{int(answered)}?hotline-survey,s,1")
+            if answered:
+                raise _Redirected(("hotline-survey", "s", 1))
+        if start <= 12:
             queue = ch.variables.get("HOTLINE_QUEUE", "")
-            await self._queue_app(call, 9, queue)
-        self._hangup_app(call, 10)
+            await self._queue_app(call, 12, queue)
+        if start <= 13:
+            self._survey_after_queue(call, 13)
+        self._hangup_app(call, 14)
 
     async def _hotline_requeue(self, call: SimCall, start: int) -> None:
         if start <= 1:
             await self._queue_app(call, 1, call.channel.variables.get("HOTLINE_QUEUE", ""))
-        self._hangup_app(call, 2)
+        if start <= 2:
+            self._survey_after_queue(call, 2)
+        self._hangup_app(call, 3)
+
+    def _survey_after_queue(self, call: SimCall, priority: int) -> None:
+        """GotoIf($["${QUEUESTATUS}" = "CONTINUE"]?hotline-survey,s,1): Queue option c let
+        the caller go on after the agent hung up."""
+        ch = call.channel
+        if ch.gone:
+            return
+        go = ch.variables.get("QUEUESTATUS", "") == "CONTINUE"
+        self._newexten(ch, priority, "GotoIf", f"{int(go)}?hotline-survey,s,1")
+        if go:
+            raise _Redirected(("hotline-survey", "s", 1))
 
     async def _hotline_survey(self, call: SimCall, start: int) -> None:
         ch = call.channel
@@ -1102,7 +1144,7 @@ class Simulation:
 
     async def _queue_app(self, call: SimCall, priority: int, queue_name: str) -> None:
         ch = call.channel
-        self._newexten(ch, priority, "Queue", f"{queue_name},F(hotline-survey^s^1),,,300")
+        self._newexten(ch, priority, "Queue", f"{queue_name},c,,,300")
         queue = self.queues.get(queue_name)
         if queue is None:
             log.warning("call %s: no such queue %r", call.linkedid, queue_name)
@@ -1653,8 +1695,9 @@ class Simulation:
             self._member_status_event(member.interface)
             self._after_bridge_vars(ch, queue, started)
             self._notify_all_queues()
-            # Queue(...,F(hotline-survey^s^1)): the caller goes on to the survey.
-            raise _Redirected(("hotline-survey", "s", 1))
+            # Queue(...,c): the caller continues in the dialplan (on to the survey).
+            self._varset(ch, "QUEUESTATUS", "CONTINUE")
+            return
         call.hangup_by = "caller"
         if not caller_soft:
             self._chan_event("HangupRequest", "call,all", ch)
@@ -1729,6 +1772,245 @@ class Simulation:
         now = self.clock.now()
         self._varset(ch, "DIALEDTIME", str(int(now - ch.created_at)))
         self._varset(ch, "DIALEDTIME_MS", str(int((now - ch.created_at) * 1000)))
+
+    # ----------------------------------------------------------------- Dial()
+    async def _dial_app(self, call: SimCall, priority: int, targets: str, timeout: str) -> None:
+        """Dial(${HOTLINE_PREFERRED},${HOTLINE_PREFERRED_TIMEOUT},g): ring the customer's
+        assigned engineers before the queue, as app_dial reports it on AMI.
+
+        Sets DIALSTATUS. With option g the caller goes on in the dialplan when the engineer
+        hangs up; a caller who hangs up ends the call here."""
+        ch = call.channel
+        self._newexten(ch, priority, "Dial", f"{targets},{timeout},g")
+        seconds = int(timeout) if timeout.isdigit() and int(timeout) > 0 else None
+        now = self.clock.now()
+        if call.queued_at is None:
+            call.queued_at = now  # waiting for an agent from here on (patience counts)
+        legs: list[_DialLeg] = []
+        statuses: list[str] = []
+        for interface in filter(None, targets.split("&")):
+            agent = self.agents.get(interface)
+            if agent is None or interface.startswith("Local/"):
+                # not registered here (the stand-in rings PJSIP phones only): no channel
+                statuses.append("CHANUNAVAIL")
+                continue
+            leg = self._dial_out(ch, interface, agent, now)
+            if agent.in_call or agent.ringing:  # no call waiting on the agents' phones
+                self.emit(
+                    dial_event(
+                        "DialEnd", ch.snapshot(), leg.channel.snapshot(), ("DialStatus", "BUSY")
+                    )
+                )
+                self._end_dial_leg(leg, 17)
+                statuses.append("BUSY")
+                continue
+            self._ring_dial_leg(ch, leg)
+            legs.append(leg)
+        answered: _DialLeg | None = None
+        ring_end = now + seconds if seconds is not None else None
+        patience_end = call.queued_at + call.patience
+        try:
+            while legs:
+                self._check(ch)
+                now = self.clock.now()
+                if now >= patience_end:
+                    raise _HungUp(0, False)
+                rejected = [leg for leg in legs if leg.channel.hangup_request is not None]
+                for leg in rejected:
+                    self.emit(
+                        dial_event(
+                            "DialEnd", ch.snapshot(), leg.channel.snapshot(), ("DialStatus", "BUSY")
+                        )
+                    )
+                    self._end_dial_leg(leg, 21)
+                    legs.remove(leg)
+                    statuses.append("BUSY")
+                if not legs:
+                    break
+                answers = [leg.answer_at for leg in legs if leg.answer_at is not None]
+                first = min(answers, default=None)
+                if first is not None and first <= now and (ring_end is None or first < ring_end):
+                    answered = next(leg for leg in legs if leg.answer_at == first)
+                    break
+                if ring_end is not None and now >= ring_end:
+                    for leg in legs:
+                        self.emit(
+                            dial_event(
+                                "DialEnd",
+                                ch.snapshot(),
+                                leg.channel.snapshot(),
+                                ("DialStatus", "NOANSWER"),
+                            )
+                        )
+                        self._end_dial_leg(leg, 0)
+                    legs = []
+                    statuses.append("NOANSWER")
+                    break
+                wakes = [patience_end] + [x for x in (first, ring_end) if x is not None]
+                await self._nap(ch, min(wakes) - now)
+        except _Redirected:
+            self._cancel_dial_legs(ch, legs)
+            raise
+        except _HungUp:
+            # The caller gave up while the engineers' phones rang.
+            soft = ch.hangup_request is not None and ch.hangup_request[1]
+            if not soft:
+                self._chan_event("HangupRequest", "call,all", ch)
+            self._cancel_dial_legs(ch, legs)
+            self._varset(ch, "DIALSTATUS", "CANCEL")
+            call.outcome = "abandoned"
+            call.hangup_by = "caller"
+            raise
+        if answered is None:
+            status = (
+                "NOANSWER"
+                if "NOANSWER" in statuses
+                else "BUSY"
+                if "BUSY" in statuses
+                else "CHANUNAVAIL"
+            )
+            self._varset(ch, "DIALSTATUS", status)
+            log.info("call %s: preferred engineers %s: %s", call.linkedid, targets, status)
+            return
+        self._cancel_dial_legs(ch, [leg for leg in legs if leg is not answered], cause=26)
+        await self._dial_talk(call, answered)
+
+    def _cancel_dial_legs(self, caller: SimChannel, legs: list[_DialLeg], cause: int = 0) -> None:
+        for leg in legs:
+            self.emit(
+                dial_event(
+                    "DialEnd", caller.snapshot(), leg.channel.snapshot(), ("DialStatus", "CANCEL")
+                )
+            )
+            self._end_dial_leg(leg, cause)
+
+    def _dial_out(
+        self, caller: SimChannel, interface: str, agent: SimAgent, now: float
+    ) -> _DialLeg:
+        tech, endpoint = interface.split("/", 1)
+        chan = self._new_channel(
+            self._pjsip_name(endpoint),
+            tech=tech,
+            state=ChannelState.DOWN,
+            caller_num=caller.caller_num,
+            caller_name=caller.caller_name,
+            context="agents",
+            exten=endpoint,
+            linkedid=caller.linkedid,
+        )
+        chan.owner = caller
+        self._chan_event("Newchannel", "call,all", chan)
+        before = chan.snapshot()
+        chan.connected_num, chan.connected_name = caller.caller_num, caller.caller_name
+        self.emit(dial_event("DialBegin", caller.snapshot(), before, ("DialString", endpoint)))
+        answer_at = None if agent.answer_after is None else now + agent.answer_after
+        return _DialLeg(interface, agent, chan, now, answer_at)
+
+    def _ring_dial_leg(self, caller: SimChannel, leg: _DialLeg) -> None:
+        leg.ringing = True
+        leg.agent.ringing += 1
+        self._set_state(leg.channel, ChannelState.RINGING)
+        self.emit(
+            dial_event(
+                "DialState", caller.snapshot(), leg.channel.snapshot(), ("DialStatus", "RINGING")
+            )
+        )
+        self._member_status_event(leg.interface)
+        self._notify_all_queues()
+
+    def _end_dial_leg(self, leg: _DialLeg, cause: int) -> None:
+        self._hangup(leg.channel, cause)
+        if leg.ringing:
+            leg.ringing = False
+            leg.agent.ringing = max(leg.agent.ringing - 1, 0)
+            self._member_status_event(leg.interface)
+            self._notify_all_queues()
+
+    async def _dial_talk(self, call: SimCall, leg: _DialLeg) -> None:
+        ch = call.channel
+        agent_ch = leg.channel
+        agent = leg.agent
+        started = (
+            min(leg.answer_at, self.clock.now()) if leg.answer_at is not None else self.clock.now()
+        )
+        self._set_state(agent_ch, ChannelState.UP)
+        self.emit(
+            dial_event("DialEnd", ch.snapshot(), agent_ch.snapshot(), ("DialStatus", "ANSWER"))
+        )
+        self._varset(ch, "DIALSTATUS", "ANSWER")
+        self._varset(ch, "DIALEDPEERNUMBER", agent_ch.name.split("/", 1)[1].rsplit("-", 1)[0])
+        leg.ringing = False
+        agent.ringing = max(agent.ringing - 1, 0)
+        agent.in_call = True
+        agent.calls_answered += 1
+        call.answered_at = started
+        call.outcome = "answered"
+        call.agent_interface = leg.interface
+        call.agent_leg = agent_ch
+        bridge = SimBridge(self._bridge_id())
+        self.bridges[bridge.uniqueid] = bridge
+        self.emit(bridge_event("BridgeCreate", bridge.snapshot()))
+        self._member_status_event(leg.interface)
+        for target in (ch, agent_ch):
+            bridge.channels.append(target)
+            target.bridge_id = bridge.uniqueid
+            self.emit(bridge_event("BridgeEnter", bridge.snapshot(), target.snapshot()))
+        self._varset(ch, "BRIDGEPEER", agent_ch.name)
+        self._varset(agent_ch, "BRIDGEPEER", ch.name)
+        log.info("call %s: answered by preferred engineer %s", call.linkedid, leg.interface)
+        caller_end = started + call.talk_time
+        agent_end = started + agent.talk_time if agent.talk_time is not None else None
+        by_agent = False
+        transfer: tuple[str, str, int] | None = None
+        caller_soft = False
+        while True:
+            now = self.clock.now()
+            if ch.hangup_request is not None:
+                caller_soft = ch.hangup_request[1]
+                break
+            if ch.redirect_to is not None:
+                transfer, ch.redirect_to = ch.redirect_to, None
+                break
+            if agent_ch.hangup_request is not None:
+                by_agent = True
+                break
+            if agent_end is not None and now >= agent_end and agent_end <= caller_end:
+                by_agent = True
+                break
+            if now >= caller_end:
+                break
+            ends = [caller_end] + ([agent_end] if agent_end is not None else [])
+            await self._nap(ch, min(ends) - now)
+        agent.in_call = False
+        if transfer is not None or by_agent:
+            # The engineer's leg ends; the caller goes on (a transfer, or option g).
+            self._chan_event("HangupRequest", "call,all", agent_ch)
+            self._leave_bridge(bridge, agent_ch)
+            self._leave_bridge(bridge, ch)
+            self._destroy_bridge(bridge)
+            self._hangup(agent_ch, 16)
+            self._answered_vars(ch, started)
+            self._dialed_vars(ch)
+            self._member_status_event(leg.interface)
+            self._notify_all_queues()
+            if transfer is not None:
+                call.outcome = "transferred"
+                raise _Redirected(transfer)
+            call.hangup_by = "agent"
+            return
+        call.hangup_by = "caller"
+        if not caller_soft:
+            self._chan_event("HangupRequest", "call,all", ch)
+        self._leave_bridge(bridge, ch)
+        self._answered_vars(ch, started)
+        self._dialed_vars(ch)
+        self._chan_event("SoftHangupRequest", "call,all", ch, ("Cause", "16"))
+        self._leave_bridge(bridge, agent_ch)
+        self._destroy_bridge(bridge)
+        self._hangup(ch, 16)
+        self._hangup(agent_ch, 16)
+        self._member_status_event(leg.interface)
+        self._notify_all_queues()
 
     # ----------------------------------------------------------------- AMI-driven control
     def request_hangup(self, name: str, cause: int = 16) -> None:

@@ -5,9 +5,11 @@
 
 * ``CallStarted`` → the call record exists from the first second (a call that dies in
   the IVR still leaves a record).
-* ``CallQueued`` → the ticket is opened, idempotently per call id (a resync or a replayed
-  event returns the existing ticket): level from the IVR (an unidentified caller counts
-  as level 2 until an agent corrects it), site, caller, and the response/on-site
+* ``CallQueued``, or ``AgentRinging`` of the preferred-engineer Dial() before the queue
+  (the call's ``queue`` is None then) → the ticket is opened, idempotently per call id (a
+  resync or a replayed event returns the existing ticket): level from the IVR (an
+  unidentified caller counts as level 2 until an agent corrects it), site, caller, and the
+  response/on-site
   deadlines from the `SlaPolicy` and the site's distance. A caller who pressed 1 for an
   announced outage joins that incident's ticket instead of opening a new one.
 * ``CallAnswered`` → duty agent and ``in_progress`` on the ticket, answer time on the
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ami.calls import (
+    AgentRinging,
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -75,6 +78,8 @@ class CallTicketService:
             await self.calls.upsert(event.call)
         elif isinstance(event, CallQueued):
             await self._queued(event)
+        elif isinstance(event, AgentRinging) and event.call.queue is None:
+            await self._queued(event)  # the caller's own engineer rings before the queue
         elif isinstance(event, CallAnswered):
             await self._answered(event)
         elif isinstance(event, CallAbandoned):
@@ -151,7 +156,7 @@ class CallTicketService:
             )
         return opening.ticket
 
-    async def _queued(self, event: CallQueued) -> None:
+    async def _queued(self, event: CallQueued | AgentRinging) -> None:
         ticket = await self.open_ticket(event.call, event.at)
         await self.calls.upsert(event.call, ticket_number=ticket.number)
 

@@ -198,6 +198,8 @@
     $("ring-caller").textContent = [msg.caller_number || "unknown number", msg.caller_name || ""].join(" ").trim();
     $("ring-site").textContent = msg.site_code || "unidentified";
     $("ring-call").textContent = msg.call_id;
+    // No queue: the dialplan rang this engineer directly (preferred routing) before the queue.
+    $("ring-direct").classList.toggle("hidden", msg.queue !== null);
   }
 
   function onScreenPop(msg) {

@@ -10,6 +10,7 @@ queue, so a preference never holds a call back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -21,6 +22,29 @@ WATER_RESOURCES = "water_resources"
 FLOOD_SEASON_MONTHS = (5, 10)  # May to October, inclusive
 SPECIAL_PERIOD_BOOST = 2
 PREFERRED_RING_SECONDS = 15
+MAX_PREFERRED_RING_SECONDS = 60
+# HOTLINE_PREFERRED is substituted into Dial(${HOTLINE_PREFERRED},...): one entry must be a
+# bare channel interface, nothing that could smuggle in Dial arguments or options
+# (`,`, `(`, `|`, `$`, spaces) or another destination (`&`).
+DIALABLE_INTERFACE = re.compile(r"(?:PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.@+-]{1,64}")
+
+
+def dialable(interface: str) -> bool:
+    return DIALABLE_INTERFACE.fullmatch(interface) is not None
+
+
+def preferred_dial(preferred: str, ring_seconds: str) -> tuple[str, str]:
+    """(HOTLINE_PREFERRED, HOTLINE_PREFERRED_TIMEOUT) as the dialplan may use them, or
+    ("", "") when either is not safe to hand to Dial()."""
+    if not preferred:
+        return "", ""
+    parts = preferred.split("&")
+    seconds_ok = ring_seconds.isascii() and ring_seconds.isdigit()
+    if not seconds_ok or not 1 <= int(ring_seconds) <= MAX_PREFERRED_RING_SECONDS:
+        return "", ""
+    if len(parts) > 8 or not all(dialable(p) for p in parts):
+        return "", ""
+    return preferred, ring_seconds
 
 
 def flood_season(year: int, tz: tzinfo = UTC) -> SpecialPeriod:
@@ -91,7 +115,8 @@ def route_call(
     """Where and how urgently the call queues.
 
     `available_members`: queue-member interface → logged in, not paused, not in a call.
-    Preferred engineers are offered only when available, so the call never waits on them.
+    Preferred engineers are offered only when available, so the call never waits on them;
+    `preferred_ring_seconds` 0 turns the preference off.
     """
     reasons: list[str] = []
     periods: tuple[SpecialPeriod, ...] = ()
@@ -100,11 +125,15 @@ def route_call(
         reasons.extend(f"special period: {p.kind} ({p.label})" for p in periods)
     priority = queue_priority(policy, level, periods, boost=boost)
     preferred: tuple[str, ...] = ()
-    if site is not None and available_members:
+    if site is not None and available_members and preferred_ring_seconds > 0:
         preferred = tuple(
-            e.interface
-            for e in site.engineers
-            if e.interface and available_members.get(e.interface, False)
+            dict.fromkeys(
+                e.interface
+                for e in site.engineers
+                if e.interface
+                and dialable(e.interface)
+                and available_members.get(e.interface, False)
+            )
         )
         if preferred:
             reasons.append("assigned engineer available: " + ", ".join(preferred))

@@ -58,6 +58,7 @@ HILLTOP = "4401002"  # known caller 13911112222, 30 km out
 SWITCHBOARD_A = "4402001"  # two sites share the switchboard 027-88880000
 SWITCHBOARD_B = "4402002"
 FARAWAY = "4403001"  # nobody calls from its number in the tests: reached by site code
+LAKESIDE = "4404001"  # known caller 13722223333; its assigned engineer is bob (PJSIP/1002)
 
 
 def directory_csv(today: date) -> str:
@@ -83,6 +84,8 @@ def directory_csv(today: date) -> str:
         f"West Gate,25,Front Desk,,,,,,",
         f"{FARAWAY},Mountain County Office,Summit Relay,0719-5550123,C-300,township,"
         f"Summit Road,450,Guo Qiang,,,,,,",
+        f"{LAKESIDE},Lake Authority,Lakeside Gauge,13722223333,C-400,county,3 Shore Road,"
+        f"60,Sun Mei,Bob Engineer,gold,{later},13700002222,PJSIP/1002,",
     ]
     return "\n".join([header, *rows]) + "\n"
 

@@ -15,7 +15,7 @@ from playwright.async_api import expect
 
 from pbx import CallerScript
 
-from .conftest import PASSWORD, RIVERSIDE, System, page_errors
+from .conftest import LAKESIDE, PASSWORD, RIVERSIDE, System, page_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -96,4 +96,38 @@ async def test_call_through_the_pbx_pops_on_the_page_and_the_agent_saves(
     assert record.agent == "alice"
     await page.screenshot(path=str(artifacts / "call-ended.png"), full_page=True)
     assert errors == [], errors
+    await context.close()
+
+
+async def test_assigned_engineer_sees_the_direct_ring_then_the_pop(
+    sqlite_system: System, browser: Any, artifacts: Path
+) -> None:
+    """bob is Lakeside's assigned engineer: his phone rings before the queue, and his
+    console says why; after he answers, the pop is his."""
+    system = sqlite_system
+    system.pbx.sim.agents["PJSIP/1002"].answer_after = 8.0  # time to look at the ringing card
+    context = await browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = await context.new_page()
+    errors = page_errors(page)
+    await page.goto(f"{system.url}/login")
+    await page.fill("#username", "bob")
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    await expect(page).to_have_url(f"{system.url}/agent")
+    await expect(page.locator("#link-state")).to_have_text("live")
+    await page.click("#btn-ready")
+    await expect(page.locator("#agent-state")).to_have_text("Ready")
+
+    call = await system.pbx.place_call(
+        "13722223333", "Sun Mei", script=CallerScript(("1",)), talk_time=600
+    )
+    await expect(page.locator("#ring-direct")).to_be_visible()
+    await expect(page.locator("#ring-site")).to_have_text(LAKESIDE)
+    await page.screenshot(path=str(artifacts / "preferred-engineer-ringing.png"), full_page=True)
+    ticket = await system.ticket_of(call.linkedid)
+    await expect(page.locator("#pop-site-name")).to_contain_text("Lakeside Gauge")
+    await expect(page.locator("#ticket-number")).to_have_text(ticket.number)
+    await expect(page.locator("#site-engineers")).to_contain_text("Bob Engineer")
+    await expect(page.locator("#call-ringing")).to_be_hidden()
+    assert errors == []
     await context.close()

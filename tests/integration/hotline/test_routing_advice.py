@@ -150,3 +150,47 @@ async def test_routing_failure_falls_back_to_level_priority(
     variables = await run_ivr(server)
     assert variables["HOTLINE_PRIORITY"] == str(SlaPolicy().queue_priority[1])  # type: ignore[index]
     assert variables["HOTLINE_IVR_RESULT"] == "ok"
+
+
+class Hostile:
+    """Routing advice that would turn Dial(${HOTLINE_PREFERRED},...) into something else."""
+
+    def __init__(self, advice: Mapping[str, str]) -> None:
+        self.advice = advice
+
+    async def advise(self, **_: object) -> Mapping[str, str]:
+        return self.advice
+
+
+@pytest.mark.parametrize(
+    "advice",
+    [
+        {"HOTLINE_PREFERRED": "PJSIP/1004,,U(steal^s^1)", "HOTLINE_PREFERRED_TIMEOUT": "15"},
+        {"HOTLINE_PREFERRED": "PJSIP/1004", "HOTLINE_PREFERRED_TIMEOUT": "15,,G(x)"},
+        {"HOTLINE_PREFERRED": "PJSIP/1004", "HOTLINE_PREFERRED_TIMEOUT": "86400"},
+        {"HOTLINE_PREFERRED": "PJSIP/1004&DAHDI/g0/110", "HOTLINE_PREFERRED_TIMEOUT": "15"},
+        {"HOTLINE_PREFERRED": "PJSIP/1004\r\nHOTLINE_QUEUE: x", "HOTLINE_PREFERRED_TIMEOUT": "1"},
+        {"HOTLINE_PRIORITY": "９", "HOTLINE_PREFERRED": "", "HOTLINE_PREFERRED_TIMEOUT": "0"},
+    ],
+    ids=["dial-options", "timeout-options", "endless-ring", "trunk-line", "crlf", "wide-digit"],
+)
+async def test_hostile_advice_never_reaches_dial(
+    make_server: MakeServer, advice: Mapping[str, str]
+) -> None:
+    server = await make_server(Hostile(advice))
+    variables = await run_ivr(server)
+    assert variables.get("HOTLINE_PREFERRED", "") == ""
+    assert variables.get("HOTLINE_PREFERRED_TIMEOUT", "0") == "0"
+    assert variables["HOTLINE_PRIORITY"] == str(SlaPolicy().queue_priority[1])  # type: ignore[index]
+    assert variables["HOTLINE_QUEUE"] == "hotline-main"
+    assert variables["HOTLINE_IVR_RESULT"] == "ok"
+
+
+async def test_safe_advice_passes_through(make_server: MakeServer) -> None:
+    advice = {
+        "HOTLINE_PRIORITY": "12",
+        "HOTLINE_PREFERRED": "PJSIP/1004&Local/1002@agents-local",
+        "HOTLINE_PREFERRED_TIMEOUT": "20",
+    }
+    variables = await run_ivr(await make_server(Hostile(advice)))
+    assert {k: variables[k] for k in advice} == advice

@@ -154,6 +154,8 @@ class IvrPlan:
     site: str = "234567"
     survey: bool = True
     queue: str = "hotline-main"
+    preferred: str = ""  # HOTLINE_PREFERRED for the dialplan's Dial() before the queue
+    preferred_timeout: str = "15"
 
 
 @dataclass
@@ -216,6 +218,9 @@ class ScriptedIvr:
             await cmd(f'SET VARIABLE HOTLINE_CALLREF "{env.get("agi_uniqueid", "")}"')
             if self.plan.survey:
                 await cmd('SET VARIABLE HOTLINE_SURVEY "1"')
+            if self.plan.preferred:
+                await cmd(f'SET VARIABLE HOTLINE_PREFERRED "{self.plan.preferred}"')
+                await cmd(f'SET VARIABLE HOTLINE_PREFERRED_TIMEOUT "{self.plan.preferred_timeout}"')
             await cmd('SET VARIABLE HOTLINE_IVR_RESULT "ok"')
         except (ConnectionError, OSError):
             pass

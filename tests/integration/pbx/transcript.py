@@ -25,6 +25,10 @@ SIGNIFICANT_VARS = re.compile(
 )
 # IVR conversation details differ between our scripted IVR and the recorded one.
 IVR_EVENTS = {"AGIExecStart", "AGIExecEnd", "DTMFBegin", "DTMFEnd"}
+# Steps of asterisk-conf's [hotline-in] that the recording's dialplan did not have: the
+# branches around the preferred-engineer Dial() and after Queue(...,c) (never taken in the
+# recorded scenarios, so they add only their own Newexten).
+OUR_DIALPLAN_ONLY = {"GotoIf"}
 
 
 def parse(payload: str) -> Msg:
@@ -71,6 +75,8 @@ def call_shape(
             if event not in ("BridgeCreate", "BridgeDestroy", "AgentComplete", "QueueMemberStatus"):
                 continue
         if event == "VarSet" and not SIGNIFICANT_VARS.match(get(m, "Variable") or ""):
+            continue
+        if event == "Newexten" and get(m, "Application") in OUR_DIALPLAN_ONLY:
             continue
         shape.append((event, tuple(k for k, _ in m)))
     return shape

@@ -10,50 +10,18 @@ from pathlib import Path
 import pytest
 
 from pbx.agi_client import agi_environment
+from pbx.dialplan import parse_dialplan
 
 CONF = Path(__file__).resolve().parents[3] / "asterisk-conf"
 AGI_IVR = "AGI(agi://${HOTLINE_AGI_HOST}:${HOTLINE_AGI_PORT}/ivr)"
 AGI_SURVEY = "AGI(agi://${HOTLINE_AGI_HOST}:${HOTLINE_AGI_PORT}/survey)"
-QUEUE = "Queue(${HOTLINE_QUEUE},F(hotline-survey^s^1),,,300)"
-
-
-def parse_dialplan(
-    text: str,
-) -> tuple[dict[str, dict[str, list[tuple[int, str | None, str]]]], dict[str, str]]:
-    """{context: {exten: [(priority, label, application), ...]}} and the [globals]."""
-    contexts: dict[str, dict[str, list[tuple[int, str | None, str]]]] = {}
-    globals_: dict[str, str] = {}
-    section = None
-    last_exten: str | None = None
-    for raw in text.splitlines():
-        line = raw.split(";", 1)[0].strip()
-        if not line:
-            continue
-        if m := re.fullmatch(r"\[([^\]]+)\]", line):
-            section = m.group(1)
-            contexts.setdefault(section, {})
-            continue
-        if section == "globals":
-            key, _, value = line.partition("=")
-            globals_[key.strip()] = value.strip()
-            continue
-        m = re.fullmatch(r"(exten|same)\s*=>\s*(.*)", line)
-        if not m or section in (None, "general"):
-            continue
-        kind, rest = m.groups()
-        if kind == "exten":
-            exten, prio, app = rest.split(",", 2)
-            last_exten = exten
-        else:
-            prio, app = rest.split(",", 1)
-            exten = last_exten  # type: ignore[assignment]
-        assert exten is not None
-        steps = contexts[section].setdefault(exten, [])
-        pm = re.fullmatch(r"(\d+|n)(?:\((\w+)\))?", prio)
-        assert pm, f"bad priority {prio!r}"
-        number = int(pm.group(1)) if pm.group(1) != "n" else steps[-1][0] + 1
-        steps.append((number, pm.group(2), app))
-    return contexts, globals_
+QUEUE = "Queue(${HOTLINE_QUEUE},c,,,300)"
+SURVEY_AFTER_QUEUE = 'GotoIf($["${QUEUESTATUS}" = "CONTINUE"]?hotline-survey,s,1)'
+PREFERRED_DIAL = [
+    'GotoIf($["${HOTLINE_PREFERRED}" = ""]?queue)',
+    "Dial(${HOTLINE_PREFERRED},${HOTLINE_PREFERRED_TIMEOUT},g)",
+    'GotoIf($["${DIALSTATUS}" = "ANSWER"]?hotline-survey,s,1)',
+]
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +48,14 @@ def test_hotline_in(dialplan, exten: str):
         "Set(HOTLINE_PRIORITY=1)",
         AGI_IVR,
         "Set(QUEUE_PRIO=${HOTLINE_PRIORITY})",
+        *PREFERRED_DIAL,
         QUEUE,
+        SURVEY_AFTER_QUEUE,
         "Hangup()",
     ]
-    assert body[-5:] == order
+    assert body[-9:] == order
+    # The preferred-engineer GotoIf skips to the labelled Queue step.
+    assert next(label for _p, label, app in steps if app == QUEUE) == "queue"
     assert body.index("Answer()") < body.index(AGI_IVR)
     # The AGI step is at the priority the stand-in's agi_environment reports.
     agi_priority = next(p for p, _l, a in steps if a == AGI_IVR)
@@ -105,7 +77,7 @@ def test_survey_and_requeue(dialplan):
     assert survey[0][2] == 'GotoIf($["${HOTLINE_SURVEY}" != "1"]?done)'
     assert survey[1][2] == AGI_SURVEY
     assert survey[2][1:] == ("done", "Hangup()")
-    assert apps(contexts["hotline-requeue"]["s"]) == [QUEUE, "Hangup()"]
+    assert apps(contexts["hotline-requeue"]["s"]) == [QUEUE, SURVEY_AFTER_QUEUE, "Hangup()"]
 
 
 def test_globals_bind_agi_to_loopback(dialplan):

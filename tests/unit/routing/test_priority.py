@@ -7,7 +7,14 @@ import pytest
 
 from ami.control import QueueMemberState, QueueSnapshot
 from routing.domain.levels import FaultLevel, SlaPolicy
-from routing.domain.priority import flood_season, queue_priority, route_call, special_periods_at
+from routing.domain.priority import (
+    dialable,
+    flood_season,
+    preferred_dial,
+    queue_priority,
+    route_call,
+    special_periods_at,
+)
 from routing.errors import StoreUnavailable
 from routing.records import (
     Engineer,
@@ -126,6 +133,87 @@ def test_preferred_engineer_only_when_free() -> None:
     )
     assert busy.preferred_members == () and busy.preferred_ring_seconds == 0
     assert busy.channel_variables()["HOTLINE_PREFERRED"] == ""
+
+
+def test_preferred_ring_seconds_zero_turns_the_preference_off() -> None:
+    decision = route_call(
+        SlaPolicy(),
+        level=FaultLevel.P2,
+        at=NOVEMBER,
+        site=site(),
+        queue="hotline-main",
+        available_members={"PJSIP/1001": True},
+        preferred_ring_seconds=0,
+    )
+    assert decision.preferred_members == ()
+    assert decision.channel_variables()["HOTLINE_PREFERRED"] == ""
+
+
+@pytest.mark.parametrize(
+    "interface",
+    ["PJSIP/1001", "Local/1001@agents-local", "SIP/agent_7", "IAX2/desk.1", "PJSIP/+8613800138000"],
+)
+def test_dialable_interfaces(interface: str) -> None:
+    assert dialable(interface)
+
+
+@pytest.mark.parametrize(
+    "interface",
+    [
+        "PJSIP/1001,,U(evil)",  # Dial options smuggled in through the variable
+        "PJSIP/1001&PJSIP/1002",  # a second destination inside one entry
+        "PJSIP/1001)",
+        "PJSIP/${EXTEN}",
+        "PJSIP/1001 ",
+        "Console/dsp",
+        "PJSIP/",
+        "pjsip/1001",
+        "PJSIP/1001|x",
+        "PJSIP/" + "1" * 65,
+    ],
+)
+def test_undialable_interfaces(interface: str) -> None:
+    assert not dialable(interface)
+
+
+def test_engineers_with_undialable_interfaces_are_not_preferred() -> None:
+    record = site(
+        engineers=(
+            Engineer(name="bad", phone="", interface="PJSIP/1001,,G(x)"),
+            Engineer(name="good", phone="", interface="PJSIP/1002"),
+            Engineer(name="good again", phone="", interface="PJSIP/1002"),
+        )
+    )
+    decision = route_call(
+        SlaPolicy(),
+        level=FaultLevel.P1,
+        at=NOVEMBER,
+        site=record,
+        queue="hotline-main",
+        available_members={"PJSIP/1001,,G(x)": True, "PJSIP/1002": True},
+    )
+    assert decision.preferred_members == ("PJSIP/1002",)
+
+
+@pytest.mark.parametrize(
+    ("preferred", "seconds", "expected"),
+    [
+        ("PJSIP/1001", "15", ("PJSIP/1001", "15")),
+        ("PJSIP/1001&Local/1002@agents-local", "60", ("PJSIP/1001&Local/1002@agents-local", "60")),
+        ("", "15", ("", "")),
+        ("PJSIP/1001", "0", ("", "")),
+        ("PJSIP/1001", "61", ("", "")),
+        ("PJSIP/1001", "15,g", ("", "")),
+        ("PJSIP/1001", "１５", ("", "")),  # full-width digits: isdigit() but not for Asterisk
+        ("PJSIP/1001,,U(x)", "15", ("", "")),
+        ("PJSIP/1001&&PJSIP/1002", "15", ("", "")),
+        ("&".join(f"PJSIP/10{n:02d}" for n in range(9)), "15", ("", "")),
+    ],
+)
+def test_preferred_dial_refuses_what_dial_must_not_see(
+    preferred: str, seconds: str, expected: tuple[str, str]
+) -> None:
+    assert preferred_dial(preferred, seconds) == expected
 
 
 def test_available_members_from_queue_status() -> None:
