@@ -72,7 +72,10 @@ class CallableProbe:
 
 
 class SqlWriteProbe:
-    """Write a fresh token for this node into `health_probe`, read it back, compare."""
+    """Write a fresh token for this node into `health_probe`, read it back, compare.
+
+    The table comes from migration 0002; CREATE IF NOT EXISTS covers databases made
+    without the migrations (demo, tests)."""
 
     CREATE = (
         "CREATE TABLE IF NOT EXISTS health_probe ("

@@ -210,7 +210,8 @@ class FenceStore:
         )
 
     async def ensure(self) -> None:
-        """Create the table and the row if absent (idempotent, safe from many processes)."""
+        """Create the table (normally made by migration 0002) and the row if absent
+        (idempotent, safe from many processes)."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 text(

@@ -1,8 +1,9 @@
 """The supervision package's own tables, on the storage engineer's declarative `Base`.
 
-They share `storage.models.Base.metadata` (so `Database.create()` creates them too), and
-`create_tables` creates just these, idempotently, for databases migrated before they
-existed (the Alembic history belongs to storage).
+They share `storage.models.Base.metadata` (so `Database.create()` creates them too).
+Alembic revision 0002 (storage/migrations) creates them for `hotline db upgrade`; keep it
+in step with these models (tests/integration/storage/test_migrations.py compares them).
+`create_tables` stays as an idempotent safety net for databases made otherwise.
 """
 
 from __future__ import annotations

@@ -8,19 +8,31 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from storage.database import async_url, sync_url
+import supervision.tables
+from fallback.health import SqlWriteProbe
+from hotline.cluster import FenceStore
+from storage.database import Database, async_url, sync_url
 from storage.migrate import current, downgrade, upgrade
 from storage.models import STORAGE_TABLES, Base
 from storage.testing import create_scratch_postgres, drop_scratch_postgres, postgres_available
+from supervision.tables import create_tables
+
+HEAD = "0002"
+# Created by migration 0002 for their owners (supervision, hotline.cluster, fallback.health).
+OWNER_TABLES = {
+    "supervision_steps",
+    "supervision_notices",
+    "supervision_pauses",
+    "controller_fence",
+    "health_probe",
+}
 
 
-def _storage_object(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
-    # Other packages may put their own tables on Base (they create them themselves).
-    table = obj if type_ == "table" else getattr(obj, "table", None)
-    return table is None or table.name in STORAGE_TABLES
+def _schema_diff(url: str, tables: frozenset[str] | set[str] = STORAGE_TABLES) -> list[object]:
+    def wanted(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+        table = obj if type_ == "table" else getattr(obj, "table", None)
+        return table is None or table.name in tables
 
-
-def _schema_diff(url: str) -> list[object]:
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as conn:
@@ -28,12 +40,20 @@ def _schema_diff(url: str) -> list[object]:
                 conn,
                 opts={
                     "include_name": lambda name, type_, _parents: (
-                        type_ != "table" or name in STORAGE_TABLES
+                        type_ != "table" or name in tables
                     ),
-                    "include_object": _storage_object,
+                    "include_object": wanted,
                 },
             )
             return list(compare_metadata(context, Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(sync_url(url))
+    try:
+        return set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
 
@@ -47,7 +67,7 @@ def test_url_conversion() -> None:
 def test_sqlite_migrations_match_models(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url)
-    assert current(url) == "0001"
+    assert current(url) == HEAD
     assert _schema_diff(url) == []
     downgrade(url, "base")
     engine = create_engine(sync_url(url))
@@ -56,7 +76,7 @@ def test_sqlite_migrations_match_models(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     upgrade(url)  # and back up again
-    assert current(url) == "0001"
+    assert current(url) == HEAD
 
 
 @pytest.mark.postgres
@@ -66,9 +86,58 @@ def test_postgres_migrations_match_models() -> None:
     url = create_scratch_postgres(prefix="hl_mig")
     try:
         upgrade(url)
-        assert current(url) == "0001"
+        assert current(url) == HEAD
         assert _schema_diff(url) == []
         downgrade(url, "base")
         assert current(url) is None
     finally:
         drop_scratch_postgres(url)
+
+
+def test_owner_tables_come_from_the_migrations(tmp_path: Path) -> None:
+    """`hotline db upgrade` creates the supervision, fencing and health-probe tables, as
+    their owners' models and SQL expect them."""
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    upgrade(url)
+    assert OWNER_TABLES <= _tables(url)
+    names = {t.name for t in supervision.tables.SUPERVISION_TABLES}
+    assert names < OWNER_TABLES
+    assert _schema_diff(url, names) == []
+    downgrade(url, "0001")
+    assert not OWNER_TABLES & _tables(url)
+
+
+async def test_owners_work_on_a_migrated_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    upgrade(url)
+    db = Database(url)
+    try:
+        await create_tables(db.engine)  # a no-op now
+        fence = FenceStore(db.engine)
+        await fence.ensure()
+        assert await fence.claim(3, "node-a") and await fence.current() == 3
+        assert await SqlWriteProbe(db.engine, node="n1").check() == "write/read ok"
+    finally:
+        await db.dispose()
+
+
+async def test_databases_whose_owners_made_the_tables_upgrade_cleanly(tmp_path: Path) -> None:
+    """Before 0002 a running hotline created these tables itself: the upgrade keeps them."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0001")
+    db = Database(url)
+    try:
+        await create_tables(db.engine)
+        fence = FenceStore(db.engine)
+        await fence.ensure()
+        assert await fence.claim(7, "old-leader")
+        assert await SqlWriteProbe(db.engine, node="n1").check() == "write/read ok"
+    finally:
+        await db.dispose()
+    upgrade(url)
+    assert current(url) == HEAD
+    db = Database(url)
+    try:
+        assert await FenceStore(db.engine).current() == 7  # the fence survived
+    finally:
+        await db.dispose()
