@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ami.calls import CallSnapshot
-from routing.errors import InvalidInput
+from routing.errors import InvalidInput, StoreUnavailable
 from routing.records import CallFilter, CallRecord
 from storage.database import Database
 from storage.errors import store_errors
@@ -112,12 +112,16 @@ class CallRepository:
         if self.db.dialect == "postgresql":
             keep["started_at"] = func.least(stmt.excluded.started_at, CallRow.started_at)
         stmt = stmt.on_conflict_do_update(index_elements=[CallRow.call_id], set_=keep)
+        # RETURNING hands back the merged row in the same round trip: this runs several
+        # times per call, and a separate read doubled its cost under a flash crowd.
         with store_errors():
             async with self.db.sessions.begin() as session:
-                await session.execute(stmt)
-        record = await self.get(call.call_id)
-        assert record is not None
-        return record
+                row = await session.scalar(
+                    stmt.returning(CallRow), execution_options={"populate_existing": True}
+                )
+                if row is None:
+                    raise StoreUnavailable(f"call {call.call_id}: upsert returned no row")
+                return to_call(row)
 
     async def get(self, call_id: str) -> CallRecord | None:
         with store_errors():
