@@ -144,6 +144,10 @@ class CallEventPipeline:
     def active_calls(self) -> int:
         return len(self._workers)
 
+    def pending_call_ids(self) -> frozenset[str]:
+        """Calls whose events are still being handled (their records are on the way)."""
+        return frozenset(self._workers)
+
     async def stop(self, timeout: float = 10.0) -> None:
         self._closed = True
         with contextlib.suppress(TimeoutError):

@@ -48,7 +48,9 @@ from routing.fanout import ConsoleFanout
 from routing.records import UserRole
 from routing.router import CallRouter
 from routing.tickets import CallTicketService
+from routing.unseen import UnseenCallSweep
 from storage.calls import CallRepository
+from storage.cdr import CdrRepository
 from storage.database import Database
 from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
@@ -197,6 +199,8 @@ class HotlineService:
     _leader_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _mode_handover: ModeHandover | None = None
     _drill_records: list[dict[str, Any]] = field(default_factory=list)
+    # Records calls no controller saw on AMI, from the PBX's CDR (leader only).
+    unseen: UnseenCallSweep | None = None
 
     # --- construction ---------------------------------------------------------------------
 
@@ -373,6 +377,12 @@ class HotlineService:
             app=None,
             drill=drill,
             cluster=cluster,
+            unseen=UnseenCallSweep(
+                CdrRepository(db),
+                sites,
+                leader_side(call_tickets.handle),
+                live_calls=lambda: tracker.calls.keys() | pipeline.pending_call_ids(),
+            ),
         )
         if cluster is not None:
             cluster.on_elected = service._take_lead
@@ -553,6 +563,10 @@ class HotlineService:
                 self.emergency.run_health_watch(s.health_interval), name="health-watch"
             )
         )
+        if self.unseen is not None and s.cdr_sweep_interval > 0:
+            self._leader_tasks.append(
+                asyncio.create_task(self.unseen.run_forever(s.cdr_sweep_interval), name="cdr-sweep")
+            )
 
     async def _step_down(self, reason: str) -> None:
         """Stop the leader's part; the IVR and the console keep serving."""

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # A customer's assigned engineers, when logged in and free, are rung first for this
     # many seconds (Dial before Queue, asterisk-conf/extensions.conf); 0 = queue only.
     preferred_ring_seconds: int = Field(15, ge=0, le=60)
+    # Calls no controller saw on AMI get their record from the PBX's CDR (cdr_pgsql into
+    # the pbx_cdr table): a sweep every N seconds while leading; 0 = off.
+    cdr_sweep_interval: float = Field(60.0, ge=0)
     emergency_queue: str = "hotline-emergency"
     # Emergency health watch: probe every `health_interval` s, switch after N failures.
     health_interval: float = Field(5.0, gt=0)

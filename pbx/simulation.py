@@ -368,6 +368,10 @@ class SimCall:
     queued_at: float | None = None
     answered_at: float | None = None
     agent_leg: SimChannel | None = None
+    # For the call detail record (pbx.cdr): the app that bridged the caller to the agent,
+    # and when that bridge ended if the caller went on in the dialplan afterwards.
+    answer_app: tuple[str, str] | None = None
+    bridge_ended_at: float | None = None
 
 
 class Simulation:
@@ -390,6 +394,7 @@ class Simulation:
         self._agi_runner: AgiRunner = agi_runner or run_agi_session
         self._rng = random.Random(seed)
         self._sinks: list[EventSink] = []
+        self._finish_hooks: list[Callable[[SimCall], None]] = []
         self.started_at = clock.now()
         self._uid_seq = 0
         self._pjsip_seq = 0
@@ -411,6 +416,10 @@ class Simulation:
     # ----------------------------------------------------------------- plumbing
     def add_sink(self, sink: EventSink) -> None:
         self._sinks.append(sink)
+
+    def on_call_finished(self, hook: Callable[[SimCall], None]) -> None:
+        """`hook(call)` once each inbound call is over (e.g. to write its CDR)."""
+        self._finish_hooks.append(hook)
 
     def emit(self, headers: list[Header]) -> None:
         for sink in self._sinks:
@@ -872,6 +881,11 @@ class Simulation:
             )
         )
         log.info("call %s: finished (%s)", call.linkedid, call.outcome)
+        for hook in self._finish_hooks:
+            try:
+                hook(call)
+            except Exception:
+                log.exception("call %s: finish hook %r failed", call.linkedid, hook)
         if len(self.calls) > MAX_FINISHED_CALLS * 2:
             # a long demo must not grow without bound: keep the recent finished calls
             live = [c for c in self.calls if not c.finished.done()]
@@ -1535,6 +1549,7 @@ class Simulation:
             min(leg.answer_at, self.clock.now()) if leg.answer_at is not None else self.clock.now()
         )
         call.answered_at = now
+        call.answer_app = (ch.application, ch.app_data)
         if leg.peer is not None:
             self._newexten(leg.peer, 3, "Answer", "")
             self._set_state(leg.peer, ChannelState.UP)
@@ -1667,6 +1682,8 @@ class Simulation:
             ("TalkTime", str(talk)),
             ("Reason", "transfer" if transfer else "agent" if by_agent else "caller"),
         ]
+        if transfer is not None or by_agent:
+            call.bridge_ended_at = ended if ended is not None else self.clock.now()
         if transfer is not None:
             call.outcome = "transferred"
             self._agent_complete(ch, agent_ch, complete)
@@ -1944,6 +1961,7 @@ class Simulation:
         agent.in_call = True
         agent.calls_answered += 1
         call.answered_at = started
+        call.answer_app = (ch.application, ch.app_data)
         call.outcome = "answered"
         call.agent_interface = leg.interface
         call.agent_leg = agent_ch
@@ -1983,6 +2001,7 @@ class Simulation:
             await self._nap(ch, min(ends) - now)
         agent.in_call = False
         if transfer is not None or by_agent:
+            call.bridge_ended_at = self.clock.now()
             # The engineer's leg ends; the caller goes on (a transfer, or option g).
             self._chan_event("HangupRequest", "call,all", agent_ch)
             self._leave_bridge(bridge, agent_ch)

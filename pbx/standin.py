@@ -11,6 +11,7 @@ import logging
 
 from pbx.agi_client import CallerScript
 from pbx.ami_server import AmiServer
+from pbx.cdr import CdrWriter
 from pbx.clock import SimClock
 from pbx.errors import PbxNotRunning
 from pbx.simulation import (
@@ -42,10 +43,12 @@ class PbxStandIn:
         prompt_seconds: float = 1.0,
         agi_runner: AgiRunner | None = None,
         read: str = "all",
+        cdr_db_url: str | None = None,
     ) -> None:
         """`read` is the AMI user's manager.conf read classes: "all" (as in the recordings)
         or e.g. "system,call,agent,user,dialplan,reporting" (asterisk-conf's user, which
-        gets no dtmf, agi or security events)."""
+        gets no dtmf, agi or security events). `cdr_db_url`: write each call's CDR rows
+        into that database's `pbx_cdr`, as cdr_pgsql does (pbx.cdr)."""
         self.clock = SimClock(speed)
         self.sim = Simulation(
             clock=self.clock,
@@ -66,6 +69,10 @@ class PbxStandIn:
         )
         self.host = host
         self._running = False
+        self.cdr: CdrWriter | None = None
+        if cdr_db_url is not None:
+            self.cdr = CdrWriter(cdr_db_url)
+            self.sim.on_call_finished(self.cdr.record)
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -76,6 +83,8 @@ class PbxStandIn:
         self._running = False
         await self.sim.stop()
         await self._ami.stop()
+        if self.cdr is not None:
+            await self.cdr.close()
 
     async def __aenter__(self) -> PbxStandIn:
         await self.start()

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ami.calls import CallSnapshot
+from routing.domain.unseen_calls import CdrEntry
 from routing.records import (
     CallFilter,
     CallRecord,
@@ -169,3 +170,10 @@ __all__ = [
     "TicketStore",
     "UserStore",
 ]
+
+
+class CdrSource(Protocol):
+    async def unrecorded(self, since: datetime, *, limit: int = 5000) -> Sequence[CdrEntry]:
+        """The PBX's call detail records from `since` on whose linkedid has no call
+        record yet, oldest first."""
+        ...

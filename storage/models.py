@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -293,6 +294,38 @@ class CallRow(Base):
     hold_seconds: Mapped[int | None] = mapped_column(Integer)
     talk_seconds: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PbxCdrRow(Base):
+    """Asterisk's call detail records, written by the PBX itself (cdr_pgsql, see
+    asterisk-conf/cdr_pgsql.conf): the column names are cdr_pgsql's, and every column
+    has a server default so the module may leave out what it does not know. The hotline
+    only reads them, to find calls no controller saw (routing.unseen)."""
+
+    __tablename__ = "pbx_cdr"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calldate: Mapped[datetime] = mapped_column(
+        UtcDateTime, index=True, server_default=func.current_timestamp()
+    )
+    clid: Mapped[str] = mapped_column(String(80), server_default="")
+    src: Mapped[str] = mapped_column(String(80), server_default="")
+    dst: Mapped[str] = mapped_column(String(80), server_default="")
+    dcontext: Mapped[str] = mapped_column(String(80), server_default="")
+    channel: Mapped[str] = mapped_column(String(80), server_default="")
+    dstchannel: Mapped[str] = mapped_column(String(80), server_default="")
+    lastapp: Mapped[str] = mapped_column(String(80), server_default="")
+    lastdata: Mapped[str] = mapped_column(String(80), server_default="")
+    duration: Mapped[int] = mapped_column(Integer, server_default="0")
+    billsec: Mapped[int] = mapped_column(Integer, server_default="0")
+    disposition: Mapped[str] = mapped_column(String(45), server_default="")
+    amaflags: Mapped[int] = mapped_column(Integer, server_default="0")
+    accountcode: Mapped[str] = mapped_column(String(80), server_default="")
+    uniqueid: Mapped[str] = mapped_column(String(150), server_default="")
+    userfield: Mapped[str] = mapped_column(String(255), server_default="")
+    peeraccount: Mapped[str] = mapped_column(String(80), server_default="")
+    linkedid: Mapped[str] = mapped_column(String(150), index=True, server_default="")
+    sequence: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class SatisfactionScoreRow(Base):

@@ -138,6 +138,7 @@ class System:
     db_url: str
     http: httpx.AsyncClient
     events: list[DomainCallEvent]
+    settings: Settings
     sockets: list[ConsoleSocket] = field(default_factory=list)
 
     @property
@@ -222,7 +223,14 @@ async def running_system(
     directory = tmp_path / "sites.csv"
     directory.write_text(directory_csv(date.today()), encoding="utf-8")
     await prepare_database(db_url, directory)
-    pbx = PbxStandIn(speed=SPEED, agi_port=free_port(), auth_failure_delay=0, prompt_seconds=0.5)
+    # The PBX writes its CDR into the hotline database, as cdr_pgsql does.
+    pbx = PbxStandIn(
+        speed=SPEED,
+        agi_port=free_port(),
+        auth_failure_delay=0,
+        prompt_seconds=0.5,
+        cdr_db_url=db_url,
+    )
     for _username, _role, interface, delay in AGENTS:
         pbx.add_agent(interface, answer_after=delay)
     for desk in emergency_desks:
@@ -248,7 +256,7 @@ async def running_system(
         await service.ami.wait_connected(10)
         pbx.set_agi_target("127.0.0.1", service.ivr.port or 0)
         async with httpx.AsyncClient(base_url=service.console_url, timeout=10) as http:
-            system = System(pbx, service, db_url, http, events)
+            system = System(pbx, service, db_url, http, events, settings)
             try:
                 yield system
             finally:

@@ -1,0 +1,128 @@
+"""The sweep that gives every call a record, even one no controller saw on AMI.
+
+`UnseenCallSweep` reads the PBX's CDR rows that have no call record
+(`routing.ports.CdrSource`), rebuilds the calls (`routing.domain.unseen_calls`) and hands
+each one to the ticket service as the live path would have (`CallAnswered` when an agent
+took it, then `CallEnded`), but not to the consoles: the call record is written, a
+caller who reached an agent has a ticket in that agent's name, and one who waited in
+vain has a ticket marked for callback. Calls the tracker still follows, or that ended
+within `margin` (their live events may still be on the way), are left alone; a later
+round takes them if they still have no record. Idempotent: a call is taken once it has
+a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from datetime import UTC, datetime, timedelta
+
+from ami.calls import CallAnswered, CallEnded, CallSnapshot, CallState, DomainCallEvent
+from routing.domain.unseen_calls import UnseenCall, unseen_calls
+from routing.errors import RoutingError
+from routing.ports import CdrSource, SiteDirectory
+from routing.records import MatchKind
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+EventHandler = Callable[[DomainCallEvent], Awaitable[None]]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UnseenCallSweep:
+    def __init__(
+        self,
+        cdr: CdrSource,
+        sites: SiteDirectory,
+        record: EventHandler,
+        *,
+        live_calls: Callable[[], Collection[str]] = frozenset,
+        lookback: timedelta = timedelta(hours=24),
+        margin: timedelta = timedelta(minutes=2),
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.cdr = cdr
+        self.sites = sites
+        self.record = record
+        self.live_calls = live_calls
+        self.lookback = lookback
+        self.margin = margin
+        self.clock = clock
+        self.recovered = 0
+
+    async def sweep(self) -> list[str]:
+        """One round; returns the call ids that got a record."""
+        now = self.clock()
+        entries = await self.cdr.unrecorded(now - self.lookback)
+        if not entries:
+            return []
+        calls = unseen_calls(entries, known=set(self.live_calls()), ended_before=now - self.margin)
+        done: list[str] = []
+        for call in calls:
+            snapshot = await self._snapshot(call)
+            log.warning(
+                "call %s from %r was not seen on AMI: recorded from the PBX's CDR (%s)",
+                call.call_id,
+                call.caller_number,
+                call.outcome.value,
+            )
+            if call.answered_at is not None and call.agent_interface:
+                await self.record(
+                    CallAnswered(snapshot, call.answered_at, call.agent_interface, "", 0)
+                )
+            await self.record(CallEnded(snapshot, call.ended_at))
+            done.append(call.call_id)
+        self.recovered += len(done)
+        return done
+
+    async def _snapshot(self, call: UnseenCall) -> CallSnapshot:
+        """The call as the ticket service knows calls; the site when the caller's number
+        names exactly one (the IVR's answers are not in the CDR)."""
+        site_code: str | None = None
+        if call.caller_number:
+            try:
+                match = await self.sites.match_caller(call.caller_number)
+                if match.kind is MatchKind.UNIQUE:
+                    site_code = match.site_code
+            except RoutingError as exc:
+                log.warning("call %s: site lookup failed (%s)", call.call_id, exc)
+        answered = call.answered_at
+        return CallSnapshot(
+            call_id=call.call_id,
+            channel=call.channel,
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            state=CallState.ENDED,
+            started_at=call.started_at,
+            queue=call.queue,
+            queued_at=call.started_at if call.waited_for_agent else None,
+            agent_interface=call.agent_interface,
+            agent_member_name=call.agent_interface,
+            answered_at=answered,
+            ended_at=call.ended_at,
+            outcome=call.outcome,
+            hold_seconds=None,
+            talk_seconds=(
+                int((call.ended_at - answered).total_seconds()) if answered is not None else None
+            ),
+            site_code=site_code,
+            level=None,
+            variables={"HOTLINE_SITE": site_code} if site_code else {},
+            resynced=True,
+        )
+
+    async def run_forever(self, interval: float) -> None:
+        """A round every `interval` seconds; a failing round is logged and retried."""
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("CDR sweep failed; retrying in %.0f s", interval)
+            await asyncio.sleep(interval)
