@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from console.deps import json_value
 from console.domain.agent_state import AgentState
-from console.errors import BoardMissing, ConsoleError, NoPhoneInterface, NotAuthenticated
+from console.errors import (
+    BoardMissing,
+    ConsoleError,
+    LogoutNotRecorded,
+    NoPhoneInterface,
+    NotAuthenticated,
+)
 from console.runtime import AgentSession, SupervisorSession, runtime_of
 from console.sessions import COOKIE_NAME, Session
 from fallback.ports import HealthBoard
@@ -94,29 +101,44 @@ async def login(body: LoginBody, request: Request, response: Response) -> LoginR
     )
 
 
-async def end_session(request: Request, session: Session) -> str | None:
-    """Revoke the session; take an agent out of the main queue. Returns a PBX error text."""
+@dataclass(frozen=True, slots=True)
+class LogoutResult:
+    # Why the log-out could not be recorded for every console process, if it could not.
+    not_recorded: str | None = None
+    # Why the agent could not be taken out of the queue, if the PBX refused.
+    pbx_problem: str | None = None
+
+
+async def end_session(request: Request, session: Session) -> LogoutResult:
+    """Revoke the session; take an agent out of the main queue."""
     runtime = runtime_of(request)
-    runtime.sessions.revoke(session)
+    not_recorded: str | None = None
+    try:
+        await runtime.sessions.revoke(session)
+    except LogoutNotRecorded as exc:  # the agent still leaves the queue below
+        not_recorded = str(exc)
     if not session.user.interface:
-        return None  # no phone, never a queue member
+        return LogoutResult(not_recorded)  # no phone, never a queue member
     # Always asked of the PBX (not only when this process put the agent in the queue): after
     # a controller restart the member may still be there, and must not ring an empty desk.
     try:
         await runtime.agents.set_state(session.user, AgentState.LOGGED_OUT)
     except ConsoleError as exc:  # reported to the person; the session ends anyway
         log.warning("log-out of %s: queue removal failed: %s", session.user.username, exc)
-        return str(exc)
-    return None
+        return LogoutResult(not_recorded, str(exc))
+    return LogoutResult(not_recorded)
 
 
 @router.post("/logout", tags=["auth"])
 async def logout(session: AgentSession, request: Request, response: Response) -> dict[str, Any]:
-    problem = await end_session(request, session)
+    result = await end_session(request, session)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
-    if problem:
+    if result.not_recorded:
+        response.status_code = 503
+        return {"logged_out": False, "detail": result.not_recorded}
+    if result.pbx_problem:
         response.status_code = 502
-        return {"logged_out": True, "detail": f"logged out, but {problem}"}
+        return {"logged_out": True, "detail": f"logged out, but {result.pbx_problem}"}
     return {"logged_out": True}
 
 
@@ -346,8 +368,8 @@ async def queue_status(session: SupervisorSession, request: Request) -> dict[str
 
 @router.get("/consoles", tags=["calls"])
 async def consoles(session: SupervisorSession, request: Request) -> dict[str, Any]:
-    """Who has a console open, their last heartbeat and their queue state as this node
-    knows it."""
+    """Who has a console open on any console process (shared through Redis when it is
+    configured), their last heartbeat and their queue state as this node knows it."""
     runtime = runtime_of(request)
     return {
         "items": [
@@ -358,7 +380,7 @@ async def consoles(session: SupervisorSession, request: Request) -> dict[str, An
                 "last_seen": seen.last_seen.isoformat(),
                 "agent_state": runtime.agents.state_of(seen.username).value,
             }
-            for seen in runtime.deps.presence.consoles()
+            for seen in await runtime.deps.presence.consoles()
         ]
     }
 

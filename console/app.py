@@ -18,6 +18,7 @@ from console.deps import HEALTHY_STATES, ConsoleDeps
 from console.errors import (
     BoardMissing,
     ConsoleError,
+    LogoutNotRecorded,
     NoPhoneInterface,
     NotAuthenticated,
     NotPermitted,
@@ -82,7 +83,8 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
         deps.users,
         ttl=deps.session_ttl,
         clock=deps.clock,
-        throttle=deps.login_throttle,
+        revocations=deps.revocations,
+        attempts=deps.login_attempts,
     )
     app = FastAPI(
         title="Hotline console",
@@ -118,6 +120,10 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
 
     @app.exception_handler(BoardMissing)
     async def _no_board(request: Request, exc: BoardMissing) -> JSONResponse:
+        return _error(503, str(exc))
+
+    @app.exception_handler(LogoutNotRecorded)
+    async def _logout_not_recorded(request: Request, exc: LogoutNotRecorded) -> JSONResponse:
         return _error(503, str(exc))
 
     @app.exception_handler(ConsoleError)

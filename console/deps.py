@@ -13,8 +13,9 @@ from typing import Any
 
 from ami.control import CallControl
 from bus import MessageBus
-from console.domain.throttle import ThrottlePolicy
+from console.ports import LoginAttempts, PresenceBoard, SessionRevocations
 from console.presence import ConsolePresence
+from console.throttling import LocalLoginAttempts
 from fallback.ports import BackfillDesk, ConsoleHeartbeat, EmergencyControl, HealthBoard
 from routing.domain.levels import SlaPolicy
 from routing.ports import CallStore, SiteDirectory, TicketStore, UserStore
@@ -45,16 +46,21 @@ class ConsoleDeps:
     backfill: BackfillDesk
     health: HealthProbe
     session_secret: str | bytes
+    # Logged-out sessions: the shared database under `hotline serve`, so every console
+    # process refuses a logged-out token (`storage.revocations.RevocationRepository`).
+    revocations: SessionRevocations
     main_queue: str = "hotline-main"
     # Emergency health checks, audit log and callback list for the supervisor page.
     board: HealthBoard | None = None
     # Told about every console heartbeat (the emergency health watch counts live consoles).
     heartbeat: ConsoleHeartbeat | None = None
-    presence: ConsolePresence = field(default_factory=ConsolePresence)
+    # Open consoles and failed log-ins: this process only, unless shared through Redis
+    # (`console.redis_state`).
+    presence: PresenceBoard = field(default_factory=ConsolePresence)
     clock: Callable[[], datetime] = utc_now
     session_ttl: timedelta = timedelta(hours=12)  # one shift and a bit
     max_body_bytes: int = 64 * 1024
-    login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    login_attempts: LoginAttempts = field(default_factory=LocalLoginAttempts)
     # Deadlines of tickets opened by hand in the console (pass `settings.sla_policy()`).
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     # Set True behind TLS so browsers send the session cookie only over HTTPS.

@@ -42,3 +42,9 @@ class TooManyAttempts(ConsoleError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed log-ins; try again in {retry_after} s")
         self.retry_after = retry_after
+
+
+class LogoutNotRecorded(ConsoleError):
+    """The log-out could not be written to the shared store (database unavailable): this
+    process refuses the session already and writes it as soon as the store answers; other
+    console processes may accept the token until then."""

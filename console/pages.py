@@ -84,9 +84,20 @@ async def login_submit(
 
 @router.post("/logout")
 async def logout_submit(request: Request, session: PageSession) -> Response:
-    response = _to_login()
+    response: Response = _to_login()
     if session is not None and same_origin(request):
-        await end_session(request, session)
+        result = await end_session(request, session)
+        if result.not_recorded:
+            # Out of this browser, but say so: the token is not refused everywhere yet.
+            response = TEMPLATES.TemplateResponse(
+                request,
+                "login.html",
+                {
+                    "error": f"Logged out of this browser, but {result.not_recorded}.",
+                    "username": "",
+                },
+                status_code=503,
+            )
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
     return response
 

@@ -1,49 +1,33 @@
-"""Which consoles are connected and when each last sent a heartbeat.
-
-The emergency health watch reads it (`seen_within`) to tell whether the agent consoles
-are alive; the websocket endpoint feeds it.
+"""Which consoles are connected and when each last sent a heartbeat, as one process sees
+them (`ConsolePresence`). The websocket endpoint feeds it; the supervisor's console list
+(`GET /api/consoles`) reads it. Several console processes share theirs through Redis
+(`console.redis_state.SharedPresence`). The emergency health watch does not read it: it
+counts heartbeats through `fallback.ports.ConsoleHeartbeat`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from console.domain.presence import ConsoleSeen, PresenceTable
 
-@dataclass(frozen=True, slots=True)
-class ConsoleSeen:
-    username: str
-    role: str
-    connections: int
-    last_seen: datetime
+__all__ = ["ConsolePresence", "ConsoleSeen"]
 
 
 class ConsolePresence:
+    """`console.ports.PresenceBoard` of a single console process."""
+
     def __init__(self) -> None:
-        self._seen: dict[str, ConsoleSeen] = {}
+        self._table = PresenceTable()
 
-    def connected(self, username: str, role: str, at: datetime) -> None:
-        old = self._seen.get(username)
-        count = old.connections + 1 if old else 1
-        self._seen[username] = ConsoleSeen(username, role, count, at)
+    async def connected(self, username: str, role: str, at: datetime) -> None:
+        self._table.connected(username, role, at)
 
-    def heartbeat(self, username: str, at: datetime) -> None:
-        old = self._seen.get(username)
-        if old is not None:
-            self._seen[username] = ConsoleSeen(username, old.role, old.connections, at)
+    async def heartbeat(self, username: str, at: datetime) -> None:
+        self._table.heartbeat(username, at)
 
-    def disconnected(self, username: str, at: datetime) -> None:
-        old = self._seen.get(username)
-        if old is None:
-            return
-        if old.connections <= 1:
-            del self._seen[username]
-        else:
-            self._seen[username] = ConsoleSeen(username, old.role, old.connections - 1, at)
+    async def disconnected(self, username: str, at: datetime) -> None:
+        self._table.disconnected(username, at)
 
-    def consoles(self) -> list[ConsoleSeen]:
-        return sorted(self._seen.values(), key=lambda s: s.username)
-
-    def seen_within(self, window: timedelta, now: datetime) -> list[ConsoleSeen]:
-        """Connected consoles whose last heartbeat is at most `window` old."""
-        return [s for s in self.consoles() if now - s.last_seen <= window]
+    async def consoles(self) -> list[ConsoleSeen]:
+        return self._table.snapshot()

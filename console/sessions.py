@@ -1,8 +1,11 @@
 """Issuing, checking and revoking console sessions.
 
 Tokens are HMAC-signed with an expiry (`console.domain.session`); log-out revokes the
-token's nonce here until the token would have expired anyway. The user behind a token is
-looked up on every use, so a deactivated user or a changed role takes effect at once.
+token's nonce in the shared store (`console.ports.SessionRevocations`: the database under
+`hotline serve`) until the token would have expired anyway, so every console process
+refuses it, after a restart too. Each process also remembers the revocations it has seen,
+to refuse those without asking the store again. The user behind a token is looked up on
+every use, so a deactivated user or a changed role takes effect at once.
 """
 
 from __future__ import annotations
@@ -14,8 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from console.domain.session import SessionClaims, TokenRejected, new_claims, sign, verify
-from console.domain.throttle import LoginThrottle, ThrottlePolicy
-from console.errors import ConsoleConfigError, NotAuthenticated, TooManyAttempts
+from console.errors import (
+    ConsoleConfigError,
+    LogoutNotRecorded,
+    NotAuthenticated,
+    TooManyAttempts,
+)
+from console.ports import LoginAttempts, SessionRevocations
+from console.throttling import LocalLoginAttempts
+from routing.errors import StoreUnavailable
 from routing.ports import UserStore
 from routing.records import ConsoleUser
 
@@ -23,6 +33,8 @@ log = logging.getLogger(__name__)
 
 COOKIE_NAME = "hotline_session"
 MIN_SECRET_BYTES = 16
+# Revocations this process remembers (the store stays the authority beyond these).
+REVOKED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +52,8 @@ class SessionManager:
         *,
         ttl: timedelta,
         clock: Callable[[], datetime],
-        throttle: ThrottlePolicy | None = None,
+        revocations: SessionRevocations,
+        attempts: LoginAttempts | None = None,
     ) -> None:
         key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
         if len(key) < MIN_SECRET_BYTES:
@@ -51,12 +64,20 @@ class SessionManager:
         self._users = users
         self._ttl = ttl
         self._clock = clock
+        self._store = revocations
+        self._attempts = attempts or LocalLoginAttempts()
         self._revoked: dict[str, datetime] = {}  # nonce -> when the token expires anyway
-        self._throttle = LoginThrottle(throttle)
+        self._sweep_at = 256
+        # Log-outs the store missed (it was down): written when it answers again.
+        self._unrecorded: dict[str, tuple[str, datetime]] = {}
 
     @property
     def ttl(self) -> timedelta:
         return self._ttl
+
+    @property
+    def unrecorded_logouts(self) -> int:
+        return len(self._unrecorded)
 
     async def log_in(self, username: str, password: str, *, client: str = "") -> Session | None:
         """A new session when the credentials are right, else None (no reason given).
@@ -64,16 +85,16 @@ class SessionManager:
         Raises TooManyAttempts after repeated failures from `client` for `username`.
         """
         now = self._clock()
-        wait = self._throttle.wait_needed(client, username, now)
+        wait = await self._attempts.wait_needed(client, username, now)
         if wait is not None:
             log.warning("console log-in for %r from %s throttled", username[:64], client)
             raise TooManyAttempts(int(wait.total_seconds()) + 1)
         user = await self._users.authenticate(username, password)
         if user is None or not user.active:
-            self._throttle.failed(client, username, now)
+            await self._attempts.failed(client, username, now)
             log.info("console log-in refused for %r from %s", username[:64], client)
             return None
-        self._throttle.succeeded(client, username)
+        await self._attempts.succeeded(client, username)
         claims = new_claims(
             user.username, now=self._clock(), ttl=self._ttl, nonce=secrets.token_hex(16)
         )
@@ -81,7 +102,11 @@ class SessionManager:
         return Session(user=user, claims=claims, token=sign(claims, self._secret))
 
     async def resolve(self, token: str | None) -> Session:
-        """The live session behind `token`; NotAuthenticated for anything else."""
+        """The live session behind `token`; NotAuthenticated for anything else.
+
+        StoreUnavailable when the database cannot say whether the token was logged out
+        (the same as when it cannot look the user up): never let it through unchecked.
+        """
         if not token:
             raise NotAuthenticated("log in first")
         now = self._clock()
@@ -93,18 +118,67 @@ class SessionManager:
         self._forget_expired(now)
         if claims.nonce in self._revoked:
             raise NotAuthenticated("logged out; log in again")
+        if self._unrecorded:
+            await self._record_missed(now)
+        if await self._store.is_revoked(claims.nonce):
+            self._remember(claims.nonce, claims.expires_at)
+            raise NotAuthenticated("logged out; log in again")
         user = await self._users.get(claims.username)
         if user is None or not user.active:
             raise NotAuthenticated("this account is no longer active")
         return Session(user=user, claims=claims, token=token)
 
-    def revoke(self, session: Session) -> None:
-        self._revoked[session.claims.nonce] = session.claims.expires_at
+    async def revoke(self, session: Session) -> None:
+        """Log the session out on every console process.
+
+        This process refuses the token at once. If the store cannot be written,
+        LogoutNotRecorded: the log-out is kept here and written with the next request
+        this process serves once the store answers; until then other processes may
+        accept the token.
+        """
+        claims = session.claims
+        now = self._clock()
+        self._remember(claims.nonce, claims.expires_at)
+        try:
+            await self._store.revoke(
+                claims.nonce, session.user.username, claims.expires_at, now=now
+            )
+        except StoreUnavailable as exc:
+            self._unrecorded[claims.nonce] = (session.user.username, claims.expires_at)
+            log.error(
+                "console log-out of %s not recorded (%s): refused here only until the "
+                "database answers",
+                session.user.username,
+                exc,
+            )
+            raise LogoutNotRecorded(
+                "the log-out could not be recorded (database unavailable): this console "
+                "process refuses the session and records the log-out once the database "
+                "answers; until then other console processes may still accept it"
+            ) from exc
         log.info("console log-out: %s", session.user.username)
 
+    async def _record_missed(self, now: datetime) -> None:
+        for nonce, (username, expires) in list(self._unrecorded.items()):
+            if expires > now:
+                try:
+                    await self._store.revoke(nonce, username, expires, now=now)
+                except StoreUnavailable:
+                    return  # still down: the caller's own store read reports it
+                log.warning("console log-out of %s recorded late", username)
+            self._unrecorded.pop(nonce, None)
+
+    def _remember(self, nonce: str, expires: datetime) -> None:
+        if len(self._revoked) >= REVOKED_CACHE_SIZE:
+            # Only a cache: a forgotten nonce is asked of the store again.
+            del self._revoked[next(iter(self._revoked))]
+        self._revoked[nonce] = expires
+
     def _forget_expired(self, now: datetime) -> None:
-        if len(self._revoked) < 256:
+        if len(self._revoked) < self._sweep_at:
             return
         for nonce, expires in list(self._revoked.items()):
             if expires <= now:
                 del self._revoked[nonce]
+        # The next sweep once the cache has grown again: amortised, not on every request.
+        self._sweep_at = max(256, 2 * len(self._revoked))

@@ -2,7 +2,8 @@
 
 Agents get their own topic (`user:<name>`) and `emergency`; supervisors and admins also
 get `supervisors`. The page sends `{"type": "heartbeat"}` every few seconds; heartbeats feed
-`ConsolePresence`, which the emergency health watch reads.
+the presence board (the supervisor's console list, shared by every console process when
+Redis is configured) and the emergency health watch's `ConsoleHeartbeat`.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ async def console_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     presence = runtime.deps.presence
-    presence.connected(user.username, user.role.value, runtime.deps.clock())
+    # Before the hello: once the page is greeted, every console process lists it.
+    await presence.connected(user.username, user.role.value, runtime.deps.clock())
     if runtime.deps.heartbeat is not None:
         runtime.deps.heartbeat.heartbeat(f"console:{user.username}", runtime.deps.clock())
     log.info("console websocket open for %s", user.username)
@@ -116,7 +118,7 @@ async def console_socket(websocket: WebSocket) -> None:
                     continue
                 if isinstance(incoming, dict) and incoming.get("type") == "heartbeat":
                     now = runtime.deps.clock()
-                    presence.heartbeat(user.username, now)
+                    await presence.heartbeat(user.username, now)
                     if runtime.deps.heartbeat is not None:
                         runtime.deps.heartbeat.heartbeat(f"console:{user.username}", now)
                     await websocket.send_json({"type": "heartbeat_ack", "at": now.isoformat()})
@@ -148,7 +150,7 @@ async def console_socket(websocket: WebSocket) -> None:
         pass
     finally:
         await subscription.close()
-        presence.disconnected(user.username, runtime.deps.clock())
+        await presence.disconnected(user.username, runtime.deps.clock())
         if websocket.application_state is WebSocketState.CONNECTED:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await websocket.close()

@@ -38,6 +38,7 @@ from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
 from hotline.adapters import IvrMode, IvrRoutingAdvisor, IvrSiteDirectory
 from hotline.cluster import ClusterController, ModeHandover, build_controller
+from hotline.console_state import ConsoleState
 from hotline.outage import OutageAnnouncements, outage_router
 from hotline.pipeline import CallEventPipeline
 from hotline.settings import ConfigError, Settings
@@ -186,6 +187,8 @@ class HotlineService:
     outage: OutageAnnouncements
     app: Any
     http: _QuietServer | None = None
+    # Log-outs (database), log-in throttle and open consoles (Redis) shared by consoles.
+    console_state: ConsoleState | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     http_port: int | None = None
     drill: EmergencyDrill | None = None
@@ -395,6 +398,7 @@ class HotlineService:
             if settings.session_secret
             else secrets.token_hex(32)
         )
+        service.console_state = ConsoleState.build(settings, db)
         service.app = create_app(
             ConsoleDeps(
                 tickets=tickets,
@@ -410,6 +414,9 @@ class HotlineService:
                 main_queue=settings.main_queue,
                 board=emergency,
                 heartbeat=heartbeats,
+                revocations=service.console_state.revocations,
+                login_attempts=service.console_state.login_attempts,
+                presence=service.console_state.presence,
             )
         )
         service.app.include_router(
@@ -604,6 +611,8 @@ class HotlineService:
             await self.drill.results.close()
         if self._supervision_started:
             await self.supervision.stop()
+        if self.console_state is not None:
+            await self.console_state.close()
         await self.bus.close()
         await self.db.dispose()
 

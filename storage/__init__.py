@@ -5,6 +5,8 @@
 - `storage.migrate.upgrade(url)`: Alembic migrations (synchronous; `hotline db upgrade`).
 - Repositories implementing `routing.ports`: `TicketRepository`, `CallRepository`,
   `SiteRepository`, `UserRepository`; `storage.repositories.Stores.build(db, ...)` makes all.
+- `storage.revocations.RevocationRepository`: logged-out console sessions
+  (`console.ports.SessionRevocations`), shared by every console process.
 - `storage.site_import.import_sites(db, path, progress=...) -> ImportReport`.
 - `storage.testing`: scratch SQLite files / uniquely named PostgreSQL databases for tests.
 """

@@ -350,6 +350,17 @@ class ConsoleUserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class ConsoleRevocationRow(Base):
+    """A console session logged out before its token expired (`console.sessions`): every
+    console process refuses the token; the row goes once the token has expired anyway."""
+
+    __tablename__ = "console_revocations"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class HealthProbeRow(Base):
     """Written by `Database.probe()`: proves the database accepts writes."""
 

@@ -1,8 +1,12 @@
 """Log-in throttling: after too many wrong passwords from one place for one user name, that
-pair waits. Pure: the clock is passed in; the state is a plain dict.
+pair waits. Pure: the clock is passed in; the state is plain values.
 
 Keyed by (client address, user name) so a guesser cannot lock a real agent out from
 another desk, yet cannot try passwords quickly either.
+
+The rules are the functions `wait_needed`, `after_failure` and `keep_until` over one
+pair's `Attempts`; `LoginThrottle` keeps the pairs of one process in a dict, and the
+shared throttle (`console.redis_state`) keeps them in Redis and applies the same rules.
 """
 
 from __future__ import annotations
@@ -25,40 +29,61 @@ class Attempts:
     locked_until: datetime | None = None
 
 
+def pair_key(client: str, username: str) -> tuple[str, str]:
+    """The pair the rules count for: user names fold case (`Alice` is `alice`)."""
+    return (client, username.casefold())
+
+
+def wait_needed(attempts: Attempts | None, now: datetime) -> timedelta | None:
+    """How long a pair with these attempts must still wait, or None when it may try."""
+    if attempts is None or attempts.locked_until is None or attempts.locked_until <= now:
+        return None
+    return attempts.locked_until - now
+
+
+def after_failure(attempts: Attempts | None, now: datetime, policy: ThrottlePolicy) -> Attempts:
+    """The pair's attempts once one more wrong password arrived at `now`."""
+    old = attempts or Attempts()
+    recent = tuple(t for t in old.failures if now - t < policy.window) + (now,)
+    locked = old.locked_until
+    if len(recent) >= policy.max_failures:
+        locked, recent = now + policy.lockout, ()
+    return Attempts(recent, locked)
+
+
+def keep_until(attempts: Attempts, policy: ThrottlePolicy) -> datetime | None:
+    """After this the record changes nothing any more (no lock, every failure out of the
+    window) and may be forgotten; None for an empty record."""
+    ends = [t + policy.window for t in attempts.failures]
+    if attempts.locked_until is not None:
+        ends.append(attempts.locked_until)
+    return max(ends, default=None)
+
+
 class LoginThrottle:
+    """The rules over the pairs of one process (bounded memory)."""
+
     def __init__(self, policy: ThrottlePolicy | None = None) -> None:
         self.policy = policy or ThrottlePolicy()
         self._attempts: dict[tuple[str, str], Attempts] = {}
 
-    @staticmethod
-    def _key(client: str, username: str) -> tuple[str, str]:
-        return (client, username.casefold())
-
     def wait_needed(self, client: str, username: str, now: datetime) -> timedelta | None:
         """How long this pair must still wait, or None when it may try."""
-        attempts = self._attempts.get(self._key(client, username))
-        if attempts is None or attempts.locked_until is None or attempts.locked_until <= now:
-            return None
-        return attempts.locked_until - now
+        return wait_needed(self._attempts.get(pair_key(client, username)), now)
 
     def failed(self, client: str, username: str, now: datetime) -> None:
-        key = self._key(client, username)
+        key = pair_key(client, username)
         if key not in self._attempts and len(self._attempts) >= self.policy.max_tracked:
             self._forget_old(now)
-        old = self._attempts.get(key, Attempts())
-        recent = tuple(t for t in old.failures if now - t < self.policy.window) + (now,)
-        locked = old.locked_until
-        if len(recent) >= self.policy.max_failures:
-            locked, recent = now + self.policy.lockout, ()
-        self._attempts[key] = Attempts(recent, locked)
+        self._attempts[key] = after_failure(self._attempts.get(key), now, self.policy)
 
     def succeeded(self, client: str, username: str) -> None:
-        self._attempts.pop(self._key(client, username), None)
+        self._attempts.pop(pair_key(client, username), None)
 
     def _forget_old(self, now: datetime) -> None:
         for key, attempts in list(self._attempts.items()):
-            stale = all(now - t >= self.policy.window for t in attempts.failures)
-            if stale and (attempts.locked_until is None or attempts.locked_until <= now):
+            until = keep_until(attempts, self.policy)
+            if until is None or until <= now:
                 del self._attempts[key]
         while len(self._attempts) >= self.policy.max_tracked:
             del self._attempts[next(iter(self._attempts))]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import secrets
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 
 def load_harness() -> object:
@@ -78,3 +81,50 @@ async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=world.app(), client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as c:
         yield c
+
+
+# --- shared console state: the real Redis, and a proxy in front of it a test can cut ------
+
+REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def load_cluster_support() -> object:
+    """The cluster tests' cuttable TCP proxy (loaded by path: tests are not a package)."""
+    name = "cluster_test_support"
+    if name not in sys.modules:
+        path = Path(__file__).parents[1] / "cluster" / "support.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+load_cluster_support()
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of our own; its keys are removed afterwards."""
+    name = f"test-console-{os.getpid()}-{secrets.token_hex(4)}"
+    yield name
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{name}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

@@ -35,6 +35,7 @@ from storage.models import (
     SiteEngineerRow,
     SiteRow,
 )
+from storage.revocations import RevocationRepository
 from storage.sites import SiteRepository
 from storage.testing import (
     empty_all_tables,
@@ -374,6 +375,7 @@ async def build_world(url: str, *, fresh: bool) -> World:
         backfill=desk,
         health=health,
         session_secret=SECRET,
+        revocations=RevocationRepository(db),
     )
     world = World(db, tickets, calls, sites, users, bus, pbx, desk, deps, health_state)
     await seed_users(db)

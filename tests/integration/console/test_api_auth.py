@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import console_test_harness as h
 import httpx
 import pytest
 
+from routing.errors import StoreUnavailable
+from storage.revocations import RevocationRepository
 from storage.users import UserRepository
 
 SUPERVISOR_ROUTES = {
@@ -186,3 +189,39 @@ async def test_repeated_wrong_passwords_are_throttled(world: h.World) -> None:
         # Another desk is not locked out by the guesser.
         ok = await other.post("/api/login", json={"username": "bob", "password": h.PASSWORD})
         assert ok.status_code == 200
+
+
+class ReadOnlyRevocations(RevocationRepository):
+    """The database reads but refuses writes (a fail-over in progress)."""
+
+    async def revoke(
+        self, nonce: str, username: str, expires_at: datetime, *, now: datetime
+    ) -> None:
+        raise StoreUnavailable("database unavailable: read-only during fail-over")
+
+
+async def test_a_log_out_the_database_cannot_record_is_not_reported_as_done(
+    world: h.World,
+) -> None:
+    world.deps.revocations = ReadOnlyRevocations(world.db)
+    transport = httpx.ASGITransport(app=world.app(), client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as client:
+        token = await h.token_for(client, "alice")
+        ready = {"state": "ready"}
+        assert (
+            await client.post("/api/agent/state", json=ready, headers=h.bearer(token))
+        ).is_success
+        out = await client.post("/api/logout", headers=h.bearer(token))
+        assert out.status_code == 503
+        assert out.json()["logged_out"] is False
+        assert "could not be recorded" in out.json()["detail"]
+        assert 'hotline_session=""' in out.headers["set-cookie"]  # out of the browser anyway
+        # Off the queue all the same: the agent is leaving the desk.
+        assert world.pbx.actions[-1] == ("remove", "hotline-main", "PJSIP/1001")
+        assert (await client.get("/api/me", headers=h.bearer(token))).status_code == 401
+
+        form = await client.post("/login", data={"username": "bob", "password": h.PASSWORD})
+        assert form.status_code == 303
+        page = await client.post("/logout")
+        assert page.status_code == 503 and "could not be recorded" in page.text
+        assert (await client.get("/agent")).status_code == 303  # the cookie is gone

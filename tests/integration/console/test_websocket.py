@@ -110,7 +110,7 @@ async def test_messages_reach_only_their_user(world: h.World, live: h.LiveServer
         for ws in (alice, bob, sue):
             assert (await receive(ws))["type"] == "emergency"
 
-        seen = {c.username for c in world.deps.presence.consoles()}
+        seen = {c.username for c in await world.deps.presence.consoles()}
         assert seen == {"alice", "bob", "sue"}
 
     for _ in range(200):

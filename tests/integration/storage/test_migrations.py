@@ -17,7 +17,7 @@ from storage.models import STORAGE_TABLES, Base
 from storage.testing import create_scratch_postgres, drop_scratch_postgres, postgres_available
 from supervision.tables import create_tables
 
-HEAD = "0003"
+HEAD = "0004"
 # Created by migration 0002 for their owners (supervision, hotline.cluster, fallback.health).
 OWNER_TABLES = {
     "supervision_steps",

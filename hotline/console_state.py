@@ -1,0 +1,60 @@
+"""What the console keeps beyond one process, built from `Settings` for `hotline serve`.
+
+Log-outs always go to the database (shared by every process, kept across restarts).
+With `HOTLINE_REDIS_URL` the log-in throttle and the list of open consoles are shared
+through Redis too; without it one process is all there is and they stay in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from console.ports import LoginAttempts, PresenceBoard, SessionRevocations
+from console.presence import ConsolePresence
+from console.redis_state import REDIS_FAILURES, SharedLoginAttempts, SharedPresence
+from console.throttling import LocalLoginAttempts
+from hotline.cluster import default_node_name
+from hotline.settings import Settings
+from storage.database import Database
+from storage.revocations import RevocationRepository
+
+# A log-in or a websocket event must not wait long on a Redis that stopped answering:
+# the fallback to this process's own view is better than a hung page.
+REDIS_TIMEOUT = 1.0
+
+
+@dataclass
+class ConsoleState:
+    revocations: SessionRevocations
+    login_attempts: LoginAttempts
+    presence: PresenceBoard
+    redis: aioredis.Redis | None = None
+    shared_presence: SharedPresence | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database) -> ConsoleState:
+        revocations = RevocationRepository(db)
+        if not settings.redis_url:
+            return cls(revocations, LocalLoginAttempts(), ConsolePresence())
+        client = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT,
+            socket_connect_timeout=REDIS_TIMEOUT,
+        )
+        presence = SharedPresence(
+            client,
+            prefix=settings.redis_prefix,
+            node=settings.node_name or default_node_name(),
+        )
+        attempts = SharedLoginAttempts(client, prefix=settings.redis_prefix)
+        return cls(revocations, attempts, presence, client, presence)
+
+    async def close(self) -> None:
+        if self.shared_presence is not None:
+            await self.shared_presence.close()
+        if self.redis is not None:
+            with contextlib.suppress(*REDIS_FAILURES):
+                await self.redis.aclose()

@@ -1,0 +1,218 @@
+"""SessionManager over shared stores, with a fake clock: several managers on one store
+behave as several console processes (and a new manager as a restarted one)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import console.sessions
+from console.domain.session import SessionClaims, sign
+from console.domain.throttle import ThrottlePolicy
+from console.errors import LogoutNotRecorded, NotAuthenticated, TooManyAttempts
+from console.revocations import InMemoryRevocations
+from console.sessions import Session, SessionManager
+from console.throttling import LocalLoginAttempts
+from routing.errors import StoreUnavailable
+from routing.records import ConsoleUser, UserRole
+
+SECRET = "s" * 32
+PASSWORD = "right password"
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Users:
+    """`UserStore` with two users; `down` makes every read fail as a dead database."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.known = {
+            "alice": ConsoleUser(username="alice", role=UserRole.AGENT),
+            "sue": ConsoleUser(username="sue", role=UserRole.SUPERVISOR),
+        }
+
+    def _check(self) -> None:
+        if self.down:
+            raise StoreUnavailable("database unavailable: test")
+
+    async def create(
+        self, username: str, role: UserRole | str, password: str, interface: str | None = None
+    ) -> ConsoleUser:
+        raise NotImplementedError
+
+    async def authenticate(self, username: str, password: str) -> ConsoleUser | None:
+        self._check()
+        return self.known.get(username) if password == PASSWORD else None
+
+    async def get(self, username: str) -> ConsoleUser | None:
+        self._check()
+        return self.known.get(username)
+
+    async def by_interface(self, interface: str) -> ConsoleUser | None:
+        return None
+
+    async def all_users(self) -> Sequence[ConsoleUser]:
+        return list(self.known.values())
+
+
+class Revocations(InMemoryRevocations):
+    """The shared store, counting reads; `down` fails reads and writes, `read_only` only
+    writes (a database in the middle of a fail-over)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.read_only = False
+        self.reads = 0
+
+    async def revoke(
+        self, nonce: str, username: str, expires_at: datetime, *, now: datetime
+    ) -> None:
+        if self.down or self.read_only:
+            raise StoreUnavailable("database unavailable: test")
+        await super().revoke(nonce, username, expires_at, now=now)
+
+    async def is_revoked(self, nonce: str) -> bool:
+        if self.down:
+            raise StoreUnavailable("database unavailable: test")
+        self.reads += 1
+        return await super().is_revoked(nonce)
+
+
+def manager(
+    store: Revocations, clock: Clock, users: Users | None = None, **kwargs: object
+) -> SessionManager:
+    return SessionManager(
+        SECRET,
+        users or Users(),
+        ttl=timedelta(hours=1),
+        clock=clock,
+        revocations=store,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def logged_in(sessions: SessionManager, username: str = "alice") -> Session:
+    session = await sessions.log_in(username, PASSWORD, client="10.0.0.1")
+    assert session is not None
+    return session
+
+
+async def test_a_log_out_holds_on_every_process_and_after_a_restart() -> None:
+    store, clock = Revocations(), Clock()
+    a, b = manager(store, clock), manager(store, clock)
+    session = await logged_in(a)
+    assert (await b.resolve(session.token)).user.username == "alice"
+    await a.revoke(session)
+    for sessions in (a, b, manager(store, clock)):  # A, B, and C started afterwards
+        with pytest.raises(NotAuthenticated, match="logged out"):
+            await sessions.resolve(session.token)
+    other = await logged_in(a, "sue")
+    assert (await b.resolve(other.token)).user.username == "sue"  # only that session
+
+
+async def test_the_store_is_asked_until_the_process_has_seen_the_revocation() -> None:
+    store, clock = Revocations(), Clock()
+    a, b = manager(store, clock), manager(store, clock)
+    session = await logged_in(a)
+    await b.resolve(session.token)
+    await b.resolve(session.token)
+    assert store.reads == 2  # a token not known revoked is checked every time
+    await a.revoke(session)
+    with pytest.raises(NotAuthenticated):
+        await a.resolve(session.token)
+    assert store.reads == 2  # A revoked it itself: no read needed
+    for _ in range(3):
+        with pytest.raises(NotAuthenticated):
+            await b.resolve(session.token)
+    assert store.reads == 3  # B asked once, then remembered
+
+
+async def test_a_store_outage_while_resolving_fails_like_the_user_lookup() -> None:
+    store, clock, users = Revocations(), Clock(), Users()
+    sessions = manager(store, clock, users)
+    session = await logged_in(sessions)
+    store.down = True
+    with pytest.raises(StoreUnavailable):
+        await sessions.resolve(session.token)
+    store.down, users.down = False, True
+    with pytest.raises(StoreUnavailable):
+        await sessions.resolve(session.token)
+
+
+async def test_a_log_out_the_store_missed_is_refused_here_and_recorded_later() -> None:
+    store, clock = Revocations(), Clock()
+    a, b = manager(store, clock), manager(store, clock)
+    session = await logged_in(a)
+    store.read_only = True
+    with pytest.raises(LogoutNotRecorded, match="could not be recorded"):
+        await a.revoke(session)
+    assert a.unrecorded_logouts == 1
+    with pytest.raises(NotAuthenticated):
+        await a.resolve(session.token)  # refused here at once
+    assert (await b.resolve(session.token)).user.username == "alice"  # not yet elsewhere
+    store.read_only = False
+    # The next request A serves writes the missed log-out.
+    other = await logged_in(a, "sue")
+    await a.resolve(other.token)
+    assert a.unrecorded_logouts == 0
+    with pytest.raises(NotAuthenticated):
+        await b.resolve(session.token)
+
+
+async def test_a_missed_log_out_of_an_expired_token_is_dropped() -> None:
+    store, clock = Revocations(), Clock()
+    sessions = manager(store, clock)
+    session = await logged_in(sessions)
+    store.down = True
+    with pytest.raises(LogoutNotRecorded):
+        await sessions.revoke(session)
+    store.down = False
+    clock.now = T0 + timedelta(hours=2)
+    fresh = await logged_in(sessions, "sue")
+    await sessions.resolve(fresh.token)
+    assert sessions.unrecorded_logouts == 0
+    assert session.claims.nonce not in store.expiries  # nothing left to refuse
+
+
+async def test_the_local_memory_of_revocations_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(console.sessions, "REVOKED_CACHE_SIZE", 50)
+    store, clock = Revocations(), Clock()
+    sessions = manager(store, clock)
+    session = await logged_in(sessions)
+    mine = session.claims
+    for i in range(60):
+        claims = SessionClaims(mine.username, mine.issued_at, mine.expires_at, f"n{i}")
+        await sessions.revoke(Session(session.user, claims, sign(claims, SECRET.encode())))
+    assert len(sessions._revoked) == 50
+    # The oldest were forgotten here, yet still refused: the store is the authority.
+    oldest = SessionClaims(mine.username, mine.issued_at, mine.expires_at, "n0")
+    assert "n0" not in sessions._revoked
+    with pytest.raises(NotAuthenticated, match="logged out"):
+        await sessions.resolve(sign(oldest, SECRET.encode()))
+
+
+async def test_failed_log_ins_count_wherever_the_attempts_are_kept() -> None:
+    store, clock = Revocations(), Clock()
+    attempts = LocalLoginAttempts(ThrottlePolicy(max_failures=3))
+    a = manager(store, clock, attempts=attempts)
+    b = manager(store, clock, attempts=attempts)
+    assert await a.log_in("alice", "wrong", client="10.0.0.9") is None
+    assert await b.log_in("alice", "wrong", client="10.0.0.9") is None
+    assert await a.log_in("alice", "wrong", client="10.0.0.9") is None
+    with pytest.raises(TooManyAttempts):
+        await b.log_in("alice", PASSWORD, client="10.0.0.9")
+    clock.now = T0 + timedelta(minutes=6)
+    assert await b.log_in("alice", PASSWORD, client="10.0.0.9") is not None
