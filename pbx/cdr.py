@@ -80,50 +80,37 @@ def cdr_rows(call: SimCall, ended_at: float) -> list[dict[str, Any]]:
         "linkedid": ch.linkedid,
     }
     start = ch.created_at
-    answered_app = call.answer_app
-    if call.answered_at is not None and answered_app is not None and call.agent_leg is not None:
-        bridge_end = call.bridge_ended_at or ended_at
-        rows = [
-            base
-            | {
-                "calldate": _when(start),
-                "dcontext": "hotline-in",
-                "dstchannel": call.agent_leg.name,
-                "lastapp": answered_app[0],
-                "lastdata": answered_app[1][:80],
-                "duration": int(bridge_end - start),
-                "billsec": int(bridge_end - call.answered_at),
-                "sequence": 0,
-            }
-        ]
-        if call.bridge_ended_at is not None and ended_at > bridge_end:
-            rows.append(
-                base
-                | {
-                    "calldate": _when(bridge_end),
-                    "dcontext": ch.context,
-                    "dstchannel": "",
-                    "lastapp": ch.application,
-                    "lastdata": ch.app_data[:80],
-                    "duration": int(ended_at - bridge_end),
-                    "billsec": int(ended_at - bridge_end),
-                    "sequence": 1,
-                }
-            )
-        return rows
-    return [
-        base
-        | {
-            "calldate": _when(start),
+
+    def row(began: float, sequence: int, **fields: Any) -> dict[str, Any]:
+        after_bridge: dict[str, Any] = {
             "dcontext": ch.context,
             "dstchannel": "",
             "lastapp": ch.application,
             "lastdata": ch.app_data[:80],
-            "duration": int(ended_at - start),
-            "billsec": int(ended_at - start),
-            "sequence": 0,
+            "duration": int(ended_at - began),
+            "billsec": int(ended_at - began),
         }
+        return base | after_bridge | {"calldate": _when(began), "sequence": sequence} | fields
+
+    answered_app = call.answer_app
+    if call.answered_at is None or answered_app is None or call.agent_leg is None:
+        return [row(start, 0)]
+    bridge_end = call.bridge_ended_at or ended_at
+    rows = [
+        row(
+            start,
+            0,
+            dcontext="hotline-in",
+            dstchannel=call.agent_leg.name,
+            lastapp=answered_app[0],
+            lastdata=answered_app[1][:80],
+            duration=int(bridge_end - start),
+            billsec=int(bridge_end - call.answered_at),
+        )
     ]
+    if call.bridge_ended_at is not None and ended_at > bridge_end:
+        rows.append(row(bridge_end, 1))  # the caller went on (survey) after the agent
+    return rows
 
 
 class CdrWriter:

@@ -1621,6 +1621,35 @@ class Simulation:
         log.info("call %s: answered by %s", call.linkedid, member.interface)
         await self._talk(call, queue, entry, leg, bridge, now)
 
+    async def _conversation(
+        self,
+        call: SimCall,
+        agent_side: tuple[SimChannel, SimChannel | None],
+        started: float,
+        agent_talk: float | None,
+    ) -> tuple[bool, bool, tuple[str, str, int] | None, float | None]:
+        """Wait for the bridged call to end: (agent hung up, caller's hang-up came over AMI,
+        where an AMI Redirect sent the caller, planned end when a timer ended it)."""
+        ch = call.channel
+        caller_end = started + call.talk_time
+        agent_end = started + agent_talk if agent_talk is not None else None
+        while True:
+            now = self.clock.now()
+            if ch.hangup_request is not None:
+                return False, ch.hangup_request[1], None, None
+            if ch.redirect_to is not None:
+                # AMI Redirect of the bridged caller: a blind transfer out of the call
+                transfer, ch.redirect_to = ch.redirect_to, None
+                return False, False, transfer, None
+            if any(c is not None and c.hangup_request is not None for c in agent_side):
+                return True, False, None, None
+            if agent_end is not None and now >= agent_end and agent_end <= caller_end:
+                return True, False, None, agent_end
+            if now >= caller_end:
+                return False, False, None, caller_end
+            ends = [caller_end] + ([agent_end] if agent_end is not None else [])
+            await self._nap(ch, min(ends) - now)
+
     async def _talk(
         self,
         call: SimCall,
@@ -1632,38 +1661,10 @@ class Simulation:
     ) -> None:
         ch = call.channel
         agent_ch = leg.channel
-        caller_end = started + call.talk_time
         agent_talk = leg.agent.talk_time if leg.agent is not None else None
-        agent_end = started + agent_talk if agent_talk is not None else None
-        by_agent = False
-        caller_soft = False
-        transfer: tuple[str, str, int] | None = None
-        ended: float | None = None  # planned end, when a timer ended the call
-        while True:
-            now = self.clock.now()
-            if ch.hangup_request is not None:
-                caller_soft = ch.hangup_request[1]
-                break
-            if ch.redirect_to is not None:
-                # AMI Redirect of the bridged caller: a blind transfer out of the queue call
-                transfer, ch.redirect_to = ch.redirect_to, None
-                break
-            if (
-                agent_ch.hangup_request is not None
-                or leg.peer is not None
-                and (leg.peer.hangup_request is not None)
-            ):
-                by_agent = True
-                break
-            if agent_end is not None and now >= agent_end and agent_end <= caller_end:
-                by_agent = True
-                ended = agent_end
-                break
-            if now >= caller_end:
-                ended = caller_end
-                break
-            ends = [caller_end] + ([agent_end] if agent_end is not None else [])
-            await self._nap(ch, min(ends) - now)
+        by_agent, caller_soft, transfer, ended = await self._conversation(
+            call, (agent_ch, leg.peer), started, agent_talk
+        )
         hold = whole_seconds(started - entry.joined_at)
         talk = whole_seconds((ended if ended is not None else self.clock.now()) - started)
         member = leg.member
@@ -1976,32 +1977,12 @@ class Simulation:
         self._varset(ch, "BRIDGEPEER", agent_ch.name)
         self._varset(agent_ch, "BRIDGEPEER", ch.name)
         log.info("call %s: answered by preferred engineer %s", call.linkedid, leg.interface)
-        caller_end = started + call.talk_time
-        agent_end = started + agent.talk_time if agent.talk_time is not None else None
-        by_agent = False
-        transfer: tuple[str, str, int] | None = None
-        caller_soft = False
-        while True:
-            now = self.clock.now()
-            if ch.hangup_request is not None:
-                caller_soft = ch.hangup_request[1]
-                break
-            if ch.redirect_to is not None:
-                transfer, ch.redirect_to = ch.redirect_to, None
-                break
-            if agent_ch.hangup_request is not None:
-                by_agent = True
-                break
-            if agent_end is not None and now >= agent_end and agent_end <= caller_end:
-                by_agent = True
-                break
-            if now >= caller_end:
-                break
-            ends = [caller_end] + ([agent_end] if agent_end is not None else [])
-            await self._nap(ch, min(ends) - now)
+        by_agent, caller_soft, transfer, ended = await self._conversation(
+            call, (agent_ch, None), started, agent.talk_time
+        )
         agent.in_call = False
         if transfer is not None or by_agent:
-            call.bridge_ended_at = self.clock.now()
+            call.bridge_ended_at = ended if ended is not None else self.clock.now()
             # The engineer's leg ends; the caller goes on (a transfer, or option g).
             self._chan_event("HangupRequest", "call,all", agent_ch)
             self._leave_bridge(bridge, agent_ch)

@@ -324,3 +324,21 @@ def page_errors(page: Any) -> list[str]:
 
     page.on("console", on_console)
     return errors
+
+
+async def logged_in_page(
+    browser: Any, url: str, username: str, *, password: str = PASSWORD, lands_on: str = "agent"
+) -> tuple[Any, Any, list[str]]:
+    """A fresh browser context logged in on the real log-in form: (context, page, the
+    page's script errors, which a test should find empty at its end)."""
+    from playwright.async_api import expect
+
+    context = await browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = await context.new_page()
+    errors = page_errors(page)
+    await page.goto(f"{url}/login")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#login-submit")
+    await expect(page).to_have_url(f"{url}/{lands_on}")
+    return context, page, errors

@@ -15,7 +15,7 @@ from playwright.async_api import expect
 
 from pbx import CallerScript
 
-from .conftest import LAKESIDE, PASSWORD, RIVERSIDE, System, page_errors
+from .conftest import LAKESIDE, PASSWORD, RIVERSIDE, System, logged_in_page, page_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -106,14 +106,7 @@ async def test_assigned_engineer_sees_the_direct_ring_then_the_pop(
     console says why; after he answers, the pop is his."""
     system = sqlite_system
     system.pbx.sim.agents["PJSIP/1002"].answer_after = 8.0  # time to look at the ringing card
-    context = await browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = await context.new_page()
-    errors = page_errors(page)
-    await page.goto(f"{system.url}/login")
-    await page.fill("#username", "bob")
-    await page.fill("#password", PASSWORD)
-    await page.click("#login-submit")
-    await expect(page).to_have_url(f"{system.url}/agent")
+    context, page, errors = await logged_in_page(browser, system.url, "bob")
     await expect(page.locator("#link-state")).to_have_text("live")
     await page.click("#btn-ready")
     await expect(page.locator("#agent-state")).to_have_text("Ready")

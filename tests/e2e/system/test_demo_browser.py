@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from .conftest import free_port, page_errors
+from .conftest import free_port, logged_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -68,16 +68,11 @@ async def test_demo_shows_alice_a_screen_pop(tmp_path: Path, browser: Any) -> No
         )
         try:
             await wait_healthy(url, process)
-            context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = await context.new_page()
-            errors = page_errors(page)
-            await page.goto(f"{url}/login")
-            await page.fill("#username", "alice")
-            await page.fill("#password", "hotline-demo")
-            await page.click("#login-submit")
-            await expect(page).to_have_url(f"{url}/agent")
+            context, page, errors = await logged_in_page(
+                browser, url, "alice", password="hotline-demo"
+            )
             # The demo made alice ready on the PBX; the page reads it back.
-            await expect(page.locator("#agent-state")).to_have_text("Ready")
+            await expect(page.locator("#agent-state")).to_have_text("Ready", timeout=30_000)
             await expect(page.locator("#link-state")).to_have_text("live")
             await expect(page.locator("#ticket-number")).to_have_text(
                 re.compile(r"^HL-\d{8}-\d{4}"), timeout=60000

@@ -19,7 +19,7 @@ from playwright.async_api import expect
 from pbx.agi_client import CallerScript
 from routing.records import NewTicket, TicketSource
 
-from .conftest import HILLTOP, PASSWORD, System, page_errors
+from .conftest import HILLTOP, System, logged_in_page
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
 
@@ -117,14 +117,7 @@ async def test_supervisor_announces_and_stops_from_the_page(
             created_by="sue",
         )
     )
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = await context.new_page()
-    errors = page_errors(page)
-    await page.goto(f"{s.url}/login")
-    await page.fill("#username", "sue")
-    await page.fill("#password", PASSWORD)
-    await page.click("#login-submit")
-    await expect(page).to_have_url(f"{s.url}/supervisor")
+    context, page, errors = await logged_in_page(browser, s.url, "sue", lands_on="supervisor")
     await expect(page.locator("#out-state")).to_have_text("off")
     await page.fill("#out-incident", incident.number)
     await page.fill("#out-zh", TEXTS["zh"])
