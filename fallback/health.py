@@ -20,7 +20,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -137,6 +137,7 @@ class ConsoleHeartbeats:
         name: str = "consoles",
         timeout: float = 1.0,
         critical: bool = True,
+        elsewhere: Callable[[], Awaitable[Mapping[str, datetime]]] | None = None,
     ) -> None:
         self._clock = clock
         self.max_age = max_age
@@ -144,6 +145,10 @@ class ConsoleHeartbeats:
         self.name = name
         self.timeout = timeout
         self.critical = critical
+        # Heartbeats other console processes received (source -> last beat): with consoles
+        # on processes of their own, the leader that runs this check holds none of their
+        # websockets and would see every console as dead.
+        self.elsewhere = elsewhere
         self._beats: dict[str, datetime] = {}
         self._started = clock()  # grace: no verdict before the consoles had time to beat
 
@@ -154,7 +159,20 @@ class ConsoleHeartbeats:
         now = self._clock()
         return sorted(s for s, t in self._beats.items() if now - t <= self.max_age)
 
+    async def _gather_elsewhere(self) -> None:
+        if self.elsewhere is None:
+            return
+        try:
+            remote = await self.elsewhere()
+        except Exception as exc:  # the shared view is down: judge by our own consoles
+            log.warning("console heartbeats of other processes unknown: %s", exc)
+            return
+        for source, at in remote.items():
+            if at > self._beats.get(source, at - self.max_age):
+                self._beats[source] = at
+
     async def check(self) -> str:
+        await self._gather_elsewhere()
         fresh = self.fresh_sources()
         if len(fresh) >= self.min_sources:
             return f"{len(fresh)} console(s) alive"

@@ -64,6 +64,39 @@ async def test_heartbeats_grace_then_stale_then_fresh(clock) -> None:
     assert r.verdict is Verdict.FAILING and "45 s ago" in r.results[0].detail
 
 
+async def test_heartbeats_received_by_other_console_processes_count(clock) -> None:
+    """Consoles on console-only processes: the leader's own websockets carry no heartbeat,
+    the shared presence does; when that view is down, the local beats decide alone."""
+    remote: dict[str, object] = {}
+    down = False
+
+    async def elsewhere() -> dict[str, object]:
+        if down:
+            raise ConnectionError("redis unreachable")
+        return dict(remote)
+
+    beats = ConsoleHeartbeats(clock, max_age=timedelta(seconds=30), elsewhere=elsewhere)  # type: ignore[arg-type]
+    watch = HealthWatch([beats], clock)
+    clock.advance(31)
+    assert (await watch.run_round()).verdict is Verdict.FAILING
+    remote["console:alice"] = clock()
+    result = await watch.run_round()
+    assert result.verdict is Verdict.HEALTHY and result.results[0].detail == "1 console(s) alive"
+    # An older beat from elsewhere never replaces a newer local one.
+    beats.heartbeat("console:bob")
+    remote["console:bob"] = clock() - timedelta(seconds=60)
+    assert beats.fresh_sources() == ["console:alice", "console:bob"]
+    await watch.run_round()
+    assert beats.fresh_sources() == ["console:alice", "console:bob"]
+    # Other processes stop reporting (their consoles closed): stale after max_age.
+    remote.clear()
+    clock.advance(31)
+    assert (await watch.run_round()).verdict is Verdict.FAILING
+    down = True
+    beats.heartbeat("console:carol")
+    assert (await watch.run_round()).verdict is Verdict.HEALTHY
+
+
 async def test_ready_agents(pbx) -> None:
     probe_ = ReadyAgentsProbe(pbx, min_ready=1)
     pbx.members["hotline-main"] = [
