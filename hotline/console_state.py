@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 
 import redis.asyncio as aioredis
 
@@ -51,6 +52,11 @@ class ConsoleState:
         )
         attempts = SharedLoginAttempts(client, prefix=settings.redis_prefix)
         return cls(revocations, attempts, presence, client, presence)
+
+    async def heartbeats_by_source(self) -> dict[str, datetime]:
+        """Last heartbeat of every open console, on any process, keyed as console/ws.py
+        reports them to the health watch ("console:<user>")."""
+        return {f"console:{s.username}": s.last_seen for s in await self.presence.consoles()}
 
     async def close(self) -> None:
         if self.shared_presence is not None:

@@ -399,13 +399,7 @@ class HotlineService:
             else secrets.token_hex(32)
         )
         service.console_state = ConsoleState.build(settings, db)
-        presence = service.console_state.presence
-
-        async def heartbeats_elsewhere() -> dict[str, datetime]:
-            # The health check's sources are "console:<user>", as console/ws.py beats.
-            return {f"console:{s.username}": s.last_seen for s in await presence.consoles()}
-
-        heartbeats.elsewhere = heartbeats_elsewhere
+        heartbeats.elsewhere = service.console_state.heartbeats_by_source
         service.app = create_app(
             ConsoleDeps(
                 tickets=tickets,

@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import console_test_harness as h
@@ -24,6 +25,8 @@ from console.errors import LogoutNotRecorded
 from console.presence import ConsolePresence
 from console.redis_state import SharedLoginAttempts, SharedPresence
 from console.throttling import LocalLoginAttempts
+from fallback.errors import HealthCheckInconclusive
+from fallback.health import ConsoleHeartbeats
 from hotline.console_state import ConsoleState
 from hotline.settings import Settings
 from storage.database import Database
@@ -162,6 +165,32 @@ async def test_a_console_open_on_one_process_is_listed_by_the_others(
                 break
             await asyncio.sleep(0.02)
         assert (await b.client.get("/api/consoles", headers=sue)).json()["items"] == []
+    finally:
+        await h.stop_server(server)
+
+
+async def test_the_leaders_health_watch_hears_consoles_on_other_processes(
+    cluster: Callable[..., Any],
+) -> None:
+    """The health watch runs on the leader; agents' consoles may all be on console-only
+    processes. Their heartbeats reach the leader's `consoles` check through Redis."""
+    leader, console = await cluster("leader"), await cluster("console-only")
+    check = ConsoleHeartbeats(
+        lambda: datetime.now(UTC),
+        max_age=timedelta(seconds=30),
+        elsewhere=leader.state.heartbeats_by_source,
+    )
+    server, _task, live = await h.start_server(console.app)
+    try:
+        alice = await h.token_for(console.client, "alice")
+        with pytest.raises(HealthCheckInconclusive):
+            await check.check()  # nobody yet, still within the start-up grace
+        async with connect(f"ws://127.0.0.1:{live.port}/ws/console?token={alice}") as ws:
+            assert json.loads(await ws.recv())["type"] == "hello"
+            await ws.send(json.dumps({"type": "heartbeat"}))
+            assert json.loads(await ws.recv())["type"] == "heartbeat_ack"
+            assert await check.check() == "1 console(s) alive"
+            assert check.fresh_sources() == ["console:alice"]
     finally:
         await h.stop_server(server)
 
