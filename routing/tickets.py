@@ -9,9 +9,9 @@
   (the call's ``queue`` is None then) → the ticket is opened, idempotently per call id (a
   resync or a replayed event returns the existing ticket): level from the IVR (an
   unidentified caller counts as level 2 until an agent corrects it), site, caller, and the
-  response/on-site
-  deadlines from the `SlaPolicy` and the site's distance. A caller who pressed 1 for an
-  announced outage joins that incident's ticket instead of opening a new one.
+  response/on-site deadlines from the `SlaPolicy` and the site's distance. A caller who
+  pressed 1 for an announced outage joins that incident's ticket instead of opening a new
+  one.
 * ``CallAnswered`` → duty agent and ``in_progress`` on the ticket, answer time on the
   call record.
 * ``CallAbandoned`` / a call that ended queued with nobody answering → ``callback_due``,
