@@ -173,7 +173,7 @@ __all__ = [
 
 
 class CdrSource(Protocol):
-    async def unrecorded(self, since: datetime, *, limit: int = 5000) -> Sequence[CdrEntry]:
-        """The PBX's call detail records from `since` on whose linkedid has no call
-        record yet, oldest first."""
+    async def unrecorded(self, since: datetime, *, limit: int = 500) -> Sequence[CdrEntry]:
+        """The PBX's call detail records, oldest first, of up to `limit` hotline calls
+        from `since` on whose linkedid has no call record yet."""
         ...

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
-from routing.domain.unseen_calls import CdrEntry
+from routing.domain.unseen_calls import HOTLINE_CONTEXTS, CdrEntry
 from storage.database import Database
 from storage.errors import store_errors
 from storage.models import CallRow, PbxCdrRow
@@ -18,17 +18,33 @@ class CdrRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def unrecorded(self, since: datetime, *, limit: int = 5000) -> list[CdrEntry]:
-        """CDR rows from `since` on whose linkedid has no call record, oldest first.
+    async def unrecorded(self, since: datetime, *, limit: int = 500) -> list[CdrEntry]:
+        """The CDR rows, oldest first, of up to `limit` hotline calls from `since` on
+        whose linkedid has no call record.
 
-        The anti-join runs in the database: a day of CDRs is thousands of rows, nearly
-        all of them recorded."""
+        A call counts when its caller channel (uniqueid = linkedid) ran in a hotline
+        context: the PBX's other calls (agents calling each other, drills, callbacks)
+        never get a call record and must not crowd the hotline's out of the limit. The
+        anti-join runs in the database: a day of CDRs is thousands of rows, nearly all
+        of them recorded."""
         recorded = exists().where(CallRow.call_id == PbxCdrRow.linkedid)
+        calls = (
+            select(PbxCdrRow.linkedid)
+            .where(
+                PbxCdrRow.calldate >= since,
+                PbxCdrRow.uniqueid == PbxCdrRow.linkedid,
+                PbxCdrRow.linkedid != "",
+                PbxCdrRow.dcontext.in_(sorted(HOTLINE_CONTEXTS)),
+                ~recorded,
+            )
+            .group_by(PbxCdrRow.linkedid)
+            .order_by(func.min(PbxCdrRow.calldate))
+            .limit(limit)
+        )
         stmt = (
             select(PbxCdrRow)
-            .where(PbxCdrRow.calldate >= since, PbxCdrRow.linkedid != "", ~recorded)
+            .where(PbxCdrRow.linkedid.in_(calls.scalar_subquery()))
             .order_by(PbxCdrRow.calldate, PbxCdrRow.id)
-            .limit(limit)
         )
         with store_errors():
             async with self.db.reads() as session:
