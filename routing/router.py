@@ -10,7 +10,7 @@ decision falls back to the level's priority with no preference.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 
 from ami.control import QueueSnapshot
@@ -19,6 +19,7 @@ from routing.domain.priority import (
     PREFERRED_RING_SECONDS,
     SPECIAL_PERIOD_BOOST,
     RoutingDecision,
+    dialable,
     route_call,
 )
 from routing.errors import RoutingError
@@ -71,7 +72,10 @@ class CallRouter:
         queue: str | None = None,
         at: datetime | None = None,
         members: Mapping[str, bool] | None = None,
+        members_of: Callable[[], Awaitable[Mapping[str, bool] | None]] | None = None,
     ) -> RoutingDecision:
+        """`members`: which queue members are free; or `members_of`, asked only when the
+        site has engineers with a phone to prefer (most calls need no member view)."""
         when = at or self.clock()
         fault = FaultLevel(level) if level is not None and 1 <= level <= 4 else None
         site = None
@@ -80,6 +84,14 @@ class CallRouter:
                 site = await self.sites.site_record(site_code, at=when)
             except RoutingError as exc:
                 log.warning("call %s: site lookup failed (%s); routing by level", call_id, exc)
+        if (
+            members is None
+            and members_of is not None
+            and site is not None
+            and self.preferred_ring_seconds > 0
+            and any(e.interface and dialable(e.interface) for e in site.engineers)
+        ):
+            members = await members_of()
         decision = route_call(
             self.policy,
             level=fault,

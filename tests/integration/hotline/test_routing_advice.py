@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -194,3 +195,77 @@ async def test_safe_advice_passes_through(make_server: MakeServer) -> None:
     }
     variables = await run_ivr(await make_server(Hostile(advice)))
     assert {k: variables[k] for k in advice} == advice
+
+
+class SlowMembers(Members):
+    """QueueStatus that takes a while, as it does with a hundred members."""
+
+    async def queue_status(self, queue: str | None = None) -> QueueSnapshot:
+        await asyncio.sleep(0.05)
+        return await super().queue_status(queue)
+
+
+class NoEngineerPhones(OneSite):
+    async def site_record(self, site_code: str, *, at: datetime | None = None) -> SiteRecord:
+        record = await super().site_record(site_code, at=at)
+        return replace(record, engineers=(Engineer("张浩", "13127162151", None),))
+
+
+async def test_a_flash_crowd_asks_queue_status_once() -> None:
+    members = SlowMembers(free=True)
+    advisor = IvrRoutingAdvisor(
+        CallRouter(OneSite(), SlaPolicy(), clock=in_flood_season),  # type: ignore[arg-type]
+        members,  # type: ignore[arg-type]
+        members_ttl=5.0,
+    )
+    advice = await asyncio.gather(
+        *(
+            advisor.advise(call_ref=f"c{n}", site_code="234567", level=1, queue="hotline-main")
+            for n in range(30)
+        )
+    )
+    assert {a["HOTLINE_PREFERRED"] for a in advice} == {"PJSIP/1004"}
+    assert members.asked == ["hotline-main"] and advisor.queue_status_asked == 1
+
+
+async def test_queue_status_is_asked_again_after_the_ttl_and_after_a_failure() -> None:
+    members = Members(free=True)
+    advisor = IvrRoutingAdvisor(
+        CallRouter(OneSite(), SlaPolicy(), clock=in_flood_season),  # type: ignore[arg-type]
+        members,  # type: ignore[arg-type]
+        members_ttl=0.05,
+    )
+    ask = {"call_ref": "c", "site_code": "234567", "level": 1, "queue": "hotline-main"}
+    await advisor.advise(**ask)  # type: ignore[arg-type]
+    await advisor.advise(**ask)  # type: ignore[arg-type]
+    assert len(members.asked) == 1
+    await asyncio.sleep(0.06)
+    members.free = False
+    assert (await advisor.advise(**ask))["HOTLINE_PREFERRED"] == ""  # type: ignore[arg-type]
+    assert len(members.asked) == 2
+
+    class Broken(Members):
+        async def queue_status(self, queue: str | None = None) -> QueueSnapshot:
+            raise ConnectionError("AMI down")
+
+    failing = IvrRoutingAdvisor(
+        CallRouter(OneSite(), SlaPolicy(), clock=in_flood_season),  # type: ignore[arg-type]
+        Broken(free=True),  # type: ignore[arg-type]
+    )
+    advice = await failing.advise(**ask)  # type: ignore[arg-type]
+    assert advice["HOTLINE_PREFERRED"] == "" and failing.queue_status_asked == 1
+    await failing.advise(**ask)  # type: ignore[arg-type]
+    assert failing.queue_status_asked == 2  # a failure is not cached
+
+
+async def test_no_queue_status_for_sites_without_engineer_phones() -> None:
+    members = Members(free=True)
+    advisor = IvrRoutingAdvisor(
+        CallRouter(NoEngineerPhones(), SlaPolicy(), clock=in_flood_season),  # type: ignore[arg-type]
+        members,  # type: ignore[arg-type]
+    )
+    advice = await advisor.advise(call_ref="c", site_code="234567", level=2, queue="hotline-main")
+    assert advice["HOTLINE_PREFERRED"] == "" and members.asked == []
+    # Unknown caller: no site, no member view either.
+    await advisor.advise(call_ref="d", site_code=None, level=None, queue="hotline-main")
+    assert members.asked == []
