@@ -119,6 +119,12 @@ class SiteDirectory(Protocol):
         """Everything the screen-pop shows; warranty state computed for `at` (default now)."""
         ...
 
+    async def routing_profile(self, site_code: str) -> SiteRecord | None:
+        """What queue routing reads (sector, special periods as stored, engineers): the
+        site's record without its tickets, so it may come from a short cache. It runs
+        for every call leaving the IVR."""
+        ...
+
     async def search(self, text: str, *, limit: int = 20) -> Sequence[SiteSummary]:
         """Sites whose code, organisation, name, address or contact phone contains `text`."""
         ...

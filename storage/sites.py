@@ -159,6 +159,13 @@ class SiteRepository:
             self._cache[site_code] = (now, static)
         return static
 
+    async def routing_profile(self, site_code: str) -> SiteRecord | None:
+        with store_errors():
+            static = await self._static(site_code)
+        if static is None:
+            return None
+        return replace(static.record, special_periods=static.stored_periods)
+
     async def site_record(self, site_code: str, *, at: datetime | None = None) -> SiteRecord | None:
         when = at or self.clock()
         today = when.astimezone(self.tz).date()
