@@ -119,10 +119,9 @@ class SiteDirectory(Protocol):
         """Everything the screen-pop shows; warranty state computed for `at` (default now)."""
         ...
 
-    async def routing_profile(self, site_code: str) -> SiteRecord | None:
-        """What queue routing reads (sector, special periods as stored, engineers): the
-        site's record without its tickets, so it may come from a short cache. It runs
-        for every call leaving the IVR."""
+    async def site_profile(self, site_code: str) -> SiteRecord | None:
+        """The site's record without its tickets (special periods as stored), so it may
+        come from a short cache: what routing and ticket opening read for every call."""
         ...
 
     async def search(self, text: str, *, limit: int = 20) -> Sequence[SiteSummary]:

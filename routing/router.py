@@ -81,7 +81,7 @@ class CallRouter:
         site = None
         if site_code and site_code.isascii() and site_code.isdigit():
             try:
-                site = await self.sites.routing_profile(site_code)
+                site = await self.sites.site_profile(site_code)
             except RoutingError as exc:
                 log.warning("call %s: site lookup failed (%s); routing by level", call_id, exc)
         if (

@@ -112,7 +112,9 @@ class CallTicketService:
                     at=at,
                 )
                 return joined
-        site = await self.sites.site_record(call.site_code) if call.site_code else None
+        # The profile (no tickets, cached): the ticket needs the site's name, distance
+        # and contacts, not its ticket history.
+        site = await self.sites.site_profile(call.site_code) if call.site_code else None
         level = unidentified_level(call.level)
         opened_at = call.queued_at or at
         deadlines = deadlines_for(

@@ -159,7 +159,7 @@ class SiteRepository:
             self._cache[site_code] = (now, static)
         return static
 
-    async def routing_profile(self, site_code: str) -> SiteRecord | None:
+    async def site_profile(self, site_code: str) -> SiteRecord | None:
         with store_errors():
             static = await self._static(site_code)
         if static is None:

@@ -28,7 +28,7 @@ class OneSite:
     """The `SiteDirectory` slice the router reads: a water-resources site (flood season)
     whose assigned engineer sits at PJSIP/1004."""
 
-    async def routing_profile(self, site_code: str) -> SiteRecord:
+    async def site_profile(self, site_code: str) -> SiteRecord:
         return SiteRecord(
             customer_id="C-HB-01",
             organisation="湖北省水利厅",
@@ -206,8 +206,8 @@ class SlowMembers(Members):
 
 
 class NoEngineerPhones(OneSite):
-    async def routing_profile(self, site_code: str) -> SiteRecord:
-        record = await super().routing_profile(site_code)
+    async def site_profile(self, site_code: str) -> SiteRecord:
+        record = await super().site_profile(site_code)
         return replace(record, engineers=(Engineer("张浩", "13127162151", None),))
 
 

@@ -91,7 +91,7 @@ async def test_import_and_screen_pop_record(db: Database, tmp_path: Path) -> Non
 
     # What routing reads, without the ticket queries: the stored windows (flood season is
     # the routing rules' to add), the engineers' phones.
-    profile = await sites.routing_profile("200001")
+    profile = await sites.site_profile("200001")
     assert profile is not None and profile.sector == record.sector
     assert [(e.name, e.interface) for e in profile.engineers] == [
         ("王工", "PJSIP/1001"),
@@ -99,7 +99,7 @@ async def test_import_and_screen_pop_record(db: Database, tmp_path: Path) -> Non
     ]
     assert {p.kind for p in profile.special_periods} == {"guard"}
     assert profile.open_tickets == () and profile.recent_tickets == ()
-    assert await sites.routing_profile("999999") is None
+    assert await sites.site_profile("999999") is None
 
 
 async def test_reimport_is_idempotent(db: Database, tmp_path: Path) -> None:

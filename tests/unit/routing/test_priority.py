@@ -242,7 +242,7 @@ class FakeSites:
             raise StoreUnavailable("down")
         return self.record if self.record and site_code == self.record.site_code else None
 
-    async def routing_profile(self, site_code: str) -> SiteRecord | None:
+    async def site_profile(self, site_code: str) -> SiteRecord | None:
         return await self.site_record(site_code)
 
     async def search(self, text: str, *, limit: int = 20) -> Sequence[SiteSummary]:
