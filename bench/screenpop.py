@@ -542,7 +542,12 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                 f"p50 {pct(r.tracker_ms, 0.5):.1f} ms, p99 {pct(r.tracker_ms, 0.99):.1f} ms"
             )
         verdict = "meets" if r.latencies_ms and pct(r.latencies_ms, 0.99) < 50 else "MISSES"
-        console.print(f"{r.db}: p99 {verdict} the 50 ms target")
+        if r.db.endswith("flash"):
+            # The target is for C concurrent calls (the steady phase); the flash
+            # crowd is an overload to see how the backlog drains.
+            console.print(f"{r.db}: p99 {verdict} the 50 ms target (overload, not the target)")
+        else:
+            console.print(f"{r.db}: p99 {verdict} the 50 ms target")
 
 
 async def main(args: argparse.Namespace) -> None:
