@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from storage.testing import create_scratch_postgres, drop_scratch_postgres, postgres_available
 
@@ -29,20 +27,6 @@ _load("cluster_test_support", HERE.parents[1] / "integration" / "cluster" / "sup
 _load("cluster_e2e_harness", HERE / "harness.py")
 
 from cluster_test_support import CuttableProxy  # noqa: E402
-
-REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception:
-        pytest.skip("Redis not reachable at " + REDIS_URL)
-    finally:
-        await client.aclose()
-    return REDIS_URL
 
 
 @pytest.fixture

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import secrets
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
 
 def load_harness() -> object:
@@ -85,8 +82,6 @@ async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
 
 # --- shared console state: the real Redis, and a proxy in front of it a test can cut ------
 
-REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
 
 def load_cluster_support() -> object:
     """The cluster tests' cuttable TCP proxy (loaded by path: tests are not a package)."""
@@ -102,29 +97,3 @@ def load_cluster_support() -> object:
 
 
 load_cluster_support()
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
-    finally:
-        await client.aclose()
-    return REDIS_URL
-
-
-@pytest.fixture
-async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
-    """A key prefix of our own; its keys are removed afterwards."""
-    name = f"test-console-{os.getpid()}-{secrets.token_hex(4)}"
-    yield name
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{name}:*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
