@@ -123,6 +123,8 @@ class UnseenCallSweep:
                 await self.sweep()
             except asyncio.CancelledError:
                 raise
+            except RoutingError as exc:  # the database is down: emergency mode's business
+                log.warning("CDR sweep skipped (%s); retrying in %.0f s", exc, interval)
             except Exception:
                 log.exception("CDR sweep failed; retrying in %.0f s", interval)
             await asyncio.sleep(interval)
