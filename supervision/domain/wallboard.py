@@ -42,6 +42,10 @@ class AgentPresence:
     in_call: bool
 
 
+# The wallboard's row for callers whose assigned engineer's phone rings before the queue.
+PREFERRED_ENGINEER = "preferred engineer"
+
+
 @dataclass(frozen=True, slots=True)
 class WaitingCall:
     call_id: str
@@ -96,7 +100,18 @@ class CallFloor:
             )
             return True
         if isinstance(event, AgentRinging):
-            return False
+            if call.queue is not None or cid in self.waiting:
+                return False
+            # Rung before the queue (the caller's assigned engineer): waiting all the same.
+            self.waiting[cid] = WaitingCall(
+                cid,
+                PREFERRED_ENGINEER,
+                call.caller_number,
+                call.level,
+                call.site_code,
+                call.queued_at or event.at,
+            )
+            return True
         if isinstance(event, CallAnswered):
             queued = self.waiting.pop(cid, None)
             self.answered.add(cid)

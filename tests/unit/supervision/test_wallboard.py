@@ -1,6 +1,8 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from ami.calls import (
+    AgentRinging,
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -14,6 +16,7 @@ from routing.domain.levels import FaultLevel, SlaPolicy
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.sla import SlaTicket, TicketStatus, assess
 from supervision.domain.wallboard import (
+    PREFERRED_ENGINEER,
     AgentActivity,
     AgentPresence,
     CallFloor,
@@ -94,6 +97,29 @@ def test_waiting_answered_abandoned_and_service_level() -> None:
     msg = board.to_message()
     # bob is paused but still talking on call b: busy until that call ends.
     assert msg["type"] == "wallboard" and msg["agents"] == {"ready": 2, "busy": 1, "paused": 1}
+
+
+def test_callers_ringing_their_engineer_before_the_queue_are_waiting() -> None:
+    f = floor()
+    s = timedelta(seconds=1)
+    direct = replace(snap("p"), queue=None, state=CallState.AGENT_RINGING)
+    assert f.apply(AgentRinging(direct, T0, interface="PJSIP/1004", member_name="PJSIP/1004"))
+    # A queue agent's phone ringing changes nothing: the caller is on the queue's board.
+    f.apply(CallQueued(snap("q"), T0, position=1))
+    assert not f.apply(AgentRinging(snap("q"), T0 + s, interface="PJSIP/1001"))
+    board = build_snapshot(T0 + 10 * s, f, [], [], EmergencyState(), queues=["hotline-main"])
+    boards = {b.queue: b for b in board.queues}
+    assert (boards[PREFERRED_ENGINEER].waiting, boards[PREFERRED_ENGINEER].longest_wait_s) == (
+        1,
+        10,
+    )
+    assert boards["hotline-main"].waiting == 1
+    # Not answered: the call joins the queue, and waits there since the ring began.
+    f.apply(CallQueued(snap("p"), T0 + 15 * s, position=2))
+    board = build_snapshot(T0 + 20 * s, f, [], [], EmergencyState(), queues=["hotline-main"])
+    assert {b.queue: b.waiting for b in board.queues} == {"hotline-main": 2}
+    f.apply(CallAnswered(snap("p"), T0 + 25 * s, interface="PJSIP/1002", hold_seconds=25))
+    assert "p" not in f.waiting
 
 
 def test_counts_reset_at_local_midnight() -> None:
