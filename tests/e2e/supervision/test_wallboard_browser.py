@@ -10,7 +10,8 @@ import pytest
 from fastapi import FastAPI
 from playwright.async_api import Browser, expect
 
-from ami.calls import CallAnswered, CallQueued, CallSnapshot, CallState
+from ami.calls import CallAnswered, CallQueued, CallSnapshot
+from ami.testing import call_snapshot
 from bus import InProcessBus
 from routing.domain.levels import FaultLevel, SlaPolicy
 from storage.database import Database
@@ -31,26 +32,14 @@ def now() -> datetime:
 
 
 def call(cid: str, queued_at: datetime) -> CallSnapshot:
-    return CallSnapshot(
-        call_id=cid,
-        channel=f"PJSIP/trunk-{cid}",
+    return call_snapshot(
+        cid,
+        queued_at - timedelta(seconds=20),
         caller_number="+8613800138000",
-        caller_name="",
-        state=CallState.QUEUED,
-        started_at=queued_at - timedelta(seconds=20),
-        queue="hotline-main",
         queued_at=queued_at,
-        agent_interface=None,
-        agent_member_name=None,
-        answered_at=None,
-        ended_at=None,
-        outcome=None,
-        hold_seconds=None,
-        talk_seconds=None,
         site_code="3201",
         level=1,
         variables={"HOTLINE_LEVEL": "1", "HOTLINE_SITE": "3201"},
-        resynced=False,
     )
 
 

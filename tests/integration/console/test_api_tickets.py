@@ -9,7 +9,8 @@ import console_test_harness as h
 import httpx
 import pytest
 
-from ami.calls import CallOutcome, CallSnapshot, CallState
+from ami.calls import CallOutcome, CallState
+from ami.testing import call_snapshot
 
 
 @pytest.fixture
@@ -112,26 +113,17 @@ async def test_sql_metacharacters_are_just_text(
 async def test_calls_list(any_world: h.World, pg_client: httpx.AsyncClient) -> None:
     at = h.now()
     for i, outcome in enumerate((CallOutcome.ANSWERED, CallOutcome.ABANDONED, None)):
-        snap = CallSnapshot(
-            call_id=f"1700000300.{i}",
+        snap = call_snapshot(
+            f"1700000300.{i}",
+            at,
             channel=f"PJSIP/trunk-{i}",
             caller_number="01012345678",
             caller_name="Wang",
             state=CallState.ENDED if outcome else CallState.QUEUED,
-            started_at=at,
-            queue="hotline-main",
-            queued_at=at,
-            agent_interface=None,
-            agent_member_name=None,
-            answered_at=None,
             ended_at=at if outcome else None,
             outcome=outcome,
-            hold_seconds=None,
-            talk_seconds=None,
             site_code="4401001",
             level=2,
-            variables={},
-            resynced=False,
         )
         await any_world.calls.upsert(snap)
     token = await h.token_for(pg_client, "alice")

@@ -20,6 +20,7 @@ from ami.calls import (
     CallState,
     DomainCallEvent,
 )
+from ami.testing import call_snapshot
 from routing.domain.levels import SlaPolicy
 from routing.records import CallFilter, TicketFilter, TicketStatus
 from routing.tickets import CallTicketService
@@ -38,28 +39,17 @@ CSV = (
 
 
 def snap(call_id: str = "1795304030.13", **kw: object) -> CallSnapshot:
-    base = CallSnapshot(
-        call_id=call_id,
-        channel="PJSIP/trunk-00000009",
-        caller_number="13800138000",
-        caller_name="Site caller",
-        state=CallState.IN_IVR,
-        started_at=T0,
-        queue=None,
-        queued_at=None,
-        agent_interface=None,
-        agent_member_name=None,
-        answered_at=None,
-        ended_at=None,
-        outcome=None,
-        hold_seconds=None,
-        talk_seconds=None,
-        site_code="234567",
-        level=2,
-        variables={"HOTLINE_SITE": "234567", "HOTLINE_LEVEL": "2"},
-        resynced=False,
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    fields: dict[str, object] = {
+        "channel": "PJSIP/trunk-00000009",
+        "caller_name": "Site caller",
+        "state": CallState.IN_IVR,
+        "queue": None,
+        "queued_at": None,
+        "site_code": "234567",
+        "level": 2,
+        "variables": {"HOTLINE_SITE": "234567", "HOTLINE_LEVEL": "2"},
+    }
+    return call_snapshot(call_id, T0, **(fields | kw))
 
 
 def answered_call(call_id: str = "1795304030.13") -> list[DomainCallEvent]:

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from ami.calls import CallOutcome, CallSnapshot, CallState
+from ami.calls import CallOutcome, CallState
+from ami.testing import call_snapshot
 from pbx.cdr import PBX_CDR
 from storage.calls import CallRepository
 from storage.cdr import CdrRepository
@@ -64,26 +65,14 @@ async def test_unrecorded_hotline_calls_with_all_their_rows(db: Database) -> Non
     rows.append(cdr("7.7", T0, uniqueid="7.8", channel="PJSIP/1001-00000009"))
     await add(db, rows)
     await CallRepository(db).upsert(
-        CallSnapshot(
-            call_id="2.2",
+        call_snapshot(
+            "2.2",
+            T0,
             channel="PJSIP/trunk-00000003",
             caller_number="13722223333",
-            caller_name="",
             state=CallState.ENDED,
-            started_at=T0,
-            queue="hotline-main",
-            queued_at=T0,
-            agent_interface=None,
-            agent_member_name=None,
-            answered_at=None,
             ended_at=T0 + timedelta(seconds=30),
             outcome=CallOutcome.ABANDONED,
-            hold_seconds=None,
-            talk_seconds=None,
-            site_code=None,
-            level=None,
-            variables={},
-            resynced=False,
         )
     )
     repo = CdrRepository(db)

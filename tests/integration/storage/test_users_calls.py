@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ami.calls import CallOutcome, CallSnapshot, CallState
+from ami.testing import call_snapshot
 from routing.errors import InvalidInput, UserExists
 from routing.records import CallFilter, UserRole
 from storage.calls import CallRepository
@@ -16,28 +16,15 @@ T0 = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
 
 
 def snapshot(call_id: str = "1795304030.13", **kw: object) -> CallSnapshot:
-    base = CallSnapshot(
-        call_id=call_id,
-        channel="PJSIP/trunk-00000009",
-        caller_number="13800138000",
-        caller_name="Site caller",
-        state=CallState.QUEUED,
-        started_at=T0,
-        queue="hotline-main",
-        queued_at=T0 + timedelta(seconds=20),
-        agent_interface=None,
-        agent_member_name=None,
-        answered_at=None,
-        ended_at=None,
-        outcome=None,
-        hold_seconds=None,
-        talk_seconds=None,
-        site_code="234567",
-        level=1,
-        variables={"HOTLINE_SITE": "234567", "HOTLINE_LEVEL": "1"},
-        resynced=False,
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    fields: dict[str, object] = {
+        "channel": "PJSIP/trunk-00000009",
+        "caller_name": "Site caller",
+        "queued_at": T0 + timedelta(seconds=20),
+        "site_code": "234567",
+        "level": 1,
+        "variables": {"HOTLINE_SITE": "234567", "HOTLINE_LEVEL": "1"},
+    }
+    return call_snapshot(call_id, T0, **(fields | kw))
 
 
 def test_password_hash_roundtrip() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ami.calls import CallAnswered, CallEnded, CallOutcome, CallQueued, CallSnapshot, CallState
+from ami.testing import call_snapshot
 from fallback.domain import backfill as bf
 from fallback.domain.mode import EmergencyPolicy, Verdict
 from fallback.health import HealthRound
@@ -19,29 +20,8 @@ MAIN, EMER = "hotline-main", "hotline-emergency"
 
 
 def snap(clock, call_id: str, state: CallState, **more) -> CallSnapshot:
-    values = dict(
-        call_id=call_id,
-        channel=f"PJSIP/trunk-{call_id}",
-        caller_number="13800138000",
-        caller_name="",
-        state=state,
-        started_at=clock.now,
-        queue=MAIN,
-        queued_at=clock.now,
-        agent_interface=None,
-        agent_member_name=None,
-        answered_at=None,
-        ended_at=None,
-        outcome=None,
-        hold_seconds=None,
-        talk_seconds=None,
-        site_code="234567",
-        level=2,
-        variables={},
-        resynced=False,
-    )
-    values.update(more)
-    return CallSnapshot(**values)
+    values = {"state": state, "queue": MAIN, "site_code": "234567", "level": 2} | more
+    return call_snapshot(call_id, clock.now, **values)
 
 
 class Notices:

@@ -16,6 +16,7 @@ from ami.calls import (
     CallSnapshot,
     CallState,
 )
+from ami.testing import call_snapshot
 from fallback.domain.mode import EmergencyPolicy, Verdict
 from fallback.errors import (
     BackfillConflict,
@@ -42,29 +43,16 @@ def snap(
     state: CallState = CallState.QUEUED,
     **more,
 ) -> CallSnapshot:
-    values = dict(
-        call_id=call_id,
-        channel=channel or f"PJSIP/trunk-{call_id}",
-        caller_number=caller,
-        caller_name="",
-        state=state,
-        started_at=clock.now,
-        queue=queue,
-        queued_at=clock.now,
-        agent_interface=None,
-        agent_member_name=None,
-        answered_at=None,
-        ended_at=None,
-        outcome=None,
-        hold_seconds=None,
-        talk_seconds=None,
-        site_code="234567",
-        level=2,
-        variables={"HOTLINE_SITE": "234567", "HOTLINE_LEVEL": "2"},
-        resynced=False,
-    )
-    values.update(more)
-    return CallSnapshot(**values)
+    values = {
+        "channel": channel or f"PJSIP/trunk-{call_id}",
+        "caller_number": caller,
+        "state": state,
+        "queue": queue,
+        "site_code": "234567",
+        "level": 2,
+        "variables": {"HOTLINE_SITE": "234567", "HOTLINE_LEVEL": "2"},
+    } | more
+    return call_snapshot(call_id, clock.now, **values)
 
 
 class Notices:

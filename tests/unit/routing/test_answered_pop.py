@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ami.calls import AgentRinging, CallAnswered, CallSnapshot, CallState
+from ami.testing import call_snapshot
 from bus import InProcessBus
 from routing.domain.answering import answered_changes
 from routing.fanout import ConsoleFanout
@@ -43,28 +44,19 @@ def test_answered_changes(
 
 
 def snapshot(**over: Any) -> CallSnapshot:
-    base = CallSnapshot(
-        call_id="1700000001.1",
-        channel="PJSIP/trunk-00000001",
-        caller_number="01012345678",
-        caller_name="",
-        state=CallState.AGENT_RINGING,
-        started_at=T0,
-        queue="hotline-main",
-        queued_at=T0,
-        agent_interface="PJSIP/1001",
-        agent_member_name="alice",
-        answered_at=None,
-        ended_at=None,
-        outcome=None,
-        hold_seconds=None,
-        talk_seconds=None,
-        site_code=None,
-        level=2,
-        variables={},
-        resynced=False,
+    return call_snapshot(
+        "1700000001.1",
+        T0,
+        **{
+            "channel": "PJSIP/trunk-00000001",
+            "caller_number": "01012345678",
+            "state": CallState.AGENT_RINGING,
+            "agent_interface": "PJSIP/1001",
+            "agent_member_name": "alice",
+            "level": 2,
+        }
+        | over,
     )
-    return replace(base, **over)
 
 
 def ticket(call_id: str) -> Ticket:

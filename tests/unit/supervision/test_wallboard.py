@@ -12,6 +12,7 @@ from ami.calls import (
     CallState,
 )
 from ami.control import QueueEntry
+from ami.testing import call_snapshot
 from routing.domain.levels import FaultLevel, SlaPolicy
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.sla import SlaTicket, TicketStatus, assess
@@ -34,26 +35,14 @@ def snap(
     outcome: CallOutcome | None = None,
     level: str = "1",
 ) -> CallSnapshot:
-    return CallSnapshot(
-        call_id=cid,
-        channel=f"PJSIP/trunk-{cid}",
-        caller_number="13800138000",
-        caller_name="",
-        state=CallState.QUEUED,
-        started_at=T0 - timedelta(seconds=30),
-        queue="hotline-main",
+    return call_snapshot(
+        cid,
+        T0 - timedelta(seconds=30),
         queued_at=queued_at,
-        agent_interface=None,
-        agent_member_name=None,
-        answered_at=None,
-        ended_at=None,
         outcome=outcome,
-        hold_seconds=None,
-        talk_seconds=None,
         site_code="1001",
         level=int(level),
         variables={"HOTLINE_LEVEL": level},
-        resynced=False,
     )
 
 
