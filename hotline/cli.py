@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +11,7 @@ import typer
 from rich.console import Console
 
 from fallback.cli import drill_app, paper_app
+from hotline.logs import configure_logging
 from hotline.settings import ConfigError, Settings, load_settings
 from ivr.cli import prompts_app
 from routing.cli import db_app, sites_app, users_app
@@ -56,18 +55,13 @@ def main(
     config: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    for noisy in ("aiosqlite", "asyncio", "uvicorn.error", "matplotlib", "comtypes"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    service = ctx.invoked_subcommand in ("serve", "demo")
+    configure_logging(verbose=verbose, service=service)
     try:
         ctx.obj = load_settings(config)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
+    configure_logging(verbose=verbose, fmt=ctx.obj.log_format, service=service)
 
 
 def settings_of(ctx: typer.Context) -> Settings:

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # [supervision] table: calendar, notification channels, recipients (supervision.config).
     supervision: dict[str, Any] = Field(default_factory=dict)
     session_secret: SecretStr | None = None
+    # One line per log event: plain text, or JSON objects for log shippers.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("emergency_members", "health_critical", mode="before")
     @classmethod

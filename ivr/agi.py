@@ -31,6 +31,7 @@ from typing import Any
 from panoramisk.fast_agi import Application, Request
 
 from ivr.errors import (
+    AgiConnectionLost,
     AgiDeadChannel,
     AgiHangup,
     AgiInjection,
@@ -126,6 +127,7 @@ class AgiChannel(Request):  # type: ignore[misc]
         self.writer: asyncio.StreamWriter = writer
         self.encoding: str = encoding
         self.hung_up = False
+        self.connection_lost = False
         # Read once: send_command is the hot path of every call.
         self._reply_timeout: float | None = getattr(app, "reply_timeout", None)
         self._observer: Callable[[str, float], None] | None = getattr(app, "command_observer", None)
@@ -139,12 +141,19 @@ class AgiChannel(Request):  # type: ignore[misc]
         number = self.headers.get("agi_callerid", "")
         return "" if number == "unknown" else number
 
+    def _lost(self, what: str) -> AgiConnectionLost:
+        self.connection_lost = True
+        return AgiConnectionLost(what)
+
     async def _readline(self) -> str:
-        raw = await self.reader.readline()
+        try:
+            raw = await self.reader.readline()
+        except (ConnectionError, OSError) as exc:
+            raise self._lost(f"AGI connection lost: {exc}") from exc
         if not raw:
-            raise AgiProtocolError("Asterisk closed the AGI connection")
+            raise self._lost("Asterisk closed the AGI connection")
         if not raw.endswith(b"\n"):
-            raise AgiProtocolError("AGI connection closed in the middle of a reply")
+            raise self._lost("AGI connection closed in the middle of a reply")
         try:
             return raw.decode(self.encoding).rstrip("\r\n")
         except UnicodeDecodeError as exc:
@@ -185,11 +194,13 @@ class AgiChannel(Request):  # type: ignore[misc]
         is_media = command[:20].upper().startswith(_MEDIA)
         if is_media and self.hung_up:
             raise AgiHangup(f"call {self.call_id}: not sending {command!r}, caller hung up")
+        if self.connection_lost:
+            raise self._lost(f"AGI connection gone; not sending {command!r}")
         try:
             self.writer.write((command + "\n").encode(self.encoding))
             await self.writer.drain()
-        except ConnectionError as exc:
-            raise AgiProtocolError(f"AGI connection lost sending {command!r}") from exc
+        except (ConnectionError, OSError) as exc:
+            raise self._lost(f"AGI connection lost sending {command!r}") from exc
         started = time.perf_counter()
         if self._reply_timeout is None:
             reply = await self._read_reply(command)

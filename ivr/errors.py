@@ -27,6 +27,10 @@ class AgiProtocolError(AgiError):
     """The peer sent something that is not a FastAGI reply, or closed mid-reply."""
 
 
+class AgiConnectionLost(AgiProtocolError):
+    """The PBX closed or reset the FastAGI connection: nothing more can be sent."""
+
+
 class AgiHangup(AgiError):
     """The caller hung up: `200 result=-1` on a media command, or an unsolicited HANGUP."""
 

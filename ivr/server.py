@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ivr import menu as machine
 from ivr.agi import AgiApplication, AgiChannel
-from ivr.errors import AgiError, AgiHangup, IvrError
+from ivr.errors import AgiConnectionLost, AgiError, AgiHangup, IvrError
 from ivr.menu import (
     Action,
     Ask,
@@ -177,6 +177,15 @@ class IvrServer:
         except AgiHangup:
             log.info("call %s: caller hung up in the IVR at %s", call.call_ref, state.stage)
             finish = machine.safe_exit(self.menu, call, state, failed=False)
+        except AgiConnectionLost as exc:
+            # The PBX closed the socket: its dialplan carries on with its own defaults.
+            log.info(
+                "call %s: FastAGI connection closed by the PBX at %s (%s)",
+                call.call_ref,
+                state.stage,
+                exc.__cause__ or exc,
+            )
+            return
         except Exception:
             log.exception(
                 "call %s: IVR failed at %s; queueing the caller", call.call_ref, state.stage
@@ -207,8 +216,20 @@ class IvrServer:
                     level=int(level) if level.isdigit() else None,
                     queue=variables.get("HOTLINE_QUEUE", self.main_queue),
                 )
-        except Exception:
-            log.exception("call %s: routing advice failed; level priority", chan.call_id)
+        except TimeoutError:
+            log.warning(
+                "call %s: routing advice took over %.1f s; level priority",
+                chan.call_id,
+                self.port_timeout,
+            )
+            return finish
+        except Exception as exc:
+            log.warning(
+                "call %s: routing advice failed (%s: %s); level priority",
+                chan.call_id,
+                type(exc).__name__,
+                exc,
+            )
             return finish
         for name in ADVISED_VARIABLES:
             value = advice.get(name)
@@ -231,11 +252,12 @@ class IvrServer:
         for name, value in finish.variables:
             try:
                 await chan.set_variable(name, value)
+            except AgiConnectionLost:
+                # The dialplan's own defaults queue the caller.
+                log.info("call %s: FastAGI connection closed before %s", chan.call_id, name)
+                return
             except AgiError:
                 log.exception("call %s: could not set %s", chan.call_id, name)
-                if chan.reader.at_eof():
-                    # The connection is gone: the dialplan's own defaults queue the caller.
-                    return
         if log.isEnabledFor(logging.INFO):
             done = " ".join(f"{k}={v}" for k, v in finish.variables)
             log.info("call %s: IVR done: %s", chan.call_id, done)
@@ -308,7 +330,7 @@ class IvrServer:
                     raise IvrError(f"the survey script cannot perform {action!r}")
                 state, action = machine.survey_advance(self.menu, state, event)
             finish = action
-        except AgiHangup:
+        except (AgiHangup, AgiConnectionLost):
             log.info("call %s: caller hung up during the survey", call_ref)
             if not state.recorded:
                 await self._record(call_ref, state.score)
@@ -319,6 +341,8 @@ class IvrServer:
         for name, value in finish.variables:
             try:
                 await chan.set_variable(name, value)
+            except AgiConnectionLost:
+                return  # gone with the caller; the score is stored already
             except AgiError:
                 log.exception("call %s: could not set %s", call_ref, name)
 

@@ -161,7 +161,11 @@ def upgrade_command(ctx: typer.Context) -> None:
         upgrade(settings.db_url)
         revision = current(settings.db_url)
     except (SQLAlchemyError, OSError, RoutingError) as exc:
-        _fail(f"cannot upgrade {_shown(settings.db_url)}: {exc}")
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        _fail(
+            f"cannot upgrade {_shown(settings.db_url)}: {reason} "
+            "(check HOTLINE_DB_URL and that the database server is running)"
+        )
     typer.echo(f"database at revision {revision}")
 
 

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -214,11 +215,17 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             await asyncio.gather(*pending, return_exceptions=True)
             for task in done:
                 exc = task.exception()
-                if exc is not None and not isinstance(exc, WebSocketDisconnect):
+                if exc is None or isinstance(exc, WebSocketDisconnect):
+                    log.info("wallboard viewer disconnected")
+                else:
                     log.warning("wallboard websocket ended: %r", exc)
         finally:
             await subscription.close()
-            if websocket.application_state is WebSocketState.CONNECTED:
-                await websocket.close()
+            if (
+                websocket.application_state is WebSocketState.CONNECTED
+                and websocket.client_state is WebSocketState.CONNECTED
+            ):
+                with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                    await websocket.close()
 
     return api

@@ -1,8 +1,8 @@
 """Suite-wide policy (owned by the lead; areas keep their fixtures in their own folders).
 
-Under `scripts/test` (HOTLINE_REQUIRE_SERVICES=1) a test that skips because PostgreSQL,
-Redis or Chromium is missing is reported as a failure: CI must never go green by
-skipping the real peers.
+Under `scripts/test` (HOTLINE_REQUIRE_SERVICES=1) every skip is reported as a failure
+that names what is missing and how to install it: CI must never go green by skipping a
+real peer (PostgreSQL, Redis, Chromium, sox, espeak-ng) or a fixture.
 """
 
 from __future__ import annotations
@@ -14,7 +14,22 @@ from collections.abc import AsyncIterator, Generator
 import pytest
 import redis.asyncio as aioredis
 
-_SERVICE_MARKS = ("postgres", "redis", "browser")
+_HOW_TO_INSTALL = (
+    "scripts/install installs every Debian package (postgresql, redis-server, chromium, "
+    "sox, libsox-fmt-all, espeak-ng) and the locked Python packages; scripts/services "
+    "starts PostgreSQL and Redis"
+)
+
+
+def _no_skip_allowed() -> bool:
+    return os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1"
+
+
+def _as_failure(report: pytest.TestReport | pytest.CollectReport) -> None:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped, and scripts/test allows no skip: {reason}. {_HOW_TO_INSTALL}"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -23,16 +38,16 @@ def pytest_runtest_makereport(
 ) -> Generator[None, None, None]:
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    if (
-        report.skipped
-        and os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1"
-        and any(item.get_closest_marker(m) for m in _SERVICE_MARKS)
-        and not hasattr(report, "wasxfail")
-    ):
-        report.outcome = "failed"
-        report.longrepr = (
-            f"required service unavailable (skip turned into failure): {report.longrepr}"
-        )
+    if report.skipped and _no_skip_allowed() and not hasattr(report, "wasxfail"):
+        _as_failure(report)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, None, None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and _no_skip_allowed():
+        _as_failure(report)
 
 
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -26,7 +26,9 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     if not HAVE_CHROMIUM:
-        pytest.skip("Debian chromium is not installed")
+        pytest.skip(
+            "Debian chromium is not installed at /usr/bin/chromium (Debian package chromium)"
+        )
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

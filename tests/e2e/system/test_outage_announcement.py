@@ -21,7 +21,10 @@ from routing.records import NewTicket, TicketSource
 
 from .conftest import HILLTOP, System, logged_in_page
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
+pytestmark = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None,
+    reason="espeak-ng is not installed (Debian package espeak-ng)",
+)
 
 TEXTS = {"zh": "省中心视频会议平台故障，正在抢修。", "en": "The central video platform is down."}
 

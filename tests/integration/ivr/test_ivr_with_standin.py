@@ -6,15 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from ivr.directory import DirectorySite, InMemorySiteDirectory, InMemorySurveySink, StaticIvrMode
 from ivr.menu_file import load_menu
 from ivr.server import IvrServer
+from pbx import standin
 from pbx.agi_client import CallerScript
 from routing.domain.levels import SlaPolicy
-
-standin = pytest.importorskip("pbx.standin")
 
 
 async def test_call_through_standin_is_queued_with_ivr_priority_and_surveyed(tmp_path: Path):

@@ -16,7 +16,9 @@ from ivr.menu import PromptText
 from ivr.menu_file import load_menu
 from ivr.prompts import Pyttsx3Engine, build_prompts
 
-pytestmark = pytest.mark.skipif(shutil.which("sox") is None, reason="sox not installed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("sox") is None, reason="sox is not installed (Debian packages sox, libsox-fmt-all)"
+)
 
 
 def small_menu(texts: dict[str, tuple[str, str]]):
