@@ -480,6 +480,11 @@ def backfill_json(item: Any) -> dict[str, Any]:
         "ticket_number": item.ticket_number,
         "waived": bool(item.waived),
         "waive_reason": item.waive_reason,
+        # `ticket_only`: the call's ticket was opened automatically, its paper not typed in.
+        "state": item.state,
+        "paper_entered": bool(item.paper_entered),
+        "entered_by": item.entered_by,
+        "accounted_for": bool(item.accounted_for),
     }
 
 

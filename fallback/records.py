@@ -53,10 +53,30 @@ class BackfillItem:
     ticket_number: str | None
     waived: bool
     waive_reason: str | None
+    # The paper's content typed in (a call may have its ticket without it: opened
+    # automatically while the database was up).
+    paper_entered: bool = False
+    entered_by: str | None = None
+    # Whether a call's automatic ticket needs the paper's content too to count as done.
+    paper_required: bool = True
 
     @property
     def accounted_for(self) -> bool:
-        return self.ticket_number is not None or self.waived
+        if self.waived:
+            return True
+        if self.ticket_number is None:
+            return False
+        return self.paper_entered or not self.paper_required
+
+    @property
+    def state(self) -> str:
+        """`waived`, `entered`, `ticket_only` (automatic ticket, paper not typed in yet;
+        done when the paper is not required) or `missing`."""
+        if self.waived:
+            return "waived"
+        if self.paper_entered:
+            return "entered"
+        return "missing" if self.ticket_number is None else "ticket_only"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +88,10 @@ class BackfillItem:
             "ticket_number": self.ticket_number,
             "waived": self.waived,
             "waive_reason": self.waive_reason,
+            "paper_entered": self.paper_entered,
+            "entered_by": self.entered_by,
+            "state": self.state,
+            "accounted_for": self.accounted_for,
         }
 
 
@@ -76,12 +100,15 @@ class Reconciliation:
     """Where the backfill stands.
 
     `calls_without_ticket`: emergency calls with neither a ticket nor a waiver (blocking).
+    `awaiting_paper`: calls whose ticket was opened automatically but whose paper content
+    is not typed in yet (blocking when the paper is required).
     `paper_without_call`: paper numbers entered that no journaled call carries (shown, not
     blocking: the paper was used while the controller could not see the call).
     `waived`: items explicitly waived with a reason. `done`: nothing blocks closing.
     """
 
     calls_without_ticket: tuple[BackfillItem, ...]
+    awaiting_paper: tuple[BackfillItem, ...]
     paper_without_call: tuple[BackfillItem, ...]
     waived: tuple[BackfillItem, ...]
     total: int
@@ -91,6 +118,7 @@ class Reconciliation:
     def as_json(self) -> dict[str, Any]:
         return {
             "calls_without_ticket": [i.as_json() for i in self.calls_without_ticket],
+            "awaiting_paper": [i.as_json() for i in self.awaiting_paper],
             "paper_without_call": [i.as_json() for i in self.paper_without_call],
             "waived": [i.as_json() for i in self.waived],
             "total": self.total,

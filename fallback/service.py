@@ -79,7 +79,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 TOPIC = "emergency"
-SYSTEM = "system"
+SYSTEM = bf.SYSTEM
 _NUMBER = re.compile(r"\+?[0-9]{2,20}")
 _SITE = re.compile(r"[0-9]{1,20}")
 
@@ -130,10 +130,12 @@ class EmergencyService:
         ticket_timeout: float = 5.0,
         outage_margin: timedelta = timedelta(seconds=30),
         call_records: CallStore | None = None,
+        require_paper: bool = True,
     ) -> None:
         """`call_records`: the main call records; a backfilled or linked emergency call's
         record is completed from the journal (paper number, ticket, and the whole record
-        when the outage or a crash lost it)."""
+        when the outage or a crash lost it). `require_paper`: a call whose ticket was
+        opened automatically counts as reconciled only once its paper is typed in."""
         self.control = control
         self.switch = switch
         self.journal = journal
@@ -166,6 +168,7 @@ class EmergencyService:
         self._last_healthy_at: datetime | None = None
         self.outage_margin = outage_margin
         self.call_records = call_records
+        self.require_paper = require_paper
         self._call_lock = asyncio.Lock()
         self._events: asyncio.Queue[DomainCallEvent] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -337,8 +340,11 @@ class EmergencyService:
         except TimeoutError:
             log.warning("call events still pending: backfill left open")
             return
-        items = bf.open_items(bf.fold(self.journal.records()))
-        if items or self._state.mode is not md.Mode.RECOVERING:
+        # The seat system is back: the calls that got their ticket anyway are linked now,
+        # so the backfill screen shows which papers still need typing in.
+        async with self._backfill_lock:
+            await self._link_automatic_tickets()
+        if self._open_items() or self._state.mode is not md.Mode.RECOVERING:
             return
         step = md.close_backfill(self._state, by=SYSTEM, at=self.clock(), missing=0)
         step = replace(
@@ -571,12 +577,28 @@ class EmergencyService:
     def _ledger(self) -> bf.BackfillLedger:
         return bf.fold(self.journal.records())
 
-    async def _link_existing_tickets(self) -> None:
+    def _open_items(self) -> list[BackfillItem]:
+        return bf.open_items(self._ledger(), require_paper=self.require_paper)
+
+    async def run_reconciliation(self, interval: float) -> None:
+        """The leader's reconciliation pass, every `interval` seconds while the backfill has
+        calls without a ticket: links the tickets those calls got automatically."""
+        while True:
+            await asyncio.sleep(interval)
+            if any(i.call_id is not None and i.ticket_number is None for i in self._open_items()):
+                await self.link_automatic_tickets()
+
+    async def link_automatic_tickets(self) -> None:
         """Calls that got their ticket anyway (database still up when they came in) are
-        accounted for by that ticket: link it, never make a second one."""
+        linked to that ticket, never given a second one. The paper's content may still
+        be typed in afterwards; it then goes into that ticket."""
+        async with self._backfill_lock:
+            await self._link_automatic_tickets()
+
+    async def _link_automatic_tickets(self) -> None:
         ledger = self._ledger()
         for item in bf.open_items(ledger):
-            if item.call_id is None or item.accounted_for:
+            if item.call_id is None or item.ticket_number is not None or item.waived:
                 continue
             try:
                 async with asyncio.timeout(self.ticket_timeout):
@@ -594,6 +616,7 @@ class EmergencyService:
                         "call_id": item.call_id,
                         "ticket_number": number,
                         "linked": True,
+                        "content": False,
                         "by": SYSTEM,
                         "at": self.clock().isoformat(),
                     }
@@ -646,14 +669,12 @@ class EmergencyService:
             log.warning("call %s: call record not completed from the journal: %r", call_id, exc)
 
     async def items(self) -> list[BackfillItem]:
-        async with self._backfill_lock:
-            await self._link_existing_tickets()
-            return bf.open_items(self._ledger())
+        """The open backfill as the journal has it (reads only)."""
+        return self._open_items()
 
     async def reconciliation(self) -> Reconciliation:
-        async with self._backfill_lock:
-            await self._link_existing_tickets()
-            return bf.reconcile(bf.open_items(self._ledger()))
+        """Where the backfill stands (reads only)."""
+        return bf.reconcile(self._open_items())
 
     async def submit(
         self,
@@ -682,9 +703,11 @@ class EmergencyService:
             raise InvalidRequest(f"caller number must be digits (optionally +): {number!r}")
         async with self._backfill_lock:
             ledger = self._ledger()
-            if paper in ledger.tickets:
+            entry = ledger.entries.get(paper)
+            if entry is not None:
                 raise BackfillConflict(
-                    f"paper ticket {paper} is already entered as ticket {ledger.tickets[paper]}"
+                    f"paper ticket {paper} is already entered as ticket {entry.ticket_number} "
+                    f"by {entry.by}"
                 )
             if paper in ledger.waivers:
                 raise BackfillConflict(
@@ -732,6 +755,7 @@ class EmergencyService:
                     "call_id": ticket.call_id,
                     "ticket_number": outcome.ticket_number,
                     "linked": not outcome.created,
+                    "content": True,
                     "by": by,
                     "at": now.isoformat(),
                 }
@@ -761,9 +785,10 @@ class EmergencyService:
         by = _line(by, "who waives", limit=100)
         async with self._backfill_lock:
             ledger = self._ledger()
-            if paper in ledger.tickets:
+            entry = ledger.entries.get(paper)
+            if entry is not None:
                 raise BackfillConflict(
-                    f"paper ticket {paper} already has ticket {ledger.tickets[paper]}"
+                    f"paper ticket {paper} is already entered as ticket {entry.ticket_number}"
                 )
             if paper in ledger.waivers:
                 raise BackfillConflict(f"paper ticket {paper} is already waived")
@@ -784,15 +809,11 @@ class EmergencyService:
     async def close_backfill(self, by: str) -> None:
         by = _line(by, "who closes the backfill", limit=100)
         async with self._mode_lock, self._backfill_lock:
-            await self._link_existing_tickets()
-            items = bf.open_items(self._ledger())
+            await self._link_automatic_tickets()
+            items = self._open_items()
             result = bf.reconcile(items)
             if not result.done:
-                missing = [i.paper_number for i in result.calls_without_ticket]
-                missing += [
-                    i.paper_number for i in result.paper_without_call if not i.accounted_for
-                ]
-                raise BackfillIncomplete(missing)
+                raise BackfillIncomplete([i.paper_number for i in items if not i.accounted_for])
             step = md.close_backfill(self._state, by=by, at=self.clock(), missing=0)
             await self.journal.append(
                 {

@@ -2,8 +2,10 @@
 
 A backfilled ticket gets source `backfill`, the paper number, and SLA deadlines counted
 from when the call came in (the clock did not stop during the outage). A call that already
-had a ticket (opened before the database failed) keeps it: `open_for_call` is idempotent
-per call id, and the paper content is added to that ticket's progress log instead.
+had a ticket (opened automatically while the database was up) keeps it: `open_for_call` is
+idempotent per call id, and the paper's content goes into that ticket: its description
+when it has none, otherwise a progress entry `paper E000002: …`; the level is raised when
+the paper's is more urgent. Each change lands in the ticket's history with who and when.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fallback.ports import BackfillOutcome, BackfillTicket
 from routing.domain.levels import FaultLevel, SlaPolicy
 from routing.errors import InvalidInput, RoutingError
 from routing.ports import TicketStore
-from routing.records import NewTicket, TicketSource
+from routing.records import NewTicket, Ticket, TicketSource
 
 
 class TicketStoreBackfillSink:
@@ -61,14 +63,28 @@ class TicketStoreBackfillSink:
                 return BackfillOutcome(created.number, True)
             opening = await self.store.open_for_call(draft)
             if not opening.created:
-                await self.store.add_progress(
-                    opening.ticket.number,
-                    text=f"paper ticket {ticket.paper_number}: {ticket.description}",
-                    by=ticket.by,
-                    at=self._clock(),
-                )
+                await self._add_paper(opening.ticket, ticket, level)
             return BackfillOutcome(opening.ticket.number, opening.created)
         except InvalidInput as exc:
             raise InvalidRequest(str(exc)) from exc
         except RoutingError as exc:
             raise TicketSystemUnavailable(str(exc)) from exc
+
+    async def _add_paper(self, existing: Ticket, paper: BackfillTicket, level: FaultLevel) -> None:
+        at = self._clock()
+        changes: dict[str, object] = {}
+        if not (existing.description or "").strip():
+            changes["description"] = paper.description
+        if int(level) < existing.level:  # 1 is the most urgent
+            changes["level"] = int(level)
+        if changes:
+            await self.store.update(
+                existing.number, changes, paper.by, note=f"paper {paper.paper_number}", at=at
+            )
+        if "description" not in changes:
+            await self.store.add_progress(
+                existing.number,
+                text=f"paper {paper.paper_number}: {paper.description}",
+                by=paper.by,
+                at=at,
+            )

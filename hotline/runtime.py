@@ -300,6 +300,7 @@ class HotlineService:
             health=health_watch,
             paper_notice=_PaperNumberToAgent(fanout, bus),
             call_records=calls,
+            require_paper=settings.backfill_require_paper,
         )
         tracker.subscribe(emergency.on_call_event)
         # Emergency-pool drill: `hotline drill` on demand, and every drill_interval_hours.
@@ -569,6 +570,12 @@ class HotlineService:
         self._leader_tasks.append(
             asyncio.create_task(
                 self.emergency.run_health_watch(s.health_interval), name="health-watch"
+            )
+        )
+        self._leader_tasks.append(
+            asyncio.create_task(
+                self.emergency.run_reconciliation(s.backfill_reconcile_interval),
+                name="backfill-reconciliation",
             )
         )
         if self.unseen is not None and s.cdr_sweep_interval > 0:

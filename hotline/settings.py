@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     drill_interval_hours: float = Field(0.0, ge=0)
     drill_timeout: float = Field(30.0, gt=0)
     service_level_target_seconds: int = Field(20, ge=1)
+    # Backfill: a call whose ticket was opened automatically during emergency mode still
+    # needs its paper typed in to count as reconciled (0 = the ticket is enough); the
+    # leader links such tickets every `backfill_reconcile_interval` seconds.
+    backfill_require_paper: bool = True
+    backfill_reconcile_interval: float = Field(30.0, gt=0)
     sla: dict[str, Any] = Field(default_factory=dict)
     # [supervision] table: calendar, notification channels, recipients (supervision.config).
     supervision: dict[str, Any] = Field(default_factory=dict)

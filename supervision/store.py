@@ -257,6 +257,16 @@ class SupervisionStore:
 
     # --- acknowledgements -------------------------------------------------------------
 
+    async def notice_by_code(self, code: str) -> StoredNotice:
+        """The notice an acknowledgement link names (reads only)."""
+        async with self._sessions() as s:
+            row = (
+                await s.execute(select(NoticeRow).where(NoticeRow.ack_code == code))
+            ).scalar_one_or_none()
+            if row is None:
+                raise UnknownAckCode(f"no notice with acknowledgement code {code!r}")
+            return _notice(row)
+
     async def acknowledge(self, code: str, by: str, at: datetime) -> StoredNotice:
         """Mark the notice acknowledged (the first acknowledgement wins; repeats are fine)."""
         async with self._sessions() as s, s.begin():

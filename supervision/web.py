@@ -2,7 +2,8 @@
 
 `router(deps)` gives:
 
-* ``GET  /ack/{code}``                      acknowledge a notice (the code is the credential)
+* ``GET  /ack/{code}``                      what a notice is about, with an acknowledge button
+* ``POST /ack/{code}``                      acknowledge it (the code is the credential)
 * ``GET  /wallboard``                       the live wallboard page (supervisor)
 * ``GET  /wallboard/static/{name}``         its script and style (no CDN)
 * ``GET  /api/wallboard``                   the latest snapshot as JSON (supervisor)
@@ -28,7 +29,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi import (
+    APIRouter,
+    Depends,
+    Form,
+    HTTPException,
+    Query,
+    WebSocket,
+    WebSocketDisconnect,
+)
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketState
@@ -37,7 +46,7 @@ from bus import MessageBus
 from storage.database import Database
 from supervision.domain.errors import UnknownAckCode
 from supervision.domain.monthly import Month
-from supervision.store import SupervisionStore
+from supervision.store import StoredNotice, SupervisionStore
 from supervision.wallboard import TOPIC, WallboardPublisher
 
 log = logging.getLogger(__name__)
@@ -106,26 +115,61 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
     supervisor = Depends(deps.require_supervisor)
     agent = Depends(deps.require_agent or deps.require_supervisor)
 
+    def _known_code(code: str) -> bool:
+        return code.isascii() and len(code) <= 32 and not any(c in code for c in "\r\n")
+
+    def _unknown_code() -> HTMLResponse:
+        return _page("未知的确认码 Unknown acknowledgement code", "<p>Check the link.</p>", 404)
+
+    def _acked(notice: StoredNotice) -> str:
+        when = notice.acked_at.isoformat() if notice.acked_at else ""
+        return (
+            f"<p>已由 {html.escape(notice.acked_by or '')} 于 {html.escape(when)} 确认。 "
+            f"Acknowledged by {html.escape(notice.acked_by or '')} at {html.escape(when)}.</p>"
+        )
+
     @api.get("/ack/{code}", response_class=HTMLResponse, include_in_schema=True)
-    async def acknowledge(code: str, by: str = Query("", max_length=100)) -> HTMLResponse:
-        if not code.isascii() or len(code) > 32 or any(c in code for c in "\r\n"):
-            return _page("Unknown acknowledgement code", "<p>Check the link.</p>", 404)
+    async def acknowledge_page(code: str) -> HTMLResponse:
+        """The link in a notice: shows what it is about and a button that acknowledges it.
+        Opening it changes nothing, so an IM client's link preview acknowledges nothing."""
+        if not _known_code(code):
+            return _unknown_code()
         try:
-            notice = await deps.store.acknowledge(code, by or "link", deps.clock())
+            notice = await deps.store.notice_by_code(code)
         except UnknownAckCode:
-            return _page("Unknown acknowledgement code", "<p>Check the link.</p>", 404)
+            return _unknown_code()
+        about = (
+            f"<p>工单 Ticket <b>{html.escape(notice.ticket_number)}</b>: "
+            f"{html.escape(notice.title)}</p>"
+        )
+        if notice.acked_at is not None:
+            return _page("已确认 Acknowledged", about + _acked(notice))
+        form = (
+            f'<form method="post" action="/ack/{html.escape(code)}">'
+            '<p><label>您的姓名 Your name <input name="by" maxlength="100" required '
+            'autocomplete="name"></label></p>'
+            '<p><button type="submit">确认收到 Acknowledge</button></p></form>'
+        )
+        return _page("确认通知 Acknowledge this notice", about + form)
+
+    @api.post("/ack/{code}", response_class=HTMLResponse, include_in_schema=True)
+    async def acknowledge(code: str, by: str = Form("", max_length=100)) -> HTMLResponse:
+        if not _known_code(code):
+            return _unknown_code()
+        try:
+            notice = await deps.store.acknowledge(code, by.strip() or "link", deps.clock())
+        except UnknownAckCode:
+            return _unknown_code()
         log.info(
             "notice %s for ticket %s acknowledged by %s",
             notice.id,
             notice.ticket_number,
             notice.acked_by,
         )
-        when = notice.acked_at.isoformat() if notice.acked_at else ""
         return _page(
             "已确认 Acknowledged",
-            f"<p>Ticket <b>{html.escape(notice.ticket_number)}</b>: "
-            f"{html.escape(notice.title)}</p>"
-            f"<p>Acknowledged by {html.escape(notice.acked_by)} at {html.escape(when)}.</p>",
+            f"<p>工单 Ticket <b>{html.escape(notice.ticket_number)}</b>: "
+            f"{html.escape(notice.title)}</p>" + _acked(notice),
         )
 
     @api.get("/wallboard", response_class=HTMLResponse, dependencies=[supervisor])

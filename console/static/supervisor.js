@@ -204,22 +204,29 @@
       const data = await api("GET", "/api/backfill");
       const body = clear($("bf-items").tBodies[0]);
       for (const item of data.items) {
-        const done = item.ticket_number || (item.waived ? `waived: ${item.waive_reason || ""}` : null);
+        const shown = {
+          entered: `${item.ticket_number} · 已录入 entered (${item.entered_by || ""})`,
+          ticket_only: `${item.ticket_number} · 已自动开单，纸质内容未录入 ticket opened automatically — paper content not yet entered`,
+          waived: `已免录 waived: ${item.waive_reason || ""}`,
+          missing: "缺工单 missing",
+        }[item.state] || item.state;
         const actions = el("td", {});
-        if (!done) {
-          actions.append(
-            el("button", { type: "button", text: "Type in", class: "bf-enter", onclick: () => openForm(item) }),
-            " ",
+        if (item.state === "missing" || item.state === "ticket_only") {
+          actions.append(el("button", { type: "button", text: "Type in", class: "bf-enter", onclick: () => openForm(item) }));
+        }
+        if (!item.accounted_for && !item.waived) {
+          actions.append(" ",
             el("button", { type: "button", text: "Waive", class: "bf-waive", onclick: () => openWaive(item) }));
         }
-        body.append(el("tr", { dataset: { paper: item.paper_number } },
+        body.append(el("tr", { dataset: { paper: item.paper_number, state: item.state } },
           el("td", { text: item.paper_number }), el("td", { text: item.call_id || "—" }),
           el("td", { text: item.caller_number || "—" }), el("td", { text: fmtTime(item.started_at) }),
-          el("td", { text: item.agent || "—" }), el("td", { text: done || "missing", class: done ? "" : "state-down" }),
+          el("td", { text: item.agent || "—" }),
+          el("td", { text: shown, class: item.accounted_for ? "" : "state-down" }),
           actions));
       }
       const total = data.items.length;
-      const open = data.items.filter((i) => !i.ticket_number && !i.waived).length;
+      const open = data.items.filter((i) => !i.accounted_for).length;
       flash($("bf-msg"), `${total - open} of ${total} accounted for`, open === 0);
     } catch (err) {
       flash($("bf-msg"), err.message, false);

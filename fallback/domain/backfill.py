@@ -5,7 +5,10 @@ The journal is a sequence of JSON records (dicts). The kinds that matter here:
 * `call`: `{"kind": "call", "call_id", "at", "fields": {...}}` — the first record of a call
   carries its paper number; later ones add what happened (agent, answer, end).
 * `backfill`: `{"kind": "backfill", "paper_number", "call_id", "ticket_number", "by", "at",
-  "linked"}` — a paper ticket typed in (or a ticket the call already had, `linked`).
+  "linked", "content"}` — `content` true: the paper's content was typed in (into a new
+  ticket, or into the ticket the call already had, `linked`); false: only the link to a
+  ticket the call got automatically (made by the reconciliation pass, by `system`).
+  Records without `content` count as typed in unless made by `system`.
 * `paper`: `{"kind": "paper", "paper_number", "caller_number", "by", "at"}` — a paper number
   entered that no journaled call carries.
 * `waive`: `{"kind": "waive", "paper_number", "reason", "by", "at"}`.
@@ -46,6 +49,8 @@ CALL_FIELDS = (
     "moved_from",
 )
 _TIME_FIELDS = ("started_at", "queued_at", "answered_at", "ended_at")
+# Who makes the journal records nobody typed (links to automatic tickets, hand-overs).
+SYSTEM = "system"
 
 
 def _dt(raw: object) -> datetime | None:
@@ -132,9 +137,19 @@ class LoosePaper:
 
 
 @dataclass(frozen=True, slots=True)
+class PaperEntry:
+    """A paper's content typed in: into which ticket, by whom, when."""
+
+    ticket_number: str
+    by: str
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class BackfillLedger:
     calls: Mapping[str, EmergencyCall]  # by call id, in journal order
-    tickets: Mapping[str, str]  # paper number -> ticket number
+    tickets: Mapping[str, str]  # paper number -> ticket number (entered or linked)
+    entries: Mapping[str, PaperEntry]  # paper number -> its content typed in
     waivers: Mapping[str, tuple[str, str]]  # paper number -> (reason, by)
     loose_papers: Mapping[str, LoosePaper]
     closed: frozenset[str]  # paper numbers of closed backfills
@@ -151,6 +166,7 @@ class BackfillLedger:
 def fold(records: Iterable[Mapping[str, Any]]) -> BackfillLedger:
     calls: dict[str, EmergencyCall] = {}
     tickets: dict[str, str] = {}
+    entries: dict[str, PaperEntry] = {}
     waivers: dict[str, tuple[str, str]] = {}
     loose: dict[str, LoosePaper] = {}
     closed: set[str] = set()
@@ -175,6 +191,12 @@ def fold(records: Iterable[Mapping[str, Any]]) -> BackfillLedger:
             ticket = _opt_str(record.get("ticket_number"))
             if paper and ticket:
                 tickets[paper] = ticket
+                by = str(record.get("by", ""))
+                content = record.get("content")
+                if content is None:
+                    content = by != SYSTEM
+                if content and paper not in entries:
+                    entries[paper] = PaperEntry(ticket, by, _dt(record.get("at")))
         elif kind == "paper":
             paper = _opt_str(record.get("paper_number"))
             if paper:
@@ -196,6 +218,7 @@ def fold(records: Iterable[Mapping[str, Any]]) -> BackfillLedger:
     return BackfillLedger(
         calls=calls,
         tickets=tickets,
+        entries=entries,
         waivers=waivers,
         loose_papers=loose,
         closed=frozenset(closed),
@@ -204,31 +227,30 @@ def fold(records: Iterable[Mapping[str, Any]]) -> BackfillLedger:
     )
 
 
-def _item(ledger: BackfillLedger, call: EmergencyCall) -> BackfillItem:
-    waiver = ledger.waivers.get(call.paper_number)
+def _item(
+    ledger: BackfillLedger,
+    paper_number: str,
+    *,
+    call_id: str | None,
+    caller_number: str | None,
+    started_at: datetime | None,
+    agent: str | None,
+    require_paper: bool,
+) -> BackfillItem:
+    waiver = ledger.waivers.get(paper_number)
+    entry = ledger.entries.get(paper_number)
     return BackfillItem(
-        paper_number=call.paper_number,
-        call_id=call.call_id,
-        caller_number=call.caller_number or None,
-        started_at=call.started_at or call.queued_at,
-        agent=call.agent or call.agent_interface,
-        ticket_number=ledger.tickets.get(call.paper_number),
+        paper_number=paper_number,
+        call_id=call_id,
+        caller_number=caller_number,
+        started_at=started_at,
+        agent=agent,
+        ticket_number=ledger.tickets.get(paper_number),
         waived=waiver is not None,
         waive_reason=None if waiver is None else waiver[0],
-    )
-
-
-def _loose_item(ledger: BackfillLedger, paper: LoosePaper) -> BackfillItem:
-    waiver = ledger.waivers.get(paper.paper_number)
-    return BackfillItem(
-        paper_number=paper.paper_number,
-        call_id=None,
-        caller_number=paper.caller_number,
-        started_at=paper.at,
-        agent=None,
-        ticket_number=ledger.tickets.get(paper.paper_number),
-        waived=waiver is not None,
-        waive_reason=None if waiver is None else waiver[0],
+        paper_entered=entry is not None,
+        entered_by=None if entry is None else entry.by,
+        paper_required=require_paper,
     )
 
 
@@ -237,14 +259,34 @@ def _start_key(call: EmergencyCall) -> tuple[int, float]:
     return (0, start.timestamp()) if start is not None else (1, 0.0)
 
 
-def open_items(ledger: BackfillLedger) -> list[BackfillItem]:
+def open_items(ledger: BackfillLedger, *, require_paper: bool = True) -> list[BackfillItem]:
     """Every item of the backfill not yet closed: calls first (oldest first), then loose
-    paper numbers."""
+    paper numbers. With `require_paper`, a call's automatic ticket accounts for it only
+    once the paper's content is typed in as well."""
     calls = [c for c in ledger.calls.values() if c.paper_number not in ledger.closed]
     calls.sort(key=_start_key)  # stable: calls without a time keep journal order
-    items = [_item(ledger, c) for c in calls]
+    items = [
+        _item(
+            ledger,
+            c.paper_number,
+            call_id=c.call_id,
+            caller_number=c.caller_number or None,
+            started_at=c.started_at or c.queued_at,
+            agent=c.agent or c.agent_interface,
+            require_paper=require_paper,
+        )
+        for c in calls
+    ]
     items += [
-        _loose_item(ledger, p)
+        _item(
+            ledger,
+            p.paper_number,
+            call_id=None,
+            caller_number=p.caller_number,
+            started_at=p.at,
+            agent=None,
+            require_paper=require_paper,
+        )
         for p in ledger.loose_papers.values()
         if p.paper_number not in ledger.closed
     ]
@@ -253,24 +295,28 @@ def open_items(ledger: BackfillLedger) -> list[BackfillItem]:
 
 def reconcile(items: Iterable[BackfillItem]) -> Reconciliation:
     all_items = list(items)
-    missing = tuple(i for i in all_items if i.call_id is not None and not i.accounted_for)
+    calls = [i for i in all_items if i.call_id is not None]
+    missing = tuple(i for i in calls if i.ticket_number is None and not i.waived)
+    awaiting = tuple(i for i in calls if i.ticket_number is not None and not i.accounted_for)
     loose = tuple(i for i in all_items if i.call_id is None)
     waived = tuple(i for i in all_items if i.waived)
     ticketed = sum(1 for i in all_items if i.ticket_number is not None)
     return Reconciliation(
         calls_without_ticket=missing,
+        awaiting_paper=awaiting,
         paper_without_call=loose,
         waived=waived,
         total=len(all_items),
         ticketed=ticketed,
-        done=not missing and all(i.accounted_for for i in loose),
+        done=all(i.accounted_for for i in all_items),
     )
 
 
 def callback_targets(ledger: BackfillLedger) -> list[CallbackTarget]:
     """Callers affected by the outage: the open backfill and the one closed last, grouped by
     caller number (anonymous callers cannot be called back)."""
-    papers = {i.paper_number for i in open_items(ledger)} | set(ledger.last_closed)
+    open_papers = {c.paper_number for c in ledger.calls.values()} | set(ledger.loose_papers)
+    papers = (open_papers - ledger.closed) | set(ledger.last_closed)
     grouped: dict[str, list[EmergencyCall]] = {}
     for call in ledger.calls.values():
         if call.paper_number in papers and call.caller_number:

@@ -204,6 +204,8 @@ class EmergencyDesk:
             ticket.number,
             False,
             None,
+            paper_entered=True,
+            entered_by=by,
         )
         return ticket.number
 
@@ -227,6 +229,7 @@ class EmergencyDesk:
         missing = tuple(i for i in items if not i.accounted_for)
         return Reconciliation(
             calls_without_ticket=missing,
+            awaiting_paper=(),
             paper_without_call=tuple(i for i in items if i.call_id is None),
             waived=tuple(i for i in items if i.waived),
             total=len(items),

@@ -35,7 +35,7 @@ async def repo(request, tmp_path) -> AsyncIterator[TicketRepository]:
     db = Database(url)
     await db.create()
     try:
-        yield TicketRepository(db, clock=lambda: T0 + timedelta(hours=3))
+        yield TicketRepository(db, clock=lambda: T0 + timedelta(hours=3), policy=SlaPolicy())
     finally:
         await db.dispose()
         if cleanup:
@@ -83,3 +83,50 @@ async def test_paper_without_a_call_gets_its_own_ticket(repo) -> None:
     assert first.ticket_number != second.ticket_number
     ticket = await repo.get(first.ticket_number)
     assert ticket.call_id is None and ticket.level == 4 and ticket.onsite_due is None
+
+
+async def _automatic_ticket(repo: TicketRepository, call_id: str, *, level: int, text: str) -> str:
+    from routing.records import NewTicket
+
+    opening = await repo.open_for_call(
+        NewTicket(
+            level=level,
+            caller_number="13800138000",
+            created_at=T0,
+            response_due=T0 + timedelta(hours=2),
+            onsite_due=None,
+            call_id=call_id,
+            description=text,
+        )
+    )
+    assert opening.created
+    return opening.ticket.number
+
+
+async def test_paper_fills_an_empty_automatic_ticket_and_raises_its_level(repo) -> None:
+    number = await _automatic_ticket(repo, "1795304001.9", level=3, text="")
+    sink = TicketStoreBackfillSink(repo, SlaPolicy(), lambda: T0 + timedelta(hours=3))
+    outcome = await sink.backfill(paper("1795304001.9", number="E000002", level=1))
+    assert outcome.ticket_number == number and not outcome.created
+    ticket = await repo.get(number)
+    assert ticket is not None
+    assert ticket.description == "MCU down, all sites cut off"
+    assert ticket.level == 1
+    assert ticket.response_due == T0 + timedelta(minutes=30)  # deadlines follow the level
+    changes = {c.field: c for c in ticket.history if c.note == "paper E000002"}
+    assert set(changes) >= {"description", "level"}
+    assert changes["level"].old == "3" and changes["level"].new == "1"
+    assert all(c.by == "operator1" and c.at == T0 + timedelta(hours=3) for c in changes.values())
+    assert not ticket.progress_log  # the description took the text: no second copy
+
+
+async def test_paper_adds_an_entry_to_an_automatic_ticket_with_a_description(repo) -> None:
+    number = await _automatic_ticket(repo, "1795304001.10", level=1, text="agent: MCU alarm")
+    sink = TicketStoreBackfillSink(repo, SlaPolicy(), lambda: T0 + timedelta(hours=3))
+    await sink.backfill(paper("1795304001.10", number="E000003", level=2))
+    ticket = await repo.get(number)
+    assert ticket is not None
+    assert ticket.description == "agent: MCU alarm" and ticket.level == 1  # never lowered
+    (entry,) = [c for c in ticket.history if c.field == "progress_log"]
+    assert entry.new == "paper E000003: MCU down, all sites cut off"
+    assert entry.by == "operator1" and entry.at == T0 + timedelta(hours=3)

@@ -61,11 +61,20 @@ async def test_ack_link_marks_the_notice(database: Database) -> None:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as client:
-        r = await client.get("/ack/Abc123", params={"by": "alice"})
+        # Opening the link (or an IM client's preview of it) acknowledges nothing.
+        page = await client.get("/ack/Abc123", params={"by": "alice"})
+        assert page.status_code == 200 and "HL-1" in page.text
+        assert '<form method="post" action="/ack/Abc123">' in page.text
+        r = await client.get("/api/supervision/notices", headers={"x-role": "supervisor"})
+        assert r.json()["items"][0]["acked_at"] is None
+        r = await client.post("/ack/Abc123", data={"by": "alice"})
         assert r.status_code == 200 and "HL-1" in r.text and "alice" in r.text
         clock[0] += timedelta(minutes=5)
-        await client.get("/ack/Abc123", params={"by": "bob"})  # the first ack stands
+        await client.post("/ack/Abc123", data={"by": "bob"})  # the first ack stands
+        again = await client.get("/ack/Abc123")
+        assert "alice" in again.text and "<form" not in again.text
         assert (await client.get("/ack/nope")).status_code == 404
+        assert (await client.post("/ack/nope", data={"by": "x"})).status_code == 404
         assert (await client.get("/ack/" + "x" * 40)).status_code == 404
         r = await client.get("/api/supervision/notices", headers={"x-role": "supervisor"})
         (item,) = r.json()["items"]

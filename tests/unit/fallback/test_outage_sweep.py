@@ -182,6 +182,7 @@ async def test_backfilled_and_linked_calls_get_their_record_from_the_journal(
         await service.set_active(False, reason="database back", by="sue")
         linked = sink.preexisting("kept")  # its ticket got written after all
 
+        await service.link_automatic_tickets()  # the leader's reconciliation pass
         items = await service.items()
         assert [i.call_id for i in items if i.ticket_number] == ["kept"]
         ticket = await service.submit(

@@ -331,7 +331,8 @@ async def test_backfill_reconciliation_close_and_callbacks(make_service, pbx, si
 
     with pytest.raises(BackfillIncomplete) as refused:
         await service.close_backfill("lead")
-    assert refused.value.missing == ["E000002", "E000003"]
+    # E000004 has its automatic ticket, but its paper is not typed in yet.
+    assert refused.value.missing == ["E000002", "E000003", "E000004"]
     assert service.status().state == "recovering"
 
     await service.submit(
@@ -343,6 +344,25 @@ async def test_backfill_reconciliation_close_and_callbacks(make_service, pbx, si
         by="operator2",
     )
     await service.waive("E000003", reason="caller rang twice, same fault as E000002", by="lead")
+    # The paper of the call with an automatic ticket goes into that ticket, once.
+    linked = await service.submit(
+        "E000004",
+        site_code=None,
+        level=2,
+        description="video freezes",
+        caller_number=None,
+        by="operator2",
+    )
+    assert linked == "T00001"
+    with pytest.raises(BackfillConflict, match="E000004 is already entered as ticket T00001 by"):
+        await service.submit(
+            "E000004",
+            site_code=None,
+            level=2,
+            description="again",
+            caller_number=None,
+            by="operator1",
+        )
     # A pad sheet used while the controller could not see the call:
     await service.paper.record_printed(1, 50, clock.now)
     loose = await service.submit(
