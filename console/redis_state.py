@@ -262,6 +262,9 @@ class SharedPresence:
         self._nodes_key = f"{prefix}:console:presence-nodes"
         self._table = PresenceTable()
         self._refresher: asyncio.Task[None] | None = None
+        # Writes and rewrites each read the table when they run: serialised, the last one
+        # to reach Redis always carries the table as it is (never an older snapshot).
+        self._writing = asyncio.Lock()
         self._closed = False
         self.link = RedisLink(
             "console presence",
@@ -330,9 +333,9 @@ class SharedPresence:
         self.start()
         if not self.link.usable():
             return  # the refresher rewrites everything once Redis answers
-        seen = self._table.get(username)
         try:
-            async with self._client.pipeline(transaction=True) as pipe:
+            async with self._writing, self._client.pipeline(transaction=True) as pipe:
+                seen = self._table.get(username)
                 if seen is None:
                     pipe.hdel(self._own_key, username)
                 else:
@@ -349,8 +352,8 @@ class SharedPresence:
         pipe.zadd(self._nodes_key, {self.node: time.time()})
 
     async def _rewrite(self) -> None:
-        snapshot = self._table.snapshot()
-        async with self._client.pipeline(transaction=True) as pipe:
+        async with self._writing, self._client.pipeline(transaction=True) as pipe:
+            snapshot = self._table.snapshot()
             pipe.delete(self._own_key)
             if snapshot:
                 pipe.hset(self._own_key, mapping={s.username: encode_seen(s) for s in snapshot})
