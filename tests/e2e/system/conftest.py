@@ -218,7 +218,11 @@ async def prepare_database(url: str, directory: Path) -> None:
 
 @contextlib.asynccontextmanager
 async def running_system(
-    db_url: str, tmp_path: Path, *, emergency_desks: tuple[str, ...] = ()
+    db_url: str,
+    tmp_path: Path,
+    *,
+    emergency_desks: tuple[str, ...] = (),
+    **settings_overrides: Any,
 ) -> AsyncIterator[System]:
     directory = tmp_path / "sites.csv"
     directory.write_text(directory_csv(date.today()), encoding="utf-8")
@@ -247,6 +251,7 @@ async def running_system(
         journal_dir=tmp_path / "journal",
         sounds_dir=tmp_path / "sounds",
         emergency_members=list(emergency_desks),
+        **settings_overrides,
     )
     service = HotlineService.build(settings)
     events: list[DomainCallEvent] = []
