@@ -201,3 +201,43 @@ def test_unknown_events_pass_through_untouched() -> None:
 )
 def test_interface_of(channel: str, interface: str) -> None:
     assert interface_of(channel) == interface
+
+
+def replay_until(name: str, last_event: str) -> tuple[CallTracker, list[DomainCallEvent]]:
+    """The first connection of a transcript, up to and including the first `last_event`:
+    then the AMI link is cut, and everything after it happens while nobody watches."""
+    records = read_transcript(transcript(name))
+    tracker = CallTracker(clock=FakeClock())
+    seen: list[DomainCallEvent] = []
+    tracker.subscribe(seen.append)
+    conn = next(iter(connections(records)))
+    for message in AmiFrameParser().feed(received_stream(records, conn)):
+        if message.event is None or message.event.startswith("CoreShowChannel"):
+            continue
+        tracker.handle(typed_event(message))
+        if message.event == last_event:
+            return tracker, seen
+    raise AssertionError(f"{name} has no {last_event}")
+
+
+@pytest.mark.parametrize(
+    ("name", "cut_after", "outcome"),
+    [
+        ("b-inbound-call-answered.txt", "QueueCallerJoin", CallOutcome.ABANDONED),
+        ("c-queue-abandon.txt", "AgentCalled", CallOutcome.ABANDONED),
+        ("b-inbound-call-answered.txt", "AgentConnect", CallOutcome.ANSWERED),
+        ("i-hangup-during-ivr.txt", "Newchannel", CallOutcome.IVR_HANGUP),
+    ],
+)
+def test_a_call_that_vanished_during_an_ami_cut_is_closed_by_the_resync(
+    name: str, cut_after: str, outcome: CallOutcome
+) -> None:
+    tracker, events = replay_until(name, cut_after)
+    assert tracker.calls and not ended(events), "the call is live when the link drops"
+    (call_id,) = tracker.calls
+    tracker.resync([])  # back online: the PBX has no channel of that call any more
+    (end,) = ended(events)
+    assert end.call_id == call_id and end.call.outcome is outcome and end.call.resynced
+    assert not tracker.calls
+    tracker.resync([])  # a second resync closes nothing twice
+    assert len(ended(events)) == 1

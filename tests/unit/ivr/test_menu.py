@@ -236,3 +236,32 @@ def test_every_input_sequence_ends_in_a_queueable_exit(
     )
     # Bounded: greeting, outage, 3 code attempts with prefaces, 3 repeats + 3 menu attempts.
     assert len(trace) <= 16
+
+
+@pytest.mark.parametrize("max_repeats", [0, 1, 3])
+def test_star_repeats_the_menu_exactly_max_repeats_times(max_repeats: int) -> None:
+    """Each `*` within the limit replays the level menu as it was; the first `*` past it
+    counts as an invalid answer (preface "invalid-choice", one attempt used)."""
+    menu = replace(MENU, level_menu=replace(MENU.level_menu, max_repeats=max_repeats))
+    trace, finish = run(["*"] * (max_repeats + 1) + ["2"], menu=menu)
+    asked = prompts(trace)
+    level_asks = [p for p in asked if p == "ask:level-menu"]
+    # The first ask, one per repeat, and one after the invalid `*`.
+    assert len(level_asks) == 1 + max_repeats + 1, asked
+    start = asked.index("ask:level-menu")
+    assert asked[start : start + max_repeats + 1] == ["ask:level-menu"] * (max_repeats + 1)
+    assert asked[start + max_repeats + 1 :] == ["play:invalid-choice", "ask:level-menu"]
+    assert finish.as_dict()["HOTLINE_LEVEL"] == "2"
+
+
+def test_stars_alone_end_with_the_default_after_the_attempts() -> None:
+    lm = MENU.level_menu
+    presses = lm.max_repeats + lm.question.attempts
+    _, finish = run(["*"] * presses)
+    v = finish.as_dict()
+    assert (v["HOTLINE_LEVEL"] or "operator") == (
+        "operator" if lm.default == "operator" else lm.default
+    )
+    # One `*` fewer and the caller is still being asked.
+    trace, finish = run(["*"] * (presses - 1) + ["3"])
+    assert finish.as_dict()["HOTLINE_LEVEL"] == "3"

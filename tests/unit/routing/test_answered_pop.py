@@ -5,13 +5,14 @@ answered, and never without a ticket when the call was answered before it had on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from ami.calls import AgentRinging, CallAnswered, CallSnapshot, CallState
+from ami.calls import AgentNoAnswer, AgentRinging, CallAnswered, CallSnapshot, CallState
 from ami.testing import call_snapshot
 from bus import InProcessBus
 from routing.domain.answering import answered_changes
@@ -174,4 +175,68 @@ async def test_a_caller_who_joined_an_incident_pops_the_incident_ticket() -> Non
     )
     assert pop["ticket_number"] == "HL-20261122-0042"
     assert stores.opened == []  # joining again would log the caller twice on the incident
+    await bus.close()
+
+
+class Team(Stores):
+    """Three agents whose phones ring at once (an emergency pool that rings all)."""
+
+    PHONES = {"PJSIP/1001": "alice", "PJSIP/1002": "bob", "PJSIP/1003": "carol"}
+
+    async def by_interface(self, interface: str) -> ConsoleUser | None:
+        name = self.PHONES.get(interface)
+        return None if name is None else ConsoleUser(name, UserRole.AGENT, interface)
+
+
+async def messages_of(
+    bus: InProcessBus, users: list[str], events: list[Any], fanout: ConsoleFanout
+) -> dict[str, list[dict[str, Any]]]:
+    subs = {u: await bus.subscribe(f"user:{u}") for u in users}
+    for event in events:
+        await fanout.handle(event)
+    got: dict[str, list[dict[str, Any]]] = {u: [] for u in users}
+
+    async def drain(user: str) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.3):
+                async for message in subs[user]:
+                    got[user].append(dict(message))
+
+    await asyncio.gather(*(drain(u) for u in users))
+    for sub in subs.values():
+        await sub.close()
+    return got
+
+
+@pytest.mark.parametrize("answering", ["PJSIP/1002", "PJSIP/1003", "PJSIP/1001"])
+async def test_the_pop_goes_to_the_agent_who_answered_when_several_rang(answering: str) -> None:
+    stores = Team()
+    call = snapshot(call_id="1700000009.1")
+    stores.tickets[call.call_id] = ticket(call.call_id)
+    bus = InProcessBus()
+    fanout = ConsoleFanout(
+        users=stores, tickets=stores, sites=stores, bus=bus, open_ticket=stores.open_ticket
+    )
+    at = T0 + timedelta(seconds=8)
+    ringing = [
+        AgentRinging(call, T0, interface=phone, member_name=name)
+        for phone, name in Team.PHONES.items()
+    ]
+    # carol's phone reported its no-answer; alice's AgentRingNoAnswer never came (missed).
+    events: list[Any] = [*ringing]
+    if answering != "PJSIP/1003":
+        events.append(AgentNoAnswer(call, at, interface="PJSIP/1003", ring_ms=8000))
+    answered = replace(call, agent_interface=answering, state=CallState.CONNECTED)
+    events.append(CallAnswered(answered, at, interface=answering, member_name="x"))
+    got = await messages_of(bus, list(Team.PHONES.values()), events, fanout)
+    winner = Team.PHONES[answering]
+    for user, messages in got.items():
+        kinds = [m["type"] for m in messages]
+        assert kinds[0] == "ringing", (user, kinds)
+        if user == winner:
+            assert kinds.count("screen_pop") == 1, (user, kinds)
+            assert "ring_cancelled" not in kinds
+        else:
+            assert "screen_pop" not in kinds, (user, kinds)
+            assert kinds[-1] == "ring_cancelled", (user, kinds)
     await bus.close()
