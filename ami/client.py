@@ -7,8 +7,12 @@ and replaces what a hotline cannot live with:
   ``\\r\\n\\n`` endings are handled;
 * dispatch: every callback runs isolated; an exception is logged with the event and
   never closes the connection or loses the rest of the read;
-* keep-alive: pings are sent *and* the peer's silence is measured; a peer silent for
-  two ping intervals is declared dead, the socket aborted and a reconnect started;
+* keep-alive: an idle link is pinged every half ping interval *and* the peer's silence
+  is measured; a peer silent for one ping interval is declared dead, the socket aborted
+  and a reconnect started. A closed socket marks the link down at once and fails every
+  pending action, so a reconnect never waits for an action's timeout;
+* bounds: an action's event list longer than `max_list_events` (a PBX that never sends
+  `Complete`) is one error line and a reconnect, not unbounded memory;
 * reconnect: exponential back-off with jitter, then a resynchronisation
   (`CoreShowChannels` into the call tracker, `QueueStatus` snapshot) and the
   `on_connected` hooks (restore queue membership, emergency pool, ...);
@@ -46,6 +50,21 @@ log = logging.getLogger(__name__)
 
 EventListener = Callable[[AmiEvent], Awaitable[None] | None]
 ConnectedHook = Callable[["AmiClient"], Awaitable[None]]
+
+
+class LinkVerdict(StrEnum):
+    ALIVE = "alive"
+    PING = "ping"  # idle for half an interval: ask the peer
+    DEAD = "dead"  # silent for a whole interval
+
+
+def link_verdict(silence: float, ping_interval: float) -> LinkVerdict:
+    """What the watchdog makes of `silence` seconds without a byte from the peer."""
+    if silence >= ping_interval:
+        return LinkVerdict.DEAD
+    if silence >= ping_interval / 2:
+        return LinkVerdict.PING
+    return LinkVerdict.ALIVE
 
 
 class LinkState(StrEnum):
@@ -128,6 +147,7 @@ class _AmiWire(AMIProtocol, asyncio.BufferedProtocol):  # type: ignore[misc]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.client._link_lost(self)
         if not self.lost.done():
             self.lost.set_result(None)
         if not self.banner_seen.done():
@@ -155,6 +175,7 @@ class AmiClient(Manager):  # type: ignore[misc]
         connect_timeout: float = 5.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        max_list_events: int = 20_000,
         rng: random.Random | None = None,
     ) -> None:
         super().__init__(
@@ -179,6 +200,8 @@ class AmiClient(Manager):  # type: ignore[misc]
         self.connect_timeout = connect_timeout
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        # A hotline PBX has hundreds of channels; far more in one list is a broken peer.
+        self.max_list_events = max_list_events
         self._rng = rng or random.Random()
         self._wire: _AmiWire | None = None
         self._pending: dict[str, _Pending] = {}
@@ -295,22 +318,33 @@ class AmiClient(Manager):  # type: ignore[misc]
             self._wire = None
 
     async def _watchdog(self, wire: _AmiWire) -> None:
-        """Ping every interval; abort if the peer has been silent for two intervals."""
-        tick = self.ping_interval / 4
-        next_ping = time.monotonic() + self.ping_interval
+        """Ping an idle link every half interval; abort once the peer has been silent for
+        a whole interval (a live Asterisk answers a Ping in milliseconds)."""
+        tick = self.ping_interval / 8
+        next_ping = 0.0
         while not wire.closed:
             await asyncio.sleep(tick)
             now = time.monotonic()
-            if now - self._last_rx >= 1.75 * self.ping_interval:
+            verdict = link_verdict(now - self._last_rx, self.ping_interval)
+            if verdict is LinkVerdict.DEAD:
                 self.silence_at_detection = now - self._last_rx
                 log.error(
                     "AMI peer silent for %.1f s: declaring it dead", self.silence_at_detection
                 )
                 wire.abort()
                 return
-            if now >= next_ping:
-                next_ping = now + self.ping_interval
+            if verdict is LinkVerdict.PING and now >= next_ping:
+                next_ping = now + self.ping_interval / 2
                 self._spawn(self._ping())
+
+    def _link_lost(self, wire: _AmiWire) -> None:
+        """The socket closed: the link is down now, and no pending action will be answered."""
+        if wire is not self._wire:
+            return
+        self.connected_event.clear()
+        if self.state is not LinkState.AUTH_FAILED:
+            self.state = LinkState.DISCONNECTED
+        self._fail_pending("AMI connection lost")
 
     async def _ping(self) -> None:
         with contextlib.suppress(AmiNotConnected, AmiTimeout, AmiActionError):
@@ -356,10 +390,27 @@ class AmiClient(Manager):  # type: ignore[misc]
                     self._resolve(action_id, pending)
                     return
                 if pending.name != "Originate":
+                    if len(pending.events) >= self.max_list_events:
+                        self._list_overflow(action_id, pending)
+                        return
                     pending.events.append(message)
                     return
         if message.is_event:
             self._dispatch_event(message)
+
+    def _list_overflow(self, action_id: str, pending: _Pending) -> None:
+        del self._pending[action_id]
+        reason = (
+            f"{pending.name}: more than {self.max_list_events} list events without "
+            "EventList: Complete; reconnecting"
+        )
+        log.error("AMI %s:%s %s", self.host, self.port, reason)
+        pending.events.clear()
+        if not pending.future.done():
+            pending.future.set_exception(AmiNotConnected(reason))
+            pending.future.exception()  # mark retrieved: the session ends with the abort
+        if self._wire is not None:
+            self._wire.abort()
 
     def _resolve(self, action_id: str, pending: _Pending) -> None:
         del self._pending[action_id]
