@@ -36,7 +36,7 @@ import ami.client as ami_client_module
 from ami.client import AmiClient, _AmiWire
 from ami.protocol import AmiFrameParser
 from ami.tracker import CallTracker
-from ami.transcript import read_transcript, received_stream, transcripts_dir
+from testkit.transcripts import read_transcript, received_stream, transcripts_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = transcripts_dir() / "b-inbound-call-answered.txt"

@@ -54,7 +54,7 @@ from fallback.ports import BackfillOutcome, BackfillTicket  # noqa: E402
 from fallback.service import EmergencyService  # noqa: E402
 from fallback.switching import PbxSwitch  # noqa: E402
 from pbx.standin import PbxStandIn  # noqa: E402
-from storage.testing import (  # noqa: E402
+from testkit.scratch_db import (  # noqa: E402
     create_scratch_postgres,
     drop_scratch_postgres,
     postgres_available,

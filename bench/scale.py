@@ -175,7 +175,7 @@ async def main() -> None:
     args = parser.parse_args()
     steps = [float(s) for s in args.steps.split(",") if s.strip()]
 
-    from storage.testing import create_scratch_postgres, drop_scratch_postgres
+    from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres
 
     h = _load_harness()
     base50, base99 = await redis_round_trip(args.redis_url)

@@ -64,14 +64,14 @@ from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from hotline.runtime import HotlineService  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
 from pbx import CallerScript, PbxStandIn, SimCall  # noqa: E402
-from routing.demo_directory import generate, write_csv  # noqa: E402
 from routing.errors import InvalidInput  # noqa: E402
 from routing.numbers import normalise  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.site_import import import_sites  # noqa: E402
-from storage.testing import create_scratch_postgres, drop_scratch_postgres  # noqa: E402
 from storage.users import UserRepository  # noqa: E402
+from testkit.demo_directory import generate, write_csv  # noqa: E402
+from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres  # noqa: E402
 
 console = Console(width=150)
 PASSWORD = "bench-password"

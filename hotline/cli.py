@@ -32,6 +32,12 @@ app.add_typer(drill_app, name="drill")
 app.add_typer(report_app, name="report")
 
 err = Console(stderr=True)
+# Top-level packages of the development distribution (sim/), which `hotline demo` needs.
+SIM_PACKAGES = ("pbx", "testkit")
+NEEDS_SIM = (
+    "{command} needs the development distribution hotline-sim: "
+    "pip install -e sim (scripts/install does it)"
+)
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
@@ -128,7 +134,13 @@ def demo(
     agi_port: Annotated[int | None, typer.Option(help="FastAGI port (default 4573).")] = None,
 ) -> None:
     """`serve` plus the loopback PBX stand-in, a call generator and a demo directory."""
-    from hotline.demo import run_demo
+    # The stand-in and the demo data ship in the development distribution, not the product.
+    try:
+        from testkit.demo import run_demo
+    except ModuleNotFoundError as exc:
+        if exc.name not in SIM_PACKAGES:  # installed but broken: show the real error
+            raise
+        raise fail(NEEDS_SIM.format(command="hotline demo"), code=1) from exc
 
     settings = settings_of(ctx)
     overrides: dict[str, Any] = {}

@@ -123,7 +123,16 @@ def generate_command(
     sites: Annotated[int, typer.Option(min=1, max=100_000, help="Number of sites.")] = 2000,
 ) -> None:
     """Write a realistic demo site directory in the import CSV format."""
-    from routing.demo_directory import generate, write_csv
+    # The demo directory ships in the development distribution, not the product.
+    try:
+        from testkit.demo_directory import generate, write_csv
+    except ModuleNotFoundError as exc:
+        if exc.name != "testkit":  # installed but broken: show the real error
+            raise
+        _fail(
+            "hotline sites generate needs the development distribution hotline-sim: "
+            "pip install -e sim (scripts/install does it)"
+        )
 
     rows = generate(seed, sites)
     write_csv(rows, file)

@@ -8,5 +8,4 @@
 - `storage.revocations.RevocationRepository`: logged-out console sessions
   (`console.ports.SessionRevocations`), shared by every console process.
 - `storage.site_import.import_sites(db, path, progress=...) -> ImportReport`.
-- `storage.testing`: scratch SQLite files / uniquely named PostgreSQL databases for tests.
 """

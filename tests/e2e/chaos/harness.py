@@ -150,7 +150,7 @@ async def prepare_database(
     url: str, tmp: Path, users: list[tuple[str, str, str | None]], sites: int
 ) -> list[dict[str, str]]:
     """Migrations, a generated directory of `sites` sites, the console users."""
-    from routing.demo_directory import generate, write_csv
+    from testkit.demo_directory import generate, write_csv
 
     await asyncio.to_thread(upgrade, url)
     rows = generate(5, sites, around=date.today())

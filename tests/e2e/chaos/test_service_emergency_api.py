@@ -24,8 +24,8 @@ from hotline.settings import ConfigError, Settings
 from pbx import PbxStandIn
 from storage.database import Database
 from storage.migrate import upgrade
-from storage.testing import scratch_sqlite_url
 from storage.users import UserRepository
+from testkit.scratch_db import scratch_sqlite_url
 
 MAIN, EMER = "hotline-main", "hotline-emergency"
 # Simulated seconds (5 s real): long enough to watch, short enough that shutdown, which

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.testing import create_scratch_postgres, drop_scratch_postgres, postgres_available
+from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
 
 HERE = Path(__file__).parent
 

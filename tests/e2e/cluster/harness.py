@@ -34,17 +34,17 @@ from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hotline.demo import DEMO_AGENTS, DEMO_PASSWORD, demo_callers
 from hotline.directory import import_directory
 from pbx import CallResult, PbxStandIn, SimCall
 from pbx.agi_client import AgiSessionResult, CallerScript, run_agi_session
 from pbx.domain.traffic import DemoCaller, TrafficMix, plan_call
 from pbx.traffic import place_planned_call
-from routing.demo_directory import generate, write_csv
 from routing.errors import UserExists
 from storage.database import Database, async_url
 from storage.migrate import upgrade
 from storage.users import UserRepository
+from testkit.demo import DEMO_AGENTS, DEMO_PASSWORD, demo_callers
+from testkit.demo_directory import generate, write_csv
 
 HOTLINE = str(Path(sys.executable).with_name("hotline"))
 # Callers who go straight through: no IVR hang-ups, no abandons, no operator.

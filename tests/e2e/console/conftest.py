@@ -28,7 +28,7 @@ _load_harness()
 import console_test_harness as h  # noqa: E402
 from playwright.async_api import expect  # noqa: E402
 
-from storage.testing import scratch_sqlite_url  # noqa: E402
+from testkit.scratch_db import scratch_sqlite_url  # noqa: E402
 
 # The whole suite shares 2 cores: give the page time, never assert on speed.
 expect.set_options(timeout=20_000)

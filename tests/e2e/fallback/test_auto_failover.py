@@ -26,7 +26,7 @@ from fallback.ports import BackfillOutcome, BackfillTicket
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from pbx.standin import PbxStandIn
-from storage.testing import create_scratch_postgres, drop_scratch_postgres, postgres_available
+from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 MAIN, EMER = "hotline-main", "hotline-emergency"

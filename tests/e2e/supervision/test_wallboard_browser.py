@@ -11,16 +11,16 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, expect
 
 from ami.calls import CallAnswered, CallQueued, CallSnapshot
-from ami.testing import call_snapshot
 from bus import InProcessBus
 from routing.domain.levels import FaultLevel, SlaPolicy
 from storage.database import Database
-from storage.testing import scratch_sqlite_url
 from supervision.domain.sla import SlaTicket, TicketStatus, assess
 from supervision.domain.wallboard import AgentPresence
 from supervision.store import SupervisionStore
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
+from testkit.call_snapshots import call_snapshot
+from testkit.scratch_db import scratch_sqlite_url
 
 from .conftest import ARTIFACTS, LiveServer
 

@@ -34,13 +34,13 @@ from routing.records import Ticket
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.site_import import import_sites
-from storage.testing import (
+from storage.users import UserRepository
+from testkit.scratch_db import (
     create_scratch_postgres,
     drop_scratch_postgres,
     postgres_available,
     scratch_sqlite_url,
 )
-from storage.users import UserRepository
 
 log = logging.getLogger(__name__)
 

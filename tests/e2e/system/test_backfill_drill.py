@@ -19,9 +19,9 @@ import pytest
 
 from pbx import CallerScript
 from routing.domain.levels import FaultLevel
-from storage.testing import scratch_sqlite_url
 from supervision.domain.escalation import Action, ActionKind, ChannelKind
 from supervision.store import NoticeDraft
+from testkit.scratch_db import scratch_sqlite_url
 
 from .conftest import EMERGENCY_DESK, System, running_system
 

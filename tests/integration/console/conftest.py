@@ -26,7 +26,7 @@ load_harness()
 import console_test_harness as h  # noqa: E402
 
 from storage.migrate import upgrade  # noqa: E402
-from storage.testing import (  # noqa: E402
+from testkit.scratch_db import (  # noqa: E402
     create_scratch_postgres,
     drop_scratch_postgres,
     postgres_available,

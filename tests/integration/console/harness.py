@@ -37,11 +37,11 @@ from storage.models import (
 )
 from storage.revocations import RevocationRepository
 from storage.sites import SiteRepository
-from storage.testing import (
-    empty_all_tables,
-)
 from storage.tickets import TicketRepository
 from storage.users import UserRepository, hash_password
+from testkit.scratch_db import (
+    empty_all_tables,
+)
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret-" + "x" * 24

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ami.calls import CallOutcome, CallState
-from ami.testing import call_snapshot
+from testkit.call_snapshots import call_snapshot
 
 
 @pytest.fixture

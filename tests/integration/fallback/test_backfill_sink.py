@@ -13,12 +13,12 @@ from fallback.tickets import TicketStoreBackfillSink
 from routing.domain.levels import SlaPolicy
 from routing.records import TicketSource
 from storage.database import Database
-from storage.testing import (
+from storage.tickets import TicketRepository
+from testkit.scratch_db import (
     create_scratch_postgres,
     drop_scratch_postgres,
     postgres_available,
 )
-from storage.tickets import TicketRepository
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 

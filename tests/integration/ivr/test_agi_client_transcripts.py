@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from ami.transcript import transcripts_dir
 from pbx.agi_client import CallerScript, agi_environment, run_agi_session
+from testkit.transcripts import transcripts_dir
 
 TRANSCRIPTS = transcripts_dir()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from ami.transcript import transcripts_dir
+from testkit.transcripts import transcripts_dir
 
 Msg = list[tuple[str, str]]
 # The real recordings, shared by the whole team (../shared next to the repository).

@@ -20,7 +20,6 @@ from ami.calls import (
     CallState,
     DomainCallEvent,
 )
-from ami.testing import call_snapshot
 from routing.domain.levels import SlaPolicy
 from routing.records import CallFilter, TicketFilter, TicketStatus
 from routing.tickets import CallTicketService
@@ -30,6 +29,7 @@ from storage.site_import import import_sites
 from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
+from testkit.call_snapshots import call_snapshot
 
 T0 = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
 CSV = (

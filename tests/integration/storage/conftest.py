@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from storage.database import Database
-from storage.testing import fresh_database, migrated_scratch_postgres, postgres_available
+from testkit.scratch_db import fresh_database, migrated_scratch_postgres, postgres_available
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import insert
 
 from ami.calls import CallOutcome, CallState
-from ami.testing import call_snapshot
 from pbx.cdr import PBX_CDR
 from storage.calls import CallRepository
 from storage.cdr import CdrRepository
 from storage.database import Database
+from testkit.call_snapshots import call_snapshot
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 

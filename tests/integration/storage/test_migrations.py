@@ -14,8 +14,8 @@ from hotline.cluster import FenceStore
 from storage.database import Database, async_url, sync_url
 from storage.migrate import current, downgrade, upgrade
 from storage.models import STORAGE_TABLES, Base
-from storage.testing import create_scratch_postgres, drop_scratch_postgres, postgres_available
 from supervision.tables import create_tables
+from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
 
 HEAD = "0004"
 # Created by migration 0002 for their owners (supervision, hotline.cluster, fallback.health).

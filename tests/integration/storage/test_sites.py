@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from routing.demo_directory import generate, write_csv
 from routing.records import MatchKind, NewTicket, TicketStatus
 from routing.site_rows import DirectoryFileError
 from storage.database import Database
 from storage.site_import import import_sites
 from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
+from testkit.demo_directory import generate, write_csv
 
 HEADER = (
     "site_code,organisation,site_name,contact_phone,contact_name,customer_id,tier,address,"

@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ami.calls import CallOutcome, CallSnapshot, CallState
-from ami.testing import call_snapshot
 from routing.errors import InvalidInput, UserExists
 from routing.records import CallFilter, UserRole
 from storage.calls import CallRepository
 from storage.database import Database
 from storage.users import UserRepository, hash_password, verify_password
+from testkit.call_snapshots import call_snapshot
 
 T0 = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
 

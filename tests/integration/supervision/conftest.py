@@ -16,8 +16,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from storage.database import Database
-from storage.testing import scratch_sqlite_url
 from supervision.tables import create_tables
+from testkit.scratch_db import scratch_sqlite_url
 
 OK = (200, {"errcode": 0, "errmsg": "ok"})
 
@@ -140,7 +140,7 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """The same test on a scratch SQLite file and on a scratch PostgreSQL database."""
-    from storage.testing import (
+    from testkit.scratch_db import (
         create_scratch_postgres,
         drop_scratch_postgres,
         postgres_available,

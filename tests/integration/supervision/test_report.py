@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from storage.database import Database
 from storage.models import CallRow, SatisfactionScoreRow, SiteRow, TicketRow
-from storage.testing import scratch_sqlite_url
 from supervision.cli import report_app
 from supervision.report import PLOTS, render_monthly
 from supervision.tables import EscalationStepRow
+from testkit.scratch_db import scratch_sqlite_url
 
 CST_OFFSET = "+8 hours"
 NOV = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # 2026-11-01 00:00 Beijing

@@ -22,7 +22,7 @@ from ami.calls import (
 from ami.events import EVENT_TYPES, UnknownEvent, field_names, typed_event
 from ami.protocol import AmiFrameParser
 from ami.tracker import CallTracker, ResyncChannel, interface_of
-from ami.transcript import connections, read_transcript, received_stream, transcripts_dir
+from testkit.transcripts import connections, read_transcript, received_stream, transcripts_dir
 
 TRANSCRIPTS = transcripts_dir()
 
@@ -30,7 +30,7 @@ TRANSCRIPTS = transcripts_dir()
 def transcript(name: str) -> Path:
     path = TRANSCRIPTS / name
     if not path.exists():
-        pytest.fail(f"transcript {path} missing: see ami.transcript.transcripts_dir")
+        pytest.fail(f"transcript {path} missing: see testkit.transcripts.transcripts_dir")
     return path
 
 

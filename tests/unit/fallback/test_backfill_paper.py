@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from ami.calls import CallQueued, CallState
-from ami.testing import call_snapshot
 from fallback.domain import backfill as bf
 from fallback.domain.mode import EmergencyPolicy
 from fallback.errors import BackfillConflict, BackfillIncomplete
@@ -24,6 +23,7 @@ from fallback.paper import PaperNumberAllocator
 from fallback.records import BackfillItem
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
+from testkit.call_snapshots import call_snapshot
 
 EMER = "hotline-emergency"
 Maker = Callable[..., Awaitable[EmergencyService]]

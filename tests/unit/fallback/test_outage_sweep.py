@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ami.calls import CallAnswered, CallEnded, CallOutcome, CallQueued, CallSnapshot, CallState
-from ami.testing import call_snapshot
 from fallback.domain import backfill as bf
 from fallback.domain.mode import EmergencyPolicy, Verdict
 from fallback.health import HealthRound
@@ -15,6 +14,7 @@ from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
+from testkit.call_snapshots import call_snapshot
 
 MAIN, EMER = "hotline-main", "hotline-emergency"
 

@@ -16,7 +16,6 @@ from ami.calls import (
     CallSnapshot,
     CallState,
 )
-from ami.testing import call_snapshot
 from fallback.domain.mode import EmergencyPolicy, Verdict
 from fallback.errors import (
     BackfillConflict,
@@ -29,6 +28,7 @@ from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
+from testkit.call_snapshots import call_snapshot
 
 MAIN, EMER = "hotline-main", "hotline-emergency"
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from ami.calls import AgentNoAnswer, AgentRinging, CallAnswered, CallSnapshot, CallState
-from ami.testing import call_snapshot
 from bus import InProcessBus
 from routing.domain.answering import answered_changes
 from routing.fanout import ConsoleFanout
 from routing.records import ConsoleUser, Ticket, TicketSource, TicketStatus, UserRole
+from testkit.call_snapshots import call_snapshot
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 

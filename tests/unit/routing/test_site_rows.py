@@ -4,10 +4,10 @@ from datetime import date
 
 import pytest
 
-from routing.demo_directory import generate
 from routing.numbers import normalise
 from routing.records import SiteTier
 from routing.site_rows import DirectoryFileError, parse_directory
+from testkit.demo_directory import generate
 
 HEADER = "site_code,organisation,site_name,contact_phone,tier,distance_km,warranty_end,extra\n"
 

@@ -12,7 +12,6 @@ from ami.calls import (
     CallState,
 )
 from ami.control import QueueEntry
-from ami.testing import call_snapshot
 from routing.domain.levels import FaultLevel, SlaPolicy
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.sla import SlaTicket, TicketStatus, assess
@@ -24,6 +23,7 @@ from supervision.domain.wallboard import (
     EmergencyState,
     build_snapshot,
 )
+from testkit.call_snapshots import call_snapshot
 
 T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 

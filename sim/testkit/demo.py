@@ -25,13 +25,13 @@ from hotline.directory import import_directory
 from hotline.runtime import HotlineService
 from hotline.settings import Settings
 from pbx import DemoCaller, PbxStandIn, run_traffic
-from routing.demo_directory import generate, write_csv
 from routing.errors import InvalidInput, UserExists
 from routing.numbers import LineKind, normalise
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import SiteRow
 from storage.users import UserRepository
+from testkit.demo_directory import generate, write_csv
 
 log = logging.getLogger(__name__)
 console = Console(stderr=True)
