@@ -13,11 +13,11 @@ from datetime import datetime
 
 import redis.asyncio as aioredis
 
+from cluster import default_node_name
 from console.ports import LoginAttempts, PresenceBoard, SessionRevocations
 from console.presence import ConsolePresence
 from console.redis_state import REDIS_FAILURES, SharedLoginAttempts, SharedPresence
 from console.throttling import LocalLoginAttempts
-from hotline.cluster import default_node_name
 from hotline.settings import Settings
 from storage.database import Database
 from storage.revocations import RevocationRepository

@@ -24,6 +24,7 @@ from ami.client import AmiClient, LinkState
 from ami.tracker import CallTracker
 from bus import InProcessBus, MessageBus
 from bus.redis import RedisBus
+from cluster import ClusterController, ModeHandover, build_controller
 from console import ConsoleDeps, create_app
 from console.errors import NotAuthenticated
 from console.runtime import bearer_token, require, runtime_of, same_origin
@@ -37,7 +38,6 @@ from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
 from hotline.adapters import IvrMode, IvrRoutingAdvisor, IvrSiteDirectory
-from hotline.cluster import ClusterController, ModeHandover, build_controller
 from hotline.console_state import ConsoleState
 from hotline.outage import OutageAnnouncements, outage_router
 from hotline.pipeline import CallEventPipeline
@@ -196,7 +196,7 @@ class HotlineService:
     database_up_at_start: bool = True
     _supervision_started: bool = False
     # Set when HOTLINE_REDIS_URL is: AMI, health watch, drills and schedulers run on the
-    # elected leader only (hotline.cluster); the IVR and the console run everywhere.
+    # elected leader only (cluster); the IVR and the console run everywhere.
     cluster: ClusterController | None = None
     _leading: bool = False
     _leader_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -391,7 +391,7 @@ class HotlineService:
         if cluster is not None:
             cluster.on_elected = service._take_lead
             cluster.on_demoted = service._step_down
-            # First AMI hook: after a takeover the PBX's routing mode wins (cluster.py).
+            # First AMI hook: after a takeover the PBX's routing mode wins (cluster.handover).
             service._mode_handover = ModeHandover(ami, emergency, cluster.node)
             ami.on_connected.insert(0, service._mode_handover)
         secret = (

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     http_port: int = Field(8000, ge=0, le=65535)
     db_url: str = "sqlite:///./hotline.db"
     redis_url: str | None = None
-    # Scale-out (hotline.cluster, docs/deployment.md): Redis key prefix shared by the
+    # Scale-out (cluster, docs/deployment.md): Redis key prefix shared by the
     # instances of one hotline; "full" = controller candidate + FastAGI + console,
     # "console" = web console/API only. The leader lease lives `lease_ttl` seconds.
     redis_prefix: str = Field("hotline", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")

@@ -125,7 +125,7 @@ def upgrade() -> None:
             ["ticket_number"],
             unique=False,
         )
-    # hotline.cluster.FenceStore: the highest fencing token a leader has claimed.
+    # cluster.fence.FenceStore: the highest fencing token a leader has claimed.
     if _absent("controller_fence"):
         op.create_table(
             "controller_fence",

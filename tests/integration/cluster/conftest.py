@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
+from testkit.scratch_db import migrated_scratch_postgres, postgres_available
 
 
 def _load(name: str, file: str) -> None:
@@ -42,6 +42,5 @@ async def proxy(redis_url: str) -> AsyncIterator[CuttableProxy]:
 def pg_url() -> Iterator[str]:
     if not postgres_available():
         pytest.skip("PostgreSQL not reachable")
-    url = create_scratch_postgres(prefix="hotline_cluster")
-    yield url
-    drop_scratch_postgres(url)
+    with migrated_scratch_postgres("hotline_cluster") as url:
+        yield url

@@ -13,7 +13,7 @@ from cluster_test_support import CuttableProxy, eventually
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from hotline.cluster import (
+from cluster import (
     ClusterController,
     FenceStore,
     RedisLease,

@@ -6,19 +6,18 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 import supervision.tables
+from cluster import FenceStore
 from fallback.health import SqlWriteProbe
-from hotline.cluster import FenceStore
 from storage.database import Database, async_url, sync_url
 from storage.migrate import current, downgrade, upgrade
 from storage.models import STORAGE_TABLES, Base
-from supervision.tables import create_tables
 from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
 
 HEAD = "0004"
-# Created by migration 0002 for their owners (supervision, hotline.cluster, fallback.health).
+# Created by migration 0002 for their owners (supervision, cluster.fence, fallback.health).
 OWNER_TABLES = {
     "supervision_steps",
     "supervision_notices",
@@ -107,12 +106,36 @@ def test_owner_tables_come_from_the_migrations(tmp_path: Path) -> None:
     assert not OWNER_TABLES & _tables(url)
 
 
+def _make_owner_tables_as_before_0002(url: str) -> None:
+    """What a running hotline created by itself before migration 0002 existed."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.begin() as conn:
+            Base.metadata.create_all(
+                conn, tables=list(supervision.tables.SUPERVISION_TABLES), checkfirst=True
+            )
+            conn.execute(
+                text(
+                    "CREATE TABLE controller_fence (name VARCHAR(64) PRIMARY KEY,"
+                    " token BIGINT NOT NULL, holder VARCHAR(200) NOT NULL,"
+                    " claimed_at VARCHAR(40) NOT NULL)"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TABLE health_probe (node VARCHAR(200) PRIMARY KEY,"
+                    " token VARCHAR(64) NOT NULL, written_at VARCHAR(40) NOT NULL)"
+                )
+            )
+    finally:
+        engine.dispose()
+
+
 async def test_owners_work_on_a_migrated_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'w.db'}"
     upgrade(url)
     db = Database(url)
     try:
-        await create_tables(db.engine)  # a no-op now
         fence = FenceStore(db.engine)
         await fence.ensure()
         assert await fence.claim(3, "node-a") and await fence.current() == 3
@@ -125,9 +148,9 @@ async def test_databases_whose_owners_made_the_tables_upgrade_cleanly(tmp_path: 
     """Before 0002 a running hotline created these tables itself: the upgrade keeps them."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0001")
+    _make_owner_tables_as_before_0002(url)
     db = Database(url)
     try:
-        await create_tables(db.engine)
         fence = FenceStore(db.engine)
         await fence.ensure()
         assert await fence.claim(7, "old-leader")

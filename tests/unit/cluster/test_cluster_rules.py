@@ -18,7 +18,7 @@ from bus.redis import (
     decode_envelope,
     encode_envelope,
 )
-from hotline.cluster import (
+from cluster import (
     ClusterController,
     ClusterError,
     FenceStore,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cluster import ModeHandover
 from fallback.records import EmergencyStatus
-from hotline.cluster import ModeHandover
 
 
 class FakePbx:

@@ -1,0 +1,153 @@
+"""The database fence: the highest fencing token any leader has claimed.
+
+* A new leader writes its token into the ``controller_fence`` row (only upwards:
+  ``UPDATE ... WHERE token < :new``) before it connects AMI. The table comes from
+  Alembic migration 0002; `FenceStore.ensure` only adds this fence's row.
+* Leader-side writers run inside `fenced_writes`; every commit they make first reads
+  the fence row in the same transaction (``FOR SHARE`` on PostgreSQL, so the new
+  leader's claim waits for it; SQLite's BEGIN IMMEDIATE already holds the write lock)
+  and refuses to commit if the token is no longer ours. The check is a SQLAlchemy
+  ``before_commit`` listener that `install_commit_check` adds once per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
+
+from cluster.errors import StaleLeader
+
+DB_FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
+
+FENCE_NAME = "controller"
+
+
+class FenceStore:
+    """The `controller_fence` row named `name`."""
+
+    def __init__(self, engine: AsyncEngine, *, name: str = FENCE_NAME) -> None:
+        self.engine = engine
+        self.name = name
+        self.postgres = engine.dialect.name == "postgresql"
+        self._select = text(
+            "SELECT token FROM controller_fence WHERE name = :name"
+            + (" FOR SHARE" if self.postgres else "")
+        )
+
+    async def ensure(self) -> None:
+        """Add the fence row if absent (idempotent, safe from many processes)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO controller_fence (name, token, holder, claimed_at)"
+                    " VALUES (:name, 0, '', :at) ON CONFLICT (name) DO NOTHING"
+                ),
+                {"name": self.name, "at": datetime.now(UTC).isoformat()},
+            )
+
+    async def claim(self, token: int, holder: str) -> bool:
+        """Record `token` if it is newer than the stored one; False means a newer leader
+        already claimed the fence (our token is stale from birth)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                text(
+                    "UPDATE controller_fence SET token = :token, holder = :holder,"
+                    " claimed_at = :at WHERE name = :name AND token < :token"
+                ),
+                {
+                    "token": token,
+                    "holder": holder,
+                    "at": datetime.now(UTC).isoformat(),
+                    "name": self.name,
+                },
+            )
+            return bool(result.rowcount == 1)
+
+    async def current(self) -> int | None:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                text("SELECT token FROM controller_fence WHERE name = :name"),
+                {"name": self.name},
+            )
+        return int(value) if value is not None else None
+
+    def check_in(self, session: Session, token: int) -> None:
+        """Inside the writer's own transaction: refuse to commit under a stale token."""
+        value = session.execute(self._select, {"name": self.name}).scalar()
+        current = int(value) if value is not None else None
+        if current != token:
+            raise StaleLeader(token, current)
+
+
+class TokenHolder(Protocol):
+    """Whoever writes under the fence; its token is read at commit time, because a
+    leader may legitimately re-acquire the lease (new token) in the middle of a write."""
+
+    @property
+    def token(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class _FenceContext:
+    fence: FenceStore
+    holder: TokenHolder
+
+
+# Set only while a fenced (leader-side) handler runs; read by the commit check.
+_FENCED: contextvars.ContextVar[_FenceContext | None] = contextvars.ContextVar(
+    "cluster_fenced_write", default=None
+)
+
+
+@contextlib.contextmanager
+def fenced_writes(fence: FenceStore, holder: TokenHolder) -> Iterator[None]:
+    """Every commit on `fence.engine` inside this block is checked against the fence
+    (needs `install_commit_check`)."""
+    marker = _FENCED.set(_FenceContext(fence, holder))
+    try:
+        yield
+    finally:
+        _FENCED.reset(marker)
+
+
+def _check_fence_before_commit(session: Session) -> None:
+    context = _FENCED.get()
+    if context is None:
+        return
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    if engine is not context.fence.engine.sync_engine:
+        return
+    token = context.holder.token
+    if token is None:
+        raise StaleLeader(0, None)
+    context.fence.check_in(session, token)
+
+
+def install_commit_check() -> None:
+    """Check fenced commits from now on (idempotent). The listener is on the `Session`
+    class because the writers' session factories belong to the storage package; outside
+    `fenced_writes` it returns at once."""
+    if not event.contains(Session, "before_commit", _check_fence_before_commit):
+        event.listen(Session, "before_commit", _check_fence_before_commit)
+
+
+def stale_leader_in(exc: BaseException) -> StaleLeader | None:
+    """The `StaleLeader` behind `exc`, if any (a store may have wrapped it in its own error)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StaleLeader):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
