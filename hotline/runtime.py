@@ -24,11 +24,13 @@ from ami.client import AmiClient, LinkState
 from ami.tracker import CallTracker
 from bus import InProcessBus, MessageBus
 from bus.redis import RedisBus
-from cluster import ClusterController, ModeHandover, build_controller
+from cluster import ClusterController, ModeHandover, build_controller, default_node_name
 from console import ConsoleDeps, create_app
 from console.errors import NotAuthenticated
+from console.outage import outage_router
 from console.runtime import bearer_token, require, runtime_of, same_origin
 from console.sessions import COOKIE_NAME
+from console.shared_state import ConsoleState
 from fallback.domain.mode import EmergencyPolicy
 from fallback.drill import DrillSchedule, EmergencyDrill
 from fallback.health import ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe, SqlWriteProbe
@@ -37,13 +39,14 @@ from fallback.paper import PaperNumberAllocator
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
-from hotline.adapters import IvrMode, IvrRoutingAdvisor, IvrSiteDirectory
-from hotline.console_state import ConsoleState
-from hotline.outage import OutageAnnouncements, outage_router
 from hotline.pipeline import CallEventPipeline
 from hotline.settings import ConfigError, Settings
 from ivr.menu_file import load_menu
+from ivr.mode import IvrMode
+from ivr.outage import OutageAnnouncements
 from ivr.server import IvrServer
+from ivr.sites import IvrSiteDirectory
+from routing.advice import IvrRoutingAdvisor
 from routing.errors import StoreUnavailable
 from routing.fanout import ConsoleFanout
 from routing.records import UserRole
@@ -53,6 +56,7 @@ from routing.unseen import UnseenCallSweep
 from storage.calls import CallRepository
 from storage.cdr import CdrRepository
 from storage.database import Database
+from storage.revocations import RevocationRepository
 from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
@@ -91,6 +95,17 @@ async def _supervisor_websocket(websocket: WebSocket) -> bool:
         await websocket.close(code=4403, reason="this needs the supervisor role")
         return False
     return True
+
+
+def console_state_for(settings: Settings, db: Database) -> ConsoleState:
+    """Log-outs in the database; log-in throttle and open consoles through Redis when
+    `HOTLINE_REDIS_URL` is set, in this process otherwise."""
+    return ConsoleState.build(
+        RevocationRepository(db),
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
+        node=settings.node_name or default_node_name(),
+    )
 
 
 class _PaperNumberToAgent:
@@ -331,7 +346,7 @@ class HotlineService:
             emergency_status=emergency.status,
         )
         tracker.subscribe(supervision.publisher.on_call_event)
-        ivr_mode = IvrMode(emergency)
+        ivr_mode = IvrMode(lambda: emergency.status().active)
         ivr = IvrServer(
             load_menu(settings.menu_file),
             IvrSiteDirectory(sites),
@@ -399,7 +414,7 @@ class HotlineService:
             if settings.session_secret
             else secrets.token_hex(32)
         )
-        service.console_state = ConsoleState.build(settings, db)
+        service.console_state = console_state_for(settings, db)
         heartbeats.elsewhere = service.console_state.heartbeats_by_source
         service.app = create_app(
             ConsoleDeps(

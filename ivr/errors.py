@@ -15,6 +15,10 @@ class PromptBuildError(IvrError):
     """Prompts could not be rendered (TTS engine or sox missing, voice unknown, ...)."""
 
 
+class UnknownIncident(IvrError, LookupError):
+    """The incident an outage announcement names is not a ticket."""
+
+
 class AgiError(IvrError):
     """Something went wrong on the FastAGI conversation."""
 

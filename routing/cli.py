@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hotline.settings import ConfigError, Settings, load_settings
 from routing.errors import RoutingError
 from storage.database import Database
+from storage.site_import import ImportReport, import_sites
 
 sites_app = typer.Typer(help="Site directory.", no_args_is_help=True)
 users_app = typer.Typer(help="Console users.", no_args_is_help=True)
@@ -76,18 +77,12 @@ def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
         _fail(str(exc))
 
 
-@sites_app.command("import")
-def import_command(
-    ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="Site directory CSV (UTF-8, header row).")],
-) -> None:
-    """Import or update site records; bad rows are reported and skipped."""
-    from storage.site_import import import_sites
-
-    settings = _settings(ctx)
-    if not file.is_file():
-        _fail(f"no such file: {file}")
-    console = Console(stderr=True)
+async def import_site_file(
+    db: Database, file: Path, *, console: Console, summary: Console | None = None
+) -> ImportReport:
+    """Import `file` into `db` with a progress bar on `console`, then report the bad rows
+    (the first MAX_ERRORS_SHOWN) on `console` and one summary line on `summary`
+    (default `console`). `hotline sites import`, the demo and the test harnesses use it."""
     with Progress(
         TextColumn("importing {task.description}"),
         BarColumn(),
@@ -101,15 +96,37 @@ def import_command(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = _run(settings, lambda db: import_sites(db, file, progress=progress))
+        report = await import_sites(db, file, progress=progress)
     for error in report.errors[:MAX_ERRORS_SHOWN]:
-        typer.echo(f"{file}:{error}", err=True)
+        _say(console, f"{file}:{error}")
     if len(report.errors) > MAX_ERRORS_SHOWN:
-        typer.echo(f"... and {len(report.errors) - MAX_ERRORS_SHOWN} more bad rows", err=True)
-    typer.echo(
+        _say(console, f"... and {len(report.errors) - MAX_ERRORS_SHOWN} more bad rows")
+    _say(
+        summary or console,
         f"{report.rows_imported} of {report.rows_read} rows imported: "
         f"{report.sites_created} sites created, {report.sites_updated} updated, "
-        f"{report.contacts_added} contacts added, {len(report.errors)} rows rejected"
+        f"{report.contacts_added} contacts added, {len(report.errors)} rows rejected",
+    )
+    return report
+
+
+def _say(console: Console, line: str) -> None:
+    """One line as it is: no markup, highlighting, emoji codes or wrapping."""
+    console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
+@sites_app.command("import")
+def import_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Site directory CSV (UTF-8, header row).")],
+) -> None:
+    """Import or update site records; bad rows are reported and skipped."""
+    settings = _settings(ctx)
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    report = _run(
+        settings,
+        lambda db: import_site_file(db, file, console=Console(stderr=True), summary=Console()),
     )
     # Valid rows are kept either way; a non-zero status tells scripts some rows were bad.
     if report.errors:

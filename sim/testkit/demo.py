@@ -21,10 +21,10 @@ from sqlalchemy import select
 
 from ami.client import AmiClient
 from ami.errors import AmiActionError
-from hotline.directory import import_directory
 from hotline.runtime import HotlineService
 from hotline.settings import Settings
 from pbx import DemoCaller, PbxStandIn, run_traffic
+from routing.cli import import_site_file
 from routing.errors import InvalidInput, UserExists
 from routing.numbers import LineKind, normalise
 from storage.database import Database
@@ -70,7 +70,11 @@ async def prepare_database(settings: Settings, sites: int) -> list[dict[str, str
             path = Path(tmp) / "demo-sites.csv"
             write_csv(rows, path)
             console.print(f"importing a generated directory of {sites} sites")
-            await import_directory(settings.db_url, path, console=console)
+            db = Database(settings.db_url)
+            try:
+                await import_site_file(db, path, console=console)
+            finally:
+                await db.dispose()
     return rows
 
 

@@ -34,11 +34,11 @@ from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hotline.directory import import_directory
 from pbx import CallResult, PbxStandIn, SimCall
 from pbx.agi_client import AgiSessionResult, CallerScript, run_agi_session
 from pbx.domain.traffic import DemoCaller, TrafficMix, plan_call
 from pbx.traffic import place_planned_call
+from routing.cli import import_site_file
 from routing.errors import UserExists
 from storage.database import Database, async_url
 from storage.migrate import upgrade
@@ -254,7 +254,11 @@ class Cluster:
             await db.dispose()
         path = self.workdir / "sites.csv"
         write_csv(rows, path)
-        await import_directory(self.db_url, path, console=Console(file=io.StringIO()))
+        db = Database(self.db_url)
+        try:
+            await import_site_file(db, path, console=Console(file=io.StringIO()))
+        finally:
+            await db.dispose()
         self.callers = [c for c in demo_callers(rows) if c.number_known]
 
     async def start(self) -> None:

@@ -7,7 +7,7 @@ progress entry) instead of opening a new one (`routing.tickets.CallTicketService
 The announcement is rendered with the menu's voices into the sounds directory, kept
 in `HOTLINE_JOURNAL_DIR/outage.json` so a restarted controller keeps announcing, and
 shared with the other instances over the bus (topic ``outage``), each of which serves
-the IVR too.
+the IVR too. The console's `/api/outage` route (`console.outage`) drives it.
 """
 
 from __future__ import annotations
@@ -19,20 +19,14 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
 
 from bus import MessageBus
-from console.runtime import require
-from console.sessions import Session
-from hotline.adapters import IvrMode
-from ivr.errors import PromptBuildError
+from ivr.errors import PromptBuildError, UnknownIncident
 from ivr.menu import Menu, Outage
+from ivr.mode import IvrMode
 from ivr.prompts import render_announcement
 from routing.ports import TicketStore
-from routing.records import UserRole
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +34,13 @@ TOPIC = "outage"
 STATE_FILE = "outage.json"
 
 
-class UnknownIncident(LookupError):
-    """The incident an announcement names is not a ticket."""
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 class OutageAnnouncements:
+    """The announcement callers hear, kept on disk and followed across instances."""
+
     def __init__(
         self,
         *,
@@ -180,54 +172,3 @@ class OutageAnnouncements:
         await self.bus.publish(TOPIC, {"origin": id(self), "state": state})
         await self.bus.publish("supervisors", {"type": "outage", **state})
         return state
-
-
-class OutageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    incident: str = Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9-]+$",
-        description="number of the incident's ticket",
-    )
-    texts: dict[str, Annotated[str, Field(min_length=1, max_length=500)]] = Field(
-        description='announcement per menu language, e.g. {"zh": ..., "en": ...}'
-    )
-
-    @field_validator("texts")
-    @classmethod
-    def _one_line_each(cls, value: dict[str, str]) -> dict[str, str]:
-        for lang, text in value.items():
-            if any(ch in text for ch in "\r\n\0"):
-                raise ValueError(f"the {lang} text must be one line")
-        return value
-
-
-def outage_router(board: OutageAnnouncements) -> APIRouter:
-    router = APIRouter(tags=["outage"])
-
-    @router.get("/api/outage")
-    async def get_outage(
-        _: Annotated[Session, Depends(require(UserRole.AGENT))],
-    ) -> dict[str, Any]:
-        return board.current()
-
-    @router.post("/api/outage")
-    async def post_outage(
-        body: OutageIn, session: Annotated[Session, Depends(require(UserRole.SUPERVISOR))]
-    ) -> dict[str, Any]:
-        try:
-            return await board.announce(body.incident, body.texts, session.user.username)
-        except UnknownIncident as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except PromptBuildError as exc:
-            raise HTTPException(503, f"cannot render the announcement: {exc}") from exc
-
-    @router.delete("/api/outage")
-    async def delete_outage(
-        session: Annotated[Session, Depends(require(UserRole.SUPERVISOR))],
-    ) -> dict[str, Any]:
-        return await board.clear(session.user.username)
-
-    return router

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from ami.control import QueueMemberState, QueueSnapshot
-from hotline.adapters import IvrRoutingAdvisor
 from ivr.directory import DirectorySite, InMemorySiteDirectory, InMemorySurveySink, StaticIvrMode
 from ivr.menu_file import load_menu
 from ivr.server import IvrServer
 from pbx.agi_client import CallerScript, agi_environment, run_agi_session
+from routing.advice import IvrRoutingAdvisor
 from routing.domain.levels import SlaPolicy
 from routing.records import Engineer, SiteRecord, SiteTier
 from routing.router import CallRouter

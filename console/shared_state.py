@@ -1,8 +1,9 @@
-"""What the console keeps beyond one process, built from `Settings` for `hotline serve`.
+"""What the console keeps beyond one process, as `hotline serve` builds it.
 
-Log-outs always go to the database (shared by every process, kept across restarts).
-With `HOTLINE_REDIS_URL` the log-in throttle and the list of open consoles are shared
-through Redis too; without it one process is all there is and they stay in memory.
+Log-outs always go to the given revocation store (the database in `hotline serve`:
+shared by every process, kept across restarts). With `HOTLINE_REDIS_URL` the log-in
+throttle and the list of open consoles are shared through Redis too; without it one
+process is all there is and they stay in memory.
 """
 
 from __future__ import annotations
@@ -13,14 +14,10 @@ from datetime import datetime
 
 import redis.asyncio as aioredis
 
-from cluster import default_node_name
 from console.ports import LoginAttempts, PresenceBoard, SessionRevocations
 from console.presence import ConsolePresence
 from console.redis_state import REDIS_FAILURES, SharedLoginAttempts, SharedPresence
 from console.throttling import LocalLoginAttempts
-from hotline.settings import Settings
-from storage.database import Database
-from storage.revocations import RevocationRepository
 
 # A log-in or a websocket event must not wait long on a Redis that stopped answering:
 # the fallback to this process's own view is better than a hung page.
@@ -29,6 +26,9 @@ REDIS_TIMEOUT = 1.0
 
 @dataclass
 class ConsoleState:
+    """The console's log-out store, log-in throttle and presence board, and the Redis
+    client behind the last two when they are shared."""
+
     revocations: SessionRevocations
     login_attempts: LoginAttempts
     presence: PresenceBoard
@@ -36,21 +36,25 @@ class ConsoleState:
     shared_presence: SharedPresence | None = None
 
     @classmethod
-    def build(cls, settings: Settings, db: Database) -> ConsoleState:
-        revocations = RevocationRepository(db)
-        if not settings.redis_url:
+    def build(
+        cls,
+        revocations: SessionRevocations,
+        *,
+        redis_url: str | None,
+        redis_prefix: str,
+        node: str,
+    ) -> ConsoleState:
+        """Shared through Redis at `redis_url` (keys under `redis_prefix`, this process
+        named `node` in the presence board), or kept in this process without it."""
+        if not redis_url:
             return cls(revocations, LocalLoginAttempts(), ConsolePresence())
         client = aioredis.Redis.from_url(
-            settings.redis_url,
+            redis_url,
             socket_timeout=REDIS_TIMEOUT,
             socket_connect_timeout=REDIS_TIMEOUT,
         )
-        presence = SharedPresence(
-            client,
-            prefix=settings.redis_prefix,
-            node=settings.node_name or default_node_name(),
-        )
-        attempts = SharedLoginAttempts(client, prefix=settings.redis_prefix)
+        presence = SharedPresence(client, prefix=redis_prefix, node=node)
+        attempts = SharedLoginAttempts(client, prefix=redis_prefix)
         return cls(revocations, attempts, presence, client, presence)
 
     async def heartbeats_by_source(self) -> dict[str, datetime]:
