@@ -19,6 +19,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import WebSocket
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ami.client import AmiClient, LinkState
 from ami.tracker import CallTracker
@@ -36,6 +37,7 @@ from fallback.drill import DrillSchedule, EmergencyDrill
 from fallback.health import ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe, SqlWriteProbe
 from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
+from fallback.ports import BackfillTicketSink, PaperNumberNotice
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
@@ -49,6 +51,7 @@ from ivr.sites import IvrSiteDirectory
 from routing.advice import IvrRoutingAdvisor
 from routing.errors import StoreUnavailable
 from routing.fanout import ConsoleFanout
+from routing.ports import CallStore
 from routing.records import UserRole
 from routing.router import CallRouter
 from routing.tickets import CallTicketService
@@ -180,6 +183,83 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+@dataclass(frozen=True)
+class EmergencyParts:
+    """Emergency mode as `hotline serve` builds it. The service journals, switches and
+    backfills; the health watch decides when to switch; console heartbeats are one of
+    its probes; the drill tests the emergency pool."""
+
+    service: EmergencyService
+    health_watch: HealthWatch
+    heartbeats: ConsoleHeartbeats
+    drill: EmergencyDrill
+
+
+def build_emergency(
+    settings: Settings,
+    *,
+    ami: AmiClient,
+    engine: AsyncEngine,
+    sink: BackfillTicketSink,
+    bus: MessageBus | None = None,
+    paper_notice: PaperNumberNotice | None = None,
+    call_records: CallStore | None = None,
+) -> EmergencyParts:
+    """Emergency mode from `settings` on the AMI client `ami`; `engine` is the ticket
+    database the health watch writes to. The drill listens to `ami` from here on."""
+    heartbeats = ConsoleHeartbeats(clock=utc_now, critical="consoles" in settings.health_critical)
+    health_watch = HealthWatch(
+        [
+            SqlWriteProbe(
+                engine,
+                timeout=settings.health_timeout,
+                critical="database" in settings.health_critical,
+            ),
+            heartbeats,
+            ReadyAgentsProbe(
+                ami, queue=settings.main_queue, critical="agents" in settings.health_critical
+            ),
+        ],
+        utc_now,
+    )
+    emergency = EmergencyService(
+        control=ami,
+        switch=PbxSwitch(
+            ami,
+            pool=settings.emergency_members,
+            main_queue=settings.main_queue,
+            emergency_queue=settings.emergency_queue,
+        ),
+        journal=EmergencyJournal(settings.journal_dir),
+        paper=PaperNumberAllocator(settings.journal_dir),
+        sink=sink,
+        clock=utc_now,
+        policy=EmergencyPolicy(
+            failures_to_enter=settings.health_failures,
+            hold_down=timedelta(seconds=settings.emergency_hold_down),
+        ),
+        bus=bus,
+        health=health_watch,
+        paper_notice=paper_notice,
+        call_records=call_records,
+        require_paper=settings.backfill_require_paper,
+    )
+    # Emergency-pool drill: `hotline drill` on demand, and every drill_interval_hours.
+    drill = EmergencyDrill(
+        ami,
+        utc_now,
+        results=EmergencyDrill.results_log(settings.journal_dir),
+        queue=settings.emergency_queue,
+        timeout=settings.drill_timeout,
+        on_result=emergency.on_drill_result,
+    )
+    ami.add_listener(
+        lambda event: drill.on_ami_message(event.message),
+        events=("AgentConnect", "OriginateResponse"),
+    )
+    return EmergencyParts(emergency, health_watch, heartbeats, drill)
+
+
 @dataclass
 class HotlineService:
     settings: Settings
@@ -278,59 +358,17 @@ class HotlineService:
         )
         tracker.subscribe(pipeline.submit)
 
-        heartbeats = ConsoleHeartbeats(
-            clock=utc_now, critical="consoles" in settings.health_critical
-        )
-        health_watch = HealthWatch(
-            [
-                SqlWriteProbe(
-                    db.engine,
-                    timeout=settings.health_timeout,
-                    critical="database" in settings.health_critical,
-                ),
-                heartbeats,
-                ReadyAgentsProbe(
-                    ami, queue=settings.main_queue, critical="agents" in settings.health_critical
-                ),
-            ],
-            utc_now,
-        )
-        emergency = EmergencyService(
-            control=ami,
-            switch=PbxSwitch(
-                ami,
-                pool=settings.emergency_members,
-                main_queue=settings.main_queue,
-                emergency_queue=settings.emergency_queue,
-            ),
-            journal=EmergencyJournal(settings.journal_dir),
-            paper=PaperNumberAllocator(settings.journal_dir),
+        parts = build_emergency(
+            settings,
+            ami=ami,
+            engine=db.engine,
             sink=TicketStoreBackfillSink(tickets, policy, utc_now),
-            clock=utc_now,
-            policy=EmergencyPolicy(
-                failures_to_enter=settings.health_failures,
-                hold_down=timedelta(seconds=settings.emergency_hold_down),
-            ),
             bus=bus,
-            health=health_watch,
             paper_notice=_PaperNumberToAgent(fanout, bus),
             call_records=calls,
-            require_paper=settings.backfill_require_paper,
         )
+        emergency, heartbeats, drill = parts.service, parts.heartbeats, parts.drill
         tracker.subscribe(emergency.on_call_event)
-        # Emergency-pool drill: `hotline drill` on demand, and every drill_interval_hours.
-        drill = EmergencyDrill(
-            ami,
-            utc_now,
-            results=EmergencyDrill.results_log(settings.journal_dir),
-            queue=settings.emergency_queue,
-            timeout=settings.drill_timeout,
-            on_result=emergency.on_drill_result,
-        )
-        ami.add_listener(
-            lambda event: drill.on_ami_message(event.message),
-            events=("AgentConnect", "OriginateResponse"),
-        )
         try:
             supervision_config = SupervisionConfig.from_mapping(settings.supervision)
         except ValueError as exc:
@@ -381,7 +419,7 @@ class HotlineService:
             call_tickets=call_tickets,
             fanout=fanout,
             emergency=emergency,
-            health_watch=health_watch,
+            health_watch=parts.health_watch,
             ivr=ivr,
             ivr_mode=ivr_mode,
             supervision=supervision,
