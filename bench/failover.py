@@ -54,6 +54,7 @@ from fallback.ports import BackfillOutcome, BackfillTicket  # noqa: E402
 from fallback.service import EmergencyService  # noqa: E402
 from fallback.switching import PbxSwitch  # noqa: E402
 from pbx.standin import PbxStandIn  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
 from testkit.scratch_db import (  # noqa: E402
     create_scratch_postgres,
     drop_scratch_postgres,
@@ -262,7 +263,7 @@ async def probe_round_time(args: argparse.Namespace, pg_url: str) -> float:
     engine = create_async_engine(url.render_as_string(hide_password=False))
     try:
         watch = HealthWatch([SqlWriteProbe(engine, timeout=args.timeout)], now)
-        await watch.run_round()  # creates the table, warms the pool
+        await watch.run_round()  # warms the pool
         times = []
         for _ in range(20):
             started = time.monotonic()
@@ -294,6 +295,7 @@ async def main() -> None:
         raise SystemExit("PostgreSQL is not reachable (HOTLINE_TEST_PG_URL)")
     sizes = [0] + [int(x) for x in args.waiting.split(",") if x.strip()]
     pg_url = await asyncio.to_thread(create_scratch_postgres, None, "hotline_bench_failover")
+    await asyncio.to_thread(upgrade, pg_url)  # health_probe comes from the migrations
     parsed = make_url(pg_url)
     upstream = (parsed.host or "127.0.0.1", int(parsed.port or 5432))
     try:

@@ -32,7 +32,6 @@ from supervision.domain.escalation import SupervisionPolicy, plan  # noqa: E402
 from supervision.notify import NoticeDispatcher, RecipientDirectory  # noqa: E402
 from supervision.scheduler import SlaScheduler  # noqa: E402
 from supervision.store import SupervisionStore  # noqa: E402
-from supervision.tables import create_tables  # noqa: E402
 
 NOW = datetime(2026, 11, 18, 6, 0, tzinfo=UTC)
 
@@ -68,8 +67,7 @@ async def fill(db: Database, n: int, seed: int = 6) -> None:
 async def measure(n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        await db.create()
-        await create_tables(db.engine)
+        await db.upgrade()
         await fill(db, n)
         store = SupervisionStore(db.sessions)
         policy = SupervisionPolicy()

@@ -72,16 +72,8 @@ class CallableProbe:
 
 
 class SqlWriteProbe:
-    """Write a fresh token for this node into `health_probe`, read it back, compare.
-
-    The table comes from migration 0002; CREATE IF NOT EXISTS covers databases made
-    without the migrations (demo, tests)."""
-
-    CREATE = (
-        "CREATE TABLE IF NOT EXISTS health_probe ("
-        "node VARCHAR(200) PRIMARY KEY, token VARCHAR(64) NOT NULL, "
-        "written_at VARCHAR(40) NOT NULL)"
-    )
+    """Write a fresh token for this node into `health_probe` (made by migration 0002),
+    read it back, compare."""
 
     def __init__(
         self,
@@ -99,15 +91,12 @@ class SqlWriteProbe:
         self.critical = critical
         self.node = node or f"{socket.gethostname()}:{os.getpid()}"
         self._clock = clock
-        self._table_ready = False
 
     async def check(self) -> str:
         token = secrets.token_hex(8)
         at = (self._clock() if self._clock else datetime.now().astimezone()).isoformat()
         params = {"node": self.node, "token": token, "at": at}
         async with self.engine.begin() as conn:
-            if not self._table_ready:
-                await conn.execute(text(self.CREATE))
             await conn.execute(text("DELETE FROM health_probe WHERE node = :node"), params)
             await conn.execute(
                 text(
@@ -119,7 +108,6 @@ class SqlWriteProbe:
                 text("SELECT token FROM health_probe WHERE node = :node"), params
             )
             read_back = result.scalar_one_or_none()
-        self._table_ready = True
         if read_back != token:
             raise HealthCheckFailed(f"wrote token {token}, read back {read_back!r}")
         return "write/read ok"

@@ -59,12 +59,10 @@ def monthly(
 async def _render(db_url: str, month: Month, out: Path, sl_target: int, zone: tzinfo) -> Path:
     from storage.database import Database
     from supervision.report import render_monthly
-    from supervision.tables import create_tables
 
     db = Database(db_url)
     try:
         await db.ping()
-        await create_tables(db.engine)  # the escalation table may not exist yet
         with Progress(
             TextColumn("{task.description}"), BarColumn(), console=_err, transient=True
         ) as bar:

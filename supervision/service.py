@@ -41,7 +41,6 @@ from supervision.notify.channels import (
 from supervision.notify.dispatcher import NoticeDispatcher
 from supervision.scheduler import SlaScheduler
 from supervision.store import SupervisionStore
-from supervision.tables import create_tables
 from supervision.wallboard import QueueStatusAgents, WallboardPublisher, emergency_from_message
 from supervision.web import SupervisionWebDeps, router
 
@@ -110,7 +109,6 @@ class SupervisionService:
         )
 
     async def start(self) -> None:
-        await create_tables(self.db.engine)
         await self.seed_today()
         if self._emergency_status is not None:
             state = emergency_from_message({"type": "mode", **self._emergency_status().as_json()})

@@ -1,9 +1,8 @@
 """The supervision package's own tables, on the storage engineer's declarative `Base`.
 
-They share `storage.models.Base.metadata` (so `Database.create()` creates them too).
-Alembic revision 0002 (storage/migrations) creates them for `hotline db upgrade`; keep it
-in step with these models (tests/integration/storage/test_migrations.py compares them).
-`create_tables` stays as an idempotent safety net for databases made otherwise.
+They share `storage.models.Base.metadata`. Alembic revision 0002 (storage/migrations)
+creates them for `hotline db upgrade`; keep it in step with these models
+(tests/integration/storage/test_migrations.py compares them).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, UtcDateTime
@@ -75,13 +73,3 @@ SUPERVISION_TABLES: tuple[Table, ...] = tuple(
     Base.metadata.tables[name]
     for name in ("supervision_steps", "supervision_notices", "supervision_pauses")
 )
-
-
-async def create_tables(engine: AsyncEngine) -> None:
-    """Create the supervision tables if missing (idempotent)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(
-            lambda sync: Base.metadata.create_all(
-                sync, tables=list(SUPERVISION_TABLES), checkfirst=True
-            )
-        )

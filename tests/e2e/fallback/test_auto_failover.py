@@ -26,7 +26,7 @@ from fallback.ports import BackfillOutcome, BackfillTicket
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from pbx.standin import PbxStandIn
-from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
+from testkit.scratch_db import migrated_scratch_postgres, postgres_available
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 MAIN, EMER = "hotline-main", "hotline-emergency"
@@ -105,11 +105,8 @@ async def until(predicate, timeout: float = 20.0) -> None:
 async def scratch_db() -> AsyncIterator[str]:
     if not postgres_available():
         pytest.skip("PostgreSQL not reachable")
-    url = await asyncio.to_thread(create_scratch_postgres, None, "fallback_failover")
-    try:
+    with migrated_scratch_postgres("fallback_failover") as url:
         yield url
-    finally:
-        await asyncio.to_thread(drop_scratch_postgres, url)
 
 
 async def test_database_black_hole_triggers_failover_and_nobody_is_dropped(

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fallback.domain.mode import Verdict
 from fallback.health import CallableProbe, HealthWatch, SqlWriteProbe
+from storage.database import async_url
+from storage.migrate import upgrade
 
 PG_HOST = os.environ.get("HOTLINE_TEST_PG_HOST", "127.0.0.1")
 
@@ -28,7 +30,9 @@ def clock() -> datetime:
 
 @pytest.fixture
 async def sqlite_engine(tmp_path) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
+    url = f"sqlite:///{tmp_path / 'hotline.db'}"
+    await asyncio.to_thread(upgrade, url)  # health_probe comes from the migrations
+    engine = create_async_engine(async_url(url))
     yield engine
     await engine.dispose()
 
@@ -41,6 +45,7 @@ async def pg_engine() -> AsyncIterator[AsyncEngine]:
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     await admin.execute(f'CREATE DATABASE "{name}"')
+    await asyncio.to_thread(upgrade, f"postgresql://postgres@{PG_HOST}/{name}")
     engine = create_async_engine(f"postgresql+asyncpg://postgres@{PG_HOST}/{name}")
     try:
         yield engine
@@ -64,6 +69,7 @@ async def test_sqlite_probe_writes_and_reads_back(sqlite_engine) -> None:
 
 async def test_read_only_sqlite_database_fails_the_probe(tmp_path) -> None:
     path = tmp_path / "ro.db"
+    await asyncio.to_thread(upgrade, f"sqlite:///{path}")
     rw = create_async_engine(f"sqlite+aiosqlite:///{path}")
     await SqlWriteProbe(rw, timeout=5).check()
     await rw.dispose()

@@ -16,7 +16,6 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from storage.database import Database
-from supervision.tables import create_tables
 from testkit.scratch_db import scratch_sqlite_url
 
 OK = (200, {"errcode": 0, "errmsg": "ok"})
@@ -130,7 +129,6 @@ async def smtp_sink() -> AsyncIterator[MailSink]:
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
     db = Database(scratch_sqlite_url(tmp_path))
     await db.create()
-    await create_tables(db.engine)  # idempotent: Database.create() made them already
     try:
         yield db
     finally:
