@@ -42,7 +42,20 @@ class _InLoopServer(uvicorn.Server):
 
 
 class ConsoleServer:
-    def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """uvicorn in the caller's event loop, without its own signal handling or logging set-up.
+
+    `proxy_headers`: believe `X-Forwarded-For` from uvicorn's `FORWARDED_ALLOW_IPS`
+    (default 127.0.0.1, a reverse proxy on the same host); off, every client is the
+    address that connected."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        proxy_headers: bool = False,
+    ) -> None:
         config = uvicorn.Config(
             app,
             host=host,
@@ -50,7 +63,7 @@ class ConsoleServer:
             log_config=None,  # the CLI configures logging once
             lifespan="off",
             ws="websockets-sansio",
-            proxy_headers=False,
+            proxy_headers=proxy_headers,
             server_header=False,
         )
         self._server = _InLoopServer(config)

@@ -15,12 +15,10 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketState
 
-from console.errors import NotAuthenticated
-from console.runtime import bearer_token, runtime_of, same_origin
-from console.sessions import COOKIE_NAME, Session
+from console.runtime import runtime_of
+from console.websocket_auth import authenticate_websocket, deny_handshake
 from routing.records import ConsoleUser, UserRole
 
 log = logging.getLogger(__name__)
@@ -37,40 +35,9 @@ def topics_for(user: ConsoleUser) -> tuple[str, ...]:
     return tuple(topics)
 
 
-async def _deny(websocket: WebSocket, status: int, detail: str) -> None:
-    """Refuse the handshake with a real HTTP status when the server supports it."""
-    try:
-        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=status))
-    except RuntimeError:
-        # No denial-response extension: close during the handshake (client sees 403).
-        await websocket.close(code=4000 + status, reason=detail[:100])
-
-
-async def _authenticate(websocket: WebSocket) -> Session | None:
-    runtime = runtime_of(websocket)
-    token = websocket.query_params.get("token") or bearer_token(websocket)
-    from_cookie = False
-    if not token:
-        token = websocket.cookies.get(COOKIE_NAME)
-        from_cookie = token is not None
-    if from_cookie and not same_origin(websocket):
-        # A cookie rides along on cross-site websocket handshakes: refuse those.
-        await _deny(websocket, 403, "cross-site websocket refused")
-        return None
-    try:
-        session = await runtime.sessions.resolve(token)
-    except NotAuthenticated as exc:
-        await _deny(websocket, 401, str(exc))
-        return None
-    if not session.user.role.at_least(UserRole.AGENT):
-        await _deny(websocket, 403, "this needs the agent role")
-        return None
-    return session
-
-
 @router.websocket("/ws/console")
 async def console_socket(websocket: WebSocket) -> None:
-    session = await _authenticate(websocket)
+    session = await authenticate_websocket(websocket, UserRole.AGENT)
     if session is None:
         return
     runtime = runtime_of(websocket)
@@ -79,7 +46,7 @@ async def console_socket(websocket: WebSocket) -> None:
         subscription = await runtime.deps.bus.subscribe(*topics_for(user))
     except Exception as exc:  # e.g. Redis unreachable: the page retries with back-off
         log.error("console websocket for %s: bus unavailable: %s", user.username, exc)
-        await _deny(websocket, 503, "live messages unavailable; retrying")
+        await deny_handshake(websocket, 503, "live messages unavailable; retrying")
         return
     await websocket.accept()
     presence = runtime.deps.presence

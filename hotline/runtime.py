@@ -2,8 +2,8 @@
 
 `HotlineService` = the AMI controller (client + call tracker + event pipeline), the
 FastAGI IVR server, the emergency service with its health watch, the supervision
-scheduler and wallboard, and the web console (uvicorn), sharing one event loop.
-Nothing here holds domain rules; it only wires ports to adapters.
+scheduler and wallboard, and the web console (`console.server.ConsoleServer`), sharing
+one event loop. Nothing here holds domain rules; it only wires ports to adapters.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import uvicorn
-from fastapi import WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ami.client import AmiClient, LinkState
@@ -27,11 +25,11 @@ from bus import InProcessBus, MessageBus
 from bus.redis import RedisBus
 from cluster import ClusterController, ModeHandover, build_controller, default_node_name
 from console import ConsoleDeps, create_app
-from console.errors import NotAuthenticated
 from console.outage import outage_router
-from console.runtime import bearer_token, require, runtime_of, same_origin
-from console.sessions import COOKIE_NAME
+from console.runtime import require
+from console.server import ConsoleServer, ConsoleServerError
 from console.shared_state import ConsoleState
+from console.websocket_auth import websocket_role_check
 from fallback.domain.mode import EmergencyPolicy
 from fallback.drill import DrillSchedule, EmergencyDrill
 from fallback.health import ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe, SqlWriteProbe
@@ -79,25 +77,6 @@ async def _unbound_hook(_arg: Any) -> None:
 
 def _as_is(handler: Any) -> Any:
     return handler
-
-
-async def _supervisor_websocket(websocket: WebSocket) -> bool:
-    """Wallboard websocket: a supervisor's session token (query, bearer or same-site cookie)."""
-    token = websocket.query_params.get("token") or bearer_token(websocket)
-    if not token:
-        token = websocket.cookies.get(COOKIE_NAME)
-        if token and not same_origin(websocket):
-            await websocket.close(code=4403, reason="cross-site websocket refused")
-            return False
-    try:
-        session = await runtime_of(websocket).sessions.resolve(token)
-    except NotAuthenticated:
-        await websocket.close(code=4401, reason="log in first")
-        return False
-    if not session.user.role.at_least(UserRole.SUPERVISOR):
-        await websocket.close(code=4403, reason="this needs the supervisor role")
-        return False
-    return True
 
 
 def console_state_for(settings: Settings, db: Database) -> ConsoleState:
@@ -173,14 +152,6 @@ class _PaperNumberToAgent:
                 "caller_number": caller_number,
             },
         )
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the service owns SIGINT/SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def]
-        yield
 
 
 @dataclass(frozen=True)
@@ -281,10 +252,9 @@ class HotlineService:
     supervision: SupervisionService
     outage: OutageAnnouncements
     app: Any
-    http: _QuietServer | None = None
+    http: ConsoleServer | None = None
     # Log-outs (database), log-in throttle and open consoles (Redis) shared by consoles.
     console_state: ConsoleState | None = None
-    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     http_port: int | None = None
     drill: EmergencyDrill | None = None
     # False when the database did not answer at start (restart during an outage).
@@ -478,7 +448,7 @@ class HotlineService:
             supervision.web_router(
                 require_supervisor=require(UserRole.SUPERVISOR),
                 require_agent=require(UserRole.AGENT),
-                authorize_websocket=_supervisor_websocket,
+                authorize_websocket=websocket_role_check(UserRole.SUPERVISOR),
             )
         )
         service.app.include_router(outage_router(service.outage))
@@ -568,23 +538,15 @@ class HotlineService:
             await self.ivr.start(s.agi_host, s.agi_port)
         if self.cluster is not None:
             await self.cluster.start()  # campaigns; `_take_lead` runs once elected
-        config = uvicorn.Config(
-            self.app,
-            host=s.http_host,
-            port=s.http_port,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-        )
-        self.http = _QuietServer(config)
-        self._tasks.append(asyncio.create_task(self.http.serve(), name="http"))
-        while not self.http.started:
-            if self._tasks[-1].done():
-                self._tasks[-1].result()  # raises the bind error
-                raise ConfigError(f"cannot serve HTTP on {s.http_host}:{s.http_port}")
-            await asyncio.sleep(0.02)
-        sockets = [sock for server in self.http.servers for sock in server.sockets]
-        self.http_port = sockets[0].getsockname()[1] if sockets else s.http_port
+        # X-Forwarded-For from the reverse proxy on this host is believed (uvicorn's
+        # FORWARDED_ALLOW_IPS); INTERFACE.md's HOTLINE_TRUSTED_PROXIES would replace it.
+        self.http = ConsoleServer(self.app, host=s.http_host, port=s.http_port, proxy_headers=True)
+        try:
+            await self.http.start()
+        except ConsoleServerError as exc:
+            self.http = None
+            raise ConfigError(str(exc)) from exc
+        self.http_port = self.http.port
         log.info("console on http://%s:%s", s.http_host, self.http_port)
 
     async def _take_lead(self, token: int) -> None:
@@ -653,7 +615,7 @@ class HotlineService:
 
     async def stop(self) -> None:
         if self.http is not None:
-            self.http.should_exit = True
+            await self.http.stop()  # open requests finish, websockets close
         if self.cluster is not None:
             await self.cluster.stop()  # steps down and releases the lease at once
         elif self._leading:
@@ -661,11 +623,6 @@ class HotlineService:
         await self.ivr.stop()
         await self.ami.stop()
         await self.pipeline.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         await self.emergency.stop()
         await self.outage.stop()
         if self.drill is not None and self.drill.results is not None:
