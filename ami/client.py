@@ -35,7 +35,6 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
 from ami.actions import HeaderValue, check_value, encode_action, variables_header
-from ami.control import QueueEntry, QueueMemberState, QueueSnapshot
 from ami.errors import (
     AmiActionError,
     AmiAuthenticationFailed,
@@ -45,6 +44,7 @@ from ami.errors import (
 from ami.events import AmiEvent, typed_event
 from ami.protocol import AmiFrameParser, AmiMessage
 from ami.tracker import CallTracker, ResyncChannel
+from calls.control import QueueEntry, QueueMemberState, QueueSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class _AmiWire(AMIProtocol, asyncio.BufferedProtocol):  # type: ignore[misc]
 
 
 class AmiClient(Manager):  # type: ignore[misc]
-    """AMI client implementing `ami.control.CallControl`."""
+    """AMI client implementing `calls.control.CallControl`."""
 
     def __init__(
         self,

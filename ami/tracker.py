@@ -2,7 +2,7 @@
 
 Channels are grouped by ``Linkedid``. The tracker is synchronous and does no I/O: the
 AMI client feeds it typed events (`handle`), and after a reconnect the resync result
-(`resync`). Subscribers receive `ami.calls` domain events; they must not block.
+(`resync`). Subscribers receive `calls.record` domain events; they must not block.
 
 Rules taken from real Asterisk 22 recordings (see ../shared/asterisk-transcripts):
 * ``QueueCallerLeave`` comes *before* ``AgentConnect``.
@@ -31,7 +31,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ami import events as ev
-from ami.calls import (
+from ami.protocol import AmiMessage
+from calls.record import (
     AgentNoAnswer,
     AgentRinging,
     CallAbandoned,
@@ -46,7 +47,6 @@ from ami.calls import (
     DomainCallEvent,
     TrackedCall,
 )
-from ami.protocol import AmiMessage
 
 log = logging.getLogger(__name__)
 

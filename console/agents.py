@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ami.control import CallControl
 from ami.errors import AmiActionError, AmiError, HeaderInjection
+from calls.control import CallControl
 from console.domain.agent_state import AgentState, Membership, QueueAction, after, plan
 from console.errors import NoPhoneInterface, PbxRefused
 from routing.records import ConsoleUser

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ami.control import CallControl
 from bus import MessageBus
+from calls.control import CallControl
 from console.ports import LoginAttempts, PresenceBoard, SessionRevocations
 from console.presence import ConsolePresence
 from console.throttling import LocalLoginAttempts

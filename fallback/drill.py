@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from ami.control import CallControl
 from ami.errors import AmiError
+from calls.control import CallControl
 from fallback.domain.drill import next_drill_due
 from fallback.journal import JsonLinesLog
 from fallback.records import DrillResult

@@ -27,8 +27,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ami.control import CallControl
 from ami.errors import AmiError, AmiNotConnected, AmiTimeout
+from calls.control import CallControl
 from fallback.domain.mode import Verdict
 from fallback.errors import HealthCheckFailed, HealthCheckInconclusive
 from fallback.ports import HealthProbe

@@ -5,7 +5,7 @@ Offered (the console and API code against these): `EmergencyControl`, `BackfillD
 
 Needed from the world (the lead wires adapters): `HealthProbe` (the shipped probes are in
 `fallback.health`), `BackfillTicketSink` (`fallback.tickets.TicketStoreBackfillSink` adapts
-`routing.ports.TicketStore`), and the PBX through `ami.control.CallControl`.
+`routing.ports.TicketStore`), and the PBX through `calls.control.CallControl`.
 """
 
 from __future__ import annotations

@@ -32,7 +32,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ami.calls import (
+from ami.errors import AmiError
+from bus.base import MessageBus
+from calls.control import CallControl
+from calls.record import (
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -44,9 +47,6 @@ from ami.calls import (
     CallState,
     DomainCallEvent,
 )
-from ami.control import CallControl
-from ami.errors import AmiError
-from bus.base import MessageBus
 from fallback.domain import backfill as bf
 from fallback.domain import mode as md
 from fallback.errors import (

@@ -19,8 +19,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ami.control import CallControl, QueueEntry
 from ami.errors import AmiActionError, AmiError, AmiNotConnected
+from calls.control import CallControl, QueueEntry
 from fallback.errors import InvalidRequest, SwitchError
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from ami.calls import CallEnded, DomainCallEvent
+from calls.record import CallEnded, DomainCallEvent
 
 log = logging.getLogger(__name__)
 

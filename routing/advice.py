@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from ami.control import CallControl
+from calls.control import CallControl
 from routing.router import CallRouter, available_members
 
 log = logging.getLogger(__name__)

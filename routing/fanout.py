@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from ami.calls import (
+from bus import MessageBus
+from calls.record import (
     AgentNoAnswer,
     AgentRinging,
     CallAnswered,
@@ -31,7 +32,6 @@ from ami.calls import (
     CallSnapshot,
     DomainCallEvent,
 )
-from bus import MessageBus
 from routing.domain.answering import answered_changes
 from routing.ports import SiteDirectory, TicketStore, UserStore
 from routing.records import SiteRecord, Ticket, TicketStatus

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 
-from ami.control import QueueSnapshot
+from calls.control import QueueSnapshot
 from routing.domain.levels import FaultLevel, SlaPolicy
 from routing.domain.priority import (
     PREFERRED_RING_SECONDS,

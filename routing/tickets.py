@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ami.calls import (
+from calls.record import (
     AgentRinging,
     CallAbandoned,
     CallAnswered,

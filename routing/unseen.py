@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
 
-from ami.calls import CallAnswered, CallEnded, CallSnapshot, CallState, DomainCallEvent
+from calls.record import CallAnswered, CallEnded, CallSnapshot, CallState, DomainCallEvent
 from routing.domain.unseen_calls import UnseenCall, unseen_calls
 from routing.errors import RoutingError
 from routing.ports import CdrSource, SiteDirectory

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ami.calls import CallSnapshot
+from calls.record import CallSnapshot
 from routing.errors import InvalidInput, StoreUnavailable
 from routing.records import CallFilter, CallRecord
 from storage.database import Database

@@ -24,8 +24,8 @@ import httpx
 from fastapi import APIRouter, WebSocket
 from sqlalchemy import select
 
-from ami.control import CallControl
 from bus import MessageBus
+from calls.control import CallControl
 from routing.domain.levels import SlaPolicy
 from storage.database import Database
 from storage.models import CallRow

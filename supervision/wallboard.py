@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
-from ami.calls import CallEvent
-from ami.control import CallControl
 from bus import MessageBus
+from calls.control import CallControl
+from calls.record import CallEvent
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.sla import TicketSla
 from supervision.domain.wallboard import (

@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
-from ami.calls import (
+from calls.control import QueueEntry
+from calls.record import (
     AgentRinging,
     CallAbandoned,
     CallAnswered,
@@ -23,7 +24,6 @@ from ami.calls import (
     CallOutcome,
     CallQueued,
 )
-from ami.control import QueueEntry
 from routing.domain.levels import FaultLevel
 from supervision.domain.sla import ClockState, TicketSla
 

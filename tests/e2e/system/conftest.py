@@ -26,7 +26,7 @@ import pytest
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
-from ami.calls import DomainCallEvent
+from calls.record import DomainCallEvent
 from hotline.runtime import HotlineService
 from hotline.settings import Settings
 from pbx import PbxStandIn

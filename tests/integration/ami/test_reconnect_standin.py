@@ -8,9 +8,9 @@ import asyncio
 import socket
 from collections import Counter
 
-from ami.calls import CallEnded, CallOutcome, DomainCallEvent
 from ami.client import AmiClient
 from ami.tracker import CallTracker
+from calls.record import CallEnded, CallOutcome, DomainCallEvent
 from pbx.standin import PbxStandIn
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from ami.control import QueueEntry, QueueMemberState, QueueSnapshot
 from ami.errors import AmiActionError, AmiError
 from bus import InProcessBus
+from calls.control import QueueEntry, QueueMemberState, QueueSnapshot
 from console import ConsoleDeps, create_app
 from console.server import ConsoleServer
 from fallback.errors import BackfillConflict, BackfillIncomplete, InvalidRequest, UnknownPaperNumber

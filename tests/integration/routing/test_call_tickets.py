@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ami.calls import (
+from calls.record import (
     CallAbandoned,
     CallAnswered,
     CallEnded,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ami.control import QueueMemberState, QueueSnapshot
+from calls.control import QueueMemberState, QueueSnapshot
 from ivr.directory import DirectorySite, InMemorySiteDirectory, InMemorySurveySink, StaticIvrMode
 from ivr.menu_file import load_menu
 from ivr.server import IvrServer

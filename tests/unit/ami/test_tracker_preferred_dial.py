@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ami.calls import (
+from ami.events import typed_event
+from ami.protocol import AmiFrameParser
+from ami.tracker import CallTracker, ResyncChannel
+from calls.record import (
     AgentNoAnswer,
     AgentRinging,
     CallAbandoned,
@@ -21,9 +24,6 @@ from ami.calls import (
     CallState,
     DomainCallEvent,
 )
-from ami.events import typed_event
-from ami.protocol import AmiFrameParser
-from ami.tracker import CallTracker, ResyncChannel
 
 CALLER = "PJSIP/trunk-00000009"
 CALL_ID = "1795304030.13"

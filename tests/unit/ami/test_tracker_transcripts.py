@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ami.calls import (
+from ami.events import EVENT_TYPES, UnknownEvent, field_names, typed_event
+from ami.protocol import AmiFrameParser
+from ami.tracker import CallTracker, ResyncChannel, interface_of
+from calls.record import (
     AgentNoAnswer,
     AgentRinging,
     CallAbandoned,
@@ -19,9 +22,6 @@ from ami.calls import (
     CallStarted,
     DomainCallEvent,
 )
-from ami.events import EVENT_TYPES, UnknownEvent, field_names, typed_event
-from ami.protocol import AmiFrameParser
-from ami.tracker import CallTracker, ResyncChannel, interface_of
 from testkit.transcripts import connections, read_transcript, received_stream, transcripts_dir
 
 TRANSCRIPTS = transcripts_dir()

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ami.control import QueueEntry, QueueMemberState, QueueSnapshot
 from ami.errors import AmiActionError, AmiNotConnected, HeaderInjection
+from calls.control import QueueEntry, QueueMemberState, QueueSnapshot
 from fallback.ports import BackfillOutcome, BackfillTicket
 
 
@@ -39,7 +39,7 @@ class Waiting:
 
 @dataclass
 class FakePbx:
-    """Implements ami.control.CallControl over in-memory queues."""
+    """Implements calls.control.CallControl over in-memory queues."""
 
     actions: list[tuple[Any, ...]] = field(default_factory=list)
     queues: dict[str, list[Waiting]] = field(default_factory=dict)

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from ami.control import QueueMemberState
 from ami.errors import AmiActionError
+from calls.control import QueueMemberState
 from fallback.domain.mode import Verdict
 from fallback.errors import HealthCheckFailed
 from fallback.health import CallableProbe, ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from ami.calls import (
+from calls.record import (
     CallAnswered,
     CallEnded,
     CallOutcome,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ami.control import QueueMemberState, QueueSnapshot
+from calls.control import QueueMemberState, QueueSnapshot
 from routing.domain.levels import FaultLevel, SlaPolicy
 from routing.domain.priority import (
     dialable,

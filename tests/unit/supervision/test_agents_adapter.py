@@ -1,6 +1,6 @@
 from typing import Any
 
-from ami.control import QueueMemberState, QueueSnapshot
+from calls.control import QueueMemberState, QueueSnapshot
 from supervision.wallboard import QueueStatusAgents, emergency_from_message
 
 

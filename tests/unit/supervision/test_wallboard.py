@@ -1,7 +1,8 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from ami.calls import (
+from calls.control import QueueEntry
+from calls.record import (
     AgentRinging,
     CallAbandoned,
     CallAnswered,
@@ -11,7 +12,6 @@ from ami.calls import (
     CallSnapshot,
     CallState,
 )
-from ami.control import QueueEntry
 from routing.domain.levels import FaultLevel, SlaPolicy
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.sla import SlaTicket, TicketStatus, assess
