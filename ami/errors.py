@@ -1,17 +1,29 @@
-"""Errors of the AMI layer. One root (`AmiError`); no HTTP notions here."""
+"""Errors of the AMI layer. One root (`AmiError`); no HTTP notions here.
+
+Each is also the matching `calls.errors` error of the `CallControl` port the client
+implements, so callers holding a `CallControl` catch those instead.
+"""
 
 from __future__ import annotations
 
+from calls.errors import (
+    CallControlError,
+    PbxActionFailed,
+    PbxNotConnected,
+    PbxTimeout,
+    UnsafeValue,
+)
 
-class AmiError(Exception):
+
+class AmiError(CallControlError):
     """Root of every error raised by the `ami` package."""
 
 
-class HeaderInjection(AmiError, ValueError):
+class HeaderInjection(AmiError, UnsafeValue):
     """A value bound for the AMI socket contains CR or LF (header injection)."""
 
 
-class AmiNotConnected(AmiError):
+class AmiNotConnected(AmiError, PbxNotConnected):
     """No authenticated AMI connection right now."""
 
 
@@ -19,14 +31,9 @@ class AmiAuthenticationFailed(AmiError):
     """Asterisk refused the Login."""
 
 
-class AmiActionError(AmiError):
+class AmiActionError(AmiError, PbxActionFailed):
     """Asterisk answered an action with `Response: Error` (or Failure)."""
 
-    def __init__(self, action: str, message: str) -> None:
-        super().__init__(f"{action}: {message}")
-        self.action = action
-        self.message = message
 
-
-class AmiTimeout(AmiError):
+class AmiTimeout(AmiError, PbxTimeout):
     """No response to an action within its timeout."""

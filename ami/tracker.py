@@ -2,7 +2,7 @@
 
 Channels are grouped by ``Linkedid``. The tracker is synchronous and does no I/O: the
 AMI client feeds it typed events (`handle`), and after a reconnect the resync result
-(`resync`). Subscribers receive `calls.record` domain events; they must not block.
+(`resync`). Subscribers receive `calls` domain events; they must not block.
 
 Rules taken from real Asterisk 22 recordings (see ../shared/asterisk-transcripts):
 * ``QueueCallerLeave`` comes *before* ``AgentConnect``.
@@ -26,13 +26,15 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ami import events as ev
 from ami.protocol import AmiMessage
-from calls.record import (
+from calls.channels import interface_of
+from calls.clock import Clock, utc_now
+from calls.events import (
     AgentNoAnswer,
     AgentRinging,
     CallAbandoned,
@@ -40,35 +42,79 @@ from calls.record import (
     CallEnded,
     CallIdentified,
     CallLeftQueue,
-    CallOutcome,
     CallQueued,
     CallStarted,
-    CallState,
     DomainCallEvent,
-    TrackedCall,
 )
+from calls.record import CallOutcome, CallSnapshot, CallState
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Subscriber = Callable[[DomainCallEvent], None]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+@dataclass
+class TrackedCall:
+    """Mutable picture of one call while the tracker folds its channels; published only
+    as a `CallSnapshot`."""
 
+    call_id: str
+    channel: str
+    caller_number: str
+    caller_name: str
+    started_at: datetime
+    state: CallState = CallState.IN_IVR
+    queue: str | None = None
+    queue_position: int | None = None
+    # Since when the caller waits for an agent: queue join, or the preferred-engineer Dial.
+    queued_at: datetime | None = None
+    agent_interface: str | None = None
+    agent_member_name: str | None = None
+    agent_channel: str | None = None
+    ringing_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: CallOutcome | None = None
+    hold_seconds: int | None = None
+    talk_seconds: int | None = None
+    # Channel variables the IVR set (HOTLINE_SITE, HOTLINE_LEVEL, HOTLINE_QUEUE, ...).
+    variables: dict[str, str] = field(default_factory=dict)
+    # Every channel (Uniqueid -> channel name) that belongs to this call.
+    channels: dict[str, str] = field(default_factory=dict)
+    # True when the call was learnt from a resync rather than seen from its start.
+    resynced: bool = False
 
-def interface_of(channel: str) -> str:
-    """Queue-member interface from a channel name.
+    @property
+    def site_code(self) -> str | None:
+        return self.variables.get("HOTLINE_SITE") or None
 
-    ``PJSIP/1001-00000008`` → ``PJSIP/1001``;
-    ``Local/1001@agents-local-00000000;1`` → ``Local/1001@agents-local``.
-    """
-    base = channel.split(";", 1)[0]
-    head, sep, tail = base.rpartition("-")
-    if sep and len(tail) == 8 and all(c in "0123456789abcdef" for c in tail):
-        return head
-    return base
+    @property
+    def level(self) -> int | None:
+        raw = self.variables.get("HOTLINE_LEVEL", "")
+        return int(raw) if raw.isdigit() and 1 <= int(raw) <= 4 else None
+
+    def snapshot(self) -> CallSnapshot:
+        return CallSnapshot(
+            call_id=self.call_id,
+            channel=self.channel,
+            caller_number=self.caller_number,
+            caller_name=self.caller_name,
+            state=self.state,
+            started_at=self.started_at,
+            queue=self.queue,
+            queued_at=self.queued_at,
+            agent_interface=self.agent_interface,
+            agent_member_name=self.agent_member_name,
+            answered_at=self.answered_at,
+            ended_at=self.ended_at,
+            outcome=self.outcome,
+            hold_seconds=self.hold_seconds,
+            talk_seconds=self.talk_seconds,
+            site_code=self.site_code,
+            level=self.level,
+            variables=dict(self.variables),
+            resynced=self.resynced,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +159,7 @@ class CallTracker:
     def __init__(
         self,
         *,
-        clock: Clock = _utcnow,
+        clock: Clock = utc_now,
         inbound_contexts: Iterable[str] = ("hotline-in",),
         ended_memory: int = 2000,
     ) -> None:

@@ -36,7 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from ami.client import AmiClient  # noqa: E402
 from ami.tracker import CallTracker  # noqa: E402
+from calls.clock import utc_now  # noqa: E402
 from fallback.domain.mode import EmergencyPolicy  # noqa: E402
 from fallback.health import HealthWatch, SqlWriteProbe  # noqa: E402
 from fallback.journal import EmergencyJournal  # noqa: E402
@@ -63,10 +64,6 @@ from testkit.scratch_db import (  # noqa: E402
 
 MAIN, EMER = "hotline-main", "hotline-emergency"
 SPEED = 20.0  # the stand-in's dialplan pauses; the measured switch itself is real time
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class BlackHole:
@@ -160,14 +157,14 @@ class Stack:
             tracker=self.tracker,
             ping_interval=5.0,
         )
-        self.watch = HealthWatch([SqlWriteProbe(self.engine, timeout=args.timeout)], now)
+        self.watch = HealthWatch([SqlWriteProbe(self.engine, timeout=args.timeout)], utc_now)
         self.service = EmergencyService(
             control=self.client,
             switch=PbxSwitch(self.client, pool=["PJSIP/1901"], retry_delay=0.05),
             journal=EmergencyJournal(tmp),
             paper=PaperNumberAllocator(tmp),
             sink=NoTickets(),
-            clock=now,
+            clock=utc_now,
             health=self.watch,
             policy=EmergencyPolicy(failures_to_enter=args.failures, hold_down=timedelta(0)),
         )
@@ -262,7 +259,7 @@ async def probe_round_time(args: argparse.Namespace, pg_url: str) -> float:
     url = make_url(pg_url).set(drivername="postgresql+asyncpg")
     engine = create_async_engine(url.render_as_string(hide_password=False))
     try:
-        watch = HealthWatch([SqlWriteProbe(engine, timeout=args.timeout)], now)
+        watch = HealthWatch([SqlWriteProbe(engine, timeout=args.timeout)], utc_now)
         await watch.run_round()  # warms the pool
         times = []
         for _ in range(20):

@@ -1,10 +1,10 @@
 """`CallControl`: the port through which the domain asks the PBX to do things.
 
 The AMI client implements it (`ami.client.AmiClient`); tests use the PBX stand-in or a fake.
-Every method raises `ami.errors.AmiActionError` when Asterisk answers with an error and
-`ami.errors.AmiNotConnected` when no authenticated connection exists; none of them
-swallows a failure. Values containing CR or LF raise `ami.errors.HeaderInjection`
-before anything is written to the socket.
+Every method raises `calls.errors.PbxActionFailed` when the PBX answers with an error and
+`calls.errors.PbxNotConnected` when no usable connection exists; none of them swallows a
+failure. Values containing CR or LF raise `calls.errors.UnsafeValue` before anything is
+sent.
 """
 
 from __future__ import annotations
@@ -43,11 +43,16 @@ class QueueMemberState:
 
 @dataclass(frozen=True, slots=True)
 class QueueSnapshot:
+    """Members and waiting callers of one queue, or of every queue."""
+
     members: tuple[QueueMemberState, ...]
     entries: tuple[QueueEntry, ...]
 
 
 class CallControl(Protocol):
+    """What the hotline asks of the PBX: queue membership, moving and placing calls,
+    channel variables, the AstDB, user events and CLI commands."""
+
     async def queue_add(
         self,
         queue: str,

@@ -16,7 +16,6 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import event, text
@@ -24,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
+from calls.clock import utc_now
 from cluster.errors import StaleLeader
 
 DB_FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
@@ -51,7 +51,7 @@ class FenceStore:
                     "INSERT INTO controller_fence (name, token, holder, claimed_at)"
                     " VALUES (:name, 0, '', :at) ON CONFLICT (name) DO NOTHING"
                 ),
-                {"name": self.name, "at": datetime.now(UTC).isoformat()},
+                {"name": self.name, "at": utc_now().isoformat()},
             )
 
     async def claim(self, token: int, holder: str) -> bool:
@@ -66,7 +66,7 @@ class FenceStore:
                 {
                     "token": token,
                     "holder": holder,
-                    "at": datetime.now(UTC).isoformat(),
+                    "at": utc_now().isoformat(),
                     "name": self.name,
                 },
             )

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ami.errors import AmiActionError, AmiError, HeaderInjection
 from calls.control import CallControl
+from calls.errors import CallControlError, PbxActionFailed, UnsafeValue
 from console.domain.agent_state import AgentState, Membership, QueueAction, after, plan
 from console.errors import NoPhoneInterface, PbxRefused
 from routing.records import ConsoleUser
@@ -19,12 +19,12 @@ from routing.records import ConsoleUser
 log = logging.getLogger(__name__)
 
 
-def _already_member(exc: AmiActionError) -> bool:
+def _already_member(exc: PbxActionFailed) -> bool:
     # Asterisk: "Unable to add interface: Already there" (e.g. after a controller restart).
     return "already there" in exc.message.lower()
 
 
-def _not_member(exc: AmiActionError) -> bool:
+def _not_member(exc: PbxActionFailed) -> bool:
     # Asterisk: "Unable to remove interface: Not there".
     return "not there" in exc.message.lower()
 
@@ -87,7 +87,7 @@ class AgentDesk:
         member left from an earlier session), so "paused" really pauses a live member."""
         try:
             snapshot = await self._control.queue_status(self._queue)
-        except AmiError as exc:
+        except CallControlError as exc:
             raise PbxRefused(
                 f"the PBX did not report queue {self._queue} for {interface}: {exc}"
             ) from exc
@@ -105,7 +105,7 @@ class AgentDesk:
                 case QueueAction.ADD:
                     try:
                         await self._control.queue_add(self._queue, interface, member_name=username)
-                    except AmiActionError as exc:
+                    except PbxActionFailed as exc:
                         if not _already_member(exc):
                             raise
                         # Still a member from before: make sure it takes calls.
@@ -119,12 +119,12 @@ class AgentDesk:
                 case QueueAction.REMOVE:
                     try:
                         await self._control.queue_remove(self._queue, interface)
-                    except AmiActionError as exc:
+                    except PbxActionFailed as exc:
                         if not _not_member(exc):
                             raise
-        except HeaderInjection as exc:
+        except UnsafeValue as exc:
             raise NoPhoneInterface(f"invalid phone interface for {username}: {exc}") from exc
-        except AmiError as exc:
+        except CallControlError as exc:
             self._synced.discard(username)  # uncertain now: read the PBX again next time
             log.warning("queue %s for %s (%s) failed: %s", action.value, username, interface, exc)
             raise PbxRefused(f"the PBX did not {action.value} {interface}: {exc}") from exc

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from ami.errors import AmiError
+from calls.errors import CallControlError
 from console import api, pages, ws
 from console.agents import AgentDesk
 from console.deps import HEALTHY_STATES, ConsoleDeps
@@ -130,8 +130,8 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     async def _console(request: Request, exc: ConsoleError) -> JSONResponse:
         return _error(400, str(exc))
 
-    @app.exception_handler(AmiError)
-    async def _ami(request: Request, exc: AmiError) -> JSONResponse:
+    @app.exception_handler(CallControlError)
+    async def _ami(request: Request, exc: CallControlError) -> JSONResponse:
         log.warning("PBX error on %s: %s", request.url.path, exc)
         return _error(502, f"the PBX failed: {exc}")
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bus import MessageBus
+from calls.clock import Clock, utc_now
 from calls.control import CallControl
 from console.ports import LoginAttempts, PresenceBoard, SessionRevocations
 from console.presence import ConsolePresence
@@ -28,10 +29,6 @@ ComponentState = str | Mapping[str, Any]
 HealthProbe = Callable[[], Awaitable[Mapping[str, ComponentState]]]
 
 HEALTHY_STATES = frozenset({"ok", "up", "disabled", "not_configured", "in_process"})
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(slots=True)
@@ -57,7 +54,7 @@ class ConsoleDeps:
     # Open consoles and failed log-ins: this process only, unless shared through Redis
     # (`console.redis_state`).
     presence: PresenceBoard = field(default_factory=ConsolePresence)
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
     session_ttl: timedelta = timedelta(hours=12)  # one shift and a bit
     max_body_bytes: int = 64 * 1024
     login_attempts: LoginAttempts = field(default_factory=LocalLoginAttempts)

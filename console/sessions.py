@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from calls.clock import Clock
 from console.domain.session import SessionClaims, TokenRejected, new_claims, sign, verify
 from console.errors import (
     ConsoleConfigError,
@@ -51,7 +51,7 @@ class SessionManager:
         users: UserStore,
         *,
         ttl: timedelta,
-        clock: Callable[[], datetime],
+        clock: Clock,
         revocations: SessionRevocations,
         attempts: LoginAttempts | None = None,
     ) -> None:

@@ -18,24 +18,18 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
-from ami.errors import AmiError
+from calls.clock import Clock
 from calls.control import CallControl
+from calls.errors import CallControlError
 from fallback.domain.drill import next_drill_due
 from fallback.journal import JsonLinesLog
+from fallback.ports import PbxFields
 from fallback.records import DrillResult
 
 log = logging.getLogger(__name__)
 
 DRILL_FILE = "drills.jsonl"
-Clock = Callable[[], datetime]
-
-
-class AmiFields(Protocol):
-    """An AMI message as the client hands it over (`ami.protocol.AmiMessage` fits)."""
-
-    def get(self, key: str, default: str = "") -> str: ...
 
 
 class _Pending:
@@ -79,7 +73,7 @@ class EmergencyDrill:
     def results_log(cls, journal_dir: Path) -> JsonLinesLog:
         return JsonLinesLog(journal_dir / DRILL_FILE)
 
-    def on_ami_message(self, message: AmiFields) -> None:
+    def on_ami_message(self, message: PbxFields) -> None:
         """Feed every AMI event (synchronous, cheap; unrelated events are ignored)."""
         event = message.get("Event")
         if event not in ("AgentConnect", "OriginateResponse") or not self._pending:
@@ -115,7 +109,7 @@ class EmergencyDrill:
                     timeout_ms=int(self.timeout * 1000) + 5000,
                     variables={"HOTLINE_DRILL": drill_id, "DRILL_TIMEOUT": f"{self.timeout:g}"},
                 )
-            except AmiError as exc:
+            except CallControlError as exc:
                 pending.settle(False, None, f"originate refused: {exc}")
             try:
                 answered, member, detail = await asyncio.wait_for(

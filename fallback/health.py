@@ -27,16 +27,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ami.errors import AmiError, AmiNotConnected, AmiTimeout
+from calls.clock import Clock
 from calls.control import CallControl
+from calls.errors import CallControlError, PbxNotConnected, PbxTimeout
 from fallback.domain.mode import Verdict
 from fallback.errors import HealthCheckFailed, HealthCheckInconclusive
 from fallback.ports import HealthProbe
 from fallback.records import CheckResult
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +206,10 @@ class ReadyAgentsProbe:
     async def check(self) -> str:
         try:
             snapshot = await self.control.queue_status(self.queue)
-        except (AmiNotConnected, AmiTimeout) as exc:
+        except (PbxNotConnected, PbxTimeout) as exc:
             # The PBX link is down: that says nothing about the seat system.
             raise HealthCheckInconclusive(f"cannot ask the PBX: {exc}") from exc
-        except AmiError as exc:
+        except CallControlError as exc:
             raise HealthCheckFailed(f"QueueStatus {self.queue}: {exc}") from exc
         members = [m for m in snapshot.members if m.queue == self.queue]
         ready = [m for m in members if not m.paused and m.status not in _UNREACHABLE]

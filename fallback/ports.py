@@ -3,9 +3,10 @@
 Offered (the console and API code against these): `EmergencyControl`, `BackfillDesk`,
 `HealthBoard`, `ConsoleHeartbeat`. `fallback.service.EmergencyService` implements them all.
 
-Needed from the world (the lead wires adapters): `HealthProbe` (the shipped probes are in
-`fallback.health`), `BackfillTicketSink` (`fallback.tickets.TicketStoreBackfillSink` adapts
-`routing.ports.TicketStore`), and the PBX through `calls.control.CallControl`.
+Needed from the world (the composition root wires adapters): `HealthProbe` (the shipped
+probes are in `fallback.health`), `BackfillTicketSink` (`fallback.tickets.TicketStoreBackfillSink`
+adapts `routing.ports.TicketStore`), and the PBX through `calls.control.CallControl`; the
+drill reads PBX events as `PbxFields`.
 """
 
 from __future__ import annotations
@@ -155,6 +156,12 @@ class PaperNumberNotice(Protocol):
     ) -> None: ...
 
 
+class PbxFields(Protocol):
+    """The header fields of one PBX event (`ami.protocol.AmiMessage` fits)."""
+
+    def get(self, key: str, default: str = "") -> str: ...
+
+
 __all__ = [
     "BackfillDesk",
     "BackfillOutcome",
@@ -165,4 +172,5 @@ __all__ = [
     "HealthBoard",
     "HealthProbe",
     "PaperNumberNotice",
+    "PbxFields",
 ]

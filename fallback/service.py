@@ -27,15 +27,12 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ami.errors import AmiError
 from bus.base import MessageBus
-from calls.control import CallControl
-from calls.record import (
+from calls import (
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -47,6 +44,9 @@ from calls.record import (
     CallState,
     DomainCallEvent,
 )
+from calls.clock import Clock
+from calls.control import CallControl
+from calls.errors import CallControlError
 from fallback.domain import backfill as bf
 from fallback.domain import mode as md
 from fallback.errors import (
@@ -77,7 +77,6 @@ from routing.ports import CallStore
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 TOPIC = "emergency"
 SYSTEM = bf.SYSTEM
 _NUMBER = re.compile(r"\+?[0-9]{2,20}")
@@ -534,7 +533,7 @@ class EmergencyService:
         try:
             # The dialplan/IVR may speak or show it; failing here loses nothing.
             await self.control.setvar("HOTLINE_PAPER", number, channel=call.channel)
-        except AmiError as exc:
+        except CallControlError as exc:
             log.warning("call %s: could not set HOTLINE_PAPER: %s", call_id, exc)
 
     async def _update(self, call_id: str, at: datetime, fields: dict[str, Any]) -> None:
@@ -856,7 +855,7 @@ class EmergencyService:
                 caller_id=f"Hotline callback <{number}>",
                 variables={"HOTLINE_CALLBACK": number},
             )
-        except AmiError as exc:
+        except CallControlError as exc:
             raise PbxError(f"callback to {number} via {interface}: {exc}") from exc
         await self.journal.append(
             {

@@ -19,8 +19,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ami.errors import AmiActionError, AmiError, AmiNotConnected
 from calls.control import CallControl, QueueEntry
+from calls.errors import CallControlError, PbxActionFailed, PbxNotConnected
 from fallback.errors import InvalidRequest, SwitchError
 
 log = logging.getLogger(__name__)
@@ -120,13 +120,13 @@ class PbxSwitch:
             try:
                 await self.control.queue_add(self.emergency_queue, interface)
                 added.append(interface)
-            except AmiActionError as exc:
+            except PbxActionFailed as exc:
                 if "already there" in exc.message.lower():
                     present.append(interface)
                 else:
                     failed.append((interface, str(exc)))
                     log.error("emergency pool member %s not added: %s", interface, exc)
-            except AmiError as exc:
+            except CallControlError as exc:
                 failed.append((interface, str(exc)))
                 log.error("emergency pool member %s not added: %s", interface, exc)
         if added:
@@ -157,7 +157,7 @@ class PbxSwitch:
         try:
             await self.control.db_put(ASTDB_FAMILY, ASTDB_KEY, mode)
             astdb = True
-        except AmiError as exc:
+        except CallControlError as exc:
             errors.append(f"DBPut {ASTDB_FAMILY}/{ASTDB_KEY}={mode}: {exc}")
             log.error("could not write AstDB mode %s: %s", mode, exc)
         pool = await self.ensure_pool()
@@ -187,7 +187,7 @@ class PbxSwitch:
         """Move every caller waiting in `source` to `target`, in queue order."""
         try:
             snapshot = await self.control.queue_status(source)
-        except AmiError as exc:
+        except CallControlError as exc:
             raise SwitchError(f"QueueStatus {source}: {exc}") from exc
         entries = sorted(
             (e for e in snapshot.entries if e.queue == source), key=lambda e: e.position
@@ -215,10 +215,10 @@ class PbxSwitch:
                     target,
                 )
                 return MoveResult(call_id, entry.channel, entry.position, "moved", attempt)
-            except AmiNotConnected as exc:
+            except PbxNotConnected as exc:
                 error = str(exc)
                 break  # no link: retrying now is pointless; reapply() after reconnect
-            except AmiError as exc:
+            except CallControlError as exc:
                 error = str(exc)
                 if not await self._still_waiting(entry, source):
                     log.info("call %s: left %s by itself while being moved", call_id, source)
@@ -239,6 +239,6 @@ class PbxSwitch:
     async def _still_waiting(self, entry: QueueEntry, source: str) -> bool:
         try:
             snapshot = await self.control.queue_status(source)
-        except AmiError:
+        except CallControlError:
             return True  # cannot tell: assume it is still there and keep trying
         return any(e.channel == entry.channel for e in snapshot.entries if e.queue == source)

@@ -10,9 +10,7 @@ the paper's is more urgent. Each change lands in the ticket's history with who a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
+from calls.clock import Clock
 from fallback.errors import InvalidRequest, TicketSystemUnavailable
 from fallback.ports import BackfillOutcome, BackfillTicket
 from routing.domain.levels import FaultLevel, SlaPolicy
@@ -22,9 +20,7 @@ from routing.records import NewTicket, Ticket, TicketSource
 
 
 class TicketStoreBackfillSink:
-    def __init__(
-        self, store: TicketStore, policy: SlaPolicy, clock: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, store: TicketStore, policy: SlaPolicy, clock: Clock) -> None:
         self.store = store
         self.policy = policy
         self._clock = clock

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from fallback.cli import drill_app, paper_app
+from fallback.cli import paper_app
+from hotline.drill_command import drill_app
 from hotline.logs import configure_logging
 from hotline.settings import ConfigError, Settings, load_settings
 from ivr.cli import prompts_app

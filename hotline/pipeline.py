@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from calls.record import CallEnded, DomainCallEvent
+from calls import CallEnded, DomainCallEvent
 
 log = logging.getLogger(__name__)
 

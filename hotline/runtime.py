@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +23,7 @@ from ami.client import AmiClient, LinkState
 from ami.tracker import CallTracker
 from bus import InProcessBus, MessageBus
 from bus.redis import RedisBus
+from calls.clock import utc_now
 from cluster import ClusterController, ModeHandover, build_controller, default_node_name
 from console import ConsoleDeps, create_app
 from console.outage import outage_router
@@ -65,10 +66,6 @@ from supervision.config import SupervisionConfig
 from supervision.service import SupervisionService
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def _unbound_hook(_arg: Any) -> None:

@@ -16,12 +16,13 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bus import MessageBus
+from calls.clock import Clock, utc_now
 from ivr.errors import PromptBuildError, UnknownIncident
 from ivr.menu import Menu, Outage
 from ivr.mode import IvrMode
@@ -32,10 +33,6 @@ log = logging.getLogger(__name__)
 
 TOPIC = "outage"
 STATE_FILE = "outage.json"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class OutageAnnouncements:
@@ -50,7 +47,7 @@ class OutageAnnouncements:
         ivr_mode: IvrMode,
         tickets: TicketStore,
         bus: MessageBus,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self.menu = menu
         self.sounds_dir = sounds_dir

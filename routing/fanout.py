@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from bus import MessageBus
-from calls.record import (
+from calls import (
     AgentNoAnswer,
     AgentRinging,
     CallAnswered,

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from calls.record import CallSnapshot
+from calls import CallSnapshot
 from routing.domain.unseen_calls import CdrEntry
 from routing.records import (
     CallFilter,

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 
+from calls.clock import Clock, utc_now
 from calls.control import QueueSnapshot
 from routing.domain.levels import FaultLevel, SlaPolicy
 from routing.domain.priority import (
@@ -39,10 +40,6 @@ def available_members(snapshot: QueueSnapshot, queue: str | None = None) -> dict
     }
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class CallRouter:
     def __init__(
         self,
@@ -53,7 +50,7 @@ class CallRouter:
         boost: int = SPECIAL_PERIOD_BOOST,
         preferred_ring_seconds: int = PREFERRED_RING_SECONDS,
         tz: tzinfo = UTC,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.sites = sites
         self.policy = policy

@@ -24,10 +24,9 @@ Store errors propagate: the pipeline retries a `StoreUnavailable` with back-off.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
-from calls.record import (
+from calls import (
     AgentRinging,
     CallAbandoned,
     CallAnswered,
@@ -38,6 +37,7 @@ from calls.record import (
     CallStarted,
     DomainCallEvent,
 )
+from calls.clock import Clock, utc_now
 from routing.domain.answering import answered_changes
 from routing.domain.deadlines import deadlines_for, unidentified_level
 from routing.domain.levels import SlaPolicy
@@ -46,12 +46,7 @@ from routing.records import NewTicket, Ticket, TicketSource
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 SYSTEM = "system"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class CallTicketService:
@@ -63,7 +58,7 @@ class CallTicketService:
         sites: SiteDirectory,
         users: UserStore,
         policy: SlaPolicy,
-        clock: Clock = _utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self.tickets = tickets
         self.calls = calls

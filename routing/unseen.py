@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from calls.record import CallAnswered, CallEnded, CallSnapshot, CallState, DomainCallEvent
+from calls import CallAnswered, CallEnded, CallSnapshot, CallState, DomainCallEvent
+from calls.clock import Clock, utc_now
 from routing.domain.unseen_calls import UnseenCall, unseen_calls
 from routing.errors import RoutingError
 from routing.ports import CdrSource, SiteDirectory
@@ -26,12 +27,7 @@ from routing.records import MatchKind
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 EventHandler = Callable[[DomainCallEvent], Awaitable[None]]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UnseenCallSweep:
@@ -44,7 +40,7 @@ class UnseenCallSweep:
         live_calls: Callable[[], Collection[str]] = frozenset,
         lookback: timedelta = timedelta(hours=24),
         margin: timedelta = timedelta(minutes=2),
-        clock: Clock = _utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self.cdr = cdr
         self.sites = sites

@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from calls.record import CallSnapshot
+from calls import CallSnapshot
+from calls.clock import Clock, utc_now
 from routing.errors import InvalidInput, StoreUnavailable
 from routing.records import CallFilter, CallRecord
 from storage.database import Database
 from storage.errors import store_errors
 from storage.models import CallRow
-from storage.tickets import Clock, check_call_id, utc_now
+from storage.tickets import check_call_id
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, event, text
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from calls.clock import utc_now
 from routing.errors import StoreUnavailable
 from storage.models import Base, HealthProbeRow
 
@@ -127,7 +127,7 @@ class Database:
         try:
             async with self.sessions.begin() as session:
                 await session.execute(delete(HealthProbeRow).where(HealthProbeRow.node == node))
-                session.add(HealthProbeRow(node=node, at=datetime.now(UTC)))
+                session.add(HealthProbeRow(node=node, at=utc_now()))
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise StoreUnavailable(f"database not writable: {exc}") from exc
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
+from calls.clock import Clock, utc_now
 from routing.domain.levels import SlaPolicy
 from routing.ports import CallStore, SiteDirectory, TicketStore, UserStore
 from storage.calls import CallRepository
 from storage.database import Database
 from storage.sites import SiteRepository
-from storage.tickets import Clock, TicketRepository, utc_now
+from storage.tickets import TicketRepository
 from storage.users import UserRepository
 
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from calls.clock import utc_now
 from routing.site_rows import DirectoryRow, RowError, parse_directory
 from storage.database import Database
 from storage.errors import store_errors
@@ -169,7 +170,7 @@ async def _write_chunk(
         ).all()
     }
     engineers = await _engineers(session, [r for rows in chunk.values() for r in rows])
-    now = datetime.now(UTC)
+    now = utc_now()
     updated = contacts = 0
     fresh: dict[str, list[DirectoryRow]] = {}
     for code, rows in chunk.items():

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import selectinload
 
+from calls.clock import Clock, utc_now
 from routing.domain.priority import special_periods_at
 from routing.numbers import matching_key
 from routing.records import (
@@ -32,7 +33,7 @@ from routing.records import (
 from storage.database import Database
 from storage.errors import store_errors
 from storage.models import ContactRow, SiteEngineerRow, SiteRow, TicketRow
-from storage.tickets import Clock, like_pattern, utc_now
+from storage.tickets import like_pattern
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from calls.clock import Clock, utc_now
 from routing.domain.deadlines import deadlines_for
 from routing.domain.levels import SlaPolicy
 from routing.domain.numbering import check_node, counter_key, ticket_number
@@ -45,12 +46,6 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def like_pattern(text: str) -> str:

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from calls.clock import Clock, utc_now
 from routing.errors import InvalidInput, UserExists
 from routing.records import ConsoleUser, UserRole
 from storage.database import Database
 from storage.errors import store_errors
 from storage.models import ConsoleUserRow
-from storage.tickets import Clock, utc_now
 
 log = logging.getLogger(__name__)
 

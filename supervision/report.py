@@ -15,12 +15,13 @@ import logging
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select
 
+from calls.clock import utc_now
 from routing.domain.levels import LEVEL_LABELS, FaultLevel
 from routing.records import SATISFACTION_LABELS
 from storage.database import Database
@@ -176,7 +177,7 @@ async def render_monthly(
         facts.escalations,
         [s[2] for s in facts.scores],
         zone=zone,
-        now=now or datetime.now(UTC),
+        now=now or utc_now(),
         service_level_target=service_level_target,
         emergency=periods,
     )

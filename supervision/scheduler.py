@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from calls.clock import Clock
 from supervision.domain.escalation import (
     Action,
     NoticeRecord,
@@ -61,7 +62,7 @@ class SlaScheduler:
         recipients: RecipientDirectory,
         dispatcher: NoticeDispatcher,
         policy: SupervisionPolicy,
-        clock: Callable[[], datetime],
+        clock: Clock,
         interval: float = 30.0,
         ack_code: Callable[[], str] = new_ack_code,
         on_assessment: AssessmentListener | None = None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from fastapi import APIRouter, WebSocket
 from sqlalchemy import select
 
 from bus import MessageBus
+from calls.clock import Clock, utc_now
 from calls.control import CallControl
 from routing.domain.levels import SlaPolicy
 from storage.database import Database
@@ -47,10 +48,6 @@ from supervision.web import SupervisionWebDeps, router
 log = logging.getLogger(__name__)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class SupervisionService:
     def __init__(
         self,
@@ -59,7 +56,7 @@ class SupervisionService:
         bus: MessageBus,
         config: SupervisionConfig,
         sla: SlaPolicy,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utc_now,
         call_control: CallControl | None = None,
         queues: Sequence[str] = ("hotline-main", "hotline-emergency"),
         service_level_target: timedelta = timedelta(seconds=20),

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from bus import MessageBus
+from calls import CallEvent, Clock
 from calls.control import CallControl
-from calls.record import CallEvent
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.sla import TicketSla
 from supervision.domain.wallboard import (
@@ -82,7 +82,7 @@ class WallboardPublisher:
         self,
         bus: MessageBus,
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         agents: AgentSource | None = None,
         queues: Sequence[str] = ("hotline-main", "hotline-emergency"),
         zone: tzinfo = CHINA_STANDARD_TIME,

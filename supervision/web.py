@@ -24,7 +24,6 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketState
 
 from bus import MessageBus
+from calls.clock import Clock, utc_now
 from storage.database import Database
 from supervision.domain.errors import UnknownAckCode
 from supervision.domain.monthly import Month
@@ -76,7 +76,7 @@ class SupervisionWebDeps:
     require_agent: Callable[..., Any] | None = None
     # Websocket check: return False after refusing the handshake yourself.
     authorize_websocket: Callable[[WebSocket], Awaitable[bool]] = _allow_all_ws
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Clock = utc_now
     # Monthly reports served from the console (both needed).
     database: Database | None = None
     report_dir: Path | None = None

@@ -21,8 +21,8 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ami.tracker import interface_of
-from calls.record import CallOutcome
+from calls import CallOutcome
+from calls.channels import interface_of
 
 # The contexts an inbound hotline call's caller channel runs in (asterisk-conf).
 HOTLINE_CONTEXTS = frozenset({"hotline-in", "hotline-requeue", "hotline-survey"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from calls.record import CallSnapshot, CallState
+from calls import CallSnapshot, CallState
 
 
 def call_snapshot(call_id: str, at: datetime, /, **fields: Any) -> CallSnapshot:

@@ -13,8 +13,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
-from calls.control import QueueEntry
-from calls.record import (
+from calls import (
     AgentRinging,
     CallAbandoned,
     CallAnswered,
@@ -24,6 +23,7 @@ from calls.record import (
     CallOutcome,
     CallQueued,
 )
+from calls.control import QueueEntry
 from routing.domain.levels import FaultLevel
 from supervision.domain.sla import ClockState, TicketSla
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from calls.clock import Clock
 from supervision.domain.errors import DeliveryError
 from supervision.notify.channels import Channel, OutboundNotice
 from supervision.notify.recipients import RecipientDirectory
@@ -37,7 +38,7 @@ class NoticeDispatcher:
         recipients: RecipientDirectory,
         channels: Mapping[str, Channel],
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         retry: RetryPolicy | None = None,
         ack_base_url: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

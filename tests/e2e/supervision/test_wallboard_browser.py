@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, expect
 
 from bus import InProcessBus
-from calls.record import CallAnswered, CallQueued, CallSnapshot
+from calls import CallAnswered, CallQueued, CallSnapshot
 from routing.domain.levels import FaultLevel, SlaPolicy
 from storage.database import Database
 from supervision.domain.sla import SlaTicket, TicketStatus, assess

@@ -26,7 +26,7 @@ import pytest
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
-from calls.record import DomainCallEvent
+from calls import DomainCallEvent
 from hotline.runtime import HotlineService
 from hotline.settings import Settings
 from pbx import PbxStandIn

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from calls.record import CallQueued
+from calls import CallQueued
 from pbx import CallerScript
 from routing.domain.deadlines import deadlines_for
 from routing.domain.levels import FaultLevel, SlaPolicy

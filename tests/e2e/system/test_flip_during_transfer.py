@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from calls.record import CallState
+from calls import CallState
 from pbx import CallerScript
 
 from .conftest import EMERGENCY_DESK, HILLTOP, RIVERSIDE, System

@@ -13,7 +13,7 @@ import asyncio
 
 import pytest
 
-from calls.record import AgentRinging, CallAbandoned, CallAnswered, CallQueued
+from calls import AgentRinging, CallAbandoned, CallAnswered, CallQueued
 from pbx import CallerScript
 
 from .conftest import LAKESIDE, System

@@ -10,7 +10,7 @@ from collections import Counter
 
 from ami.client import AmiClient
 from ami.tracker import CallTracker
-from calls.record import CallEnded, CallOutcome, DomainCallEvent
+from calls import CallEnded, CallOutcome, DomainCallEvent
 from pbx.standin import PbxStandIn
 
 

@@ -9,7 +9,7 @@ import console_test_harness as h
 import httpx
 import pytest
 
-from calls.record import CallOutcome, CallState
+from calls import CallOutcome, CallState
 from testkit.call_snapshots import call_snapshot
 
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from fallback import cli
 from fallback.paper import PAPER_FILE
+from hotline import drill_command
 from pbx.standin import PbxStandIn
 
 runner = CliRunner()
@@ -48,7 +49,7 @@ def test_pads_refuses_a_bad_count(tmp_path) -> None:
 
 def test_drill_needs_ami_credentials(tmp_path) -> None:
     result = runner.invoke(
-        cli.drill_app,
+        drill_command.drill_app,
         [],
         env={
             "HOTLINE_JOURNAL_DIR": str(tmp_path),
@@ -70,7 +71,9 @@ async def test_drill_over_real_ami_reports_a_pool_that_cannot_be_reached(tmp_pat
     await pbx.start()
     try:
         answered, line = await asyncio.wait_for(
-            cli._drill("127.0.0.1", pbx.ami_port, "hotline", "hotline-secret", 5.0, tmp_path),
+            drill_command._drill(
+                "127.0.0.1", pbx.ami_port, "hotline", "hotline-secret", 5.0, tmp_path
+            ),
             20,
         )
     finally:
@@ -86,7 +89,7 @@ async def test_drill_with_a_wrong_secret_says_so(tmp_path) -> None:
     await pbx.start()
     try:
         answered, line = await asyncio.wait_for(
-            cli._drill("127.0.0.1", pbx.ami_port, "hotline", "wrong", 5.0, tmp_path), 30
+            drill_command._drill("127.0.0.1", pbx.ami_port, "hotline", "wrong", 5.0, tmp_path), 30
         )
     finally:
         await pbx.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from calls.record import (
+from calls import (
     CallAbandoned,
     CallAnswered,
     CallEnded,

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from calls.record import CallOutcome, CallState
+from calls import CallOutcome, CallState
 from pbx.cdr import PBX_CDR
 from storage.calls import CallRepository
 from storage.cdr import CdrRepository

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calls.record import CallOutcome, CallSnapshot, CallState
+from calls import CallOutcome, CallSnapshot, CallState
 from routing.errors import InvalidInput, UserExists
 from routing.records import CallFilter, UserRole
 from storage.calls import CallRepository

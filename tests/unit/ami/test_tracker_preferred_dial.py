@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from ami.events import typed_event
 from ami.protocol import AmiFrameParser
 from ami.tracker import CallTracker, ResyncChannel
-from calls.record import (
+from calls import (
     AgentNoAnswer,
     AgentRinging,
     CallAbandoned,

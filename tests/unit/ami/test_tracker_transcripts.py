@@ -9,8 +9,8 @@ import pytest
 
 from ami.events import EVENT_TYPES, UnknownEvent, field_names, typed_event
 from ami.protocol import AmiFrameParser
-from ami.tracker import CallTracker, ResyncChannel, interface_of
-from calls.record import (
+from ami.tracker import CallTracker, ResyncChannel
+from calls import (
     AgentNoAnswer,
     AgentRinging,
     CallAbandoned,
@@ -22,6 +22,7 @@ from calls.record import (
     CallStarted,
     DomainCallEvent,
 )
+from calls.channels import interface_of
 from testkit.transcripts import connections, read_transcript, received_stream, transcripts_dir
 
 TRANSCRIPTS = transcripts_dir()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from calls.record import CallQueued, CallState
+from calls import CallQueued, CallState
 from fallback.domain import backfill as bf
 from fallback.domain.mode import EmergencyPolicy
 from fallback.errors import BackfillConflict, BackfillIncomplete

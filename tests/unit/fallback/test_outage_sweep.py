@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from calls.record import CallAnswered, CallEnded, CallOutcome, CallQueued, CallSnapshot, CallState
+from calls import CallAnswered, CallEnded, CallOutcome, CallQueued, CallSnapshot, CallState
 from fallback.domain import backfill as bf
 from fallback.domain.mode import EmergencyPolicy, Verdict
 from fallback.health import HealthRound

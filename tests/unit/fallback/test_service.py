@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from calls.record import (
+from calls import (
     CallAnswered,
     CallEnded,
     CallOutcome,

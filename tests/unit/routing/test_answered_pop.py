@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bus import InProcessBus
-from calls.record import AgentNoAnswer, AgentRinging, CallAnswered, CallSnapshot, CallState
+from calls import AgentNoAnswer, AgentRinging, CallAnswered, CallSnapshot, CallState
 from routing.domain.answering import answered_changes
 from routing.fanout import ConsoleFanout
 from routing.records import ConsoleUser, Ticket, TicketSource, TicketStatus, UserRole

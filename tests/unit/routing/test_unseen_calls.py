@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from calls.record import CallOutcome
+from calls import CallOutcome
 from routing.domain.unseen_calls import CdrEntry, caller_name_of, rebuild_call, unseen_calls
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

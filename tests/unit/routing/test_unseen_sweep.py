@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from calls.record import CallAnswered, CallEnded, CallOutcome, DomainCallEvent
+from calls import CallAnswered, CallEnded, CallOutcome, DomainCallEvent
 from routing.domain.unseen_calls import CdrEntry
 from routing.errors import StoreUnavailable
 from routing.records import MatchKind, SiteMatch

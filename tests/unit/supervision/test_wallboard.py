@@ -1,8 +1,7 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from calls.control import QueueEntry
-from calls.record import (
+from calls import (
     AgentRinging,
     CallAbandoned,
     CallAnswered,
@@ -12,6 +11,7 @@ from calls.record import (
     CallSnapshot,
     CallState,
 )
+from calls.control import QueueEntry
 from routing.domain.levels import FaultLevel, SlaPolicy
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.sla import SlaTicket, TicketStatus, assess
