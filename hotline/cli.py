@@ -11,12 +11,12 @@ import typer
 from rich.console import Console
 
 from fallback.cli import paper_app
+from hotline.admin_commands import db_app, sites_app, users_app
 from hotline.drill_command import drill_app
 from hotline.logs import configure_logging
+from hotline.report_command import report_app
 from hotline.settings import ConfigError, Settings, load_settings
 from ivr.cli import prompts_app
-from routing.cli import db_app, sites_app, users_app
-from supervision.cli import report_app
 
 app = typer.Typer(
     name="hotline",

@@ -21,10 +21,10 @@ from sqlalchemy import select
 
 from ami.client import AmiClient
 from ami.errors import AmiActionError
+from hotline.admin_commands import import_site_file
 from hotline.runtime import HotlineService
 from hotline.settings import Settings
 from pbx import DemoCaller, PbxStandIn, run_traffic
-from routing.cli import import_site_file
 from routing.errors import InvalidInput, UserExists
 from routing.numbers import LineKind, normalise
 from storage.database import Database

@@ -34,11 +34,11 @@ from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from hotline.admin_commands import import_site_file
 from pbx import CallResult, PbxStandIn, SimCall
 from pbx.agi_client import AgiSessionResult, CallerScript, run_agi_session
 from pbx.domain.traffic import DemoCaller, TrafficMix, plan_call
 from pbx.traffic import place_planned_call
-from routing.cli import import_site_file
 from routing.errors import UserExists
 from storage.database import Database, async_url
 from storage.migrate import upgrade

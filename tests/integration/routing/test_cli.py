@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from routing.cli import db_app, sites_app, users_app
+from hotline.admin_commands import db_app, sites_app, users_app
 
 
 @pytest.fixture

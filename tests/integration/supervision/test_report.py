@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from hotline.report_command import report_app
 from storage.database import Database
 from storage.models import CallRow, SatisfactionScoreRow, SiteRow, TicketRow
-from supervision.cli import report_app
 from supervision.report import PLOTS, render_monthly
 from supervision.tables import EscalationStepRow
 from testkit.scratch_db import scratch_sqlite_url

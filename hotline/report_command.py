@@ -1,5 +1,5 @@
-"""`hotline report ...`: the lead mounts `report_app` with ``app.add_typer(report_app,
-name="report")``, giving ``hotline report monthly --month 2026-11 [--out DIR]``."""
+"""`report_app`, mounted by `hotline.cli` as `hotline report`:
+``hotline report monthly --month 2026-11 [--out DIR]``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Typer sub-apps the `hotline` CLI mounts: `sites`, `users`, `db`.
+"""The administrator's sub-apps `hotline.cli` mounts: `sites`, `users`, `db`.
 
     app.add_typer(sites_app, name="sites")   # hotline sites import FILE.csv
     app.add_typer(users_app, name="users")   # hotline users add NAME --role ... --password ...
@@ -195,7 +195,7 @@ def upgrade_command(ctx: typer.Context) -> None:
     typer.echo(f"database at revision {revision}")
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m routing.cli
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m hotline.admin_commands
     app = typer.Typer()
     app.add_typer(sites_app, name="sites")
     app.add_typer(users_app, name="users")
