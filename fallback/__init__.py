@@ -1,4 +1,4 @@
-"""Emergency mode (issue #5): when the main seat system fails the hotline keeps answering.
+"""Emergency mode: when the main seat system fails the hotline keeps answering.
 
 * `fallback.domain`: the pure state machine (`mode`), reconciliation (`backfill`), drill
   schedule arithmetic (`drill`).
@@ -9,5 +9,5 @@
 * `fallback.journal`: the fsynced JSON-lines emergency journal.
 * `fallback.service`: `EmergencyService`, tying it all together.
 * `fallback.tickets`: the backfill sink on `routing.ports.TicketStore`.
-* `fallback.drill`: emergency-pool drills; `fallback.cli`: `hotline paper` / `hotline drill`.
+* `fallback.drill`: emergency-pool drills; `fallback.cli`: `hotline paper`.
 """

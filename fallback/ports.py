@@ -142,8 +142,8 @@ class BackfillTicketSink(Protocol):
 
 
 class PaperNumberNotice(Protocol):
-    """Tells the answering agent the paper number of the call (the lead resolves the
-    agent's `user:<username>` topic from the queue-member interface)."""
+    """Tells the answering agent the paper number of the call (the composition root
+    resolves the agent's `user:<username>` topic from the queue-member interface)."""
 
     async def __call__(
         self,

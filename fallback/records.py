@@ -1,4 +1,4 @@
-"""Records that emergency mode exchanges with the console, the API and the lead's wiring.
+"""Records that emergency mode exchanges with the console, the API and the composition root.
 
 Pure, frozen data (standard library only). `as_json()` gives the JSON shape of INTERFACE.md
 (times ISO 8601 with a UTC offset).

@@ -6,7 +6,7 @@ Durability order: every decision is written to the journal (fsync) before it is 
 or announced; after a crash `start()` resumes in the journaled mode, keeps the paper numbers
 already given and never allocates a second one to the same call.
 
-Wiring (the lead's composition root)::
+Wiring (the composition root, `hotline.runtime`)::
 
     service = EmergencyService(control=ami, switch=PbxSwitch(ami, pool=settings.emergency_members),
                                journal=EmergencyJournal(dir), paper=PaperNumberAllocator(dir),

@@ -1,4 +1,4 @@
-"""`hotline prompts ...`: the lead mounts `prompts_app` on the main Typer app."""
+"""`prompts_app`, mounted by `hotline.cli` as `hotline prompts`."""
 
 from __future__ import annotations
 

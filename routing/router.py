@@ -1,4 +1,4 @@
-"""Queue routing for one call: queue priority and preferred engineers (issue #4 item 4).
+"""Queue routing for one call: queue priority and preferred engineers.
 
 The IVR (or whoever sets the dialplan variables) asks `CallRouter.decide()` once it knows
 the site and the level; the decision's `channel_variables()` carry `HOTLINE_PRIORITY`

@@ -1,4 +1,4 @@
-"""HTTP face of supervision, mounted by the lead in the console app.
+"""HTTP face of supervision, mounted in the console app by `hotline.runtime`.
 
 `router(deps)` gives:
 
