@@ -52,9 +52,10 @@ from fallback.health import HealthWatch, SqlWriteProbe  # noqa: E402
 from fallback.journal import EmergencyJournal  # noqa: E402
 from fallback.paper import PaperNumberAllocator  # noqa: E402
 from fallback.ports import BackfillOutcome, BackfillTicket  # noqa: E402
-from fallback.service import EmergencyService  # noqa: E402
+from fallback.service import EmergencyService, emergency_journal_stage  # noqa: E402
 from fallback.switching import PbxSwitch  # noqa: E402
 from pbx.standin import PbxStandIn  # noqa: E402
+from pipeline import CallPipeline  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from testkit.scratch_db import (  # noqa: E402
     create_scratch_postgres,
@@ -173,7 +174,7 @@ class Stack:
 
     async def start(self, watch: bool) -> None:
         await self.service.start()
-        self.tracker.subscribe(self.service.on_call_event)
+        self.tracker.subscribe(CallPipeline([emergency_journal_stage(self.service)]).submit)
 
         async def on_connected(_c: AmiClient) -> None:
             await self.service.on_ami_connected()

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from bus.topics import EMERGENCY, SUPERVISORS, user_topic
 from console.runtime import runtime_of
 from console.websocket_auth import authenticate_websocket, deny_handshake
 from routing.records import ConsoleUser, UserRole
@@ -29,9 +30,9 @@ MAX_CLIENT_MESSAGE = 4096
 
 
 def topics_for(user: ConsoleUser) -> tuple[str, ...]:
-    topics = [f"user:{user.username}", "emergency"]
+    topics = [user_topic(user.username), EMERGENCY]
     if user.role.at_least(UserRole.SUPERVISOR):
-        topics.append("supervisors")
+        topics.append(SUPERVISORS)
     return tuple(topics)
 
 

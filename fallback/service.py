@@ -14,7 +14,7 @@ Wiring (the composition root, `hotline.runtime`)::
                                policy=..., bus=bus, health=HealthWatch(probes, clock),
                                paper_notice=notify_agent)
     await service.start()
-    tracker.subscribe(service.on_call_event)          # sync, never blocks
+    stages.append(emergency_journal_stage(service))   # the call pipeline hands it events
     ami.on_connected.append(lambda _c: service.on_ami_connected())
     task = asyncio.create_task(service.run_health_watch(settings.health_interval))
     ...
@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bus.base import MessageBus
+from bus.topics import EMERGENCY
 from calls import (
     CallAbandoned,
     CallAnswered,
@@ -73,11 +74,12 @@ from fallback.records import (
     Reconciliation,
 )
 from fallback.switching import PbxSwitch, SwitchReport
+from pipeline import RetryPolicy, Stage
 from routing.ports import CallStore
 
 log = logging.getLogger(__name__)
 
-TOPIC = "emergency"
+TOPIC = EMERGENCY
 SYSTEM = bf.SYSTEM
 _NUMBER = re.compile(r"\+?[0-9]{2,20}")
 _SITE = re.compile(r"[0-9]{1,20}")
@@ -169,8 +171,10 @@ class EmergencyService:
         self.call_records = call_records
         self.require_paper = require_paper
         self._call_lock = asyncio.Lock()
-        self._events: asyncio.Queue[DomainCallEvent] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
+        # Call events handed in and not yet journaled (the pipeline's emergency stage).
+        self._in_flight = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
         switch.is_connected = self._talking.__contains__
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -192,18 +196,10 @@ class EmergencyService:
             self._state.mode,
             len(self._paper_by_call),
         )
-        self._worker = asyncio.get_running_loop().create_task(
-            self._process_events(), name="emergency-call-events"
-        )
 
     async def stop(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._events.join(), 5.0)
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drain(), 5.0)
         await self.journal.close()
         await self.paper.close()
 
@@ -335,7 +331,7 @@ class EmergencyService:
     async def _close_if_nothing_to_backfill(self) -> None:
         # Call events still queued may be emergency calls: journal them before deciding.
         try:
-            await asyncio.wait_for(self._events.join(), 5.0)
+            await asyncio.wait_for(self.drain(), 5.0)
         except TimeoutError:
             log.warning("call events still pending: backfill left open")
             return
@@ -354,39 +350,26 @@ class EmergencyService:
 
     # --- call events ------------------------------------------------------------------------
 
-    def on_call_event(self, event: DomainCallEvent) -> None:
-        """Subscriber for the call tracker (synchronous, never blocks): queued and
-        processed in order by a worker task."""
-        self._events.put_nowait(event)
+    async def handle_call_event(self, event: DomainCallEvent) -> None:
+        """The pipeline's emergency-journal stage: journal what `event` changes. A journal
+        write failure is shown on the supervisor's page and raised (the stage retries)."""
+        self._in_flight += 1
+        self._quiet.clear()
+        try:
+            await self.process_call_event(event)
+        except JournalError as exc:
+            # Disk trouble may pass (space freed); a wasted paper number is fine.
+            self.journal_error = str(exc)
+            log.error("call %s: journal write failed: %s", event.call_id, exc)
+            raise
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._quiet.set()
 
     async def drain(self) -> None:
-        """Wait until every queued call event is processed (journaled)."""
-        await self._events.join()
-
-    async def _process_events(self) -> None:
-        while True:
-            event = await self._events.get()
-            try:
-                for attempt in range(1, 4):
-                    try:
-                        await self.process_call_event(event)
-                        break
-                    except JournalError as exc:
-                        # Disk trouble may pass (space freed); a wasted paper number is fine.
-                        self.journal_error = str(exc)
-                        log.error(
-                            "call %s: journal write failed (attempt %d): %s",
-                            event.call_id,
-                            attempt,
-                            exc,
-                        )
-                        if attempt == 3:
-                            raise
-                        await asyncio.sleep(0.2 * attempt)
-            except Exception:
-                log.exception("call %s: emergency journal update failed", event.call_id)
-            finally:
-                self._events.task_done()
+        """Wait until every call event handed in is processed (journaled)."""
+        await self._quiet.wait()
 
     def _is_drill(self, call: CallSnapshot) -> bool:
         return f"@{self.drill_context}-" in call.channel or "HOTLINE_DRILL" in call.variables
@@ -882,4 +865,15 @@ def _audit_from_json(raw: dict[str, Any]) -> AuditRecord:
         reason=str(raw["reason"]),
         automatic=bool(raw["automatic"]),
         duration_seconds=raw.get("duration_seconds"),
+    )
+
+
+def emergency_journal_stage(service: EmergencyService) -> Stage:
+    """The emergency journal's place in the call pipeline: on every node that tracks
+    calls, independent of the database; a journal write is retried briefly."""
+    return Stage(
+        "emergency-journal",
+        30,
+        service.handle_call_event,
+        retry=RetryPolicy((JournalError,), initial=0.2, longest=0.4, give_up_after=1.0),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from ami.client import AmiClient, LinkState
 from ami.tracker import CallTracker
 from bus import InProcessBus, MessageBus
 from bus.redis import RedisBus
+from bus.topics import user_topic
 from calls.clock import utc_now
 from cluster import ClusterController, ModeHandover, build_controller, default_node_name
 from console import ConsoleDeps, create_app
@@ -37,22 +39,23 @@ from fallback.health import ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe, Sq
 from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
 from fallback.ports import BackfillTicketSink, PaperNumberNotice
-from fallback.service import EmergencyService
+from fallback.service import EmergencyService, emergency_journal_stage
 from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
-from hotline.pipeline import CallEventPipeline
 from hotline.settings import ConfigError, Settings
 from ivr.menu_file import load_menu
 from ivr.mode import IvrMode
 from ivr.outage import OutageAnnouncements
 from ivr.server import IvrServer
 from ivr.sites import IvrSiteDirectory
+from pipeline import CallPipeline, Origin
 from routing.advice import IvrRoutingAdvisor
-from routing.errors import StoreUnavailable
+from routing.console_messages import PaperNumber
 from routing.fanout import ConsoleFanout
 from routing.ports import CallStore
 from routing.records import UserRole
 from routing.router import CallRouter
+from routing.stages import screen_pop_stage, tickets_stage
 from routing.tickets import CallTicketService
 from routing.unseen import UnseenCallSweep
 from storage.calls import CallRepository
@@ -64,16 +67,13 @@ from storage.tickets import TicketRepository
 from storage.users import UserRepository
 from supervision.config import SupervisionConfig
 from supervision.service import SupervisionService
+from supervision.wallboard import wallboard_stage
 
 log = logging.getLogger(__name__)
 
 
 async def _unbound_hook(_arg: Any) -> None:
     raise RuntimeError("cluster hook used before the service was built")
-
-
-def _as_is(handler: Any) -> Any:
-    return handler
 
 
 def console_state_for(settings: Settings, db: Database) -> ConsoleState:
@@ -140,15 +140,8 @@ class _PaperNumberToAgent:
     async def _publish(
         self, username: str, call_id: str, paper_number: str, caller_number: str
     ) -> None:
-        await self.bus.publish(
-            f"user:{username}",
-            {
-                "type": "paper_number",
-                "call_id": call_id,
-                "paper_number": paper_number,
-                "caller_number": caller_number,
-            },
-        )
+        message = PaperNumber(call_id, paper_number, caller_number)
+        await self.bus.publish(user_topic(username), message.as_message())
 
 
 @dataclass(frozen=True)
@@ -235,7 +228,7 @@ class HotlineService:
     bus: MessageBus
     tracker: CallTracker
     ami: AmiClient
-    pipeline: CallEventPipeline
+    pipeline: CallPipeline
     tickets: TicketRepository
     calls: CallRepository
     sites: SiteRepository
@@ -313,18 +306,6 @@ class HotlineService:
             cluster = build_controller(
                 settings, db.engine, on_elected=_unbound_hook, on_demoted=_unbound_hook
             )
-        leader_side = cluster.fenced if cluster is not None else _as_is
-        pipeline = CallEventPipeline(
-            [
-                # The pop first: it was prepared while ringing and must not wait for the
-                # answer's database writes (the ticket itself exists since the queue join).
-                ("screen-pop", leader_side(fanout.handle)),
-                ("tickets", leader_side(call_tickets.handle)),
-            ],
-            retryable=(StoreUnavailable, OSError, TimeoutError),
-        )
-        tracker.subscribe(pipeline.submit)
-
         parts = build_emergency(
             settings,
             ami=ami,
@@ -335,7 +316,6 @@ class HotlineService:
             call_records=calls,
         )
         emergency, heartbeats, drill = parts.service, parts.heartbeats, parts.drill
-        tracker.subscribe(emergency.on_call_event)
         try:
             supervision_config = SupervisionConfig.from_mapping(settings.supervision)
         except ValueError as exc:
@@ -350,7 +330,18 @@ class HotlineService:
             service_level_target=timedelta(seconds=settings.service_level_target_seconds),
             emergency_status=emergency.status,
         )
-        tracker.subscribe(supervision.publisher.on_call_event)
+        # The one path of call events: the tracker and the CDR sweep feed it, nothing else
+        # subscribes. Stages run independently, each in call order.
+        pipeline = CallPipeline(
+            [
+                screen_pop_stage(fanout),
+                tickets_stage(call_tickets),
+                emergency_journal_stage(emergency),
+                wallboard_stage(supervision.publisher),
+            ],
+            fence=cluster.fenced if cluster is not None else None,
+        )
+        tracker.subscribe(pipeline.submit)
         ivr_mode = IvrMode(lambda: emergency.status().active)
         ivr = IvrServer(
             load_menu(settings.menu_file),
@@ -404,8 +395,8 @@ class HotlineService:
             unseen=UnseenCallSweep(
                 CdrRepository(db),
                 sites,
-                leader_side(call_tickets.handle),
-                live_calls=lambda: tracker.calls.keys() | pipeline.pending_call_ids(),
+                functools.partial(pipeline.submit, origin=Origin.CDR),
+                live_calls=lambda: tracker.calls.keys() | pipeline.pending_call_ids("tickets"),
             ),
         )
         if cluster is not None:
@@ -489,7 +480,7 @@ class HotlineService:
             "calls": {
                 "status": "ok",
                 "live": len(self.tracker.calls),
-                "pipeline_backlog": self.pipeline.active_calls,
+                "pipeline_backlog": self.pipeline.backlog,
             },
         }
 

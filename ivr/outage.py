@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bus import MessageBus
+from bus.topics import SUPERVISORS
 from calls.clock import Clock, utc_now
 from ivr.errors import PromptBuildError, UnknownIncident
 from ivr.menu import Menu, Outage
@@ -152,7 +153,7 @@ class OutageAnnouncements:
         )
         state = self.current()
         await self.bus.publish(TOPIC, {"origin": id(self), "state": state, "texts": dict(texts)})
-        await self.bus.publish("supervisors", {"type": "outage", **state})
+        await self.bus.publish(SUPERVISORS, {"type": "outage", **state})
         log.warning("outage announcement on for %s by %s", incident, by)
         return state
 
@@ -167,5 +168,5 @@ class OutageAnnouncements:
             log.warning("outage announcement off for %s by %s", outage.incident_id, by)
         state = self.current()
         await self.bus.publish(TOPIC, {"origin": id(self), "state": state})
-        await self.bus.publish("supervisors", {"type": "outage", **state})
+        await self.bus.publish(SUPERVISORS, {"type": "outage", **state})
         return state

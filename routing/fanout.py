@@ -9,6 +9,8 @@
 * ``CallEnded`` → ``call_ended`` (call id, outcome) to the agent who had the call.
 
 Every message also goes to ``supervisors`` as a ``call_update`` for the live call list.
+The messages are the typed records of `routing.console_messages`; topics come from
+`bus.topics`.
 Agents are found by their queue-member interface (`UserStore.by_interface`), cached
 briefly because interfaces change only when an admin edits a user.
 """
@@ -21,9 +23,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from bus import MessageBus
+from bus.topics import SUPERVISORS, user_topic
 from calls import (
     AgentNoAnswer,
     AgentRinging,
@@ -32,30 +34,19 @@ from calls import (
     CallSnapshot,
     DomainCallEvent,
 )
+from routing.console_messages import (
+    CallFinished,
+    CallUpdate,
+    ConsoleMessage,
+    RingCancelled,
+    Ringing,
+    ScreenPop,
+)
 from routing.domain.answering import answered_changes
 from routing.ports import SiteDirectory, TicketStore, UserStore
 from routing.records import SiteRecord, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
-
-
-def call_json(call: CallSnapshot) -> dict[str, Any]:
-    return {
-        "call_id": call.call_id,
-        "caller_number": call.caller_number,
-        "caller_name": call.caller_name,
-        "state": call.state.value,
-        "site_code": call.site_code,
-        "level": call.level,
-        "queue": call.queue,
-        "agent_interface": call.agent_interface,
-        "started_at": call.started_at.isoformat(),
-        "queued_at": call.queued_at.isoformat() if call.queued_at else None,
-        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
-        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
-        "outcome": call.outcome.value if call.outcome else None,
-        "paper_number": call.variables.get("HOTLINE_PAPER") or None,
-    }
 
 
 @dataclass
@@ -107,9 +98,10 @@ class ConsoleFanout:
             await self._ended(event)
         else:
             return
-        await self.bus.publish(
-            "supervisors", {"type": "call_update", "call": call_json(event.call)}
-        )
+        await self._send(SUPERVISORS, CallUpdate(event.call))
+
+    async def _send(self, topic: str, message: ConsoleMessage) -> None:
+        await self.bus.publish(topic, message.as_message())
 
     async def username_for(self, interface: str) -> str | None:
         now = self._monotonic()
@@ -146,33 +138,15 @@ class ConsoleFanout:
             )
             return
         pops.rang[event.interface] = username
-        call = event.call
-        await self.bus.publish(
-            f"user:{username}",
-            {
-                "type": "ringing",
-                "call_id": call.call_id,
-                "caller_number": call.caller_number,
-                "caller_name": call.caller_name,
-                "site_code": call.site_code,
-                "level": call.level,
-                "queue": call.queue,
-                "interface": event.interface,
-            },
-        )
+        await self._send(user_topic(username), Ringing(event.call, event.interface))
 
     async def _answered(self, event: CallAnswered) -> None:
         pops = self._calls.setdefault(event.call_id, _CallPops())
         username = pops.rang.get(event.interface) or await self.username_for(event.interface)
         for interface, other in pops.rang.items():
             if interface != event.interface and other != username:
-                await self.bus.publish(
-                    f"user:{other}",
-                    {
-                        "type": "ring_cancelled",
-                        "call_id": event.call_id,
-                        "reason": "answered_elsewhere",
-                    },
+                await self._send(
+                    user_topic(other), RingCancelled(event.call_id, "answered_elsewhere")
                 )
         if username is None:
             log.warning(
@@ -210,27 +184,14 @@ class ConsoleFanout:
                     duty_agent=str(answered.get("duty_agent", ticket.duty_agent)),
                     responded_at=ticket.responded_at or event.at,
                 )
-        await self.bus.publish(
-            f"user:{username}",
-            {
-                "type": "screen_pop",
-                "call_id": event.call_id,
-                "ticket_number": ticket.number if ticket is not None else None,
-                "site": prepared.site.as_json() if prepared.site is not None else None,
-                "ticket": ticket.as_json() if ticket is not None else None,
-                "call": call_json(event.call),
-            },
-        )
+        await self._send(user_topic(username), ScreenPop(event.call, ticket, prepared.site))
         self.pops_sent += 1
 
     async def _no_answer(self, event: AgentNoAnswer) -> None:
         pops = self._calls.get(event.call_id)
         username = pops.rang.pop(event.interface, None) if pops is not None else None
         if username is not None:
-            await self.bus.publish(
-                f"user:{username}",
-                {"type": "ring_cancelled", "call_id": event.call_id, "reason": "no_answer"},
-            )
+            await self._send(user_topic(username), RingCancelled(event.call_id, "no_answer"))
 
     async def _ended(self, event: CallEnded) -> None:
         pops = self._calls.pop(event.call_id, None)
@@ -244,7 +205,4 @@ class ConsoleFanout:
             notified = set(pops.rang.values())  # rang but nobody answered (abandoned)
         for username in notified:
             if username:
-                await self.bus.publish(
-                    f"user:{username}",
-                    {"type": "call_ended", "call_id": event.call_id, "outcome": outcome},
-                )
+                await self._send(user_topic(username), CallFinished(event.call_id, outcome))

@@ -1,9 +1,10 @@
 """The sweep that gives every call a record, even one no controller saw on AMI.
 
 `UnseenCallSweep` reads the PBX's CDR rows that have no call record
-(`routing.ports.CdrSource`), rebuilds the calls (`routing.domain.unseen_calls`) and hands
-each one to the ticket service as the live path would have (`CallAnswered` when an agent
-took it, then `CallEnded`), but not to the consoles: the call record is written, a
+(`routing.ports.CdrSource`), rebuilds the calls (`routing.domain.unseen_calls`) and submits
+each one to the call pipeline as the live path would have (`CallAnswered` when an agent
+took it, then `CallEnded`), with origin `cdr`: the tickets stage takes them, the consoles
+do not: the call record is written, a
 caller who reached an agent has a ticket in that agent's name, and one who waited in
 vain has a ticket marked for callback. Calls the tracker still follows, or that ended
 within `margin` (their live events may still be on the way), are left alone; a later
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from datetime import timedelta
 
 from calls import CallAnswered, CallEnded, CallSnapshot, CallState, DomainCallEvent
@@ -27,7 +28,8 @@ from routing.records import MatchKind
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[DomainCallEvent], Awaitable[None]]
+# The call pipeline's submit, bound to the `cdr` origin.
+Submit = Callable[[DomainCallEvent], None]
 
 
 class UnseenCallSweep:
@@ -35,7 +37,7 @@ class UnseenCallSweep:
         self,
         cdr: CdrSource,
         sites: SiteDirectory,
-        record: EventHandler,
+        submit: Submit,
         *,
         live_calls: Callable[[], Collection[str]] = frozenset,
         lookback: timedelta = timedelta(hours=24),
@@ -44,7 +46,7 @@ class UnseenCallSweep:
     ) -> None:
         self.cdr = cdr
         self.sites = sites
-        self.record = record
+        self.submit = submit
         self.live_calls = live_calls
         self.lookback = lookback
         self.margin = margin
@@ -68,10 +70,8 @@ class UnseenCallSweep:
                 call.outcome.value,
             )
             if call.answered_at is not None and call.agent_interface:
-                await self.record(
-                    CallAnswered(snapshot, call.answered_at, call.agent_interface, "", 0)
-                )
-            await self.record(CallEnded(snapshot, call.ended_at))
+                self.submit(CallAnswered(snapshot, call.answered_at, call.agent_interface, "", 0))
+            self.submit(CallEnded(snapshot, call.ended_at))
             done.append(call.call_id)
         self.recovered += len(done)
         return done

@@ -6,7 +6,7 @@
                              sla=settings.sla_policy(), call_control=ami,
                              queues=[settings.main_queue, settings.emergency_queue],
                              service_level_target=timedelta(seconds=20))
-    tracker.subscribe(sup.publisher.on_call_event)
+    stages.append(wallboard_stage(sup.publisher))
     await sup.start()
     app.include_router(sup.web_router(require_supervisor=..., authorize_websocket=...))
     ...

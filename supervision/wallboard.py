@@ -4,7 +4,7 @@ emergency mode into snapshots and pushes them to the bus `wallboard` topic.
 Wiring (composition root)::
 
     publisher = WallboardPublisher(bus, clock=now, agents=QueueStatusAgents(ami, queues))
-    tracker.subscribe(publisher.on_call_event)       # ami.tracker.CallTracker
+    stages.append(wallboard_stage(publisher))        # the call pipeline hands it events
     scheduler.add_listener(publisher.on_assessment)  # SlaScheduler
     await publisher.start()                          # also follows the `emergency` topic
 """
@@ -19,8 +19,10 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from bus import MessageBus
+from bus.topics import EMERGENCY, WALLBOARD
 from calls import CallEvent, Clock
 from calls.control import CallControl
+from pipeline import Stage
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.sla import TicketSla
 from supervision.domain.wallboard import (
@@ -33,7 +35,7 @@ from supervision.domain.wallboard import (
 
 log = logging.getLogger(__name__)
 
-TOPIC = "wallboard"
+TOPIC = WALLBOARD
 
 
 class AgentSource(Protocol):
@@ -110,6 +112,10 @@ class WallboardPublisher:
         if self.floor.apply(event):
             self._dirty.set()
 
+    async def handle_call_event(self, event: CallEvent) -> None:
+        """The pipeline's wallboard stage."""
+        self.on_call_event(event)
+
     def on_assessment(self, assessments: Sequence[TicketSla], now: datetime) -> None:
         self._tickets = assessments
         self._dirty.set()
@@ -144,7 +150,7 @@ class WallboardPublisher:
         self._tasks = [asyncio.create_task(self._publish_loop(), name="wallboard-publish")]
         if self._agent_source is not None:
             self._tasks.append(asyncio.create_task(self._agent_loop(), name="wallboard-agents"))
-        subscription = await self._bus.subscribe("emergency")
+        subscription = await self._bus.subscribe(EMERGENCY)
         self._tasks.append(
             asyncio.create_task(self._emergency_loop(subscription), name="wallboard-emergency")
         )
@@ -184,3 +190,8 @@ class WallboardPublisher:
                     self.set_emergency(state)
         finally:
             await subscription.close()
+
+
+def wallboard_stage(publisher: WallboardPublisher) -> Stage:
+    """The live floor (queues, waiting callers) follows every call; nothing to retry."""
+    return Stage("wallboard", 40, publisher.handle_call_event)

@@ -25,10 +25,11 @@ from console import create_app
 from fallback.domain.mode import EmergencyPolicy
 from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
-from fallback.service import EmergencyService
+from fallback.service import EmergencyService, emergency_journal_stage
 from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
 from pbx.standin import PbxStandIn
+from pipeline import CallPipeline
 from routing.domain.levels import SlaPolicy
 
 pytestmark = pytest.mark.browser
@@ -87,7 +88,7 @@ async def stack(world: h.World, tmp_path: Path) -> AsyncIterator[Stack]:
     )
     (tmp_path / "journal").mkdir(exist_ok=True)
     await service.start()
-    tracker.subscribe(service.on_call_event)
+    tracker.subscribe(CallPipeline([emergency_journal_stage(service)]).submit)
 
     async def on_connected(_client: AmiClient) -> None:
         await service.on_ami_connected()

@@ -23,9 +23,10 @@ from fallback.health import HealthWatch, SqlWriteProbe
 from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
 from fallback.ports import BackfillOutcome, BackfillTicket
-from fallback.service import EmergencyService
+from fallback.service import EmergencyService, emergency_journal_stage
 from fallback.switching import PbxSwitch
 from pbx.standin import PbxStandIn
+from pipeline import CallPipeline
 from testkit.scratch_db import migrated_scratch_postgres, postgres_available
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -144,7 +145,8 @@ async def test_database_black_hole_triggers_failover_and_nobody_is_dropped(
         ),
     )
     await service.start()
-    tracker.subscribe(service.on_call_event)
+    pipeline = CallPipeline([emergency_journal_stage(service)])
+    tracker.subscribe(pipeline.submit)
 
     async def on_connected(_c: AmiClient) -> None:
         await service.on_ami_connected()
@@ -186,7 +188,7 @@ async def test_database_black_hole_triggers_failover_and_nobody_is_dropped(
         await service.set_active(False, reason="database answers again", by="lead")
         assert pbx.astdb["hotline/mode"] == "normal"
         assert len(pbx.queue_entries(EMER)) == 6  # nobody waiting was moved back or dropped
-        await service.drain()
+        await pipeline.settled("emergency-journal", 10)
         assert len(await service.items()) == 6
     finally:
         if watcher is not None:
@@ -229,7 +231,7 @@ async def test_controller_restart_during_the_outage_keeps_mode_and_paper_numbers
             clock=clock,
         )
         await service.start()
-        tracker.subscribe(service.on_call_event)
+        tracker.subscribe(CallPipeline([emergency_journal_stage(service)]).submit)
 
         async def on_connected(_c: AmiClient) -> None:
             await service.on_ami_connected()

@@ -17,9 +17,10 @@ from fallback.domain.mode import EmergencyPolicy
 from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
 from fallback.ports import BackfillOutcome, BackfillTicket
-from fallback.service import EmergencyService
+from fallback.service import EmergencyService, emergency_journal_stage
 from fallback.switching import PbxSwitch
 from pbx.standin import PbxStandIn
+from pipeline import CallPipeline
 
 MAIN, EMER = "hotline-main", "hotline-emergency"
 
@@ -51,6 +52,7 @@ class Rig:
     client: AmiClient
     tracker: CallTracker
     service: EmergencyService
+    pipeline: CallPipeline
 
 
 async def until(predicate, timeout: float = 10.0) -> None:
@@ -85,7 +87,8 @@ async def rig(tmp_path) -> AsyncIterator[Rig]:
         policy=EmergencyPolicy(),
     )
     await service.start()
-    tracker.subscribe(service.on_call_event)
+    pipeline = CallPipeline([emergency_journal_stage(service)])
+    tracker.subscribe(pipeline.submit)
 
     async def on_connected(_client: AmiClient) -> None:
         await service.on_ami_connected()
@@ -95,7 +98,7 @@ async def rig(tmp_path) -> AsyncIterator[Rig]:
     try:
         await client.wait_connected(5)
         await until(lambda: service.pbx_in_sync)
-        yield Rig(pbx, client, tracker, service)
+        yield Rig(pbx, client, tracker, service, pipeline)
     finally:
         await client.stop()
         await service.stop()
@@ -131,7 +134,7 @@ async def test_entry_moves_waiting_callers_in_order_and_routes_new_calls(rig: Ri
 
     # Every emergency call got its own paper number, journaled.
     await until(lambda: len(service._paper_by_call) == 7)
-    await service.drain()
+    await rig.pipeline.settled("emergency-journal", 10)
     numbers = sorted(service._paper_by_call.values())
     assert numbers == [f"E{n:06d}" for n in range(1, 8)]
     journaled = service._ledger().calls
@@ -144,7 +147,7 @@ async def test_entry_moves_waiting_callers_in_order_and_routes_new_calls(rig: Ri
     await rig.client.queue_add(EMER, "PJSIP/1004", member_name="backup-desk")
     first = await asyncio.wait_for(calls[0].finished, 30)
     assert first.outcome == "answered"
-    await service.drain()
+    await rig.pipeline.settled("emergency-journal", 10)
     answered = service._ledger().calls[first.linkedid]
     assert answered.agent == "backup-desk" and answered.agent_interface == "PJSIP/1004"
     await until(lambda: service._ledger().calls[first.linkedid].ended_at is not None)

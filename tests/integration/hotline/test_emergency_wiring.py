@@ -14,9 +14,11 @@ from pathlib import Path
 from ami.client import AmiClient
 from ami.tracker import CallTracker
 from fallback.ports import BackfillOutcome, BackfillTicket
+from fallback.service import emergency_journal_stage
 from hotline.runtime import EmergencyParts, build_emergency
 from hotline.settings import Settings
 from pbx.standin import PbxStandIn
+from pipeline import CallPipeline
 from storage.database import Database
 from storage.migrate import upgrade
 
@@ -84,7 +86,7 @@ async def emergency_running(tmp_path: Path) -> AsyncIterator[Running]:
         port=pbx.ami_port, username="hotline", secret="hotline-secret", tracker=tracker
     )
     parts = build_emergency(settings, ami=client, engine=db.engine, sink=Sink())
-    tracker.subscribe(parts.service.on_call_event)
+    tracker.subscribe(CallPipeline([emergency_journal_stage(parts.service)]).submit)
     await parts.service.start()
 
     async def on_connected(_client: AmiClient) -> None:
@@ -122,4 +124,4 @@ async def test_emergency_starts_watches_and_stops_cleanly(tmp_path: Path) -> Non
         assert not service.status().active
         await service.set_active(True, reason="manual test", by="lead")
         assert pbx.astdb["hotline/mode"] == "emergency"
-    assert service._worker is None
+    assert not service.journal._opened  # stopped cleanly: the journal is closed

@@ -51,7 +51,7 @@ async def make(tmp_path: Path, pbx, sink, bus, clock) -> AsyncIterator[Maker]:  
 
     yield build
     for service in made:
-        if service._worker is not None:
+        if service.journal._opened:  # a failed test did not reach stop()
             await service.stop()
 
 
@@ -65,7 +65,7 @@ async def emergency_call_with_automatic_ticket(service: EmergencyService, sink, 
         state=CallState.QUEUED,
         queue=EMER,
     )
-    service.on_call_event(CallQueued(snap, clock.now, 1))
+    await service.handle_call_event(CallQueued(snap, clock.now, 1))
     await service.drain()
     sink.preexisting("c1")  # the database is up: the call got its ticket as usual
     paper = service.paper_number_of("c1")
@@ -175,7 +175,7 @@ async def test_the_reconciliation_pass_links_tickets_written_later(
     snap = call_snapshot(
         "c9", clock.now, channel="PJSIP/trunk-c9", state=CallState.QUEUED, queue=EMER
     )
-    service.on_call_event(CallQueued(snap, clock.now, 1))
+    await service.handle_call_event(CallQueued(snap, clock.now, 1))
     await service.drain()
     await service.set_active(False, reason="db back", by="sue")
     assert (await service.items())[0].ticket_number is None

@@ -52,9 +52,9 @@ async def test_calls_since_the_last_healthy_check_are_journaled_at_the_switch(
     try:
         # Long before the outage: ended and written, well before the last healthy check.
         old = snap(clock, "old", CallState.QUEUED)
-        service.on_call_event(CallQueued(old, clock.now, 1))
+        await service.handle_call_event(CallQueued(old, clock.now, 1))
         clock.advance(5)
-        service.on_call_event(
+        await service.handle_call_event(
             CallEnded(
                 snap(
                     clock, "old", CallState.ENDED, ended_at=clock.now, outcome=CallOutcome.ANSWERED
@@ -68,7 +68,7 @@ async def test_calls_since_the_last_healthy_check_are_journaled_at_the_switch(
         # The database hangs: these calls' ticket writes are stuck in memory.
         clock.advance(2)
         ended = snap(clock, "ended", CallState.QUEUED)
-        service.on_call_event(CallQueued(ended, clock.now, 1))
+        await service.handle_call_event(CallQueued(ended, clock.now, 1))
         talking = snap(
             clock,
             "talking",
@@ -77,8 +77,8 @@ async def test_calls_since_the_last_healthy_check_are_journaled_at_the_switch(
             agent_member_name="alice",
             answered_at=clock.now,
         )
-        service.on_call_event(CallAnswered(talking, clock.now, "PJSIP/1001", "alice", 3))
-        service.on_call_event(
+        await service.handle_call_event(CallAnswered(talking, clock.now, "PJSIP/1001", "alice", 3))
+        await service.handle_call_event(
             CallEnded(
                 snap(
                     clock,
@@ -91,9 +91,9 @@ async def test_calls_since_the_last_healthy_check_are_journaled_at_the_switch(
             )
         )
         waiting = snap(clock, "waiting", CallState.QUEUED)
-        service.on_call_event(CallQueued(waiting, clock.now, 1))
+        await service.handle_call_event(CallQueued(waiting, clock.now, 1))
         in_ivr = snap(clock, "in-ivr", CallState.IN_IVR, queue=None, queued_at=None)
-        service.on_call_event(CallQueued(in_ivr, clock.now, 0))  # odd, but never queued
+        await service.handle_call_event(CallQueued(in_ivr, clock.now, 0))  # odd, but never queued
         await service.drain()
         assert service.paper_number_of("ended") is None
 
@@ -152,7 +152,7 @@ async def test_backfilled_and_linked_calls_get_their_record_from_the_journal(
     try:
         await service.set_active(True, reason="database down", by="sue")
         for call_id in ("lost", "kept"):
-            service.on_call_event(
+            await service.handle_call_event(
                 CallQueued(snap(clock, call_id, CallState.QUEUED, queue=EMER), clock.now, 1)
             )
         clock.advance(4)
@@ -165,7 +165,9 @@ async def test_backfilled_and_linked_calls_get_their_record_from_the_journal(
             agent_member_name="PJSIP/1003",
             answered_at=clock.now,
         )
-        service.on_call_event(CallAnswered(answered, clock.now, "PJSIP/1003", "PJSIP/1003", 4))
+        await service.handle_call_event(
+            CallAnswered(answered, clock.now, "PJSIP/1003", "PJSIP/1003", 4)
+        )
         clock.advance(60)
         ended = snap(
             clock,
@@ -177,7 +179,7 @@ async def test_backfilled_and_linked_calls_get_their_record_from_the_journal(
             ended_at=clock.now,
             outcome=CallOutcome.ANSWERED,
         )
-        service.on_call_event(CallEnded(ended, clock.now))
+        await service.handle_call_event(CallEnded(ended, clock.now))
         await service.drain()
         await service.set_active(False, reason="database back", by="sue")
         linked = sink.preexisting("kept")  # its ticket got written after all
@@ -229,7 +231,7 @@ async def test_a_straggler_joining_the_main_queue_after_the_switch_is_journaled_
         # Its IVR picked the main queue a moment before the switch; it joins after it.
         pbx.join(MAIN, "PJSIP/trunk-late", "late")
         late = snap(clock, "late", CallState.QUEUED, channel="PJSIP/trunk-late")
-        service.on_call_event(CallQueued(late, clock.now, 1))
+        await service.handle_call_event(CallQueued(late, clock.now, 1))
         await service.drain()
         assert service.paper_number_of("late") == "E000001"
         assert not service.pbx_in_sync
@@ -238,7 +240,7 @@ async def test_a_straggler_joining_the_main_queue_after_the_switch_is_journaled_
         assert [w.channel for w in pbx.queues[EMER]] == ["PJSIP/trunk-late"]
         assert pbx.queues[MAIN] == [] and service.pbx_in_sync
         moved = snap(clock, "late", CallState.QUEUED, channel="PJSIP/trunk-late", queue=EMER)
-        service.on_call_event(CallQueued(moved, clock.now, 1))
+        await service.handle_call_event(CallQueued(moved, clock.now, 1))
         await service.drain()
         call = bf.fold(service.journal.records()).calls["late"]
         assert call.paper_number == "E000001" and call.queue == EMER and call.moved_from == MAIN

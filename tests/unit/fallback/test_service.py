@@ -26,8 +26,9 @@ from fallback.errors import (
 from fallback.health import HealthRound
 from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
-from fallback.service import EmergencyService
+from fallback.service import EmergencyService, emergency_journal_stage
 from fallback.switching import PbxSwitch
+from pipeline import CallPipeline
 from testkit.call_snapshots import call_snapshot
 
 MAIN, EMER = "hotline-main", "hotline-emergency"
@@ -85,7 +86,7 @@ async def make_service(tmp_path, pbx, sink, bus, clock):
 
     yield make
     for service in made:
-        if service._worker is not None:  # a failed test did not reach stop()
+        if service.journal._opened:  # a failed test did not reach stop()
             await service.stop()
 
 
@@ -96,9 +97,11 @@ async def rounds(service, clock, verdict: Verdict, n: int) -> None:
 
 
 async def feed(service, *events) -> None:
+    """Through the product's path: the call pipeline's emergency-journal stage."""
+    pipeline = CallPipeline([emergency_journal_stage(service)])
     for e in events:
-        service.on_call_event(e)
-    await service.drain()
+        pipeline.submit(e)
+    await pipeline.settled("emergency-journal", 10)
 
 
 async def test_automatic_entry_switches_the_pbx_and_is_journaled(

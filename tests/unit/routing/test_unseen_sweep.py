@@ -56,7 +56,7 @@ class Sites:
 
 
 def sweep_of(cdr: Cdr, seen: list[DomainCallEvent], **kw: object) -> UnseenCallSweep:
-    async def record(event: DomainCallEvent) -> None:
+    def record(event: DomainCallEvent) -> None:
         seen.append(event)
 
     return UnseenCallSweep(

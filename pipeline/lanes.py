@@ -1,0 +1,195 @@
+"""The one path of call events: every stage gets every event, in order per call.
+
+The call tracker is synchronous and publishes from inside the AMI read path; the stages
+(tickets and call records, screen-pop, emergency journal, wallboard) do I/O. For each
+stage and each call there is a lane: a queue and a worker that hands the stage that
+call's events one by one, retrying as the stage's `RetryPolicy` says. Lanes of one call
+are independent (the emergency journal never waits for a ticket write the database
+cannot take), and so are the lanes of different calls (one slow write does not hold up
+another caller's pop). A lane ends after its call's `CallEnded`, or when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from calls import CallEnded, DomainCallEvent
+from pipeline.stage import CallEventHandler, Origin, Stage
+
+log = logging.getLogger(__name__)
+
+# A lane lingers this long after its call's last event: a call's events come in bursts.
+LANE_IDLE_SECONDS = 30.0
+
+Fence = Callable[[CallEventHandler], CallEventHandler]
+
+
+@dataclass
+class PipelineStats:
+    handled: int = 0
+    failed: int = 0
+    retried: int = 0
+    gave_up: int = 0
+    stage_errors: dict[str, int] = field(default_factory=dict)
+
+
+class CallPipeline:
+    def __init__(self, stages: Iterable[Stage], *, fence: Fence | None = None) -> None:
+        """`fence` wraps the handler of every leader-only stage (the cluster's fencing:
+        a deposed leader's late write is refused)."""
+        self.stages = sorted(stages, key=lambda s: s.order)
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must be unique: {names}")
+        self._handlers = {
+            s.name: fence(s.handle) if fence is not None and s.leader_only else s.handle
+            for s in self.stages
+        }
+        self._lanes: dict[tuple[str, str], asyncio.Queue[DomainCallEvent]] = {}
+        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # Events submitted and not yet handled, per stage; a stage is settled at zero.
+        self._unfinished = {s.name: 0 for s in self.stages}
+        self._settled = {s.name: asyncio.Event() for s in self.stages}
+        for event in self._settled.values():
+            event.set()
+        self._idle = asyncio.Event()  # no lane open: every call's lanes ended
+        self._idle.set()
+        self.stats = PipelineStats()
+        self._closed = False
+
+    def submit(self, event: DomainCallEvent, origin: Origin = Origin.LIVE) -> None:
+        """Hand `event` to every stage that takes events of `origin`. Called synchronously
+        by the tracker: never blocks, never raises."""
+        if self._closed:
+            log.error("call %s: pipeline closed, dropping %s", event.call_id, type(event).__name__)
+            return
+        for stage in self.stages:
+            if origin in stage.origins:
+                self._lane(stage, event.call_id).put_nowait(event)
+                self._unfinished[stage.name] += 1
+                self._settled[stage.name].clear()
+
+    def _lane(self, stage: Stage, call_id: str) -> asyncio.Queue[DomainCallEvent]:
+        key = (stage.name, call_id)
+        queue = self._lanes.get(key)
+        if queue is None:
+            queue = self._lanes[key] = asyncio.Queue()
+            self._workers[key] = asyncio.get_running_loop().create_task(
+                self._work(stage, key, queue), name=f"{stage.name}-{call_id}"
+            )
+            self._idle.clear()
+        return queue
+
+    async def _work(
+        self, stage: Stage, key: tuple[str, str], queue: asyncio.Queue[DomainCallEvent]
+    ) -> None:
+        try:
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), LANE_IDLE_SECONDS)
+                except TimeoutError:
+                    if queue.empty():
+                        return
+                    continue
+                try:
+                    await self._run(stage, event)
+                    self.stats.handled += 1
+                finally:
+                    self._done(stage.name, 1)
+                if isinstance(event, CallEnded) and queue.empty():
+                    return
+        finally:
+            if self._lanes.get(key) is queue:
+                del self._lanes[key]
+                del self._workers[key]
+                self._done(stage.name, queue.qsize())  # cancelled with events left
+            if not self._workers:
+                self._idle.set()
+
+    def _done(self, stage: str, count: int) -> None:
+        self._unfinished[stage] -= count
+        if self._unfinished[stage] <= 0:
+            self._unfinished[stage] = 0
+            self._settled[stage].set()
+
+    async def _run(self, stage: Stage, event: DomainCallEvent) -> None:
+        handler = self._handlers[stage.name]
+        policy = stage.retry
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        delay = policy.initial
+        while True:
+            try:
+                await handler(event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except policy.retryable as exc:
+                waited = loop.time() - started
+                if policy.give_up_after is not None and waited >= policy.give_up_after:
+                    self.stats.gave_up += 1
+                    log.error(
+                        "call %s: %s gave up on %s after %.0f s: %s",
+                        event.call_id,
+                        stage.name,
+                        type(event).__name__,
+                        waited,
+                        exc,
+                    )
+                    return
+                self.stats.retried += 1
+                log.warning(
+                    "call %s: %s failed on %s (%s); retrying in %.1f s",
+                    event.call_id,
+                    stage.name,
+                    type(event).__name__,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, policy.longest)
+            except Exception:
+                self.stats.failed += 1
+                errors = self.stats.stage_errors
+                errors[stage.name] = errors.get(stage.name, 0) + 1
+                log.exception(
+                    "call %s: %s failed on %s", event.call_id, stage.name, type(event).__name__
+                )
+                return
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until the pipeline is idle: every lane ended, after its call's `CallEnded`
+        or once idle for a while (a live call keeps its lanes open)."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def settled(self, stage: str, timeout: float | None = None) -> None:
+        """Wait until `stage` has handled every event submitted to it so far."""
+        await asyncio.wait_for(self._settled[stage].wait(), timeout)
+
+    @property
+    def backlog(self) -> int:
+        """Events submitted that some stage has not handled yet."""
+        return sum(self._unfinished.values())
+
+    @property
+    def active_calls(self) -> int:
+        """Calls with an event some stage has not finished with."""
+        return len({call_id for _, call_id in self._workers})
+
+    def pending_call_ids(self, stage: str | None = None) -> frozenset[str]:
+        """Calls with a lane open in `stage` (any stage: None)."""
+        return frozenset(c for name, c in self._workers if stage is None or name == stage)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self._closed = True
+        with contextlib.suppress(TimeoutError):
+            await self.drain(timeout)
+        for task in list(self._workers.values()):
+            task.cancel()
+        for task in list(self._workers.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,39 @@
+"""The routing package's stages of the call pipeline: the screen-pop and the tickets
+with their call records. Both write shared state (the pop may open the ticket), so
+both run on the leader only, fenced."""
+
+from __future__ import annotations
+
+from pipeline import Origin, RetryPolicy, Stage
+from routing.errors import StoreUnavailable
+from routing.fanout import ConsoleFanout
+from routing.tickets import CallTicketService
+
+# What a database outage looks like to the stores: worth waiting for.
+STORE_OUTAGE = (StoreUnavailable, OSError, TimeoutError)
+# A pop that reaches the agent a minute after the answer still helps; later it does not.
+POP_GIVE_UP_SECONDS = 60.0
+
+
+def screen_pop_stage(fanout: ConsoleFanout) -> Stage:
+    """First: a pop prepared while ringing goes out before the answer is written."""
+    return Stage(
+        "screen-pop",
+        10,
+        fanout.handle,
+        retry=RetryPolicy(STORE_OUTAGE, give_up_after=POP_GIVE_UP_SECONDS),
+        leader_only=True,
+    )
+
+
+def tickets_stage(call_tickets: CallTicketService) -> Stage:
+    """Every call's ticket and call record, also for calls rebuilt from the PBX's CDR;
+    retried for as long as the database is down: no call may end without a record."""
+    return Stage(
+        "tickets",
+        20,
+        call_tickets.handle,
+        retry=RetryPolicy(STORE_OUTAGE),
+        leader_only=True,
+        origins=frozenset(Origin),
+    )
