@@ -8,14 +8,15 @@ Call flow (DESIGN.md, "The call, end to end"): greeting → optional outage anno
 with "press 1 if you are calling about this" → site identification by caller number, or
 by site code (`#` terminated, limited attempts, then unidentified) → fault-level menu
 (1–4, 0 operator, `*` repeat, limited attempts, then the default branch) → channel
-variables for the dialplan. The survey after the agent hangs up is a second, smaller
+variables for the dialplan. The machine yields the level, never a queue priority: that is
+routing's decision, taken in the AGI layer. The survey after the agent hangs up is a second, smaller
 machine (`survey_start` / `survey_advance`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 # --- value objects shared with the ports ---------------------------------------------
@@ -134,8 +135,6 @@ class CallContext:
     outage: Outage | None
     main_queue: str = "hotline-main"
     emergency_queue: str = "hotline-emergency"
-    level_priority: Mapping[int, int] = field(default_factory=lambda: {1: 10, 2: 7, 3: 4, 4: 1})
-    default_priority: int = 5  # operator / unidentified
 
     @property
     def queue(self) -> str:
@@ -376,15 +375,15 @@ def _level_answer(
 def exit_variables(
     menu: Menu, call: CallContext, state: MenuState, result: IvrResult
 ) -> tuple[tuple[str, str], ...]:
-    """The HOTLINE_* variables for the dialplan, from what is known so far."""
-    priority = call.default_priority
-    if state.level is not None and not state.operator:
-        priority = call.level_priority.get(state.level, call.default_priority)
+    """The HOTLINE_* variables for the dialplan, from what is known so far.
+
+    No HOTLINE_PRIORITY: the queue priority is routing's decision, which the AGI layer
+    adds from the level set here.
+    """
     variables: list[tuple[str, str]] = [
         ("HOTLINE_CALLREF", call.call_ref),
         ("HOTLINE_SITE", state.site_code or ""),
         ("HOTLINE_LEVEL", "" if state.operator or state.level is None else str(state.level)),
-        ("HOTLINE_PRIORITY", str(priority)),
         ("HOTLINE_QUEUE", call.queue),
     ]
     if state.incident is not None:

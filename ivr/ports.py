@@ -42,10 +42,11 @@ class RoutingAdvisorPort(Protocol):
     async def advise(
         self, *, call_ref: str, site_code: str | None, level: int | None, queue: str
     ) -> Mapping[str, str]:
-        """Channel variables refining the level's routing for this caller: a raised
-        HOTLINE_PRIORITY in special periods (flood season, guard windows), the assigned
-        engineers free right now in HOTLINE_PREFERRED. Only HOTLINE_PRIORITY,
-        HOTLINE_PREFERRED and HOTLINE_PREFERRED_TIMEOUT are taken."""
+        """Routing's decision for this caller, asked for every call in either mode:
+        HOTLINE_PRIORITY (the level's, raised in special periods such as flood season
+        or guard windows) and, for calls to the main queue, the assigned engineers free
+        right now in HOTLINE_PREFERRED. Only HOTLINE_PRIORITY, HOTLINE_PREFERRED and
+        HOTLINE_PREFERRED_TIMEOUT are taken."""
         ...
 
 

@@ -1,17 +1,19 @@
 """The FastAGI IVR server: scripts `ivr` and `survey` (see the dialplan in asterisk-conf/).
 
 A thin layer: it performs what the pure machine in `ivr.menu` asks (prompts, digit
-collection, site-directory look-ups) and feeds back what happened. Whatever goes wrong
-(port failure, protocol error, caller hang-up) the `ivr` script still ends with
-HOTLINE_QUEUE, HOTLINE_PRIORITY and HOTLINE_IVR_RESULT set, so the dialplan queues the
-caller; a caller is never dropped by the IVR.
+collection, site-directory look-ups) and feeds back what happened. The menu yields the
+level and the site; the queue priority and the preferred engineers are routing's decision,
+asked for every call (emergency mode included) once the menu is done. Whatever goes wrong
+(port failure, protocol error, caller hang-up, routing unavailable) the `ivr` script still
+ends with HOTLINE_QUEUE, HOTLINE_PRIORITY and HOTLINE_IVR_RESULT set, so the dialplan
+queues the caller; a caller is never dropped by the IVR.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,14 +41,30 @@ from ivr.menu import (
     SiteChecked,
 )
 from ivr.ports import IvrModePort, RoutingAdvisorPort, SiteDirectoryPort, SurveySinkPort
-from routing.domain.levels import SlaPolicy
-from routing.domain.priority import preferred_dial
+from routing.domain.levels import FaultLevel, SlaPolicy
+from routing.domain.priority import preferred_dial, queue_priority
 
 log = logging.getLogger(__name__)
 
 
 # What the routing rules may set; everything else stays the menu's decision.
 ADVISED_VARIABLES = ("HOTLINE_PRIORITY", "HOTLINE_PREFERRED", "HOTLINE_PREFERRED_TIMEOUT")
+
+
+def _in_contract_order(variables: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The exit variables with HOTLINE_PRIORITY right after HOTLINE_LEVEL, the order of
+    the dialplan contract (docs/asterisk.md); the rest keep their order."""
+    priority = variables.get("HOTLINE_PRIORITY")
+    ordered: list[tuple[str, str]] = []
+    for name, value in variables.items():
+        if name == "HOTLINE_PRIORITY":
+            continue
+        ordered.append((name, value))
+        if name == "HOTLINE_LEVEL" and priority is not None:
+            ordered.append(("HOTLINE_PRIORITY", priority))
+    if priority is not None and "HOTLINE_LEVEL" not in variables:
+        ordered.append(("HOTLINE_PRIORITY", priority))
+    return tuple(ordered)
 
 
 class IvrServerError(IvrError):
@@ -65,7 +83,6 @@ class IvrServer:
         main_queue: str = "hotline-main",
         emergency_queue: str = "hotline-emergency",
         sounds_dir: Path,
-        default_priority: int = 5,
         port_timeout: float = 3.0,
         command_observer: Callable[[str, float], None] | None = None,
         router: RoutingAdvisorPort | None = None,
@@ -78,7 +95,12 @@ class IvrServer:
         self.main_queue = main_queue
         self.emergency_queue = emergency_queue
         self.sounds_dir = sounds_dir.resolve()
-        self.default_priority = default_priority
+        try:
+            # Routing's rule is the fallback for every call: it must answer for every level.
+            for level in (None, *FaultLevel):
+                queue_priority(policy, level)
+        except KeyError as exc:
+            raise IvrServerError(f"the SLA policy has no queue priority for {exc}") from exc
         self.port_timeout = port_timeout
         self.command_observer = command_observer
         self.router = router
@@ -152,7 +174,6 @@ class IvrServer:
             outage = self.mode.current_outage()
         except Exception:
             log.exception("call %s: mode port failed; no outage announcement", chan.call_id)
-        priorities = {int(level): p for level, p in self.policy.queue_priority.items()}
         return CallContext(
             call_ref=chan.call_id,
             caller_number=chan.caller_number,
@@ -160,8 +181,6 @@ class IvrServer:
             outage=outage,
             main_queue=self.main_queue,
             emergency_queue=self.emergency_queue,
-            level_priority=priorities,
-            default_priority=self.default_priority,
         )
 
     async def ivr(self, chan: AgiChannel) -> None:
@@ -199,45 +218,30 @@ class IvrServer:
             variables = machine.exit_variables(self.menu, call, state, finish.result)
             finish = Finish(variables, finish.result, finish.farewell)
             log.info("call %s: mode changed during the IVR; queue %s", call.call_ref, call.queue)
-        if self.router is not None and not emergency_now:
-            finish = await self._advised(chan, finish)
+        # Normal and emergency mode alike: the same caller gets the same priority.
+        finish = await self._advised(chan, finish)
         await self._exit(chan, finish)
 
     async def _advised(self, chan: AgiChannel, finish: Finish) -> Finish:
-        """Let the routing rules refine priority (never blocking: level rules on failure)."""
-        assert self.router is not None
+        """The menu's exit plus routing's priority and preferred engineers.
+
+        Never blocking and never without a priority: when the router is absent, fails or
+        takes over `port_timeout`, the priority is routing's level rule (`queue_priority`)
+        and no engineer is preferred.
+        """
         variables = finish.as_dict()
-        level = variables.get("HOTLINE_LEVEL", "")
-        try:
-            async with asyncio.timeout(self.port_timeout):
-                advice = await self.router.advise(
-                    call_ref=chan.call_id,
-                    site_code=variables.get("HOTLINE_SITE") or None,
-                    level=int(level) if level.isdigit() else None,
-                    queue=variables.get("HOTLINE_QUEUE", self.main_queue),
-                )
-        except TimeoutError:
-            log.warning(
-                "call %s: routing advice took over %.1f s; level priority",
-                chan.call_id,
-                self.port_timeout,
-            )
-            return finish
-        except Exception as exc:
-            log.warning(
-                "call %s: routing advice failed (%s: %s); level priority",
-                chan.call_id,
-                type(exc).__name__,
-                exc,
-            )
-            return finish
+        raw_level = variables.get("HOTLINE_LEVEL", "")
+        level = FaultLevel(int(raw_level)) if raw_level in ("1", "2", "3", "4") else None
+        by_level = str(queue_priority(self.policy, level))
+        variables["HOTLINE_PRIORITY"] = by_level  # routing's rule, never a value from the menu
+        advice = await self._advice(chan, variables, level)
         for name in ADVISED_VARIABLES:
             value = advice.get(name)
             if value is not None and "\n" not in value and "\r" not in value:
                 variables[name] = value
-        advised = variables.get("HOTLINE_PRIORITY", "")
+        advised = variables["HOTLINE_PRIORITY"]
         if not (advised.isascii() and advised.isdigit()):
-            variables["HOTLINE_PRIORITY"] = finish.as_dict().get("HOTLINE_PRIORITY", "")
+            variables["HOTLINE_PRIORITY"] = by_level
         # The dialplan hands these to Dial(): only bare interfaces and a sane ring time.
         asked = variables.get("HOTLINE_PREFERRED", "")
         preferred, seconds = preferred_dial(asked, variables.get("HOTLINE_PREFERRED_TIMEOUT", ""))
@@ -246,7 +250,36 @@ class IvrServer:
         if "HOTLINE_PREFERRED" in variables or "HOTLINE_PREFERRED_TIMEOUT" in variables:
             variables["HOTLINE_PREFERRED"] = preferred
             variables["HOTLINE_PREFERRED_TIMEOUT"] = seconds or "0"
-        return Finish(tuple(variables.items()), finish.result, finish.farewell)
+        return Finish(_in_contract_order(variables), finish.result, finish.farewell)
+
+    async def _advice(
+        self, chan: AgiChannel, variables: dict[str, str], level: FaultLevel | None
+    ) -> Mapping[str, str]:
+        """The router's channel variables, or none when it is absent, fails or is slow."""
+        if self.router is None:
+            return {}
+        try:
+            async with asyncio.timeout(self.port_timeout):
+                return await self.router.advise(
+                    call_ref=chan.call_id,
+                    site_code=variables.get("HOTLINE_SITE") or None,
+                    level=None if level is None else int(level),
+                    queue=variables.get("HOTLINE_QUEUE", self.main_queue),
+                )
+        except TimeoutError:
+            log.warning(
+                "call %s: routing advice took over %.1f s; level priority",
+                chan.call_id,
+                self.port_timeout,
+            )
+        except Exception as exc:
+            log.warning(
+                "call %s: routing advice failed (%s: %s); level priority",
+                chan.call_id,
+                type(exc).__name__,
+                exc,
+            )
+        return {}
 
     async def _exit(self, chan: AgiChannel, finish: Finish) -> None:
         for name, value in finish.variables:

@@ -1,7 +1,8 @@
 """Routing advice for the IVR: `ivr.ports.RoutingAdvisorPort` over `routing.router.CallRouter`.
 
-Special periods raise the priority, and the site's assigned engineers who are free right
-now (from QueueStatus) are offered first; the IVR turns the advice into channel variables.
+The queue priority comes from the level, raised in special periods; for calls to the main
+queue the site's assigned engineers who are free right now (from QueueStatus) are offered
+first. The IVR asks for every call and turns the advice into channel variables.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ log = logging.getLogger(__name__)
 
 class IvrRoutingAdvisor:
     """`ivr.ports.RoutingAdvisorPort` over `routing.router.CallRouter`: special periods
-    raise the priority, and the site's assigned engineers who are free right now (from
-    QueueStatus) are offered first.
+    raise the priority, and for calls to the main queue the site's assigned engineers who
+    are free right now (from QueueStatus) are offered first.
 
     QueueStatus lists every member of the queue: it is asked only for calls from sites
     with engineers' phones to prefer, and one answer serves every call that asks within

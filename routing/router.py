@@ -3,8 +3,10 @@
 The IVR (or whoever sets the dialplan variables) asks `CallRouter.decide()` once it knows
 the site and the level; the decision's `channel_variables()` carry `HOTLINE_PRIORITY`
 (→ `QUEUE_PRIO`) and `HOTLINE_PREFERRED` (`&`-joined interfaces of the customer's assigned
-engineers that are free right now). A directory failure never holds the call: the
-decision falls back to the level's priority with no preference.
+engineers that are free right now). Engineers are preferred only for calls to the main
+queue: in emergency mode (or any other queue) the call goes to that queue's pool in turn.
+A directory failure never holds the call: the decision falls back to the level's priority
+with no preference.
 """
 
 from __future__ import annotations
@@ -72,8 +74,13 @@ class CallRouter:
         members_of: Callable[[], Awaitable[Mapping[str, bool] | None]] | None = None,
     ) -> RoutingDecision:
         """`members`: which queue members are free; or `members_of`, asked only when the
-        site has engineers with a phone to prefer (most calls need no member view)."""
+        call goes to the main queue and the site has engineers with a phone to prefer
+        (most calls need no member view)."""
         when = at or self.clock()
+        queue = queue or self.main_queue
+        if queue != self.main_queue:
+            # The emergency pool takes calls in turn: nobody is rung ahead of the queue.
+            members, members_of = None, None
         fault = FaultLevel(level) if level is not None and 1 <= level <= 4 else None
         site = None
         if site_code and site_code.isascii() and site_code.isdigit():
@@ -94,7 +101,7 @@ class CallRouter:
             level=fault,
             at=when,
             site=site,
-            queue=queue or self.main_queue,
+            queue=queue,
             available_members=members,
             boost=self.boost,
             preferred_ring_seconds=self.preferred_ring_seconds,

@@ -57,7 +57,7 @@ async def test_known_caller_goes_straight_to_the_level_menu(rig: Rig, digit: str
 
 async def test_operator_key(rig: Rig):
     result = await rig.call(KNOWN, ["0"])
-    assert result.variables == exit_vars("234567", "", "5", "operator")
+    assert result.variables == exit_vars("234567", "", "7", "operator")
 
 
 async def test_unknown_caller_enters_site_code(rig: Rig):
@@ -138,7 +138,7 @@ async def test_silence_until_attempts_run_out_goes_to_operator(rig: Rig):
         rig.play("no-input"),
         rig.ask("level-menu", 6000, 1),
     ]
-    assert result.variables == exit_vars("234567", "", "5", "operator")
+    assert result.variables == exit_vars("234567", "", "7", "operator")
 
 
 async def test_invalid_key_plays_invalid_prompt(rig: Rig):
@@ -168,7 +168,7 @@ async def test_star_repeats_the_menu(rig: Rig):
 
 async def test_hangup_during_greeting_ends_cleanly_with_safe_exit(rig: Rig):
     result = await rig.call(KNOWN, ["1"], hangup_after=2)
-    expected = exit_vars("", "", "5", "unidentified")
+    expected = exit_vars("", "", "7", "unidentified")
     # No media after the hang-up: only the variables (allowed on a dead channel).
     assert result.commands == ["ANSWER", rig.play("greeting"), *sets(**expected)]
     assert result.replies[1] == "200 result=-1 endpos=0"
@@ -178,7 +178,7 @@ async def test_hangup_during_greeting_ends_cleanly_with_safe_exit(rig: Rig):
 
 async def test_hangup_during_site_code_keeps_what_is_known(rig: Rig):
     result = await rig.call("13900000000", ["234567#"], hangup_after=3)
-    assert result.commands[-7:] == sets(**exit_vars("", "", "5", "unidentified"))
+    assert result.commands[-7:] == sets(**exit_vars("", "", "7", "unidentified"))
     assert result.replies[2] == "200 result=-1"
     assert result.hung_up
 
@@ -192,7 +192,7 @@ async def test_emergency_mode_uses_the_emergency_queue(rig: Rig):
 async def test_outage_caller_joins_the_incident(rig: Rig):
     rig.mode.outage = Outage("INC-42", "outage-INC-42", "Central MCU down")
     result = await rig.call(KNOWN, ["1"])
-    expected = exit_vars("234567", "", "5", "ok", incident="INC-42")
+    expected = exit_vars("234567", "", "7", "ok", incident="INC-42")
     assert result.commands == [
         "ANSWER",
         rig.play("greeting"),

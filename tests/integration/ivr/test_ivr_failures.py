@@ -155,7 +155,7 @@ async def test_protocol_garbage_ends_in_error_exit(tmp_path: Path):
     await server.stop()
     assert seen[-1] == 'SET VARIABLE HOTLINE_IVR_RESULT "error"'
     assert 'SET VARIABLE HOTLINE_QUEUE "hotline-main"' in seen
-    assert 'SET VARIABLE HOTLINE_PRIORITY "5"' in seen
+    assert 'SET VARIABLE HOTLINE_PRIORITY "7"' in seen
 
 
 async def test_emergency_queue_on_error_exit(tmp_path: Path):
@@ -203,7 +203,7 @@ async def test_dead_channel_511_mid_menu_ends_cleanly(tmp_path: Path):
         'SET VARIABLE HOTLINE_CALLREF "7.7"',
         'SET VARIABLE HOTLINE_SITE ""',
         'SET VARIABLE HOTLINE_LEVEL ""',
-        'SET VARIABLE HOTLINE_PRIORITY "5"',
+        'SET VARIABLE HOTLINE_PRIORITY "7"',
         'SET VARIABLE HOTLINE_QUEUE "hotline-main"',
         'SET VARIABLE HOTLINE_SURVEY "1"',
         'SET VARIABLE HOTLINE_IVR_RESULT "unidentified"',

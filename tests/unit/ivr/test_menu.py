@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 from hypothesis import given, settings
@@ -74,34 +74,42 @@ def prompts(trace: list[m.Action]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("number", "inputs", "site", "level", "prio", "result"),
+    ("number", "inputs", "site", "level", "result"),
     [
-        ("13800138000", ["1"], "234567", "1", "10", "ok"),
-        ("13800138000", ["2"], "234567", "2", "7", "ok"),
-        ("13800138000", ["3"], "234567", "3", "4", "ok"),
-        ("13800138000", ["4"], "234567", "4", "1", "ok"),
-        ("13800138000", ["0"], "234567", "", "5", "operator"),
-        ("13800138000", ["*", "*", "*", "1"], "234567", "1", "10", "ok"),
-        ("13800138000", ["*", "*", "*", "*", "*", "*"], "234567", "", "5", "operator"),
-        ("13800138000", ["9", "9", "9"], "234567", "", "5", "operator"),
-        ("13800138000", ["", "", "4"], "234567", "4", "1", "ok"),
-        ("139", ["345678#", "3"], "345678", "3", "4", "ok"),
-        ("139", ["345678", "3"], "345678", "3", "4", "ok"),
-        ("139", ["1#", "2#", "3#", "2"], "", "2", "7", "unidentified"),
-        ("139", ["", "", "", "2"], "", "2", "7", "unidentified"),
-        ("139", ["#", "234567#", "1"], "234567", "1", "10", "ok"),
-        ("01066554433", ["234567#", "1"], "234567", "1", "10", "ok"),
-        ("", ["234567#", "0"], "234567", "", "5", "operator"),
+        ("13800138000", ["1"], "234567", "1", "ok"),
+        ("13800138000", ["2"], "234567", "2", "ok"),
+        ("13800138000", ["3"], "234567", "3", "ok"),
+        ("13800138000", ["4"], "234567", "4", "ok"),
+        ("13800138000", ["0"], "234567", "", "operator"),
+        ("13800138000", ["*", "*", "*", "1"], "234567", "1", "ok"),
+        ("13800138000", ["*", "*", "*", "*", "*", "*"], "234567", "", "operator"),
+        ("13800138000", ["9", "9", "9"], "234567", "", "operator"),
+        ("13800138000", ["", "", "4"], "234567", "4", "ok"),
+        ("139", ["345678#", "3"], "345678", "3", "ok"),
+        ("139", ["345678", "3"], "345678", "3", "ok"),
+        ("139", ["1#", "2#", "3#", "2"], "", "2", "unidentified"),
+        ("139", ["", "", "", "2"], "", "2", "unidentified"),
+        ("139", ["#", "234567#", "1"], "234567", "1", "ok"),
+        ("01066554433", ["234567#", "1"], "234567", "1", "ok"),
+        ("", ["234567#", "0"], "234567", "", "operator"),
     ],
 )
-def test_branches(number, inputs, site, level, prio, result):
-    _trace, finish = run(inputs, number=number)
+@pytest.mark.parametrize("emergency", [False, True], ids=["normal", "emergency"])
+def test_branches(number, inputs, site, level, result, emergency):
+    _trace, finish = run(inputs, number=number, emergency=emergency)
     v = finish.as_dict()
-    assert (v["HOTLINE_SITE"], v["HOTLINE_LEVEL"], v["HOTLINE_PRIORITY"]) == (site, level, prio)
+    assert (v["HOTLINE_SITE"], v["HOTLINE_LEVEL"]) == (site, level)
     assert v["HOTLINE_IVR_RESULT"] == result == finish.result.value
-    assert v["HOTLINE_QUEUE"] == "hotline-main"
+    assert v["HOTLINE_QUEUE"] == ("hotline-emergency" if emergency else "hotline-main")
     assert v["HOTLINE_CALLREF"] == "1.1"
+    assert "HOTLINE_PRIORITY" not in v  # routing's decision, not the menu's
     assert list(v)[-1] == "HOTLINE_IVR_RESULT"
+
+
+def test_the_call_context_carries_no_priority():
+    """The queue priority has one owner, routing: the menu has no table of its own."""
+    names = {f.name for f in fields(m.CallContext)}
+    assert not {n for n in names if "prio" in n}, names
 
 
 def test_known_caller_prompt_sequence():
@@ -164,7 +172,7 @@ def test_safe_exit_keeps_known_site_and_flags_errors():
     assert hangup.as_dict()["HOTLINE_SITE"] == "234567"
     assert hangup.result is m.IvrResult.OK and error.result is m.IvrResult.ERROR
     assert error.as_dict()["HOTLINE_QUEUE"] == "hotline-emergency"
-    assert error.as_dict()["HOTLINE_PRIORITY"] == "5"
+    assert "HOTLINE_PRIORITY" not in hangup.as_dict() | error.as_dict()
 
 
 def test_unexpected_event_is_a_protocol_error():
@@ -218,7 +226,8 @@ KEYS = st.text(alphabet="0123456789*#", max_size=10)
 def test_every_input_sequence_ends_in_a_queueable_exit(
     inputs, number, emergency, outage, directory_down
 ):
-    """Whatever the caller presses, the machine terminates and leaves a queue and priority."""
+    """Whatever the caller presses, the machine terminates and leaves a queue and a level
+    (never a priority: the AGI layer asks routing for that)."""
     trace, finish = run(
         inputs,
         number=number,
@@ -228,7 +237,7 @@ def test_every_input_sequence_ends_in_a_queueable_exit(
     )
     v = finish.as_dict()
     assert v["HOTLINE_QUEUE"] == ("hotline-emergency" if emergency else "hotline-main")
-    assert v["HOTLINE_PRIORITY"] in {"1", "4", "5", "7", "10"}
+    assert "HOTLINE_PRIORITY" not in v
     assert v["HOTLINE_IVR_RESULT"] in {"ok", "unidentified", "operator"}
     assert v["HOTLINE_LEVEL"] in {"", "1", "2", "3", "4"}
     assert (v["HOTLINE_SITE"] == "") == (v["HOTLINE_IVR_RESULT"] == "unidentified") or (

@@ -267,3 +267,36 @@ async def test_router_never_holds_a_call_on_a_directory_failure() -> None:
     router = CallRouter(FakeSites(site(), fail=True), SlaPolicy(), clock=lambda: JULY)
     decision = await router.decide(site_code="234567", level=1, members={"PJSIP/1001": True})
     assert decision.priority == 10 and decision.preferred_members == ()
+
+
+@pytest.mark.parametrize(
+    ("queue", "preferred", "asked"),
+    [
+        (None, ("PJSIP/1001",), 1),  # the router's main queue
+        ("hotline-main", ("PJSIP/1001",), 1),
+        ("hotline-emergency", (), 0),
+        ("hotline-overflow", (), 0),
+    ],
+)
+async def test_engineers_are_preferred_only_for_the_main_queue(
+    queue: str | None, preferred: tuple[str, ...], asked: int
+) -> None:
+    """The emergency pool (or any other queue) takes calls in turn; its priority is the
+    same as the main queue's, special periods included."""
+    router = CallRouter(FakeSites(site("water_resources")), SlaPolicy(), clock=lambda: JULY)
+    calls: list[None] = []
+
+    async def members_of() -> dict[str, bool]:
+        calls.append(None)
+        return {"PJSIP/1001": True}
+
+    by_view = await router.decide(site_code="234567", level=1, queue=queue, members_of=members_of)
+    given = await router.decide(
+        site_code="234567", level=1, queue=queue, members={"PJSIP/1001": True}
+    )
+    for decision in (by_view, given):
+        assert decision.preferred_members == preferred
+        assert decision.preferred_ring_seconds == (15 if preferred else 0)
+        assert decision.priority == 12
+        assert decision.queue == (queue or "hotline-main")
+    assert len(calls) == asked  # no QueueStatus for a call nobody is rung ahead for
