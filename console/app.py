@@ -199,8 +199,9 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> JSONResponse:
-        """`status` (ok, degraded, or down when nothing could be checked) for anyone; the components' details (errors,
-        ports, nodes) only for a logged-in user or a client on this host."""
+        """`status` (ok, degraded, or down when nothing could be checked) for anyone;
+        the components' details (errors, ports, nodes) only for a logged-in user or a
+        client on this host."""
         try:
             components = dict(await deps.health())
         except Exception as exc:  # a broken probe is itself "degraded", never a 500
