@@ -15,13 +15,14 @@ from pydantic import AwareDatetime, StringConstraints
 
 from console.api import Strict
 from console.domain.audit import AuditAction, AuditFilter
+from console.errors import ERROR_RESPONSES
 from console.runtime import AdminSession, AgentSession, SupervisorSession, record, runtime_of
 from console.session_end import announce_session_end
 from routing.records import ConsoleUser
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 
 RoleName = Literal["agent", "supervisor", "admin"]
 UserName = Annotated[

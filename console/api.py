@@ -15,6 +15,7 @@ from console.deps import json_value
 from console.domain.agent_state import AgentState
 from console.domain.audit import AuditAction
 from console.errors import (
+    ERROR_RESPONSES,
     BoardMissing,
     ConsoleError,
     LogoutNotRecorded,
@@ -33,7 +34,7 @@ from routing.records import CallFilter, NewTicket, TicketFilter, TicketSource, T
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 
 # Single-line text with no control characters: anything that may reach AMI/AGI.
 _LINE = r"^[^\x00-\x1f\x7f]*$"

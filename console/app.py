@@ -255,6 +255,8 @@ def _register_fallback_errors(app: FastAPI) -> None:
         status = next((code for kind, code in statuses if isinstance(exc, kind)), 409)
         if status >= 500:
             log.error("emergency mode error on %s: %s", request.url.path, exc)
+        if status == 422:  # the shape of every other 422 (the OpenAPI validation error)
+            return _error(422, [{"loc": ["body"], "msg": str(exc), "type": "value_error"}])
         return _error(status, str(exc))
 
     app.add_exception_handler(FallbackError, _fallback)

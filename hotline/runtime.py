@@ -376,6 +376,7 @@ class HotlineService:
             main_queue=settings.main_queue,
             emergency_queue=settings.emergency_queue,
             sounds_dir=settings.sounds_dir,
+            max_connections=settings.agi_max_connections,
             router=IvrRoutingAdvisor(
                 CallRouter(
                     sites,

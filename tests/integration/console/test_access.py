@@ -283,3 +283,32 @@ async def test_too_many_request_headers_are_refused(
     headers = [(f"x-filler-{i}", "1") for i in range(150)]
     response = await make_client().get("/healthz", headers=headers)
     assert response.status_code == 431
+
+
+async def test_an_oversized_request_head_is_refused_by_the_server(world: h.World) -> None:
+    server, _, live = await h.start_server(world.app())
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            # Refused before it is buffered: a 400, or the connection closed under the
+            # client while it is still sending.
+            try:
+                huge = await client.get("/healthz", headers={"x-filler": "a" * 200_000})
+            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+                pass
+            else:
+                assert huge.status_code == 400
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        await h.stop_server(server)
+
+
+async def test_error_answers_are_in_the_openapi_schema(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    for path, methods in schema["paths"].items():
+        if not path.startswith("/api/") or path == "/api/login":
+            continue
+        for method, operation in methods.items():
+            documented = set(operation["responses"])
+            assert {"401", "403", "404", "409", "429", "503"} <= documented, (method, path)
+            if operation.get("parameters") or operation.get("requestBody"):
+                assert "422" in documented, (method, path)
