@@ -17,6 +17,7 @@ import console_test_harness as h
 import httpx
 import pytest
 import typer
+from routing.cli import users_app
 from typer.testing import CliRunner
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -26,7 +27,6 @@ from console import create_app
 from console.server import ConsoleServer
 from hotline.runtime import console_state_for
 from hotline.settings import Settings
-from routing.cli import users_app
 from storage.database import Database
 from storage.users import UserRepository
 

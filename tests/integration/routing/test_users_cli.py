@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
-
 from routing.cli import db_app, users_app
+from typer.testing import CliRunner
 
 SECRET = "unseen-orchid-4471"
 
