@@ -14,10 +14,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, StringConstraints
 
 from console.api import Strict
-from console.domain.audit import AuditAction, AuditFilter
 from console.errors import ERROR_RESPONSES
 from console.runtime import AdminSession, AgentSession, SupervisorSession, record, runtime_of
 from console.session_end import announce_session_end
+from routing.domain.audit import AuditAction, AuditFilter
 from routing.records import ConsoleUser
 
 log = logging.getLogger(__name__)

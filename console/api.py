@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from console.deps import json_value
 from console.domain.agent_state import AgentState
-from console.domain.audit import AuditAction
 from console.errors import (
     ERROR_RESPONSES,
     BoardMissing,
@@ -27,6 +26,7 @@ from console.runtime import AgentSession, SupervisorSession, client_address, rec
 from console.session_end import announce_session_end
 from console.sessions import COOKIE_NAME, Session
 from fallback.ports import HealthBoard
+from routing.domain.audit import AuditAction
 from routing.domain.deadlines import deadlines_for
 from routing.domain.ticket_form import AGENT_FIELDS, validate_changes
 from routing.errors import InvalidInput, SiteNotFound, TicketNotFound

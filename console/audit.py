@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from console.domain.audit import AuditEntry, AuditFilter
 from console.ports import AccessAudit
+from routing.domain.audit import AuditEntry, AuditFilter
 
 log = logging.getLogger(__name__)
 

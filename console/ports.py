@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from console.domain.audit import AuditEntry, AuditFilter
 from console.domain.presence import ConsoleSeen
+from routing.domain.audit import AuditEntry, AuditFilter
 
 
 class SessionRevocations(Protocol):

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from console.domain.audit import AuditEntry, AuditFilter
+from routing.domain.audit import AuditEntry, AuditFilter
 from storage.database import Database
 from storage.errors import store_errors
 from storage.models import AccessAuditRow

@@ -88,7 +88,7 @@ async def test_an_untrusted_peers_forwarded_for_is_ignored(
 
 
 def h_filter(**kwargs: Any) -> Any:
-    from console.domain.audit import AuditFilter
+    from routing.domain.audit import AuditFilter
 
     return AuditFilter(**kwargs)
 

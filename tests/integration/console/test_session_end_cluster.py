@@ -17,7 +17,6 @@ import console_test_harness as h
 import httpx
 import pytest
 import typer
-from routing.cli import users_app
 from typer.testing import CliRunner
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -25,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from bus.redis import RedisBus
 from console import create_app
 from console.server import ConsoleServer
+from hotline.admin_commands import users_app
 from hotline.runtime import console_state_for
 from hotline.settings import Settings
 from storage.database import Database

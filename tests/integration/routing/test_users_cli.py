@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 import typer
-from routing.cli import db_app, users_app
 from typer.testing import CliRunner
+
+from hotline.admin_commands import db_app, users_app
 
 SECRET = "unseen-orchid-4471"
 

@@ -1,4 +1,5 @@
-"""The access audit trail: what is recorded, as plain values.
+"""The access audit trail (written by the console and the user commands, stored by
+`storage.audit`): what is recorded, as plain values.
 
 One `AuditEntry` per log-in (success or failure), log-out, user change, emergency flip,
 backfill entry and SLA pause: who (`actor`), when, from which client address, and
