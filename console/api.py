@@ -14,15 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from console.deps import json_value
 from console.domain.agent_state import AgentState
 from console.errors import (
+    ERROR_RESPONSES,
     BoardMissing,
     ConsoleError,
     LogoutNotRecorded,
     NoPhoneInterface,
     NotAuthenticated,
+    TooManyAttempts,
 )
-from console.runtime import AgentSession, SupervisorSession, runtime_of
+from console.runtime import AgentSession, SupervisorSession, client_address, record, runtime_of
+from console.session_end import announce_session_end
 from console.sessions import COOKIE_NAME, Session
 from fallback.ports import HealthBoard
+from routing.domain.audit import AuditAction
 from routing.domain.deadlines import deadlines_for
 from routing.domain.ticket_form import AGENT_FIELDS, validate_changes
 from routing.errors import InvalidInput, SiteNotFound, TicketNotFound
@@ -30,7 +34,7 @@ from routing.records import CallFilter, NewTicket, TicketFilter, TicketSource, T
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 
 # Single-line text with no control characters: anything that may reach AMI/AGI.
 _LINE = r"^[^\x00-\x1f\x7f]*$"
@@ -68,8 +72,19 @@ class LoginResult(BaseModel):
     expires_at: str
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else ""
+async def log_in(request: Request, username: str, password: str) -> Session | None:
+    """`SessionManager.log_in` for this request's client, audited either way."""
+    runtime = runtime_of(request)
+    try:
+        session = await runtime.sessions.log_in(username, password, client=client_address(request))
+    except TooManyAttempts as exc:
+        await record(request, AuditAction.LOGIN_THROTTLED, username[:64], wait_s=exc.retry_after)
+        raise
+    if session is None:
+        await record(request, AuditAction.LOGIN_FAILED, username[:64])
+        return None
+    await record(request, AuditAction.LOGIN, session.user.username, role=session.user.role.value)
+    return session
 
 
 def set_session_cookie(request: Request, response: Response, session: Session) -> None:
@@ -85,11 +100,19 @@ def set_session_cookie(request: Request, response: Response, session: Session) -
     )
 
 
+def delete_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        COOKIE_NAME,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=runtime_of(request).deps.secure_cookies,
+    )
+
+
 @router.post("/login", response_model=LoginResult, tags=["auth"])
 async def login(body: LoginBody, request: Request, response: Response) -> LoginResult:
-    session = await runtime_of(request).sessions.log_in(
-        body.username, body.password, client=client_address(request)
-    )
+    session = await log_in(request, body.username, body.password)
     if session is None:
         raise NotAuthenticated("wrong user name or password")
     set_session_cookie(request, response, session)
@@ -117,6 +140,11 @@ async def end_session(request: Request, session: Session) -> LogoutResult:
         await runtime.sessions.revoke(session)
     except LogoutNotRecorded as exc:  # the agent still leaves the queue below
         not_recorded = str(exc)
+    # The bus reaches every console process even while the database is down.
+    await announce_session_end(
+        runtime.deps.bus, session.user.username, nonce=session.claims.nonce, reason="logged out"
+    )
+    await record(request, AuditAction.LOGOUT, session.user.username, recorded=not not_recorded)
     if not session.user.interface:
         return LogoutResult(not_recorded)  # no phone, never a queue member
     # Always asked of the PBX (not only when this process put the agent in the queue): after
@@ -132,7 +160,7 @@ async def end_session(request: Request, session: Session) -> LogoutResult:
 @router.post("/logout", tags=["auth"])
 async def logout(session: AgentSession, request: Request, response: Response) -> dict[str, Any]:
     result = await end_session(request, session)
-    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    delete_session_cookie(request, response)
     if result.not_recorded:
         response.status_code = 503
         return {"logged_out": False, "detail": result.not_recorded}
@@ -464,6 +492,7 @@ async def set_emergency(
     status = await runtime_of(request).deps.emergency.set_active(
         body.active, reason=body.reason, by=by
     )
+    await record(request, AuditAction.EMERGENCY, by, active=body.active, reason=body.reason)
     return emergency_json(status)
 
 
@@ -529,6 +558,13 @@ async def submit_backfill(
         by=session.user.username,
     )
     log.info("paper ticket %s backfilled as %s by %s", paper_number, number, session.user.username)
+    await record(
+        request,
+        AuditAction.BACKFILL,
+        session.user.username,
+        paper_number=paper_number,
+        ticket_number=number,
+    )
     return {"ticket_number": number}
 
 
@@ -543,6 +579,13 @@ async def waive_backfill(
     _check_paper_number(paper_number)
     await runtime_of(request).deps.backfill.waive(
         paper_number, reason=body.reason, by=session.user.username
+    )
+    await record(
+        request,
+        AuditAction.BACKFILL_WAIVED,
+        session.user.username,
+        paper_number=paper_number,
+        reason=body.reason,
     )
     return {"paper_number": paper_number, "waived": True, "waive_reason": body.reason}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,13 @@ from fastapi.staticfiles import StaticFiles
 
 from calls.errors import CallControlError
 from console import api, pages, ws
+from console.access import router as access_router
 from console.agents import AgentDesk
+from console.audit import AuditLog
 from console.deps import HEALTHY_STATES, ConsoleDeps
 from console.errors import (
     BoardMissing,
+    ConsoleConfigError,
     ConsoleError,
     LogoutNotRecorded,
     NoPhoneInterface,
@@ -25,9 +29,15 @@ from console.errors import (
     PbxRefused,
     TooManyAttempts,
 )
-from console.middleware import SecurityHeaders
-from console.runtime import ConsoleRuntime
-from console.sessions import SessionManager
+from console.middleware import (
+    AccessLog,
+    ClientAddress,
+    HeaderLimits,
+    SecurityHeaders,
+    parse_networks,
+)
+from console.runtime import ConsoleRuntime, bearer_token, client_address
+from console.sessions import COOKIE_NAME, SessionManager
 from fallback.errors import (
     BackfillConflict,
     BackfillIncomplete,
@@ -60,6 +70,13 @@ def _component_status(state: object) -> str:
     return "unknown"
 
 
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
@@ -85,6 +102,8 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
         clock=deps.clock,
         revocations=deps.revocations,
         attempts=deps.login_attempts,
+        idle=deps.session_idle,
+        activity=deps.session_activity,
     )
     app = FastAPI(
         title="Hotline console",
@@ -93,10 +112,21 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
         redoc_url=None,
         max_body_size=deps.max_body_bytes,
     )
+    try:
+        trusted = parse_networks(deps.trusted_proxies)
+    except ValueError as exc:
+        raise ConsoleConfigError(f"trusted proxies: {exc}") from exc
     app.state.console = ConsoleRuntime(
-        deps=deps, sessions=sessions, agents=AgentDesk(deps.call_control, deps.main_queue)
+        deps=deps,
+        sessions=sessions,
+        agents=AgentDesk(deps.call_control, deps.main_queue),
+        audit=AuditLog(deps.audit, clock=deps.clock, retention=deps.audit_retention),
     )
+    # Last added runs first: the client address is known before anything logs or uses it.
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeaderLimits)
+    app.add_middleware(AccessLog)
+    app.add_middleware(ClientAddress, trusted=trusted)
 
     @app.exception_handler(NotAuthenticated)
     async def _unauthenticated(request: Request, exc: NotAuthenticated) -> JSONResponse:
@@ -168,7 +198,10 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
         return _error(422, errors)
 
     @app.get("/healthz", tags=["health"])
-    async def healthz() -> JSONResponse:
+    async def healthz(request: Request) -> JSONResponse:
+        """`status` (ok, degraded, or down when nothing could be checked) for anyone;
+        the components' details (errors, ports, nodes) only for a logged-in user or a
+        client on this host."""
         try:
             components = dict(await deps.health())
         except Exception as exc:  # a broken probe is itself "degraded", never a 500
@@ -176,10 +209,27 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
             components = {"health_probe": {"status": "down", "error": str(exc)}}
         statuses = {name: _component_status(state) for name, state in components.items()}
         overall = "ok" if all(s in HEALTHY_STATES for s in statuses.values()) else "degraded"
+        if "health_probe" in components:
+            overall = "down"  # nothing could be checked at all
+        if not await _may_see_details(request):
+            return JSONResponse({"status": overall})
         body: dict[str, Any] = {"status": overall, **components, "components": components}
         return JSONResponse(body)
 
+    async def _may_see_details(request: Request) -> bool:
+        if _is_loopback(client_address(request)):
+            return True
+        token = bearer_token(request) or request.cookies.get(COOKIE_NAME)
+        if not token:
+            return False
+        try:
+            await sessions.resolve(token)
+        except (NotAuthenticated, StoreUnavailable):
+            return False
+        return True
+
     app.include_router(api.router)
+    app.include_router(access_router)
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -205,6 +255,8 @@ def _register_fallback_errors(app: FastAPI) -> None:
         status = next((code for kind, code in statuses if isinstance(exc, kind)), 409)
         if status >= 500:
             log.error("emergency mode error on %s: %s", request.url.path, exc)
+        if status == 422:  # the shape of every other 422 (the OpenAPI validation error)
+            return _error(422, [{"loc": ["body"], "msg": str(exc), "type": "value_error"}])
         return _error(status, str(exc))
 
     app.add_exception_handler(FallbackError, _fallback)

@@ -14,9 +14,16 @@ from typing import Any
 from bus import MessageBus
 from calls.clock import Clock, utc_now
 from calls.control import CallControl
-from console.ports import LoginAttempts, PresenceBoard, SessionRevocations
+from console.audit import InMemoryAudit
+from console.ports import (
+    AccessAudit,
+    LoginAttempts,
+    PresenceBoard,
+    SessionActivity,
+    SessionRevocations,
+)
 from console.presence import ConsolePresence
-from console.throttling import LocalLoginAttempts
+from console.throttling import LocalLoginAttempts, LocalSessionActivity
 from fallback.ports import BackfillDesk, ConsoleHeartbeat, EmergencyControl, HealthBoard
 from routing.domain.levels import SlaPolicy
 from routing.ports import CallStore, SiteDirectory, TicketStore, UserStore
@@ -62,6 +69,14 @@ class ConsoleDeps:
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     # Set True behind TLS so browsers send the session cookie only over HTTPS.
     secure_cookies: bool = False
+    # Peers whose X-Forwarded-For is believed (addresses, CIDRs): the reverse proxies.
+    trusted_proxies: tuple[str, ...] = ()
+    # A session unused this long is refused (None = only the token's own expiry).
+    session_idle: timedelta | None = None
+    session_activity: SessionActivity = field(default_factory=LocalSessionActivity)
+    # The access audit trail (`storage.audit.AuditRepository` under `hotline serve`).
+    audit: AccessAudit = field(default_factory=InMemoryAudit)
+    audit_retention: timedelta | None = timedelta(days=365)
 
 
 def json_value(value: Any) -> Any:

@@ -48,3 +48,17 @@ class LogoutNotRecorded(ConsoleError):
     """The log-out could not be written to the shared store (database unavailable): this
     process refuses the session already and writes it as soon as the store answers; other
     console processes may accept the token until then."""
+
+
+# The error answers of the JSON API, for its OpenAPI schema (`APIRouter(responses=...)`).
+# Each is `{"detail": "..."}`; 422 keeps FastAPI's validation error shape.
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"description": "the request cannot be served as asked"},
+    401: {"description": "not logged in, or the session ended"},
+    403: {"description": "the role may not do this, or a cross-site request"},
+    404: {"description": "no such ticket, site, user or paper number"},
+    409: {"description": "conflicts with the current state (last admin, entered twice...)"},
+    429: {"description": "too many failed log-ins: wait Retry-After seconds"},
+    502: {"description": "the PBX refused or failed"},
+    503: {"description": "the database or the live messages are unavailable"},
+}

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from console.api import client_address, end_session, set_session_cookie
+from console.api import delete_session_cookie, end_session, log_in, set_session_cookie
 from console.errors import TooManyAttempts
-from console.runtime import optional_page_session, runtime_of, same_origin
-from console.sessions import COOKIE_NAME, Session
+from console.runtime import optional_page_session, same_origin
+from console.sessions import Session
 from routing.records import UserRole
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -59,9 +59,7 @@ async def login_submit(
     session = None
     if username and password and "\n" not in username and "\r" not in username:
         try:
-            session = await runtime_of(request).sessions.log_in(
-                username, password, client=client_address(request)
-            )
+            session = await log_in(request, username, password)
         except TooManyAttempts as exc:
             return TEMPLATES.TemplateResponse(
                 request,
@@ -98,7 +96,7 @@ async def logout_submit(request: Request, session: PageSession) -> Response:
                 },
                 status_code=503,
             )
-    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    delete_session_cookie(request, response)
     return response
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from console.domain.presence import ConsoleSeen
+from routing.domain.audit import AuditEntry, AuditFilter
 
 
 class SessionRevocations(Protocol):
@@ -58,3 +59,35 @@ class PresenceBoard(Protocol):
     async def consoles(self) -> list[ConsoleSeen]:
         """Every open console, one line per user, sorted by user name."""
         ...
+
+
+class AccessAudit(Protocol):
+    """The stored audit trail (`storage.audit.AuditRepository`; `console.audit.InMemoryAudit`
+    for throw-away consoles). Raises `routing.errors.StoreUnavailable` when unreachable."""
+
+    async def record(self, entry: AuditEntry) -> None: ...
+
+    async def entries(self, query: AuditFilter) -> list[AuditEntry]:
+        """Matching entries, newest first, at most `query.limit`."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Drop entries older than `before`; how many went."""
+        ...
+
+
+class SessionActivity(Protocol):
+    """When each session (by token nonce) was last used, for the idle time-out.
+
+    `console.throttling.LocalSessionActivity` in one process; shared through Redis
+    (`console.redis_state.SharedSessionActivity`) by several."""
+
+    async def touch(self, nonce: str, at: datetime, idle: timedelta) -> None:
+        """The session was used at `at`; forget it once idle for `idle`."""
+        ...
+
+    async def last_seen(self, nonce: str) -> datetime | None:
+        """When it was last used, or None when unknown (never seen, or idle too long)."""
+        ...
+
+    async def forget(self, nonce: str) -> None: ...

@@ -1,7 +1,8 @@
 """Console state shared through Redis by every console process (`HOTLINE_REDIS_URL`).
 
 * `SharedLoginAttempts`: failed log-ins per (client address, user name), one record per
-  pair under ``<prefix>:console:throttle:<digest>`` that expires when it stops mattering.
+  pair under ``<prefix>:console:throttle:<digest>`` that expires when it stops mattering,
+  and per user name over every address (the pair ``("*", name)``, the slower back-off).
   The rules are `console.domain.throttle`'s; a read-modify-write under WATCH keeps
   concurrent failures on several processes from overwriting each other. Every process
   also counts its own failures and applies at least that count.
@@ -37,14 +38,18 @@ from redis.exceptions import RedisError, WatchError
 
 from console.domain.presence import ConsoleSeen, PresenceTable, merge_presence
 from console.domain.throttle import (
+    ANY_CLIENT,
+    USER_POLICY,
     Attempts,
     LoginThrottle,
     ThrottlePolicy,
     after_failure,
     keep_until,
+    longer,
     pair_key,
     wait_needed,
 )
+from console.throttling import LocalSessionActivity
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +140,8 @@ class SharedLoginAttempts:
         self._client = client
         self._prefix = prefix
         self.policy = policy or ThrottlePolicy()
-        self._local = LoginThrottle(self.policy)
+        self.user_policy = USER_POLICY
+        self._local = LoginThrottle(self.policy, self.user_policy)
         self.race_budget = race_budget  # seconds to win a contended update
         self.link = RedisLink(
             "log-in throttle",
@@ -156,22 +162,26 @@ class SharedLoginAttempts:
         if not self.link.usable():
             return local
         try:
-            raw = await self._client.get(self.key(client, username))
+            pair_raw, user_raw = await self._client.mget(
+                [self.key(client, username), self.key(ANY_CLIENT, username)]
+            )
         except REDIS_FAILURES as exc:
             self.link.failed(exc)
             return local
         self.link.answered()
-        shared = wait_needed(decode_attempts(raw), now)
-        if local is None or shared is None:
-            return local or shared
-        return max(local, shared)
+        shared = longer(
+            wait_needed(decode_attempts(pair_raw), now),
+            wait_needed(decode_attempts(user_raw), now),
+        )
+        return longer(local, shared)
 
     async def failed(self, client: str, username: str, now: datetime) -> None:
         self._local.failed(client, username, now)  # the fallback's memory
         if not self.link.usable():
             return
         try:
-            await self._count_failure(self.key(client, username), now)
+            await self._count_failure(self.key(client, username), now, self.policy)
+            await self._count_failure(self.key(ANY_CLIENT, username), now, self.user_policy)
         except REDIS_FAILURES as exc:
             self.link.failed(exc)
         else:
@@ -188,14 +198,14 @@ class SharedLoginAttempts:
         else:
             self.link.answered()
 
-    async def _count_failure(self, key: str, now: datetime) -> None:
+    async def _count_failure(self, key: str, now: datetime, policy: ThrottlePolicy) -> None:
         deadline = time.monotonic() + self.race_budget
         async with self._client.pipeline(transaction=True) as pipe:
             for race in itertools.count():
                 try:
                     await pipe.watch(key)
-                    attempts = after_failure(decode_attempts(await pipe.get(key)), now, self.policy)
-                    until = keep_until(attempts, self.policy)
+                    attempts = after_failure(decode_attempts(await pipe.get(key)), now, policy)
+                    until = keep_until(attempts, policy)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if until is None or until <= now:
                         pipe.delete(key)
@@ -212,6 +222,68 @@ class SharedLoginAttempts:
                     await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**race)))
         # A burst too dense to count in time: the local count still applies.
         log.warning("log-in throttle: a failure could not be counted in Redis (contention)")
+
+
+# --- session activity (idle time-out) ------------------------------------------------------
+
+
+class SharedSessionActivity:
+    """`console.ports.SessionActivity` in Redis: ``<prefix>:console:seen:<nonce>`` holds
+    the last use and expires after the idle time-out, so a missing key means idle.
+
+    Redis unreachable: this process's own memory answers (a session this process has not
+    seen is then refused as idle, the safe side), Redis is tried again after
+    `retry_after` seconds."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str, retry_after: float = 5.0) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._local = LocalSessionActivity()
+        self.link = RedisLink(
+            "session activity", "idle time-outs from this process only", retry_after=retry_after
+        )
+
+    def key(self, nonce: str) -> str:
+        return f"{self._prefix}:console:seen:{hashlib.sha256(nonce.encode()).hexdigest()[:32]}"
+
+    async def touch(self, nonce: str, at: datetime, idle: timedelta) -> None:
+        await self._local.touch(nonce, at, idle)
+        if not self.link.usable():
+            return
+        ttl_ms = max(1, int(idle.total_seconds() * 1000))
+        try:
+            await self._client.set(self.key(nonce), str(at.timestamp()), px=ttl_ms)
+        except REDIS_FAILURES as exc:
+            self.link.failed(exc)
+        else:
+            self.link.answered()
+
+    async def last_seen(self, nonce: str) -> datetime | None:
+        local = await self._local.last_seen(nonce)
+        if not self.link.usable():
+            return local
+        try:
+            raw = await self._client.get(self.key(nonce))
+        except REDIS_FAILURES as exc:
+            self.link.failed(exc)
+            return local
+        self.link.answered()
+        try:
+            shared = datetime.fromtimestamp(float(raw), UTC) if raw is not None else None
+        except (ValueError, OverflowError):
+            shared = None
+        if local is None or shared is None:
+            return local or shared
+        return max(local, shared)
+
+    async def forget(self, nonce: str) -> None:
+        await self._local.forget(nonce)
+        if not self.link.usable():
+            return
+        try:
+            await self._client.delete(self.key(nonce))
+        except REDIS_FAILURES as exc:
+            self.link.failed(exc)
 
 
 # --- presence -----------------------------------------------------------------------------

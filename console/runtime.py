@@ -10,7 +10,9 @@ from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
 from console.agents import AgentDesk
+from console.audit import AuditLog
 from console.deps import ConsoleDeps
+from console.domain.session import SCOPE_WALLBOARD
 from console.errors import NotAuthenticated, NotPermitted
 from console.sessions import COOKIE_NAME, Session, SessionManager
 from routing.records import UserRole
@@ -26,6 +28,7 @@ class ConsoleRuntime:
     deps: ConsoleDeps
     sessions: SessionManager
     agents: AgentDesk
+    audit: AuditLog
 
 
 def runtime_of(conn: HTTPConnection) -> ConsoleRuntime:
@@ -70,6 +73,23 @@ def require(role: UserRole) -> Callable[[Session], Awaitable[Session]]:
     return check
 
 
+async def wallboard_session(request: Request) -> Session:
+    """A supervisor's session, or a wallboard-scoped token in the `token` query parameter
+    (what a wall screen keeps in its URL: it opens the wallboard and nothing else). A full
+    console token is never taken from a URL here."""
+    runtime = runtime_of(request)
+    query_token = request.query_params.get("token")
+    if query_token:
+        session = await runtime.sessions.resolve(query_token, scope=SCOPE_WALLBOARD)
+        if session.claims.scope != SCOPE_WALLBOARD:
+            raise NotAuthenticated("only a wallboard token may be given in the URL")
+    else:
+        session = await api_session(request)
+    if not session.user.role.at_least(UserRole.SUPERVISOR):
+        raise NotPermitted(UserRole.SUPERVISOR.value, session.user.role.value)
+    return session
+
+
 async def optional_page_session(request: Request) -> Session | None:
     """The cookie session of a page request, or None (pages redirect to the log-in form)."""
     try:
@@ -80,3 +100,22 @@ async def optional_page_session(request: Request) -> Session | None:
 
 AgentSession = Annotated[Session, Depends(require(UserRole.AGENT))]
 SupervisorSession = Annotated[Session, Depends(require(UserRole.SUPERVISOR))]
+AdminSession = Annotated[Session, Depends(require(UserRole.ADMIN))]
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The client's address (behind trusted proxies: the one they forwarded)."""
+    return conn.client.host if conn.client is not None else ""
+
+
+async def record(conn: HTTPConnection, action: str, actor: str, **detail: object) -> None:
+    """One audit entry for this request: its client address and user agent included."""
+    agent = conn.headers.get("user-agent", "")[:200]
+    await runtime_of(conn).audit.record(
+        action, actor=actor, client=client_address(conn), detail={**detail, "user_agent": agent}
+    )
+
+
+async def current_username(session: AgentSession) -> str:
+    """The logged-in user's name, as a dependency for routers outside the console."""
+    return session.user.username

@@ -21,6 +21,8 @@ from console.errors import ConsoleError
 
 log = logging.getLogger(__name__)
 
+MAX_REQUEST_HEAD = 32 * 1024
+
 
 class ConsoleServerError(ConsoleError):
     """The console could not listen (port taken, bad host...)."""
@@ -44,9 +46,10 @@ class _InLoopServer(uvicorn.Server):
 class ConsoleServer:
     """uvicorn in the caller's event loop, without its own signal handling or logging set-up.
 
-    `proxy_headers`: believe `X-Forwarded-For` from uvicorn's `FORWARDED_ALLOW_IPS`
-    (default 127.0.0.1, a reverse proxy on the same host); off, every client is the
-    address that connected."""
+    The client address behind reverse proxies is the app's business
+    (`console.middleware.ClientAddress`, `HOTLINE_TRUSTED_PROXIES`): uvicorn's own proxy
+    handling stays off. The request head (request line and headers) is capped at
+    `MAX_REQUEST_HEAD` bytes; a longer one is refused with 400 before it is buffered."""
 
     def __init__(
         self,
@@ -54,7 +57,6 @@ class ConsoleServer:
         *,
         host: str = "127.0.0.1",
         port: int = 8000,
-        proxy_headers: bool = False,
     ) -> None:
         config = uvicorn.Config(
             app,
@@ -63,8 +65,11 @@ class ConsoleServer:
             log_config=None,  # the CLI configures logging once
             lifespan="off",
             ws="websockets-sansio",
-            proxy_headers=proxy_headers,
+            proxy_headers=False,
             server_header=False,
+            # h11 enforces a size limit on the request head; httptools has none.
+            http="h11",
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
         )
         self._server = _InLoopServer(config)
         self._task: asyncio.Task[None] | None = None

@@ -5,7 +5,10 @@ token's nonce in the shared store (`console.ports.SessionRevocations`: the datab
 `hotline serve`) until the token would have expired anyway, so every console process
 refuses it, after a restart too. Each process also remembers the revocations it has seen,
 to refuse those without asking the store again. The user behind a token is looked up on
-every use, so a deactivated user or a changed role takes effect at once.
+every use, so a deactivated user or a changed role takes effect at once; a token carries
+the user's session epoch, which a password, role or enabled change (or "log out
+everywhere") raises, refusing every older token. With an idle time-out, a session unused
+for that long is refused (`console.ports.SessionActivity`, shared through Redis).
 """
 
 from __future__ import annotations
@@ -16,15 +19,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from calls.clock import Clock
-from console.domain.session import SessionClaims, TokenRejected, new_claims, sign, verify
+from console.domain.session import (
+    SCOPE_CONSOLE,
+    SCOPE_WALLBOARD,
+    SessionClaims,
+    TokenRejected,
+    new_claims,
+    sign,
+    verify,
+)
 from console.errors import (
     ConsoleConfigError,
     LogoutNotRecorded,
     NotAuthenticated,
     TooManyAttempts,
 )
-from console.ports import LoginAttempts, SessionRevocations
-from console.throttling import LocalLoginAttempts
+from console.ports import LoginAttempts, SessionActivity, SessionRevocations
+from console.throttling import LocalLoginAttempts, LocalSessionActivity
 from routing.errors import StoreUnavailable
 from routing.ports import UserStore
 from routing.records import ConsoleUser
@@ -35,6 +46,9 @@ COOKIE_NAME = "hotline_session"
 MIN_SECRET_BYTES = 16
 # Revocations this process remembers (the store stays the authority beyond these).
 REVOKED_CACHE_SIZE = 10_000
+# A session's use is written to the shared activity store at most this often.
+TOUCH_EVERY = timedelta(seconds=30)
+WALLBOARD_TTL = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,8 @@ class SessionManager:
         clock: Clock,
         revocations: SessionRevocations,
         attempts: LoginAttempts | None = None,
+        idle: timedelta | None = None,
+        activity: SessionActivity | None = None,
     ) -> None:
         key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
         if len(key) < MIN_SECRET_BYTES:
@@ -66,6 +82,9 @@ class SessionManager:
         self._clock = clock
         self._store = revocations
         self._attempts = attempts or LocalLoginAttempts()
+        self._idle = idle
+        self._activity = activity or LocalSessionActivity()
+        self._touched: dict[str, datetime] = {}  # nonce -> last write to the store
         self._revoked: dict[str, datetime] = {}  # nonce -> when the token expires anyway
         self._sweep_at = 256
         # Log-outs the store missed (it was down): written when it answers again.
@@ -96,14 +115,35 @@ class SessionManager:
             return None
         await self._attempts.succeeded(client, username)
         claims = new_claims(
-            user.username, now=self._clock(), ttl=self._ttl, nonce=secrets.token_hex(16)
+            user.username,
+            now=self._clock(),
+            ttl=self._ttl,
+            nonce=secrets.token_hex(16),
+            epoch=user.session_epoch,
         )
-        log.info("console log-in: %s (%s)", user.username, user.role.value)
+        if self._idle is not None:
+            await self._touch(claims.nonce, now, force=True)
+        log.info("console log-in: %s (%s) from %s", user.username, user.role.value, client)
         return Session(user=user, claims=claims, token=sign(claims, self._secret))
 
-    async def resolve(self, token: str | None) -> Session:
+    def issue_wallboard_token(self, session: Session, ttl: timedelta = WALLBOARD_TTL) -> str:
+        """A read-only token for a wall screen: it opens the wallboard and nothing else,
+        and ends with `session`'s user (disabled, password or role changed)."""
+        claims = new_claims(
+            session.user.username,
+            now=self._clock(),
+            ttl=ttl,
+            nonce=secrets.token_hex(16),
+            epoch=session.user.session_epoch,
+            scope=SCOPE_WALLBOARD,
+        )
+        return sign(claims, self._secret)
+
+    async def resolve(self, token: str | None, *, scope: str = SCOPE_CONSOLE) -> Session:
         """The live session behind `token`; NotAuthenticated for anything else.
 
+        `scope`: a console token is good for everything its user's role allows; a
+        wallboard token only where `scope=SCOPE_WALLBOARD` is asked for.
         StoreUnavailable when the database cannot say whether the token was logged out
         (the same as when it cannot look the user up): never let it through unchecked.
         """
@@ -115,6 +155,8 @@ class SessionManager:
         except TokenRejected as exc:
             log.info("console token refused: %s", exc)
             raise NotAuthenticated("session invalid or expired; log in again") from exc
+        if claims.scope != SCOPE_CONSOLE and claims.scope != scope:
+            raise NotAuthenticated(f"a {claims.scope} token cannot be used here")
         self._forget_expired(now)
         if claims.nonce in self._revoked:
             raise NotAuthenticated("logged out; log in again")
@@ -126,7 +168,45 @@ class SessionManager:
         user = await self._users.get(claims.username)
         if user is None or not user.active:
             raise NotAuthenticated("this account is no longer active")
+        if claims.epoch != user.session_epoch:
+            raise NotAuthenticated("signed out (password, role or account changed); log in again")
+        if self._idle is not None and claims.scope == SCOPE_CONSOLE:
+            await self._check_idle(claims.nonce, now)
         return Session(user=user, claims=claims, token=token)
+
+    @property
+    def idle(self) -> timedelta | None:
+        return self._idle
+
+    async def _check_idle(self, nonce: str, now: datetime) -> None:
+        assert self._idle is not None
+        seen = self._touched.get(nonce)
+        if seen is None or now - seen >= self._idle - TOUCH_EVERY:
+            # Not written lately by this process: another may have seen it more recently.
+            seen = await self._activity.last_seen(nonce)
+        if seen is None or now - seen >= self._idle:
+            self._touched.pop(nonce, None)
+            raise NotAuthenticated("session idle too long; log in again")
+        await self._touch(nonce, now)
+
+    async def touch(self, session: Session) -> None:
+        """The session was used without a request (a websocket heartbeat)."""
+        if self._idle is not None:
+            await self._touch(session.claims.nonce, self._clock())
+
+    async def _touch(self, nonce: str, now: datetime, *, force: bool = False) -> None:
+        assert self._idle is not None
+        last = self._touched.get(nonce)
+        if not force and last is not None and now - last < TOUCH_EVERY:
+            return
+        if len(self._touched) >= REVOKED_CACHE_SIZE:
+            for known, at in list(self._touched.items()):
+                if now - at >= self._idle:
+                    del self._touched[known]
+            while len(self._touched) >= REVOKED_CACHE_SIZE:
+                del self._touched[next(iter(self._touched))]
+        self._touched[nonce] = now
+        await self._activity.touch(nonce, now, self._idle)
 
     async def revoke(self, session: Session) -> None:
         """Log the session out on every console process.
@@ -139,6 +219,7 @@ class SessionManager:
         claims = session.claims
         now = self._clock()
         self._remember(claims.nonce, claims.expires_at)
+        self._touched.pop(claims.nonce, None)
         try:
             await self._store.revoke(
                 claims.nonce, session.user.username, claims.expires_at, now=now

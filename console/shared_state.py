@@ -2,7 +2,8 @@
 
 Log-outs always go to the given revocation store (the database in `hotline serve`:
 shared by every process, kept across restarts). With `HOTLINE_REDIS_URL` the log-in
-throttle and the list of open consoles are shared through Redis too; without it one
+throttle, the sessions' last use (idle time-out) and the list of open consoles are
+shared through Redis too; without it one
 process is all there is and they stay in memory.
 """
 
@@ -14,10 +15,15 @@ from datetime import datetime
 
 import redis.asyncio as aioredis
 
-from console.ports import LoginAttempts, PresenceBoard, SessionRevocations
+from console.ports import LoginAttempts, PresenceBoard, SessionActivity, SessionRevocations
 from console.presence import ConsolePresence
-from console.redis_state import REDIS_FAILURES, SharedLoginAttempts, SharedPresence
-from console.throttling import LocalLoginAttempts
+from console.redis_state import (
+    REDIS_FAILURES,
+    SharedLoginAttempts,
+    SharedPresence,
+    SharedSessionActivity,
+)
+from console.throttling import LocalLoginAttempts, LocalSessionActivity
 
 # A log-in or a websocket event must not wait long on a Redis that stopped answering:
 # the fallback to this process's own view is better than a hung page.
@@ -32,6 +38,7 @@ class ConsoleState:
     revocations: SessionRevocations
     login_attempts: LoginAttempts
     presence: PresenceBoard
+    activity: SessionActivity
     redis: aioredis.Redis | None = None
     shared_presence: SharedPresence | None = None
 
@@ -47,7 +54,7 @@ class ConsoleState:
         """Shared through Redis at `redis_url` (keys under `redis_prefix`, this process
         named `node` in the presence board), or kept in this process without it."""
         if not redis_url:
-            return cls(revocations, LocalLoginAttempts(), ConsolePresence())
+            return cls(revocations, LocalLoginAttempts(), ConsolePresence(), LocalSessionActivity())
         client = aioredis.Redis.from_url(
             redis_url,
             socket_timeout=REDIS_TIMEOUT,
@@ -55,7 +62,8 @@ class ConsoleState:
         )
         presence = SharedPresence(client, prefix=redis_prefix, node=node)
         attempts = SharedLoginAttempts(client, prefix=redis_prefix)
-        return cls(revocations, attempts, presence, client, presence)
+        activity = SharedSessionActivity(client, prefix=redis_prefix)
+        return cls(revocations, attempts, presence, activity, client, presence)
 
     async def heartbeats_by_source(self) -> dict[str, datetime]:
         """Last heartbeat of every open console, on any process, keyed as console/ws.py

@@ -3,7 +3,13 @@
 Agents get their own topic (`user:<name>`) and `emergency`; supervisors and admins also
 get `supervisors`. The page sends `{"type": "heartbeat"}` every few seconds; heartbeats feed
 the presence board (the supervisor's console list, shared by every console process when
-Redis is configured) and the emergency health watch's `ConsoleHeartbeat`.
+Redis is configured) and the emergency health watch's `ConsoleHeartbeat`, and count as
+use of the session (idle time-out).
+
+A socket closes with code 4401 when its session ends: a `session_end` message on the
+user's topic (`console.session_end`: log-out, disabled user, new password or role, on
+any console process), the token's expiry, or the periodic re-check of the session
+every `RECHECK_SECONDS` (which also covers changes made while the bus was down).
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from bus.topics import EMERGENCY, SUPERVISORS, user_topic
+from console.errors import NotAuthenticated
 from console.runtime import runtime_of
+from console.session_end import CLOSE_CODE, SESSION_END, ends
 from console.websocket_auth import authenticate_websocket, deny_handshake
+from routing.errors import StoreUnavailable
 from routing.records import ConsoleUser, UserRole
 
 log = logging.getLogger(__name__)
@@ -27,6 +36,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 MAX_CLIENT_MESSAGE = 4096
+RECHECK_SECONDS = 15.0
 
 
 def topics_for(user: ConsoleUser) -> tuple[str, ...]:
@@ -69,6 +79,13 @@ async def console_socket(websocket: WebSocket) -> None:
 
         async def relay() -> None:
             async for message in subscription:
+                if isinstance(message, dict) and message.get("type") == SESSION_END:
+                    if ends(message, session.claims):
+                        reason = str(message.get("reason") or "session ended")
+                        log.info("console websocket of %s closed: %s", user.username, reason)
+                        await websocket.close(code=CLOSE_CODE, reason=reason[:100])
+                        return
+                    continue  # another session of the same user
                 call_id = message.get("call_id") if isinstance(message, dict) else None
                 if call_id:
                     log.debug("call %s: %s to %s", call_id, message.get("type"), user.username)
@@ -87,6 +104,7 @@ async def console_socket(websocket: WebSocket) -> None:
                 if isinstance(incoming, dict) and incoming.get("type") == "heartbeat":
                     now = runtime.deps.clock()
                     await presence.heartbeat(user.username, now)
+                    await runtime.sessions.touch(session)
                     if runtime.deps.heartbeat is not None:
                         runtime.deps.heartbeat.heartbeat(f"console:{user.username}", now)
                     await websocket.send_json({"type": "heartbeat_ack", "at": now.isoformat()})
@@ -95,12 +113,24 @@ async def console_socket(websocket: WebSocket) -> None:
             # A socket does not outlive its session: the page then re-authenticates.
             left = (session.claims.expires_at - runtime.deps.clock()).total_seconds()
             await asyncio.sleep(max(0.0, left))
-            await websocket.close(code=4401, reason="session expired")
+            await websocket.close(code=CLOSE_CODE, reason="session expired")
+
+        async def recheck() -> None:
+            while True:
+                await asyncio.sleep(RECHECK_SECONDS)
+                try:
+                    await runtime.sessions.resolve(session.token)
+                except NotAuthenticated as exc:
+                    await websocket.close(code=CLOSE_CODE, reason=str(exc)[:100])
+                    return
+                except StoreUnavailable:
+                    continue  # cannot tell now; the bus or the next check decides
 
         tasks = [
             asyncio.create_task(relay()),
             asyncio.create_task(listen()),
             asyncio.create_task(expire()),
+            asyncio.create_task(recheck()),
         ]
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:

@@ -1,7 +1,7 @@
 """The administrator's sub-apps `hotline.cli` mounts: `sites`, `users`, `db`.
 
     app.add_typer(sites_app, name="sites")   # hotline sites import FILE.csv
-    app.add_typer(users_app, name="users")   # hotline users add NAME --role ... --password ...
+    app.add_typer(users_app, name="users")   # hotline users add|list|passwd|disable|enable|role
     app.add_typer(db_app, name="db")         # hotline db upgrade
 
 Settings: when the root callback stores a `hotline.settings.Settings` in `ctx.obj` (after
@@ -12,8 +12,11 @@ Errors end with exit status 1 and a one-line reason on stderr.
 from __future__ import annotations
 
 import asyncio
+import getpass
+import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
@@ -25,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.settings import ConfigError, Settings, load_settings
 from routing.errors import RoutingError
+from routing.records import ConsoleUser
 from storage.database import Database
 from storage.site_import import ImportReport, import_sites
 
@@ -156,25 +160,206 @@ def generate_command(
     typer.echo(f"{file}: {sites} sites, {len(rows)} contacts")
 
 
+def _read_password(password: str | None, password_stdin: bool) -> str:
+    """The new password: one line of stdin, the (discouraged) option, or a hidden prompt
+    asked twice. Never required on the command line, where `ps` and shell history see it."""
+    if password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            _fail("--password-stdin: nothing on standard input")
+        return line.rstrip("\r\n")
+    if password is not None:
+        typer.echo(
+            "warning: --password is visible to other users (ps) and in shell history; "
+            "use --password-stdin or the prompt",
+            err=True,
+        )
+        return password
+    entered: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return entered
+
+
+async def _after_change(
+    settings: Settings,
+    db: Database,
+    action: str,
+    name: str,
+    detail: Mapping[str, object],
+    *,
+    epoch: int | None = None,
+    reason: str = "",
+) -> None:
+    """Audit a user change made from the command line and, when it ends the user's
+    sessions, tell every console process over Redis to close their websockets (without
+    Redis the serving process notices within its periodic session re-check)."""
+    from console.audit import AuditLog
+    from storage.audit import AuditRepository
+
+    await AuditLog(AuditRepository(db), clock=lambda: datetime.now(UTC)).record(
+        action, actor=f"cli:{_os_user()}", client="local", detail={"user": name, **detail}
+    )
+    if epoch is not None and settings.redis_url:
+        from bus.redis import RedisBus
+        from console.session_end import announce_session_end
+
+        bus = RedisBus(settings.redis_url, prefix=settings.redis_prefix)
+        try:
+            await announce_session_end(bus, name, epoch=epoch, reason=reason)
+        finally:
+            await bus.close()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+PasswordOption = Annotated[
+    str | None,
+    typer.Option(help="The password on the command line (visible in ps; for old scripts)."),
+]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+
+
 @users_app.command("add")
 def add_user_command(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="User name for the console log-in.")],
     role: Annotated[str, typer.Option(help="agent, supervisor or admin.")],
-    password: Annotated[str, typer.Option(help="At least 8 characters.")],
+    password: PasswordOption = None,
+    password_stdin: PasswordStdin = False,
     interface: Annotated[
         str | None, typer.Option(help="Queue-member interface of the agent's phone, PJSIP/1001.")
     ] = None,
 ) -> None:
-    """Create a console user."""
+    """Create a console user (the password is asked for unless given on stdin)."""
     from storage.users import UserRepository
 
     settings = _settings(ctx)
-    user = _run(settings, lambda db: UserRepository(db).create(name, role, password, interface))
+    secret = _read_password(password, password_stdin)
+
+    async def work(db: Database) -> ConsoleUser:
+        user = await UserRepository(db).create(name, role, secret, interface)
+        detail = {"role": user.role.value, "interface": user.interface}
+        await _after_change(settings, db, "user_added", user.username, detail)
+        return user
+
+    user = _run(settings, work)
     typer.echo(
         f"user {user.username} ({user.role.value}) created"
         + (f", phone {user.interface}" if user.interface else "")
     )
+
+
+@users_app.command("list")
+def list_users_command(ctx: typer.Context) -> None:
+    """One line per user: name, role, interface, enabled."""
+    from storage.users import UserRepository
+
+    users = _run(_settings(ctx), lambda db: UserRepository(db).all_users())
+    for user in users:
+        enabled = "enabled" if user.active else "disabled"
+        typer.echo(f"{user.username}\t{user.role.value}\t{user.interface or '-'}\t{enabled}")
+
+
+@users_app.command("passwd")
+def passwd_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user whose password changes.")],
+    password: PasswordOption = None,
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Set a user's password; their sessions and websockets end."""
+    from storage.users import UserRepository
+
+    settings = _settings(ctx)
+    secret = _read_password(password, password_stdin)
+
+    async def work(db: Database) -> ConsoleUser:
+        user = await UserRepository(db).set_password(name, secret)
+        await _after_change(
+            settings,
+            db,
+            "user_password",
+            name,
+            {},
+            epoch=user.session_epoch,
+            reason="password changed",
+        )
+        return user
+
+    _run(settings, work)
+    typer.echo(f"password of {name} changed; their sessions ended")
+
+
+def _set_active(ctx: typer.Context, name: str, active: bool) -> None:
+    from storage.users import UserRepository
+
+    settings = _settings(ctx)
+
+    async def work(db: Database) -> ConsoleUser:
+        user = await UserRepository(db).set_active(name, active)
+        await _after_change(
+            settings,
+            db,
+            "user_enabled" if active else "user_disabled",
+            name,
+            {},
+            epoch=None if active else user.session_epoch,
+            reason="account disabled",
+        )
+        return user
+
+    _run(settings, work)
+    typer.echo(f"user {name} {'enabled' if active else 'disabled; their sessions ended'}")
+
+
+@users_app.command("disable")
+def disable_command(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The user to disable.")]
+) -> None:
+    """Disable a user: no log-in; their sessions and websockets end."""
+    _set_active(ctx, name, False)
+
+
+@users_app.command("enable")
+def enable_command(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The user to enable.")]
+) -> None:
+    """Enable a disabled user again."""
+    _set_active(ctx, name, True)
+
+
+@users_app.command("role")
+def role_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user whose role changes.")],
+    role: Annotated[str, typer.Argument(help="agent, supervisor or admin.")],
+) -> None:
+    """Give a user another role; their sessions and websockets end."""
+    from storage.users import UserRepository
+
+    settings = _settings(ctx)
+
+    async def work(db: Database) -> ConsoleUser:
+        user = await UserRepository(db).set_role(name, role)
+        await _after_change(
+            settings,
+            db,
+            "user_role",
+            name,
+            {"role": user.role.value},
+            epoch=user.session_epoch,
+            reason="role changed",
+        )
+        return user
+
+    user = _run(settings, work)
+    typer.echo(f"user {name} is now {user.role.value}; their sessions ended")
 
 
 @db_app.command("upgrade")

@@ -29,7 +29,7 @@ from calls.clock import utc_now
 from cluster import ClusterController, ModeHandover, build_controller, default_node_name
 from console import ConsoleDeps, create_app
 from console.outage import outage_router
-from console.runtime import require
+from console.runtime import current_username, record, require, wallboard_session
 from console.server import ConsoleServer, ConsoleServerError
 from console.shared_state import ConsoleState
 from console.websocket_auth import websocket_role_check
@@ -58,6 +58,7 @@ from routing.router import CallRouter
 from routing.stages import screen_pop_stage, tickets_stage
 from routing.tickets import CallTicketService
 from routing.unseen import UnseenCallSweep
+from storage.audit import AuditRepository
 from storage.calls import CallRepository
 from storage.cdr import CdrRepository
 from storage.database import Database
@@ -74,6 +75,20 @@ log = logging.getLogger(__name__)
 
 async def _unbound_hook(_arg: Any) -> None:
     raise RuntimeError("cluster hook used before the service was built")
+
+
+def access_settings(settings: Settings, db: Database, state: ConsoleState) -> dict[str, Any]:
+    """The console's access settings (`ConsoleDeps` fields): proxies, cookies, idle
+    time-out, audit trail and its retention."""
+    idle = settings.session_idle_minutes
+    return {
+        "trusted_proxies": tuple(settings.trusted_proxies),
+        "secure_cookies": settings.cookies_secure(),
+        "session_idle": timedelta(minutes=idle) if idle else None,
+        "session_activity": state.activity,
+        "audit": AuditRepository(db),
+        "audit_retention": timedelta(days=settings.audit_retention_days),
+    }
 
 
 def console_state_for(settings: Settings, db: Database) -> ConsoleState:
@@ -352,6 +367,7 @@ class HotlineService:
             main_queue=settings.main_queue,
             emergency_queue=settings.emergency_queue,
             sounds_dir=settings.sounds_dir,
+            max_connections=settings.agi_max_connections,
             router=IvrRoutingAdvisor(
                 CallRouter(
                     sites,
@@ -430,13 +446,17 @@ class HotlineService:
                 revocations=service.console_state.revocations,
                 login_attempts=service.console_state.login_attempts,
                 presence=service.console_state.presence,
+                **access_settings(settings, db, service.console_state),
             )
         )
         service.app.include_router(
             supervision.web_router(
                 require_supervisor=require(UserRole.SUPERVISOR),
                 require_agent=require(UserRole.AGENT),
-                authorize_websocket=websocket_role_check(UserRole.SUPERVISOR),
+                authorize_websocket=websocket_role_check(UserRole.SUPERVISOR, wallboard=True),
+                require_wallboard=wallboard_session,
+                current_user=current_username,
+                audit=record,
             )
         )
         service.app.include_router(outage_router(service.outage))
@@ -526,9 +546,8 @@ class HotlineService:
             await self.ivr.start(s.agi_host, s.agi_port)
         if self.cluster is not None:
             await self.cluster.start()  # campaigns; `_take_lead` runs once elected
-        # X-Forwarded-For from the reverse proxy on this host is believed (uvicorn's
-        # FORWARDED_ALLOW_IPS); INTERFACE.md's HOTLINE_TRUSTED_PROXIES would replace it.
-        self.http = ConsoleServer(self.app, host=s.http_host, port=s.http_port, proxy_headers=True)
+        # X-Forwarded-For is believed from HOTLINE_TRUSTED_PROXIES only (console.middleware).
+        self.http = ConsoleServer(self.app, host=s.http_host, port=s.http_port)
         try:
             await self.http.start()
         except ConsoleServerError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -73,8 +74,39 @@ class Settings(BaseSettings):
     # [supervision] table: calendar, notification channels, recipients (supervision.config).
     supervision: dict[str, Any] = Field(default_factory=dict)
     session_secret: SecretStr | None = None
+    # Access (docs/security.md): reverse proxies whose X-Forwarded-For is believed;
+    # Secure cookies (None = on unless the console listens on loopback only); idle
+    # time-out of a console session (0 = none); how long the audit trail is kept.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    secure_cookies: bool | None = None
+    session_idle_minutes: float = Field(120.0, ge=0)
+    audit_retention_days: int = Field(365, ge=1)
+    # FastAGI connections served at once; more are refused with one log line.
+    agi_max_connections: int = Field(200, ge=1)
     # One line per log event: plain text, or JSON objects for log shippers.
     log_format: Literal["text", "json"] = "text"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [m.strip() for m in value.split(",") if m.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                try:
+                    ipaddress.ip_network(str(entry).strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"not an address or CIDR: {entry!r}") from exc
+        return value
+
+    def cookies_secure(self) -> bool:
+        """Secure cookies unless set, or the console listens on loopback only."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        try:
+            return not ipaddress.ip_address(self.http_host).is_loopback
+        except ValueError:
+            return self.http_host != "localhost"
 
     @field_validator("emergency_members", "health_critical", mode="before")
     @classmethod

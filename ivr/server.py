@@ -12,8 +12,9 @@ queues the caller; a caller is never dropped by the IVR.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -86,6 +87,7 @@ class IvrServer:
         port_timeout: float = 3.0,
         command_observer: Callable[[str, float], None] | None = None,
         router: RoutingAdvisorPort | None = None,
+        max_connections: int = 200,
     ) -> None:
         self.menu = menu
         self.sites = sites
@@ -104,6 +106,13 @@ class IvrServer:
         self.port_timeout = port_timeout
         self.command_observer = command_observer
         self.router = router
+        # FastAGI has no authentication: a flood of connections must not exhaust the
+        # process. Past the cap a connection is closed at once; Asterisk then sees
+        # AGISTATUS=FAILURE and the dialplan goes on (the other host, or the defaults).
+        self.max_connections = max_connections
+        self.active_connections = 0
+        self.refused_connections = 0
+        self._refusing = False
         self._paths: dict[str, str] = {}
         self._server: asyncio.Server | None = None
         self._app: AgiApplication | None = None
@@ -121,7 +130,7 @@ class IvrServer:
         app.add_route("ivr", self.ivr)
         app.add_route("survey", self.survey)
         try:
-            self._server = await asyncio.start_server(app.handler, host, port)
+            self._server = await asyncio.start_server(self._capped(app.handler), host, port)
         except OSError as exc:
             raise IvrServerError(f"cannot listen for FastAGI on {host}:{port}: {exc}") from exc
         self._app = app
@@ -138,6 +147,37 @@ class IvrServer:
                 self.sounds_dir,
                 ", ".join(missing),
             )
+
+    def _capped(
+        self, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if self.active_connections >= self.max_connections:
+                self.refused_connections += 1
+                if not self._refusing:  # one line per episode, not one per connection
+                    self._refusing = True
+                    log.error(
+                        "FastAGI: %d connections open, the limit (HOTLINE_AGI_MAX_CONNECTIONS); "
+                        "refusing new ones until some end",
+                        self.max_connections,
+                    )
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+                return
+            self.active_connections += 1
+            try:
+                await handler(reader, writer)
+            finally:
+                self.active_connections -= 1
+                if self._refusing and self.active_connections < self.max_connections:
+                    self._refusing = False
+                    log.warning(
+                        "FastAGI: accepting connections again (%d refused at the limit)",
+                        self.refused_connections,
+                    )
+
+        return serve
 
     async def stop(self) -> None:
         if self._server is not None:

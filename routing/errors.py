@@ -34,5 +34,19 @@ class UserExists(RoutingError):
         self.username = username
 
 
+class UserNotFound(RoutingError, LookupError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"no user {username!r}")
+        self.username = username
+
+
+class LastAdmin(RoutingError):
+    """The change would leave no enabled admin (nobody could manage users any more)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"{username!r} is the last enabled admin")
+        self.username = username
+
+
 class StoreUnavailable(RoutingError):
     """The database cannot be reached or refused the write (drives emergency mode)."""

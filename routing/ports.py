@@ -152,6 +152,23 @@ class UserStore(Protocol):
 
     async def all_users(self) -> Sequence[ConsoleUser]: ...
 
+    async def set_active(self, username: str, active: bool) -> ConsoleUser:
+        """Enable/disable; disabling ends the user's sessions. UserNotFound, LastAdmin."""
+        ...
+
+    async def set_role(self, username: str, role: UserRole | str) -> ConsoleUser:
+        """Another role; ends the user's sessions. UserNotFound, InvalidInput, LastAdmin."""
+        ...
+
+    async def set_password(self, username: str, password: str) -> ConsoleUser:
+        """A new password (the policy of `routing.passwords`); ends the user's sessions.
+        UserNotFound, InvalidInput."""
+        ...
+
+    async def end_sessions(self, username: str) -> ConsoleUser:
+        """Refuse every token issued to the user so far. UserNotFound."""
+        ...
+
 
 class SurveySink(Protocol):
     """What the IVR's satisfaction survey writes to (`call_ref` = Linkedid or ticket number)."""

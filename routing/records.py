@@ -384,6 +384,9 @@ class ConsoleUser(_JsonRecord):
     role: UserRole
     interface: str | None = None  # queue-member interface of the agent's phone
     active: bool = True
+    # Raised by a password, role or enabled change and by "log out everywhere": tokens
+    # carrying an older value are refused.
+    session_epoch: int = 0
 
 
 __all__ = [

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     DDL,
+    JSON,
     Boolean,
     Date,
     DateTime,
@@ -348,6 +349,21 @@ class ConsoleUserRow(Base):
     interface: Mapped[str | None] = mapped_column(String(100), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class AccessAuditRow(Base):
+    """Who did what to access (log-ins, log-outs, user changes) or to the desk (emergency
+    flips, backfill entries, SLA pauses), when and from which client address."""
+
+    __tablename__ = "access_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    client: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class ConsoleRevocationRow(Base):

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from calls.clock import Clock, utc_now
-from routing.errors import InvalidInput, UserExists
+from routing.errors import InvalidInput, LastAdmin, UserExists, UserNotFound
+from routing.passwords import MAX_PASSWORD, MIN_PASSWORD, password_problem
 from routing.records import ConsoleUser, UserRole
 from storage.database import Database
 from storage.errors import store_errors
@@ -26,8 +29,7 @@ log = logging.getLogger(__name__)
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 # Asterisk interfaces: PJSIP/1001, SIP/peer, Local/1001@agents-local, IAX2/x ...
 _INTERFACE = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9._@+#*-]{1,90}$")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
+__all__ = ["MAX_PASSWORD", "MIN_PASSWORD", "UserRepository", "hash_password"]
 
 # scrypt cost: ~16 MiB, tens of milliseconds; always run off the event loop.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -75,15 +77,28 @@ def check_interface(interface: str | None) -> str | None:
     return interface
 
 
-def check_password(password: str) -> str:
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput("password", f"must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")
+def check_password(password: str, username: str = "") -> str:
+    """`password` when the policy (`routing.passwords`) accepts it for `username`."""
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise InvalidInput("password", problem)
     return password
+
+
+def parse_role(role: UserRole | str) -> UserRole:
+    try:
+        return UserRole(role)
+    except ValueError as exc:
+        raise InvalidInput("role", "must be agent, supervisor or admin") from exc
 
 
 def _to_user(row: ConsoleUserRow) -> ConsoleUser:
     return ConsoleUser(
-        username=row.username, role=UserRole(row.role), interface=row.interface, active=row.active
+        username=row.username,
+        role=UserRole(row.role),
+        interface=row.interface,
+        active=row.active,
+        session_epoch=row.session_epoch or 0,
     )
 
 
@@ -98,12 +113,9 @@ class UserRepository:
         self, username: str, role: UserRole | str, password: str, interface: str | None = None
     ) -> ConsoleUser:
         check_username(username)
-        try:
-            parsed_role = UserRole(role)
-        except ValueError as exc:
-            raise InvalidInput("role", "must be agent, supervisor or admin") from exc
+        parsed_role = parse_role(role)
         check_interface(interface)
-        check_password(password)
+        check_password(password, username)
         encoded = await asyncio.to_thread(hash_password, password)
         row = ConsoleUserRow(
             username=username,
@@ -112,6 +124,7 @@ class UserRepository:
             interface=interface or None,
             active=True,
             created_at=self.clock(),
+            session_epoch=0,
         )
         try:
             with store_errors():
@@ -162,13 +175,79 @@ class UserRepository:
                 ).all()
         return [_to_user(r) for r in rows]
 
-    async def set_active(self, username: str, active: bool) -> ConsoleUser | None:
+    async def set_active(self, username: str, active: bool) -> ConsoleUser:
+        """Enable or disable `username`; disabling ends every session of theirs.
+
+        UserNotFound; LastAdmin when it would disable the last enabled admin."""
+        async with self._changing(username) as (session, row):
+            if not active:
+                await self._keep_an_admin(session, row)
+            if row.active != active:
+                row.active = active
+                row.session_epoch = (row.session_epoch or 0) + 1
+        log.info("console user %s %s", username, "enabled" if active else "disabled")
+        return _to_user(row)
+
+    async def set_role(self, username: str, role: UserRole | str) -> ConsoleUser:
+        """Give `username` another role, ending their sessions (they log in again with it).
+
+        UserNotFound; InvalidInput for an unknown role; LastAdmin when it would demote the
+        last enabled admin."""
+        parsed = parse_role(role)
+        async with self._changing(username) as (session, row):
+            if parsed is not UserRole.ADMIN:
+                await self._keep_an_admin(session, row)
+            if row.role != parsed.value:
+                row.role = parsed.value
+                row.session_epoch = (row.session_epoch or 0) + 1
+        log.info("console user %s now has the role %s", username, parsed.value)
+        return _to_user(row)
+
+    async def set_password(self, username: str, password: str) -> ConsoleUser:
+        """A new password for `username` (the policy applies); ends their sessions."""
+        check_password(password, username)
+        encoded = await asyncio.to_thread(hash_password, password)
+        async with self._changing(username) as (_session, row):
+            row.password_hash = encoded
+            row.session_epoch = (row.session_epoch or 0) + 1
+        log.info("console user %s: password changed", username)
+        return _to_user(row)
+
+    async def end_sessions(self, username: str) -> ConsoleUser:
+        """Refuse every token issued to `username` so far ("log out everywhere")."""
+        async with self._changing(username) as (_session, row):
+            row.session_epoch = (row.session_epoch or 0) + 1
+        return _to_user(row)
+
+    @contextlib.asynccontextmanager
+    async def _changing(self, username: str) -> AsyncIterator[tuple[AsyncSession, ConsoleUserRow]]:
+        """The user's row, locked, in a transaction committed on leaving."""
         with store_errors():
             async with self.db.sessions.begin() as session:
                 row = await session.scalar(
-                    select(ConsoleUserRow).where(ConsoleUserRow.username == username)
+                    select(ConsoleUserRow)
+                    .where(ConsoleUserRow.username == username)
+                    .with_for_update()
                 )
                 if row is None:
-                    return None
-                row.active = active
-        return _to_user(row)
+                    raise UserNotFound(username)
+                yield session, row
+
+    async def _keep_an_admin(self, session: AsyncSession, row: ConsoleUserRow) -> None:
+        if row.role != UserRole.ADMIN.value or not row.active:
+            return
+        # Locking every enabled admin row serialises two concurrent demotions.
+        others = await session.scalar(
+            select(func.count()).select_from(
+                select(ConsoleUserRow.id)
+                .where(
+                    ConsoleUserRow.role == UserRole.ADMIN.value,
+                    ConsoleUserRow.active.is_(True),
+                    ConsoleUserRow.id != row.id,
+                )
+                .with_for_update()
+                .subquery()
+            )
+        )
+        if not others:
+            raise LastAdmin(row.username)

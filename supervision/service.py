@@ -167,12 +167,18 @@ class SupervisionService:
         require_supervisor: Callable[..., Any] | None = None,
         require_agent: Callable[..., Any] | None = None,
         authorize_websocket: Callable[[WebSocket], Awaitable[bool]] | None = None,
+        require_wallboard: Callable[..., Any] | None = None,
+        current_user: Callable[..., Awaitable[str]] | None = None,
+        audit: Callable[..., Awaitable[None]] | None = None,
     ) -> APIRouter:
         deps = SupervisionWebDeps(
             self.store,
             self.bus,
             publisher=self.publisher,
             require_agent=require_agent,
+            require_wallboard=require_wallboard,
+            current_user=current_user,
+            audit=audit,
             clock=self.clock,
             database=self.db,
             report_dir=self.config.report_dir,

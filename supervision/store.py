@@ -309,6 +309,13 @@ class SupervisionStore:
 
     # --- pauses (waiting for the customer) --------------------------------------------
 
+    async def ticket_exists(self, ticket_number: str) -> bool:
+        async with self._sessions() as s:
+            found = await s.scalar(
+                select(TicketRow.number).where(TicketRow.number == ticket_number)
+            )
+        return found is not None
+
     async def pause(self, ticket_number: str, at: datetime, by: str, reason: str = "") -> bool:
         """Stop the ticket's clocks; False if it is already paused."""
         async with self._sessions() as s, s.begin():

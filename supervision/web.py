@@ -34,6 +34,7 @@ from fastapi import (
     Form,
     HTTPException,
     Query,
+    Request,
     WebSocket,
     WebSocketDisconnect,
 )
@@ -74,8 +75,15 @@ class SupervisionWebDeps:
     require_supervisor: Callable[..., Any] = _allow_all
     # FastAPI dependency for agent+ routes (pausing a ticket's clocks); default: supervisor.
     require_agent: Callable[..., Any] | None = None
+    # The wallboard page and JSON: also open to a wallboard-scoped (read-only) token;
+    # default: supervisor.
+    require_wallboard: Callable[..., Any] | None = None
     # Websocket check: return False after refusing the handshake yourself.
     authorize_websocket: Callable[[WebSocket], Awaitable[bool]] = _allow_all_ws
+    # FastAPI dependency giving the acting user's name (who paused a clock).
+    current_user: Callable[..., Awaitable[str]] | None = None
+    # Audit hook: (request, action, actor, **detail); called after a pause or resume.
+    audit: Callable[..., Awaitable[None]] | None = None
     clock: Clock = utc_now
     # Monthly reports served from the console (both needed).
     database: Database | None = None
@@ -114,6 +122,16 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
     _render_lock = asyncio.Lock()  # one report rendering at a time: it is CPU-heavy
     supervisor = Depends(deps.require_supervisor)
     agent = Depends(deps.require_agent or deps.require_supervisor)
+    wallboard = Depends(deps.require_wallboard or deps.require_supervisor)
+
+    async def _anonymous() -> str:
+        return "console"
+
+    actor = Depends(deps.current_user or _anonymous)
+
+    async def _audit(request: Request, action: str, by: str, **detail: object) -> None:
+        if deps.audit is not None:
+            await deps.audit(request, action, by, **detail)
 
     def _known_code(code: str) -> bool:
         return code.isascii() and len(code) <= 32 and not any(c in code for c in "\r\n")
@@ -172,7 +190,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             f"{html.escape(notice.title)}</p>" + _acked(notice),
         )
 
-    @api.get("/wallboard", response_class=HTMLResponse, dependencies=[supervisor])
+    @api.get("/wallboard", response_class=HTMLResponse, dependencies=[wallboard])
     async def wallboard_page() -> HTMLResponse:
         return HTMLResponse(_static("wallboard.html"))
 
@@ -184,7 +202,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             _static(name), media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"}
         )
 
-    @api.get("/api/wallboard", dependencies=[supervisor])
+    @api.get("/api/wallboard", dependencies=[wallboard])
     async def wallboard_json() -> dict[str, Any]:
         if deps.publisher is None:
             raise HTTPException(503, "wallboard not running")
@@ -197,14 +215,30 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
         items = await deps.store.notices(ticket_number=ticket, limit=limit)
         return {"items": [n.as_json() for n in items], "states": await deps.store.notice_counts()}
 
-    @api.post("/api/supervision/tickets/{number}/pause", dependencies=[agent])
-    async def pause(number: str, body: PauseBody) -> dict[str, Any]:
-        changed = await deps.store.pause(number[:40], deps.clock(), "console", body.reason)
-        return {"ticket_number": number, "paused": True, "changed": changed}
+    @api.post(
+        "/api/supervision/tickets/{number}/pause",
+        dependencies=[agent],
+        responses={404: {"description": "no such ticket"}},
+    )
+    async def pause(
+        number: str, body: PauseBody, request: Request, by: str = actor
+    ) -> dict[str, Any]:
+        if len(number) > 40 or not await deps.store.ticket_exists(number):
+            raise HTTPException(404, f"no ticket {number!r}")
+        changed = await deps.store.pause(number, deps.clock(), by, body.reason)
+        await _audit(request, "sla_pause", by, ticket_number=number, reason=body.reason)
+        return {"ticket_number": number, "paused": True, "changed": changed, "by": by}
 
-    @api.post("/api/supervision/tickets/{number}/resume", dependencies=[agent])
-    async def resume(number: str) -> dict[str, Any]:
-        changed = await deps.store.resume(number[:40], deps.clock())
+    @api.post(
+        "/api/supervision/tickets/{number}/resume",
+        dependencies=[agent],
+        responses={404: {"description": "no such ticket"}},
+    )
+    async def resume(number: str, request: Request, by: str = actor) -> dict[str, Any]:
+        if len(number) > 40 or not await deps.store.ticket_exists(number):
+            raise HTTPException(404, f"no ticket {number!r}")
+        changed = await deps.store.resume(number, deps.clock())
+        await _audit(request, "sla_resume", by, ticket_number=number)
         return {"ticket_number": number, "paused": False, "changed": changed}
 
     @api.get("/reports/monthly/{month}", include_in_schema=False, dependencies=[supervisor])

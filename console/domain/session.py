@@ -18,6 +18,12 @@ from datetime import UTC, datetime, timedelta
 
 MAX_TOKEN_LENGTH = 1024
 
+# What a token may be used for: the whole console (by the user's role), or only to
+# watch the wallboard (a read-only token a wall screen keeps in its URL).
+SCOPE_CONSOLE = "console"
+SCOPE_WALLBOARD = "wallboard"
+SCOPES = frozenset({SCOPE_CONSOLE, SCOPE_WALLBOARD})
+
 
 class TokenRejected(Exception):
     """The token is malformed, forged or expired (the reason says which, for logs only)."""
@@ -29,6 +35,10 @@ class SessionClaims:
     issued_at: datetime
     expires_at: datetime
     nonce: str  # random per log-in; what log-out revokes
+    # The user's session epoch when the token was issued; a password, role or enabled
+    # change raises the user's epoch and so refuses the token.
+    epoch: int = 0
+    scope: str = SCOPE_CONSOLE
 
     def expired(self, now: datetime) -> bool:
         return now >= self.expires_at
@@ -46,9 +56,26 @@ def _mac(secret: bytes, body: str) -> bytes:
     return hmac.new(secret, b"hotline-session-v1." + body.encode("ascii"), hashlib.sha256).digest()
 
 
-def new_claims(username: str, *, now: datetime, ttl: timedelta, nonce: str) -> SessionClaims:
+def new_claims(
+    username: str,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    nonce: str,
+    epoch: int = 0,
+    scope: str = SCOPE_CONSOLE,
+) -> SessionClaims:
+    if scope not in SCOPES:
+        raise ValueError(f"unknown token scope {scope!r}")
     issued = now.astimezone(UTC).replace(microsecond=0)
-    return SessionClaims(username=username, issued_at=issued, expires_at=issued + ttl, nonce=nonce)
+    return SessionClaims(
+        username=username,
+        issued_at=issued,
+        expires_at=issued + ttl,
+        nonce=nonce,
+        epoch=epoch,
+        scope=scope,
+    )
 
 
 def sign(claims: SessionClaims, secret: bytes) -> str:
@@ -57,6 +84,8 @@ def sign(claims: SessionClaims, secret: bytes) -> str:
         "iat": int(claims.issued_at.timestamp()),
         "exp": int(claims.expires_at.timestamp()),
         "n": claims.nonce,
+        "g": claims.epoch,
+        "s": claims.scope,
     }
     body = _b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
     return f"{body}.{_b64(_mac(secret, body))}"
@@ -81,9 +110,13 @@ def verify(token: str, secret: bytes, *, now: datetime) -> SessionClaims:
             issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
             nonce=str(payload["n"]),
+            epoch=int(payload.get("g", 0)),
+            scope=str(payload.get("s", SCOPE_CONSOLE)),
         )
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise TokenRejected("malformed claims") from exc
+    if claims.scope not in SCOPES:
+        raise TokenRejected("unknown scope")
     if claims.expired(now):
         raise TokenRejected("expired")
     return claims

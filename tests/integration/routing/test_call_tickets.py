@@ -85,7 +85,7 @@ async def service(db: Database, tmp_path: Path) -> CallTicketService:
     (tmp_path / "sites.csv").write_text(CSV, encoding="utf-8")
     await import_sites(db, tmp_path / "sites.csv")
     users = UserRepository(db)
-    await users.create("alice", "agent", "alice-pass", "PJSIP/1001")
+    await users.create("alice", "agent", "blue-harbour-42", "PJSIP/1001")
     return CallTicketService(
         tickets=TicketRepository(db),
         calls=CallRepository(db),

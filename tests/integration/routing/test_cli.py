@@ -34,7 +34,7 @@ def test_operator_flow(cli: typer.Typer, tmp_path: Path) -> None:
     assert before.exit_code == 1 and "hotline db upgrade" in before.output
 
     upgraded = runner.invoke(cli, ["db", "upgrade"])
-    assert upgraded.exit_code == 0 and "revision 0004" in upgraded.output
+    assert upgraded.exit_code == 0 and "revision 0005" in upgraded.output
 
     imported = runner.invoke(cli, ["sites", "import", str(csv)])
     assert imported.exit_code == 2  # valid rows kept, bad rows reported
@@ -50,18 +50,18 @@ def test_operator_flow(cli: typer.Typer, tmp_path: Path) -> None:
             "--role",
             "agent",
             "--password",
-            "alice-pass",
+            "blue-harbour-42",
             "--interface",
             "PJSIP/1001",
         ],
     )
     assert added.exit_code == 0 and "alice (agent)" in added.output
     again = runner.invoke(
-        cli, ["users", "add", "alice", "--role", "agent", "--password", "alice-pass"]
+        cli, ["users", "add", "alice", "--role", "agent", "--password", "blue-harbour-42"]
     )
     assert again.exit_code == 1 and "already exists" in again.output
     bad_role = runner.invoke(
-        cli, ["users", "add", "eve", "--role", "root", "--password", "eve-password"]
+        cli, ["users", "add", "eve", "--role", "root", "--password", "quiet-meadow-7"]
     )
     assert bad_role.exit_code == 1 and "role" in bad_role.output
 

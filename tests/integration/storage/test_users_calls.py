@@ -111,7 +111,7 @@ async def test_stores_bundle(db: Database) -> None:
     from storage.repositories import Stores
 
     stores = Stores.build(db, policy=SlaPolicy(), node="N1")
-    await stores.users.create("zoe", "admin", "zoe-password")
+    await stores.users.create("zoe", "admin", "amber-lighthouse-3")
     assert (await stores.users.get("zoe")) is not None
     assert (await stores.sites.match_caller("13800138000")).kind.value == "none"
     assert await stores.calls.list() == []
