@@ -51,6 +51,7 @@ from ivr.sites import IvrSiteDirectory
 from pipeline import CallPipeline, Origin
 from routing.advice import IvrRoutingAdvisor
 from routing.console_messages import PaperNumber
+from routing.errors import StoreUnavailable
 from routing.fanout import ConsoleFanout
 from routing.ports import CallStore
 from routing.records import UserRole
@@ -413,6 +414,8 @@ class HotlineService:
                 sites,
                 functools.partial(pipeline.submit, origin=Origin.CDR),
                 live_calls=lambda: tracker.calls.keys() | pipeline.pending_call_ids("tickets"),
+                calls=calls,
+                pbx_synced=lambda: ami.state is LinkState.CONNECTED,
             ),
         )
         if cluster is not None:
@@ -535,6 +538,13 @@ class HotlineService:
 
         async def on_connected(_client: AmiClient) -> None:
             await self.emergency.on_ami_connected()
+            if self.unseen is not None:
+                # The resync just told the tracker which calls are live: the records of
+                # the others end now (a crash or a cut link left them open).
+                try:
+                    await self.unseen.close_open()
+                except StoreUnavailable as exc:
+                    log.warning("open call records not closed at log-in (%s)", exc)
 
         self.ami.on_connected.append(on_connected)
         if isinstance(self.bus, RedisBus):

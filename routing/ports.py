@@ -10,7 +10,7 @@ Errors: `routing.errors.TicketNotFound` for an unknown ticket on update,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -107,6 +107,10 @@ class CallStore(Protocol):
 
     async def get(self, call_id: str) -> CallRecord | None: ...
 
+    async def open_calls(self, started_before: datetime, *, limit: int = 500) -> list[CallRecord]:
+        """Records with no end of calls started before `started_before`, oldest first."""
+        ...
+
     async def list(
         self, filters: CallFilter | None = None, *, limit: int = 50, before: str | None = None
     ) -> Sequence[CallRecord]:
@@ -198,4 +202,8 @@ class CdrSource(Protocol):
     async def unrecorded(self, since: datetime, *, limit: int = 500) -> Sequence[CdrEntry]:
         """The PBX's call detail records, oldest first, of up to `limit` hotline calls
         from `since` on whose linkedid has no call record yet."""
+        ...
+
+    async def rows_of(self, linkedids: Collection[str]) -> list[CdrEntry]:
+        """Every CDR row of these calls, oldest first."""
         ...

@@ -10,6 +10,14 @@ vain has a ticket marked for callback. Calls the tracker still follows, or that 
 within `margin` (their live events may still be on the way), are left alone; a later
 round takes them if they still have no record. Idempotent: a call is taken once it has
 a record.
+
+`close_open` does the same for calls that have a record but never got an end: they ended
+while no controller watched (a crash, a cut AMI link). Every record with no end whose
+call the PBX no longer has (the tracker, resynchronised from `CoreShowChannels`, does not
+follow it) gets its `CallEnded` with the CDR's end time and outcome, or, without CDR
+rows, the outcome its record implies (`routing.domain.unseen_calls.closing`). It runs at
+every AMI log-in (after the resync) and with every sweep round, only while the PBX's
+picture is current, and once per call: a closed record is no longer open.
 """
 
 from __future__ import annotations
@@ -21,10 +29,10 @@ from datetime import timedelta
 
 from calls import CallAnswered, CallEnded, CallSnapshot, CallState, DomainCallEvent
 from calls.clock import Clock, utc_now
-from routing.domain.unseen_calls import UnseenCall, unseen_calls
+from routing.domain.unseen_calls import Closing, UnseenCall, closing, unseen_calls
 from routing.errors import RoutingError
-from routing.ports import CdrSource, SiteDirectory
-from routing.records import MatchKind
+from routing.ports import CallStore, CdrSource, SiteDirectory
+from routing.records import CallRecord, MatchKind
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,8 @@ class UnseenCallSweep:
         submit: Submit,
         *,
         live_calls: Callable[[], Collection[str]] = frozenset,
+        calls: CallStore | None = None,
+        pbx_synced: Callable[[], bool] = lambda: False,
         lookback: timedelta = timedelta(hours=24),
         margin: timedelta = timedelta(minutes=2),
         clock: Clock = utc_now,
@@ -48,6 +58,11 @@ class UnseenCallSweep:
         self.sites = sites
         self.submit = submit
         self.live_calls = live_calls
+        # Records with no end are closed only while the tracker's picture is current
+        # (AMI logged in and resynchronised): otherwise every live call would look gone.
+        self.calls = calls
+        self.pbx_synced = pbx_synced
+        self.closed = 0
         self.lookback = lookback
         self.margin = margin
         self.clock = clock
@@ -112,11 +127,39 @@ class UnseenCallSweep:
             resynced=True,
         )
 
+    async def close_open(self) -> list[str]:
+        """Give every call record with no end whose call the PBX no longer has its end;
+        returns their call ids."""
+        if self.calls is None or not self.pbx_synced():
+            return []
+        now = self.clock()
+        records = await self.calls.open_calls(now - self.margin)
+        live = set(self.live_calls())
+        stale = [r for r in records if r.call_id not in live]
+        if not stale:
+            return []
+        rows = await self.cdr.rows_of([r.call_id for r in stale])
+        closed: list[str] = []
+        for record in stale:
+            end = closing(record, [row for row in rows if row.linkedid == record.call_id])
+            log.warning(
+                "call %s: ended while no controller watched; closed at %s (%s, %s)",
+                record.call_id,
+                end.ended_at.isoformat(),
+                end.outcome.value,
+                "from the CDR" if end.from_cdr else "no CDR: last known moment",
+            )
+            self.submit(CallEnded(_ended_snapshot(record, end), end.ended_at))
+            closed.append(record.call_id)
+        self.closed += len(closed)
+        return closed
+
     async def run_forever(self, interval: float) -> None:
         """A round every `interval` seconds; a failing round is logged and retried."""
         while True:
             try:
                 await self.sweep()
+                await self.close_open()
             except asyncio.CancelledError:
                 raise
             except RoutingError as exc:  # the database is down: emergency mode's business
@@ -124,3 +167,30 @@ class UnseenCallSweep:
             except Exception:
                 log.exception("CDR sweep failed; retrying in %.0f s", interval)
             await asyncio.sleep(interval)
+
+
+def _ended_snapshot(record: CallRecord, end: Closing) -> CallSnapshot:
+    answered = end.answered_at
+    return CallSnapshot(
+        call_id=record.call_id,
+        channel="",
+        caller_number=record.caller_number,
+        caller_name=record.caller_name,
+        state=CallState.ENDED,
+        started_at=record.started_at,
+        queue=record.queue,
+        queued_at=record.queued_at,
+        agent_interface=end.agent_interface,
+        agent_member_name=record.agent or end.agent_interface,
+        answered_at=answered,
+        ended_at=end.ended_at,
+        outcome=end.outcome,
+        hold_seconds=record.hold_seconds,
+        talk_seconds=(
+            int((end.ended_at - answered).total_seconds()) if answered is not None else None
+        ),
+        site_code=record.site_code,
+        level=record.level,
+        variables={"HOTLINE_SITE": record.site_code} if record.site_code else {},
+        resynced=True,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -129,6 +130,19 @@ class CallRepository:
             async with self.db.reads() as session:
                 row = await session.scalar(select(CallRow).where(CallRow.call_id == call_id))
                 return None if row is None else to_call(row)
+
+    async def open_calls(self, started_before: datetime, *, limit: int = 500) -> list[CallRecord]:
+        """Call records with no end, oldest first, of calls started before
+        `started_before`: live calls, or calls that ended while no controller watched."""
+        stmt = (
+            select(CallRow)
+            .where(CallRow.ended_at.is_(None), CallRow.started_at < started_before)
+            .order_by(CallRow.started_at, CallRow.id)
+            .limit(limit)
+        )
+        with store_errors():
+            async with self.db.reads() as session:
+                return [to_call(r) for r in (await session.scalars(stmt)).all()]
 
     async def list(
         self, filters: CallFilter | None = None, *, limit: int = 50, before: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import exists, func, select
@@ -49,21 +50,36 @@ class CdrRepository:
         with store_errors():
             async with self.db.reads() as session:
                 rows = (await session.scalars(stmt)).all()
-        return [
-            CdrEntry(
-                linkedid=r.linkedid,
-                uniqueid=r.uniqueid,
-                calldate=r.calldate,
-                clid=r.clid,
-                src=r.src,
-                dcontext=r.dcontext,
-                channel=r.channel,
-                dstchannel=r.dstchannel,
-                lastapp=r.lastapp,
-                lastdata=r.lastdata,
-                duration=r.duration,
-                billsec=r.billsec,
-                disposition=r.disposition,
-            )
-            for r in rows
-        ]
+        return [_entry(r) for r in rows]
+
+    async def rows_of(self, linkedids: Collection[str]) -> list[CdrEntry]:
+        """Every CDR row of these calls (by linkedid), oldest first."""
+        if not linkedids:
+            return []
+        stmt = (
+            select(PbxCdrRow)
+            .where(PbxCdrRow.linkedid.in_(sorted(linkedids)))
+            .order_by(PbxCdrRow.calldate, PbxCdrRow.id)
+        )
+        with store_errors():
+            async with self.db.reads() as session:
+                rows = (await session.scalars(stmt)).all()
+        return [_entry(r) for r in rows]
+
+
+def _entry(r: PbxCdrRow) -> CdrEntry:
+    return CdrEntry(
+        linkedid=r.linkedid,
+        uniqueid=r.uniqueid,
+        calldate=r.calldate,
+        clid=r.clid,
+        src=r.src,
+        dcontext=r.dcontext,
+        channel=r.channel,
+        dstchannel=r.dstchannel,
+        lastapp=r.lastapp,
+        lastdata=r.lastdata,
+        duration=r.duration,
+        billsec=r.billsec,
+        disposition=r.disposition,
+    )

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from calls import CallOutcome
 from calls.channels import interface_of
+from routing.records import CallRecord
 
 # The contexts an inbound hotline call's caller channel runs in (asterisk-conf).
 HOTLINE_CONTEXTS = frozenset({"hotline-in", "hotline-requeue", "hotline-survey"})
@@ -131,3 +132,47 @@ def unseen_calls(
         if call is not None and call.ended_at < ended_before:
             calls.append(call)
     return sorted(calls, key=lambda c: c.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """How a call whose record never got an end (it ended while no controller watched,
+    or the controller crashed) ended."""
+
+    ended_at: datetime
+    outcome: CallOutcome
+    answered_at: datetime | None
+    agent_interface: str | None
+    from_cdr: bool  # False: no CDR row; the end is the last moment the record knew of
+
+
+def closing(record: CallRecord, rows: list[CdrEntry]) -> Closing:
+    """The end of `record`'s call: from its CDR rows when the PBX wrote any (their end
+    time and what they say about the answer), otherwise inferred from the record itself
+    (answered → answered; waited in a queue → abandoned, so the caller is called back;
+    else it hung up in the IVR), ending at the last moment the record knew of."""
+    rebuilt = rebuild_call(rows) if rows else None
+    if rebuilt is not None:
+        return Closing(
+            ended_at=rebuilt.ended_at,
+            outcome=rebuilt.outcome
+            if rebuilt.outcome is not CallOutcome.IVR_HANGUP or record.queued_at is None
+            else CallOutcome.ABANDONED,
+            answered_at=rebuilt.answered_at or record.answered_at,
+            agent_interface=rebuilt.agent_interface or record.agent_interface,
+            from_cdr=True,
+        )
+    known = [t for t in (record.started_at, record.queued_at, record.answered_at) if t]
+    if record.answered_at is not None:
+        outcome = CallOutcome.ANSWERED
+    elif record.queued_at is not None:
+        outcome = CallOutcome.ABANDONED
+    else:
+        outcome = CallOutcome.IVR_HANGUP
+    return Closing(
+        ended_at=max(known),
+        outcome=outcome,
+        answered_at=record.answered_at,
+        agent_interface=record.agent_interface,
+        from_cdr=False,
+    )

@@ -97,3 +97,24 @@ async def test_the_limit_counts_calls_oldest_first(db: Database) -> None:
     )
     found = await CdrRepository(db).unrecorded(T0 - timedelta(minutes=1), limit=2)
     assert [e.linkedid for e in found] == ["5.0", "5.1", "5.0"]
+
+
+async def test_open_call_records_and_their_cdr_rows(db: Database) -> None:
+    calls = CallRepository(db)
+    live = call_snapshot("5.5", T0, state=CallState.QUEUED)
+    ended = call_snapshot(
+        "6.6",
+        T0,
+        state=CallState.ENDED,
+        ended_at=T0 + timedelta(minutes=1),
+        outcome=CallOutcome.ABANDONED,
+    )
+    young = call_snapshot("7.7", T0 + timedelta(minutes=30), state=CallState.QUEUED)
+    for call in (live, ended, young):
+        await calls.upsert(call)
+    open_ = await calls.open_calls(T0 + timedelta(minutes=10))
+    assert [r.call_id for r in open_] == ["5.5"]  # ended ones and younger ones are not
+    await add(db, [cdr("5.5", T0, duration=95), cdr("8.8", T0), cdr("5.5", T0, uniqueid="5.6")])
+    rows = await CdrRepository(db).rows_of(["5.5"])
+    assert {(r.linkedid, r.uniqueid) for r in rows} == {("5.5", "5.5"), ("5.5", "5.6")}
+    assert await CdrRepository(db).rows_of([]) == []

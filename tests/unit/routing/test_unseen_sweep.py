@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from calls import CallAnswered, CallEnded, CallOutcome, DomainCallEvent
 from routing.domain.unseen_calls import CdrEntry
 from routing.errors import StoreUnavailable
-from routing.records import MatchKind, SiteMatch
+from routing.records import CallRecord, MatchKind, SiteMatch
 from routing.unseen import UnseenCallSweep
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -46,6 +46,9 @@ class Cdr:
             self.failures -= 1
             raise StoreUnavailable("database unavailable")
         return [r for r in self.rows if r.calldate >= since]
+
+    async def rows_of(self, linkedids: object) -> list[CdrEntry]:
+        return [r for r in self.rows if r.linkedid in linkedids]  # type: ignore[operator]
 
 
 class Sites:
@@ -108,3 +111,94 @@ async def test_a_failing_round_is_retried() -> None:
     finally:
         task.cancel()
     assert cdr.asked >= 2 and sweep.recovered >= 1
+
+
+def record(call_id: str, **kw: object) -> CallRecord:
+    values: dict[str, object] = dict(
+        call_id=call_id,
+        caller_number="01012345678",
+        caller_name="Wang Li",
+        site_code="4401001",
+        level=2,
+        queue="hotline-main",
+        agent=None,
+        agent_interface=None,
+        started_at=T0,
+        queued_at=T0 + timedelta(seconds=20),
+        answered_at=None,
+        ended_at=None,
+        outcome=None,
+        ticket_number="HL-20261122-0001",
+    )
+    values.update(kw)
+    return CallRecord(**values)  # type: ignore[arg-type]
+
+
+class OpenCalls:
+    """The call records with no end (a crash left them), as storage returns them."""
+
+    def __init__(self, records: list[CallRecord]) -> None:
+        self.records = records
+
+    async def open_calls(self, started_before: datetime, *, limit: int = 500) -> list[CallRecord]:
+        return [r for r in self.records if r.ended_at is None and r.started_at < started_before]
+
+
+def closer(
+    rows: list[CdrEntry],
+    records: list[CallRecord],
+    seen: list[DomainCallEvent],
+    *,
+    live: frozenset[str] = frozenset(),
+    synced: bool = True,
+) -> UnseenCallSweep:
+    return UnseenCallSweep(
+        Cdr(rows),
+        Sites(),  # type: ignore[arg-type]
+        seen.append,
+        calls=OpenCalls(records),  # type: ignore[arg-type]
+        live_calls=lambda: live,
+        pbx_synced=lambda: synced,
+        clock=lambda: T0 + timedelta(minutes=10),
+    )
+
+
+async def test_records_left_open_are_closed_with_their_true_end() -> None:
+    seen: list[DomainCallEvent] = []
+    answered_at = T0 + timedelta(seconds=30)
+    records = [
+        # answered, then the controller died: the CDR has its end (calldate + duration)
+        record("talked.1", answered_at=answered_at, agent="alice", agent_interface="PJSIP/1001"),
+        # waiting when the controller died, no CDR row (cdr_pgsql not configured)
+        record("waited.1", caller_number="13911112222"),
+        # in the IVR, no CDR row
+        record("ivr.1", queued_at=None, queue=None, ticket_number=None),
+        # still live on the PBX: the resynced tracker follows it
+        record("live.1"),
+    ]
+    rows = [row("talked.1", dstchannel="PJSIP/1001-0000002a", duration=95, billsec=65)]
+    closed = await closer(rows, records, seen, live=frozenset({"live.1"})).close_open()
+    assert closed == ["talked.1", "waited.1", "ivr.1"]
+    ends = {e.call_id: e for e in seen}
+    assert all(isinstance(e, CallEnded) and e.call.resynced for e in seen)
+    talked = ends["talked.1"]
+    assert talked.at == T0 + timedelta(seconds=95)  # to the CDR's precision
+    assert talked.call.outcome is CallOutcome.ANSWERED
+    assert talked.call.agent_member_name == "alice" and talked.call.talk_seconds == 65
+    waited = ends["waited.1"]
+    assert waited.call.outcome is CallOutcome.ABANDONED  # a callback ticket follows
+    assert waited.at == T0 + timedelta(seconds=20)  # no CDR: its last known moment
+    assert ends["ivr.1"].call.outcome is CallOutcome.IVR_HANGUP
+
+
+async def test_nothing_is_closed_before_the_pbx_picture_is_current() -> None:
+    seen: list[DomainCallEvent] = []
+    # Before the AMI log-in and resync the tracker knows no live call at all.
+    assert await closer([], [record("live.1")], seen, synced=False).close_open() == []
+    assert seen == []
+
+
+async def test_recent_records_wait_for_the_live_path() -> None:
+    seen: list[DomainCallEvent] = []
+    young = record("young.1", started_at=T0 + timedelta(minutes=9))
+    assert await closer([], [young], seen).close_open() == []
