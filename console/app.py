@@ -29,6 +29,8 @@ from console.errors import (
     PbxRefused,
     TooManyAttempts,
 )
+from console.i18n import language_of
+from console.messages import error_message, invalid_input_message, validation_message
 from console.middleware import (
     AccessLog,
     ClientAddress,
@@ -81,6 +83,12 @@ def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+def _say(request: Request, exc: Exception) -> str:
+    """`exc` told in the request's language."""
+    language = language_of(request, request.app.state.console.deps.locale)
+    return error_message(exc, language.gettext)
+
+
 def _status_for(exc: Exception) -> int:
     """HTTP status for errors raised by other packages (their roots know no HTTP)."""
     if isinstance(exc, LookupError):
@@ -130,69 +138,74 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
 
     @app.exception_handler(NotAuthenticated)
     async def _unauthenticated(request: Request, exc: NotAuthenticated) -> JSONResponse:
-        return _error(401, str(exc), {"WWW-Authenticate": "Bearer"})
+        return _error(401, _say(request, exc), {"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(NotPermitted)
     async def _forbidden(request: Request, exc: NotPermitted) -> JSONResponse:
-        return _error(403, str(exc))
+        return _error(403, _say(request, exc))
 
     @app.exception_handler(NoPhoneInterface)
     async def _no_phone(request: Request, exc: NoPhoneInterface) -> JSONResponse:
-        return _error(409, str(exc))
+        return _error(409, _say(request, exc))
 
     @app.exception_handler(PbxRefused)
     async def _pbx(request: Request, exc: PbxRefused) -> JSONResponse:
-        return _error(502, str(exc))
+        return _error(502, _say(request, exc))
 
     @app.exception_handler(TooManyAttempts)
     async def _throttled(request: Request, exc: TooManyAttempts) -> JSONResponse:
-        return _error(429, str(exc), {"Retry-After": str(exc.retry_after)})
+        return _error(429, _say(request, exc), {"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(BoardMissing)
     async def _no_board(request: Request, exc: BoardMissing) -> JSONResponse:
-        return _error(503, str(exc))
+        return _error(503, _say(request, exc))
 
     @app.exception_handler(LogoutNotRecorded)
     async def _logout_not_recorded(request: Request, exc: LogoutNotRecorded) -> JSONResponse:
-        return _error(503, str(exc))
+        return _error(503, _say(request, exc))
 
     @app.exception_handler(ConsoleError)
     async def _console(request: Request, exc: ConsoleError) -> JSONResponse:
-        return _error(400, str(exc))
+        return _error(400, _say(request, exc))
 
     @app.exception_handler(CallControlError)
     async def _ami(request: Request, exc: CallControlError) -> JSONResponse:
         log.warning("PBX error on %s: %s", request.url.path, exc)
-        return _error(502, f"the PBX failed: {exc}")
+        return _error(502, _say(request, exc))
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> JSONResponse:
-        return _error(
-            422, [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
-        )
+        _ = language_of(request, deps.locale).gettext
+        message = invalid_input_message(exc, _)
+        return _error(422, [{"loc": ["body", exc.field], "msg": message, "type": "value_error"}])
 
     @app.exception_handler(TicketNotFound)
     async def _no_ticket(request: Request, exc: TicketNotFound) -> JSONResponse:
-        return _error(404, str(exc))
+        return _error(404, _say(request, exc))
 
     @app.exception_handler(SiteNotFound)
     async def _no_site(request: Request, exc: SiteNotFound) -> JSONResponse:
-        return _error(404, str(exc))
+        return _error(404, _say(request, exc))
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
         log.error("database unavailable on %s: %s", request.url.path, exc)
-        return _error(503, "the ticket database is unavailable; use paper tickets")
+        return _error(503, _say(request, exc))
 
     @app.exception_handler(RoutingError)
     async def _routing(request: Request, exc: RoutingError) -> JSONResponse:
-        return _error(_status_for(exc), str(exc))
+        return _error(_status_for(exc), _say(request, exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Echo where and why, never the (possibly huge or hostile) input itself.
+        _ = language_of(request, deps.locale).gettext
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            {
+                "loc": list(e.get("loc", ())),
+                "msg": validation_message(e, _),
+                "type": e.get("type", ""),
+            }
             for e in exc.errors()
         ]
         return _error(422, errors)
@@ -255,8 +268,9 @@ def _register_fallback_errors(app: FastAPI) -> None:
         status = next((code for kind, code in statuses if isinstance(exc, kind)), 409)
         if status >= 500:
             log.error("emergency mode error on %s: %s", request.url.path, exc)
+        message = _say(request, exc)
         if status == 422:  # the shape of every other 422 (the OpenAPI validation error)
-            return _error(422, [{"loc": ["body"], "msg": str(exc), "type": "value_error"}])
-        return _error(status, str(exc))
+            return _error(422, [{"loc": ["body"], "msg": message, "type": "value_error"}])
+        return _error(status, message)
 
     app.add_exception_handler(FallbackError, _fallback)

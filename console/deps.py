@@ -27,6 +27,7 @@ from console.throttling import LocalLoginAttempts, LocalSessionActivity
 from fallback.ports import BackfillDesk, ConsoleHeartbeat, EmergencyControl, HealthBoard
 from routing.domain.levels import SlaPolicy
 from routing.ports import CallStore, SiteDirectory, TicketStore, UserStore
+from translations import DEFAULT_LANGUAGE
 
 # --- health ----------------------------------------------------------------------------------
 
@@ -77,6 +78,10 @@ class ConsoleDeps:
     # The access audit trail (`storage.audit.AuditRepository` under `hotline serve`).
     audit: AccessAudit = field(default_factory=InMemoryAudit)
     audit_retention: timedelta | None = timedelta(days=365)
+    # Pages and messages when neither the person nor the browser chose (HOTLINE_LOCALE),
+    # and the zone pages write times in (HOTLINE_TIMEZONE).
+    locale: str = DEFAULT_LANGUAGE
+    timezone: str = "Asia/Shanghai"
 
 
 def json_value(value: Any) -> Any:

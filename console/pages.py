@@ -2,12 +2,14 @@
 
 Templates only lay out the page (autoescaped); live data comes from the JSON API and the
 websocket, rendered by the page scripts with textContent (never innerHTML with data).
+Every page is rendered in the request's language (console.i18n) with its `_()` and
+carries the script catalogue and the desk's time zone for the page scripts.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,15 +17,51 @@ from fastapi.templating import Jinja2Templates
 
 from console.api import delete_session_cookie, end_session, log_in, set_session_cookie
 from console.errors import TooManyAttempts
-from console.runtime import optional_page_session, same_origin
+from console.i18n import RequestLanguage, language_of, remember_language
+from console.runtime import optional_page_session, runtime_of, same_origin
 from console.sessions import Session
 from routing.records import UserRole
+from translations import catalogue_for_scripts
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.add_extension("jinja2.ext.i18n")
 
 router = APIRouter(include_in_schema=False)
 
 PageSession = Annotated[Session | None, Depends(optional_page_session)]
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The template `name` in the request's language; an explicit `?lang=` is kept."""
+    deps = runtime_of(request).deps
+    language = page_language(request)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        name,
+        {
+            **context,
+            "lang": language.language,
+            "timezone": deps.timezone,
+            "catalogue": catalogue_for_scripts(language.language),
+            "_": language.gettext,
+            "gettext": language.gettext,
+            "ngettext": language.ngettext,
+        },
+        status_code=status_code,
+        headers=headers,
+    )
+    remember_language(response, language, secure=deps.secure_cookies)
+    return response
+
+
+def page_language(request: Request) -> RequestLanguage:
+    return language_of(request, runtime_of(request).deps.locale)
 
 
 def _home_for(session: Session) -> str:
@@ -42,8 +80,12 @@ async def home(session: PageSession) -> Response:
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, session: PageSession) -> Response:
     if session is not None:
-        return RedirectResponse(_home_for(session), status_code=303)
-    return TEMPLATES.TemplateResponse(request, "login.html", {"error": None, "username": ""})
+        response: Response = RedirectResponse(_home_for(session), status_code=303)
+        remember_language(
+            response, page_language(request), secure=runtime_of(request).deps.secure_cookies
+        )
+        return response
+    return render(request, "login.html", {"error": None, "username": ""})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -52,27 +94,29 @@ async def login_submit(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
+    _ = page_language(request).gettext
     if not same_origin(request):
-        return TEMPLATES.TemplateResponse(
-            request, "login.html", {"error": "cross-site log-in refused", "username": ""}, 403
+        return render(
+            request, "login.html", {"error": _("Cross-site log-in refused."), "username": ""}, 403
         )
     session = None
     if username and password and "\n" not in username and "\r" not in username:
         try:
             session = await log_in(request, username, password)
         except TooManyAttempts as exc:
-            return TEMPLATES.TemplateResponse(
+            message = _("Too many failed log-ins: try again in %(seconds)d s.")
+            return render(
                 request,
                 "login.html",
-                {"error": f"Too many failed log-ins. {exc}.", "username": username},
+                {"error": message % {"seconds": exc.retry_after}, "username": username},
                 status_code=429,
                 headers={"Retry-After": str(exc.retry_after)},
             )
     if session is None:
-        return TEMPLATES.TemplateResponse(
+        return render(
             request,
             "login.html",
-            {"error": "Wrong user name or password.", "username": username},
+            {"error": _("Wrong user name or password."), "username": username},
             status_code=401,
         )
     response = RedirectResponse(_home_for(session), status_code=303)
@@ -87,11 +131,16 @@ async def logout_submit(request: Request, session: PageSession) -> Response:
         result = await end_session(request, session)
         if result.not_recorded:
             # Out of this browser, but say so: the token is not refused everywhere yet.
-            response = TEMPLATES.TemplateResponse(
+            _ = page_language(request).gettext
+            response = render(
                 request,
                 "login.html",
                 {
-                    "error": f"Logged out of this browser, but {result.not_recorded}.",
+                    "error": _(
+                        "Logged out of this browser, but the log-out could not be recorded"
+                        " for every console yet: other consoles may accept the session"
+                        " until the database answers."
+                    ),
                     "username": "",
                 },
                 status_code=503,
@@ -104,9 +153,7 @@ async def logout_submit(request: Request, session: PageSession) -> Response:
 async def agent_page(request: Request, session: PageSession) -> Response:
     if session is None:
         return _to_login()
-    return TEMPLATES.TemplateResponse(
-        request, "agent.html", {"user": session.user, "page": "agent"}
-    )
+    return render(request, "agent.html", {"user": session.user, "page": "agent"})
 
 
 @router.get("/supervisor", response_class=HTMLResponse)
@@ -114,12 +161,10 @@ async def supervisor_page(request: Request, session: PageSession) -> Response:
     if session is None:
         return _to_login()
     if not session.user.role.at_least(UserRole.SUPERVISOR):
-        return TEMPLATES.TemplateResponse(
+        return render(
             request,
             "forbidden.html",
             {"user": session.user, "page": "forbidden", "needed": "supervisor"},
             status_code=403,
         )
-    return TEMPLATES.TemplateResponse(
-        request, "supervisor.html", {"user": session.user, "page": "supervisor"}
-    )
+    return render(request, "supervisor.html", {"user": session.user, "page": "supervisor"})

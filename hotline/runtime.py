@@ -450,6 +450,8 @@ class HotlineService:
                 login_attempts=service.console_state.login_attempts,
                 presence=service.console_state.presence,
                 **access_settings(settings, db, service.console_state),
+                locale=settings.locale,
+                timezone=settings.timezone,
             )
         )
         service.app.include_router(

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from routing.domain.levels import SlaPolicy
+from translations import DEFAULT_LANGUAGE, check_language
 
 
 class ConfigError(Exception):
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
     node_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@-]{1,100}$")
     # Local time of the service desk: the day in ticket numbers, flood season, guard windows.
     timezone: str = "Asia/Shanghai"
+    # Language of pages, messages, notices and reports when nobody chose (zh-CN or en).
+    locale: str = DEFAULT_LANGUAGE
     journal_dir: Path = Path("./journal")
     sounds_dir: Path = Path("./sounds")
     emergency_members: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -123,6 +126,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("locale")
+    @classmethod
+    def _check_locale(cls, value: str) -> str:
+        return check_language(value)
 
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, clear, fmtTime, api, ApiError, connectLive, showEmergency, flash } = Hotline;
+  const { el, clear, fmtTime, timeLeft, t, api, ApiError, connectLive, showEmergency, flash, onShortcut } = Hotline;
   const $ = (id) => document.getElementById(id);
 
   const FIELDS = [
@@ -19,7 +19,7 @@
 
   // --- agent state ---------------------------------------------------------------------
   function showState(state) {
-    const label = { ready: "Ready", paused: "Paused", logged_out: "Not in queue" }[state] || state;
+    const label = { ready: t("Ready"), paused: t("Paused"), logged_out: t("Not in queue") }[state] || state;
     $("agent-state").textContent = label;
     $("agent-state").dataset.state = state;
   }
@@ -27,13 +27,15 @@
     try {
       const result = await api("POST", "/api/agent/state", { state });
       showState(result.state);
-      flash($("agent-msg"), state === "ready" ? "You take calls now." : "Paused: no calls.", true);
+      flash($("agent-msg"), state === "ready" ? t("You take calls now.") : t("Paused: no calls."), true);
     } catch (err) {
       flash($("agent-msg"), err.message, false);
     }
   }
   $("btn-ready").addEventListener("click", () => setState("ready"));
   $("btn-paused").addEventListener("click", () => setState("paused"));
+  onShortcut("Alt+r", () => setState("ready"));
+  onShortcut("Alt+p", () => setState("paused"));
 
   // --- ticket editor -------------------------------------------------------------------
   function toInputValue(name, value) {
@@ -55,15 +57,14 @@
     return text;
   }
 
-  function timeLeft(iso) {
-    if (!iso) return "responded";
-    const minutes = Math.round((new Date(iso).getTime() - Date.now()) / 60000);
-    if (minutes < 0) return `OVERDUE by ${formatMinutes(-minutes)}`;
-    return `${formatMinutes(minutes)} left`;
-  }
-  function formatMinutes(m) {
-    return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
-  }
+  const STATUS = {
+    open: t("open"), callback_due: t("callback due"), in_progress: t("in progress"),
+    resolved: t("resolved"), closed: t("closed"),
+  };
+  const SOURCE = { call: t("call"), backfill: t("backfill"), manual: t("by hand") };
+  const LEVEL = { 1: t("1 critical"), 2: t("2 major"), 3: t("3 minor"), 4: t("4 consultation") };
+  const FIELD_NAMES = Object.fromEntries([...document.querySelectorAll("#ticket-form [name]")]
+    .map((input) => [input.name, input.closest("label") ? input.closest("label").firstChild.textContent.trim() : input.name]));
 
   function fillTicket(ticket) {
     current = ticket;
@@ -72,14 +73,14 @@
     const meta = clear($("ticket-meta"));
     const open = ["open", "callback_due", "in_progress"].includes(ticket.status);
     const satisfaction = ticket.satisfaction
-      ? `${ticket.satisfaction} (${["", "very satisfied", "satisfied", "neutral", "dissatisfied", "very dissatisfied"][ticket.satisfaction]})`
-      : (ticket.satisfaction_at ? "not applicable" : "—");
+      ? `${ticket.satisfaction} (${["", t("very satisfied"), t("satisfied"), t("neutral"), t("dissatisfied"), t("very dissatisfied")][ticket.satisfaction]})`
+      : (ticket.satisfaction_at ? t("not applicable") : "—");
     for (const [label, value] of [
-      ["Status", ticket.status], ["Source", ticket.source], ["Call", ticket.call_id],
-      ["Opened", fmtTime(ticket.created_at)],
-      ["Respond by", `${fmtTime(ticket.response_due)}${open ? ` (${timeLeft(ticket.responded_at ? null : ticket.response_due)})` : ""}`],
-      ["On site by", `${fmtTime(ticket.onsite_due)}${open && ticket.onsite_due ? ` (${timeLeft(ticket.onsite_due)})` : ""}`],
-      ["Paper ticket", ticket.paper_number], ["Satisfaction", satisfaction],
+      [t("Status"), STATUS[ticket.status] || ticket.status], [t("Source"), SOURCE[ticket.source] || ticket.source],
+      [t("Call"), ticket.call_id], [t("Opened"), fmtTime(ticket.created_at)],
+      [t("Respond by"), `${fmtTime(ticket.response_due)}${open ? `（${ticket.responded_at ? t("responded") : timeLeft(ticket.response_due)}）` : ""}`],
+      [t("On site by"), `${fmtTime(ticket.onsite_due)}${open && ticket.onsite_due ? `（${timeLeft(ticket.onsite_due)}）` : ""}`],
+      [t("Paper ticket"), ticket.paper_number], [t("Satisfaction"), satisfaction],
     ]) {
       meta.append(el("dt", { text: label }), el("dd", { text: value ?? "—" }));
     }
@@ -93,11 +94,11 @@
     for (const small of document.querySelectorAll("#ticket-form .field-error")) small.textContent = "";
     const history = clear($("ticket-history").tBodies[0]);
     for (const h of ticket.history || []) {
-      history.append(el("tr", {}, [fmtTime(h.at), h.by, h.field, h.old ?? "—", h.new ?? "—", h.note || ""].map((t) => el("td", { text: t }))));
+      history.append(el("tr", {}, [fmtTime(h.at), h.by, FIELD_NAMES[h.field] || h.field, h.old ?? "—", h.new ?? "—", h.note || ""].map((v) => el("td", { text: v }))));
     }
     const log = clear($("ticket-service-log").tBodies[0]);
     for (const s of ticket.service_log || []) {
-      log.append(el("tr", {}, [fmtTime(s.at), s.by, s.symptom, s.action, s.result].map((t) => el("td", { text: t }))));
+      log.append(el("tr", {}, [fmtTime(s.at), s.by, s.symptom, s.action, s.result].map((v) => el("td", { text: v }))));
     }
     const progress = clear($("ticket-progress"));
     for (const p of ticket.progress_log || []) {
@@ -132,11 +133,11 @@
 
   function checkLocally(body) {
     const errors = {};
-    if ("site_code" in body && body.site_code !== null && !/^[0-9]{1,32}$/.test(body.site_code)) errors.site_code = "digits only";
-    if ("contact_email" in body && body.contact_email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(body.contact_email)) errors.contact_email = "not an e-mail address";
-    if ("rma_quantity" in body && body.rma_quantity !== null && !(Number.isInteger(body.rma_quantity) && body.rma_quantity >= 0)) errors.rma_quantity = "a whole number";
+    if ("site_code" in body && body.site_code !== null && !/^[0-9]{1,32}$/.test(body.site_code)) errors.site_code = t("Digits only.");
+    if ("contact_email" in body && body.contact_email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(body.contact_email)) errors.contact_email = t("Not an e-mail address.");
+    if ("rma_quantity" in body && body.rma_quantity !== null && !(Number.isInteger(body.rma_quantity) && body.rma_quantity >= 0)) errors.rma_quantity = t("A whole number.");
     for (const name of ["caller_number", "contact_phone", "caller_name"]) {
-      if (typeof body[name] === "string" && /[\r\n]/.test(body[name])) errors[name] = "single line only";
+      if (typeof body[name] === "string" && /[\r\n]/.test(body[name])) errors[name] = t("One line only.");
     }
     return errors;
   }
@@ -147,21 +148,23 @@
     for (const small of document.querySelectorAll("#ticket-form .field-error")) small.textContent = "";
     const body = collectChanges();
     const keys = Object.keys(body).filter((k) => k !== "note");
-    if (keys.length === 0) { flash($("ticket-msg"), "Nothing changed.", false); return; }
+    if (keys.length === 0) { flash($("ticket-msg"), t("Nothing changed."), false); return; }
     const local = checkLocally(body);
     if (Object.keys(local).length) {
       for (const [name, msg] of Object.entries(local)) {
         const small = document.querySelector(`#ticket-form .field-error[data-for="${name}"]`);
         if (small) small.textContent = msg;
       }
-      flash($("ticket-msg"), "Please correct the marked fields.", false);
+      flash($("ticket-msg"), t("Please correct the marked fields."), false);
+      const first = Object.keys(local).map((name) => $(`f-${name}`)).find(Boolean);
+      if (first) first.focus();
       return;
     }
     $("ticket-save").disabled = true;
     try {
       const saved = await api("PATCH", `/api/tickets/${encodeURIComponent(current.number)}`, body);
       fillTicket(saved);
-      flash($("ticket-msg"), `Saved ${saved.number}.`, true);
+      flash($("ticket-msg"), t("Saved %(number)s.", { number: saved.number }), true);
       refreshPopSite();
     } catch (err) {
       if (err instanceof ApiError) {
@@ -170,7 +173,7 @@
           if (small) small.textContent = msg;
         }
       }
-      flash($("ticket-msg"), `Not saved: ${err.message}`, false);
+      flash($("ticket-msg"), t("Not saved: %(reason)s", { reason: err.message }), false);
     } finally {
       $("ticket-save").disabled = false;
     }
@@ -183,9 +186,9 @@
     if (!record || $("pop").classList.contains("hidden")) return;
     try {
       const site = await api("GET", `/api/sites/${encodeURIComponent(record.dataset.site)}`);
-      clear($("pop-site")).append(SiteRecordView.render(site, openTicket));
+      showPopSite(site);
     } catch (err) {
-      flash($("ticket-msg"), `Saved, but the site record could not be refreshed: ${err.message}`, false);
+      flash($("ticket-msg"), t("Saved, but the site record could not be refreshed: %(reason)s", { reason: err.message }), false);
     }
   }
 
@@ -195,8 +198,11 @@
     $("call-ended").classList.add("hidden");
     $("pop").classList.add("hidden");
     $("call-ringing").classList.remove("hidden");
-    $("ring-caller").textContent = [msg.caller_number || "unknown number", msg.caller_name || ""].join(" ").trim();
-    $("ring-site").textContent = msg.site_code || "unidentified";
+    $("ring-caller").textContent = [msg.caller_number || t("unknown number"), msg.caller_name || ""].join(" ").trim();
+    $("ring-site").textContent = msg.site_code || t("unidentified");
+    $("ring-repeat").textContent = msg.repeat_of ? t("Repeat call: ticket %(number)s is still open.", { number: msg.repeat_of }) : "";
+    $("ring-repeat").classList.toggle("hidden", !msg.repeat_of);
+    Alerting.ring(msg);
     $("ring-call").textContent = msg.call_id;
     // No queue: the dialplan rang this engineer directly (preferred routing) before the queue.
     $("ring-direct").classList.toggle("hidden", msg.queue !== null);
@@ -204,6 +210,7 @@
 
   function onScreenPop(msg) {
     currentCall = msg.call_id;
+    Alerting.stop();
     $("call-empty").classList.add("hidden");
     $("call-ringing").classList.add("hidden");
     $("call-ended").classList.add("hidden");
@@ -211,39 +218,112 @@
     pop.classList.remove("hidden");
     pop.dataset.call = msg.call_id;
     const site = msg.site;
-    $("pop-site-name").textContent = site ? `${site.site_name} — ${site.organisation}` : "Unidentified site";
-    const box = clear($("pop-site"));
-    if (site) box.append(SiteRecordView.render(site, openTicket));
-    else box.append(el("p", { text: "The caller's site is not known: ask for the site code and put it in the ticket." }));
+    $("pop-site-name").textContent = site ? `${site.organisation} · ${site.site_name}` : t("Unidentified site");
+    if (site) showPopSite(site, msg.ticket);
+    else {
+      clear($("pop-summary")).append(el("p", { text: t("The caller's site is not known: ask for the site code and put it in the ticket.") }));
+      clear($("pop-site"));
+    }
     if (msg.ticket) fillTicket(msg.ticket);
     else if (msg.ticket_number) openTicket(msg.ticket_number);
     else {
       // No ticket yet (e.g. the database is struggling): never leave an older one on screen.
       current = null;
       $("ticket-editor").classList.add("hidden");
-      $("call-ended").textContent = "No ticket for this call yet: use “Open a ticket by hand” or a paper ticket.";
+      $("call-ended").textContent = t("No ticket for this call yet: use “Open a ticket by hand” or a paper ticket.");
       $("call-ended").classList.remove("hidden");
     }
   }
 
   function onRingCancelled(msg) {
     if (msg.call_id !== currentCall || !$("pop").classList.contains("hidden")) return;
+    Alerting.stop();
     $("call-ringing").classList.add("hidden");
     const ended = $("call-ended");
-    const why = { answered_elsewhere: "answered by another agent", no_answer: "not answered in time" }[msg.reason] || msg.reason || "stopped";
-    ended.textContent = `Call ${msg.call_id} stopped ringing here (${why}).`;
+    const why = { answered_elsewhere: t("answered by another agent"), no_answer: t("not answered in time") }[msg.reason] || msg.reason || t("stopped");
+    ended.textContent = t("Call %(call)s stopped ringing here (%(why)s).", { call: msg.call_id, why });
     ended.classList.remove("hidden");
     currentCall = null;
   }
 
   function onCallEnded(msg) {
     if (currentCall && msg.call_id !== currentCall) return;
+    Alerting.stop();
     $("call-ringing").classList.add("hidden");
     const ended = $("call-ended");
-    ended.textContent = `Call ${msg.call_id} ended (${msg.outcome || "ended"}). The ticket stays open below.`;
+    const outcome = { answered: t("answered"), abandoned: t("abandoned"), ivr_hangup: t("hung up in the menu"), no_agent: t("no agent"), transferred: t("transferred") }[msg.outcome] || msg.outcome || t("ended");
+    ended.textContent = t("Call %(call)s ended (%(outcome)s). The ticket stays open below.", { call: msg.call_id, outcome });
     ended.classList.remove("hidden");
     currentCall = null;
   }
+
+  function showPopSite(site, ticket) {
+    const level = ticket ? ticket.level : (current && current.site_code === site.site_code ? current.level : null);
+    clear($("pop-summary")).append(SiteRecordView.summary(site, level, openTicket));
+    clear($("pop-site")).append(SiteRecordView.render(site, openTicket));
+  }
+
+  // --- a call you cannot miss: sound, desktop notification, flashing title ---------------
+  const Alerting = (() => {
+    const title = document.title;
+    let flasher = null;
+    let notice = null;
+    function stop() {
+      const sound = $("ring-sound");
+      sound.pause();
+      sound.currentTime = 0;
+      window.clearInterval(flasher);
+      flasher = null;
+      document.title = title;
+      if (notice) { notice.close(); notice = null; }
+    }
+    function ring(msg) {
+      stop();
+      const site = msg.site_code || t("unidentified");
+      const caller = msg.caller_number || t("unknown number");
+      $("ring-sound").play().then(
+        () => { $("ring-sound").dataset.played = "1"; },
+        () => { $("notify-state").textContent = t("The browser blocked the ring tone: click anywhere on the page once to allow sounds."); });
+      const alert = t("Call from site %(site)s", { site });
+      let on = false;
+      flasher = window.setInterval(() => { on = !on; document.title = on ? `☎ ${alert}` : title; }, 800);
+      document.title = `☎ ${alert}`;
+      if ("Notification" in window && Notification.permission === "granted") {
+        notice = new Notification(alert, { body: t("Caller %(caller)s · call %(call)s", { caller, call: msg.call_id }), tag: "hotline-ringing", requireInteraction: true });
+        notice.addEventListener("show", () => { $("call-ringing").dataset.notified = "1"; });
+        notice.addEventListener("click", () => {
+          window.focus();
+          $("call-card").scrollIntoView({ block: "start" });
+          if (notice) notice.close();
+        });
+      }
+    }
+    return { ring, stop };
+  })();
+  function notificationState() {
+    const state = "Notification" in window ? Notification.permission : "unsupported";
+    $("notify-state").textContent = {
+      granted: t("Desktop notifications are on."),
+      denied: t("Desktop notifications are blocked in this browser: a ringing call only sounds and flashes the tab."),
+      default: t("Desktop notifications are not allowed yet."),
+      unsupported: t("This browser has no desktop notifications."),
+    }[state];
+    $("notify-state").dataset.permission = state;
+  }
+  notificationState();
+
+  // --- keyboard ------------------------------------------------------------------------
+  function saveTicket() {
+    if (!current || $("ticket-editor").classList.contains("hidden")) return;
+    $("ticket-form").requestSubmit();
+  }
+  onShortcut("Alt+s", saveTicket);
+  onShortcut("Ctrl+Enter", saveTicket);
+  onShortcut("Alt+t", () => {
+    if (!current || $("ticket-editor").classList.contains("hidden")) return;
+    $("f-description").focus();
+    $("ticket-editor").scrollIntoView({ block: "start" });
+  });
 
   connectLive((msg) => {
     switch (msg.type) {
@@ -258,7 +338,7 @@
         if (currentCall && msg.call_id === currentCall) {
           $("call-empty").classList.add("hidden");
           $("call-ended").classList.remove("hidden");
-          $("call-ended").textContent = `Paper ticket ${msg.paper_number} for call ${msg.call_id} (${msg.caller_number || "unknown number"}).`;
+          $("call-ended").textContent = t("Paper ticket %(paper)s for call %(call)s (%(caller)s).", { paper: msg.paper_number, call: msg.call_id, caller: msg.caller_number || t("unknown number") });
         }
         break;
       default: break;
@@ -282,15 +362,16 @@
       const data = await api("GET", ticketQuery(append ? nextBefore : null));
       const body = $("ticket-list").tBodies[0];
       if (!append) clear(body);
-      for (const t of data.items) {
-        const tr = el("tr", { class: "link", dataset: { number: t.number } },
-          [t.number, fmtTime(t.created_at), String(t.level), t.status, t.site_code || "—", t.caller_number, t.description].map((v) => el("td", { text: v })));
-        tr.addEventListener("click", () => openTicket(t.number));
+      for (const tk of data.items) {
+        // The number is a button: the list works from the keyboard as well as the mouse.
+        const open = el("button", { type: "button", class: "link-button", text: tk.number, onclick: () => openTicket(tk.number) });
+        const tr = el("tr", { dataset: { number: tk.number } }, el("td", {}, open),
+          [fmtTime(tk.created_at), LEVEL[tk.level] || String(tk.level), STATUS[tk.status] || tk.status, tk.site_code || "—", tk.caller_number, tk.description].map((v) => el("td", { text: v })));
         body.append(tr);
       }
       nextBefore = data.next_before;
       $("ts-more").classList.toggle("hidden", !nextBefore);
-      flash($("ts-msg"), `${body.rows.length} shown`, true);
+      flash($("ts-msg"), t("%(count)d shown", { count: body.rows.length }), true);
     } catch (err) {
       flash($("ts-msg"), err.message, false);
     }
@@ -302,14 +383,14 @@
     e.preventDefault();
     const description = $("nt-description").value.trim();
     const site = $("nt-site").value.trim();
-    if (!description) { flash($("nt-msg"), "Describe the fault.", false); return; }
-    if (site && !/^[0-9]{1,32}$/.test(site)) { flash($("nt-msg"), "Site code: digits only.", false); return; }
+    if (!description) { flash($("nt-msg"), t("Describe the fault."), false); $("nt-description").focus(); return; }
+    if (site && !/^[0-9]{1,32}$/.test(site)) { flash($("nt-msg"), t("Site code: digits only."), false); $("nt-site").focus(); return; }
     try {
       const ticket = await api("POST", "/api/tickets", {
         level: Number($("nt-level").value), description, site_code: site || null,
         caller_number: $("nt-caller").value.trim(), caller_name: $("nt-name").value.trim(),
       });
-      flash($("nt-msg"), `Opened ${ticket.number}.`, true);
+      flash($("nt-msg"), t("Opened %(number)s.", { number: ticket.number }), true);
       $("new-ticket-form").reset();
       fillTicket(ticket);
       loadTickets(false);
@@ -327,8 +408,9 @@
       const data = await api("GET", `/api/sites?q=${encodeURIComponent(q)}`);
       const list = clear($("site-results"));
       for (const s of data.items) {
-        const item = el("li", { class: "link", text: `${s.site_code} · ${s.site_name} · ${s.organisation} (${s.tier || "—"})` });
-        item.addEventListener("click", async () => {
+        const show = el("button", { type: "button", class: "link-button", text: `${s.site_code} · ${s.site_name} · ${s.organisation} (${SiteRecordView.tierName(s.tier)})` });
+        const item = el("li", {}, show);
+        show.addEventListener("click", async () => {
           try {
             const record = await api("GET", `/api/sites/${encodeURIComponent(s.site_code)}`);
             clear($("site-view")).append(SiteRecordView.render(record, openTicket));
@@ -336,7 +418,7 @@
         });
         list.append(item);
       }
-      flash($("ss-msg"), `${data.items.length} found`, true);
+      flash($("ss-msg"), t("%(count)d found", { count: data.items.length }), true);
     } catch (err) {
       flash($("ss-msg"), err.message, false);
     }

@@ -3,6 +3,22 @@
 "use strict";
 
 const Hotline = (() => {
+  // The page's language, its catalogue (the server's gettext catalogue as JSON: English
+  // ids, translations) and the desk's time zone, all set by the page template.
+  const LANG = document.documentElement.lang || "zh-CN";
+  const ZONE = document.documentElement.dataset.timezone || "Asia/Shanghai";
+  const CATALOGUE = (() => {
+    const node = document.getElementById("hotline-catalogue");
+    try { return node ? JSON.parse(node.textContent) : {}; } catch { return {}; }
+  })();
+
+  // gettext for the scripts: `t("Saved %(number)s.", { number })`, same ids as the server.
+  function t(message, params) {
+    const text = CATALOGUE[message] || message;
+    if (!params) return text;
+    return text.replace(/%\((\w+)\)[sd]/g, (whole, name) => (name in params ? String(params[name]) : whole));
+  }
+
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
@@ -25,11 +41,54 @@ const Hotline = (() => {
     return node;
   }
 
+  // Times as Chinese offices write them: 2026-12-05 09:10, 24-hour, in the desk's zone.
+  const PARTS = new Intl.DateTimeFormat("en-CA", {
+    timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+  });
+  function localParts(d) {
+    const p = {};
+    for (const part of PARTS.formatToParts(d)) p[part.type] = part.value;
+    return p;
+  }
+  // A field named in an error, by its label on the page when it has one.
+  function FIELD_LABEL(name) {
+    if (!name) return t("input");
+    const input = document.querySelector(`[name="${CSS.escape(name)}"]`);
+    const label = input && input.closest("label");
+    return label && label.firstChild ? label.firstChild.textContent.trim() : name;
+  }
+
   function fmtTime(iso) {
     if (!iso) return "—";
-    const d = new Date(iso);
+    const d = iso instanceof Date ? iso : new Date(iso);
     if (Number.isNaN(d.getTime())) return String(iso);
-    return d.toLocaleString();
+    const p = localParts(d);
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+  }
+  function fmtClock(d) {
+    const p = localParts(d);
+    return `${p.hour}:${p.minute}:${p.second}`;
+  }
+  // Durations as mm:ss (h:mm:ss from an hour on).
+  function fmtDuration(seconds) {
+    if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
+    const sign = seconds < 0 ? "-" : "";
+    let s = Math.round(Math.abs(seconds));
+    const h = Math.floor(s / 3600); s -= h * 3600;
+    const m = Math.floor(s / 60); s -= m * 60;
+    const pad = (n) => String(n).padStart(2, "0");
+    return sign + (h ? `${h}:${pad(m)}:${pad(s)}` : `${pad(m)}:${pad(s)}`);
+  }
+  // An SLA clock as time left ("还剩 1 小时 50 分") or overdue.
+  function timeLeft(iso) {
+    const ms = new Date(iso).getTime() - Date.now();
+    const minutes = Math.trunc(ms / 60000);
+    const span = Math.abs(minutes);
+    const amount = span >= 60
+      ? t("%(hours)d h %(minutes)d min", { hours: Math.floor(span / 60), minutes: span % 60 })
+      : t("%(minutes)d min", { minutes: span });
+    return ms < 0 ? t("overdue by %(amount)s", { amount }) : t("%(amount)s left", { amount });
   }
 
   class ApiError extends Error {
@@ -40,10 +99,10 @@ const Hotline = (() => {
     }
     static describe(status, detail) {
       if (Array.isArray(detail)) {
-        return detail.map((e) => `${(e.loc || []).slice(1).join(".") || "input"}: ${e.msg}`).join("; ");
+        return detail.map((e) => `${FIELD_LABEL((e.loc || []).slice(1).join("."))}: ${e.msg}`).join("; ");
       }
       if (typeof detail === "string") return detail;
-      return `request failed (${status})`;
+      return t("Request failed (%(status)s).", { status });
     }
     fieldErrors() {
       const out = {};
@@ -59,7 +118,8 @@ const Hotline = (() => {
   }
 
   async function api(method, path, body) {
-    const init = { method, headers: { "X-Hotline-Console": "1", Accept: "application/json" },
+    // The answer's messages in the page's language.
+    const init = { method, headers: { "X-Hotline-Console": "1", Accept: "application/json", "Accept-Language": LANG },
                    credentials: "same-origin" };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -68,7 +128,7 @@ const Hotline = (() => {
     const response = await fetch(path, init);
     if (response.status === 401) {
       window.location.assign("/login");
-      throw new ApiError(401, "logged out");
+      throw new ApiError(401, t("Logged out."));
     }
     let data = null;
     const type = response.headers.get("content-type") || "";
@@ -91,10 +151,10 @@ const Hotline = (() => {
     function open() {
       const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
       socket = new WebSocket(`${scheme}//${window.location.host}/ws/console`);
-      show("connecting", "pending");
+      show(t("connecting"), "pending");
       socket.addEventListener("open", () => {
         attempt = 0;
-        show("live", "ok");
+        show(t("live"), "ok");
         heartbeat = window.setInterval(() => {
           if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "heartbeat" }));
         }, 15000);
@@ -110,7 +170,7 @@ const Hotline = (() => {
         try { await api("GET", "/api/me"); } catch (err) { if (err.status === 401) return; }
         const delay = Math.min(30000, 1000 * 2 ** attempt) + Math.floor(Math.random() * 500);
         attempt = Math.min(attempt + 1, 5);
-        show(`offline, retry in ${Math.round(delay / 1000)} s`, "down");
+        show(t("offline, retry in %(seconds)d s", { seconds: Math.round(delay / 1000) }), "down");
         window.setTimeout(open, delay);
       });
     }
@@ -121,8 +181,9 @@ const Hotline = (() => {
     const banner = document.getElementById("emergency-banner");
     if (!banner || !status) return;
     if (status.active) {
-      banner.textContent = `EMERGENCY MODE since ${fmtTime(status.since)} — ${status.reason || ""}` +
-        ` (by ${status.by || "system"}). Record every call on a paper ticket.`;
+      banner.textContent = t("EMERGENCY MODE since %(since)s — %(reason)s (by %(by)s). Record every call on a paper ticket.", {
+        since: fmtTime(status.since), reason: status.reason || "", by: status.by || t("system"),
+      });
       banner.classList.remove("hidden");
     } else {
       banner.textContent = "";
@@ -135,5 +196,59 @@ const Hotline = (() => {
     node.className = ok ? "msg ok" : "msg error";
   }
 
-  return { el, clear, fmtTime, api, ApiError, connectLive, showEmergency, flash };
+  // --- keyboard ---------------------------------------------------------------------
+  // Page shortcuts: {"Alt+r": fn, ...}. Keys are matched on event.code so they work
+  // whatever the input method (a Chinese IME changes event.key, not the physical key).
+  const shortcuts = new Map();
+  function onShortcut(combo, action) { shortcuts.set(combo, action); }
+  function comboOf(event) {
+    let key = event.code.startsWith("Key") ? event.code.slice(3).toLowerCase() : event.code;
+    if (key === "Slash") key = "/";
+    return `${event.ctrlKey ? "Ctrl+" : ""}${event.altKey ? "Alt+" : ""}${key}`;
+  }
+  function typing(target) {
+    return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+  }
+  // Field groups: each fieldset / card in order; Alt+↓ / Alt+↑ moves to the next's first field.
+  function moveGroup(step) {
+    const groups = [...document.querySelectorAll("main > section.card, fieldset.group")]
+      .filter((g) => g.offsetParent !== null);
+    const firstField = (g) => [...g.querySelectorAll("input, select, textarea, button, summary, a[href]")]
+      .find((f) => !f.disabled && f.offsetParent !== null && !groups.some((o) => o !== g && g.contains(o) && o.contains(f)));
+    // Document order puts a card before its fieldsets: the last group holding the focus is
+    // the innermost one.
+    let here = -1;
+    groups.forEach((g, i) => { if (g.contains(document.activeElement)) here = i; });
+    for (let i = here + step; i >= 0 && i < groups.length; i += step) {
+      const field = firstField(groups[i]);
+      if (field) { field.focus(); field.scrollIntoView({ block: "nearest" }); return; }
+    }
+  }
+  onShortcut("Alt+ArrowDown", () => moveGroup(1));
+  onShortcut("Alt+ArrowUp", () => moveGroup(-1));
+  onShortcut("Alt+/", () => {
+    const search = document.querySelector("[role=search] input");
+    if (search) { search.focus(); search.select(); }
+  });
+  const help = document.getElementById("shortcuts");
+  function showHelp() { if (help && !help.open) help.showModal(); }
+  const helpButton = document.getElementById("shortcuts-open");
+  if (helpButton) helpButton.addEventListener("click", showHelp);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "?" && !typing(event.target) && !event.ctrlKey && !event.altKey) {
+      event.preventDefault();
+      showHelp();
+      return;
+    }
+    const action = shortcuts.get(comboOf(event));
+    if (action && (event.altKey || event.ctrlKey)) {
+      event.preventDefault();
+      action(event);
+    }
+  });
+
+  return {
+    el, clear, fmtTime, fmtClock, fmtDuration, timeLeft, t, api, ApiError, connectLive,
+    showEmergency, flash, onShortcut, LANG,
+  };
 })();

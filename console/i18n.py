@@ -1,0 +1,60 @@
+"""Which language a console request is answered in, and the cookie that remembers it.
+
+Order: `?lang=` (an explicit choice, then remembered), the language remembered for the
+person, the browser's Accept-Language (the page scripts send the page's language), then
+HOTLINE_LOCALE. Times on pages are `YYYY-MM-DD HH:MM` in HOTLINE_TIMEZONE.
+"""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+
+from translations import LANGUAGES, negotiate, translator
+
+LANGUAGE_COOKIE = "hotline_lang"
+_REMEMBER_SECONDS = 400 * 24 * 3600  # the longest a browser keeps a cookie
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLanguage:
+    """The language of one answer; `chosen` when the request asked for it by `?lang=`."""
+
+    language: str
+    chosen: bool
+    translations: gettext.NullTranslations
+
+    def gettext(self, message: str) -> str:
+        return self.translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.translations.ngettext(singular, plural, n)
+
+
+def language_of(conn: HTTPConnection, default: str) -> RequestLanguage:
+    asked = conn.query_params.get("lang")
+    chosen = asked if asked in LANGUAGES else None
+    language = negotiate(
+        chosen=chosen,
+        remembered=conn.cookies.get(LANGUAGE_COOKIE),
+        accept_language=conn.headers.get("accept-language"),
+        default=default,
+    )
+    return RequestLanguage(language, chosen is not None, translator(language))
+
+
+def remember_language(response: Response, language: RequestLanguage, *, secure: bool) -> None:
+    """Keep an explicit `?lang=` choice for the next pages of this browser."""
+    if language.chosen:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            language.language,
+            max_age=_REMEMBER_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+            path="/",
+        )
