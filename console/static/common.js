@@ -133,7 +133,8 @@ const Hotline = (() => {
     let data = null;
     const type = response.headers.get("content-type") || "";
     if (type.includes("application/json")) data = await response.json();
-    if (!response.ok) throw new ApiError(response.status, data ? data.detail : response.statusText);
+    // No JSON detail (a proxy's page, a missing route): the status, worded by ApiError.
+    if (!response.ok) throw new ApiError(response.status, data ? data.detail : null);
     return data;
   }
 

@@ -102,7 +102,7 @@ async def test_agent_screen_pop_edit_and_save(
     await page.click("#ticket-save")
     await expect(page.locator("#ticket-msg")).to_contain_text("correct the marked fields")
     await expect(page.locator('.field-error[data-for="contact_email"]')).to_have_text(
-        "not an e-mail address"
+        "Not an e-mail address."
     )
 
     # The agent edits and saves.

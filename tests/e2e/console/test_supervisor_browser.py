@@ -207,7 +207,7 @@ async def test_emergency_flip_backfill_and_close(
     await page.fill("#bf-waive-reason", "caller hung up before anyone answered")
     await page.click("#bf-waive-submit")
     await expect(page.locator("#bf-msg")).to_contain_text("2 of 2 accounted for")
-    await expect(page.locator("#bf-reconciliation")).to_contain_text("done")
+    await expect(page.locator("#bf-reconciliation")).to_contain_text("nothing blocks closing")
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await page.click("#bf-close")
     await expect(page.locator("#bf-close-msg")).to_contain_text("Backfill closed")

@@ -209,7 +209,7 @@ async def test_a_log_out_during_a_database_outage(cluster: Callable[..., Any], p
         session = await a.app.state.console.sessions.resolve(token)
         proxy.cut()
         down = await a.client.post("/api/logout", headers=h.bearer(sue))
-        assert down.status_code == 503 and "database" in down.json()["detail"]
+        assert down.status_code == 503 and "数据库" in down.json()["detail"]  # zh-CN by default
         assert await me(b, sue) == 200  # that log-out did not happen: nothing claimed it did
         # The database goes away between the check of the session and the log-out itself.
         with pytest.raises(LogoutNotRecorded):
