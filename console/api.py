@@ -22,6 +22,8 @@ from console.errors import (
     NotAuthenticated,
     TooManyAttempts,
 )
+from console.i18n import language_of
+from console.messages import error_message
 from console.runtime import AgentSession, SupervisorSession, client_address, record, runtime_of
 from console.session_end import announce_session_end
 from console.sessions import COOKIE_NAME, Session
@@ -161,12 +163,14 @@ async def end_session(request: Request, session: Session) -> LogoutResult:
 async def logout(session: AgentSession, request: Request, response: Response) -> dict[str, Any]:
     result = await end_session(request, session)
     delete_session_cookie(request, response)
+    _ = language_of(request, runtime_of(request).deps.locale).gettext
     if result.not_recorded:
         response.status_code = 503
-        return {"logged_out": False, "detail": result.not_recorded}
+        return {"logged_out": False, "detail": error_message(LogoutNotRecorded(), _)}
     if result.pbx_problem:
         response.status_code = 502
-        return {"logged_out": True, "detail": f"logged out, but {result.pbx_problem}"}
+        message = _("Logged out, but the PBX did not take you out of the queue: %(reason)s")
+        return {"logged_out": True, "detail": message % {"reason": result.pbx_problem}}
     return {"logged_out": True}
 
 

@@ -110,7 +110,8 @@ async def axe_violations(page: Page) -> list[str]:
     result: list[dict[str, Any]] = await page.evaluate(
         """async () => (await axe.run(document, { resultTypes: ["violations"] })).violations
              .filter((v) => v.impact === "serious" || v.impact === "critical")
-             .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }))"""
+             .map((v) => ({ id: v.id, impact: v.impact,
+                            nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }))"""
     )
     return [f"{v['id']} ({v['impact']}): {v['nodes']}" for v in result]
 
@@ -118,7 +119,9 @@ async def axe_violations(page: Page) -> list[str]:
 async def tab_to(page: Page, selector: str, limit: int = 40) -> None:
     """Press Tab until `selector` has the focus, as a keyboard user does."""
     for _ in range(limit):
-        if await page.evaluate("(s) => document.activeElement === document.querySelector(s)", selector):
+        if await page.evaluate(
+            "(s) => document.activeElement === document.querySelector(s)", selector
+        ):
             return
         await page.keyboard.press("Tab")
     raise AssertionError(f"Tab never reached {selector}")
@@ -181,8 +184,13 @@ async def test_agent_hears_the_call_and_saves_the_ticket_by_keyboard(
     assert site is not None
     await world.bus.publish(
         "user:alice",
-        {"type": "ringing", "call_id": call_id, "caller_number": "01012345678",
-         "site_code": "4401001", "queue": "hotline-main"},
+        {
+            "type": "ringing",
+            "call_id": call_id,
+            "caller_number": "01012345678",
+            "site_code": "4401001",
+            "queue": "hotline-main",
+        },
     )
     await expect(page.locator("#call-ringing")).to_be_visible()
     # The ring tone plays, a desktop notification is shown, the tab title names the site.
@@ -194,8 +202,13 @@ async def test_agent_hears_the_call_and_saves_the_ticket_by_keyboard(
 
     await world.bus.publish(
         "user:alice",
-        {"type": "screen_pop", "call_id": call_id, "ticket_number": ticket.number,
-         "site": site.as_json(), "ticket": ticket.as_json()},
+        {
+            "type": "screen_pop",
+            "call_id": call_id,
+            "ticket_number": ticket.number,
+            "site": site.as_json(),
+            "ticket": ticket.as_json(),
+        },
     )
     # The pop's first screen: organisation, site, level, open tickets, engineer, badges.
     await expect(page.locator("#pop-summary")).to_contain_text("Provincial Water Resources Bureau")
@@ -301,7 +314,8 @@ async def test_api_errors_follow_the_language(live: h.LiveServer) -> None:
         )
         assert missing.status_code == 404 and missing.json()["detail"] == "没有这个工单。"
         refused = await client.post(
-            "/api/emergency", json={"active": True, "reason": "test"},
+            "/api/emergency",
+            json={"active": True, "reason": "test"},
             headers={**h.bearer(token), "Accept-Language": "en"},
         )
         assert refused.status_code == 403

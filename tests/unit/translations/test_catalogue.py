@@ -138,9 +138,7 @@ def _render(name: str, language: str) -> str:
     return TEMPLATES.env.get_template(name).render(context)
 
 
-@pytest.mark.parametrize(
-    "name", ["login.html", "agent.html", "supervisor.html", "forbidden.html"]
-)
+@pytest.mark.parametrize("name", ["login.html", "agent.html", "supervisor.html", "forbidden.html"])
 def test_templates_in_chinese_show_no_english(name: str) -> None:
     page = _render(name, "zh-CN")
     assert '<html lang="zh-CN"' in page

@@ -60,14 +60,23 @@ def test_local_time_is_iso_date_and_24_hour_clock_in_the_desk_zone() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "shown"),
-    [(0, "00:00"), (7, "00:07"), (65.4, "01:05"), (3599, "59:59"), (3725, "1:02:05"), (-30, "-00:30")],
+    [
+        (0, "00:00"),
+        (7, "00:07"),
+        (65.4, "01:05"),
+        (3599, "59:59"),
+        (3725, "1:02:05"),
+        (-30, "-00:30"),
+    ],
 )
 def test_durations_are_mm_ss(seconds: float, shown: str) -> None:
     assert format_duration(seconds) == shown
 
 
 def test_sla_clocks_read_as_time_left() -> None:
-    assert format_time_left(timedelta(hours=1, minutes=50, seconds=20), "zh-CN") == "还剩 1 小时 50 分"
+    assert (
+        format_time_left(timedelta(hours=1, minutes=50, seconds=20), "zh-CN") == "还剩 1 小时 50 分"
+    )
     assert format_time_left(timedelta(minutes=-5, seconds=-10), "zh-CN") == "已超时 5 分"
     assert format_time_left(timedelta(minutes=45), "en") == "45 min left"
     assert format_time_left(timedelta(hours=-2), "en") == "overdue by 2 h 0 min"
