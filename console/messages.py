@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ami.errors import AmiError
+from calls.errors import CallControlError
 from console.errors import (
     BoardMissing,
     LogoutNotRecorded,
@@ -87,7 +87,7 @@ def error_message(exc: Exception, _: Gettext) -> str:
         return _("Your user has no usable phone interface (%(reason)s): ask an administrator.") % {
             "reason": str(exc)
         }
-    if isinstance(exc, PbxRefused | AmiError | PbxError | SwitchError):
+    if isinstance(exc, PbxRefused | CallControlError | PbxError | SwitchError):
         return _("The PBX failed or refused the action: %(reason)s") % {"reason": str(exc)}
     if isinstance(exc, BoardMissing):
         return _("The emergency health board is not available on this console process.")
