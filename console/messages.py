@@ -109,7 +109,8 @@ def _fallback_message(exc: Exception, _: Gettext) -> str:
     if isinstance(exc, UnknownPaperNumber):
         return _("This paper number was never issued.")
     if isinstance(exc, BackfillConflict):
-        return _("This paper ticket is already entered or waived.")
+        # The cause names the ticket and who entered it: the person needs both.
+        return _("This paper ticket cannot be entered again: %(reason)s") % {"reason": str(exc)}
     if isinstance(exc, BackfillIncomplete):
         return _("%(count)d emergency call(s) have neither a ticket nor a waiver: %(calls)s") % {
             "count": len(exc.missing),
