@@ -51,6 +51,9 @@ _SESSION_REASONS = frozenset(
         N_("logged out; log in again"),
         N_("this account is no longer active"),
         N_("wrong user name or password"),
+        N_("signed out (password, role or account changed); log in again"),
+        N_("session idle too long; log in again"),
+        N_("only a wallboard token may be given in the URL"),
     }
 )
 

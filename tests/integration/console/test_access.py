@@ -218,7 +218,7 @@ async def test_idle_sessions_are_refused(
         now[0] += timedelta(minutes=8)
         assert (await client.get("/api/me", headers=h.bearer(token))).status_code == 200
     now[0] += timedelta(minutes=11)
-    idle = await client.get("/api/me", headers=h.bearer(token))
+    idle = await client.get("/api/me", headers={**h.bearer(token), "Accept-Language": "en"})
     assert idle.status_code == 401 and "idle" in idle.json()["detail"]
 
 
