@@ -13,35 +13,29 @@ import contextlib
 import functools
 import logging
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from fastapi import FastAPI
 
 from ami.client import AmiClient, LinkState
 from ami.tracker import CallTracker
 from bus import InProcessBus, MessageBus
 from bus.redis import RedisBus
-from bus.topics import user_topic
 from calls.clock import utc_now
-from cluster import ClusterController, ModeHandover, build_controller, default_node_name
+from cluster import ClusterController, ModeHandover, build_controller
 from console import ConsoleDeps, create_app
 from console.outage import outage_router
 from console.runtime import current_username, record, require, wallboard_session
 from console.server import ConsoleServer, ConsoleServerError
 from console.shared_state import ConsoleState
 from console.websocket_auth import websocket_role_check
-from fallback.domain.mode import EmergencyPolicy
 from fallback.drill import DrillSchedule, EmergencyDrill
-from fallback.health import ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe, SqlWriteProbe
-from fallback.journal import EmergencyJournal
-from fallback.paper import PaperNumberAllocator
-from fallback.ports import BackfillTicketSink, PaperNumberNotice
+from fallback.health import ConsoleHeartbeats, HealthWatch
 from fallback.service import EmergencyService, emergency_journal_stage
-from fallback.switching import PbxSwitch
 from fallback.tickets import TicketStoreBackfillSink
+from hotline.assembly import SystemHealth, access_settings, build_emergency, console_state_for
 from hotline.settings import ConfigError, Settings
 from ivr.menu_file import load_menu
 from ivr.mode import IvrMode
@@ -50,20 +44,17 @@ from ivr.server import IvrServer
 from ivr.sites import IvrSiteDirectory
 from pipeline import CallPipeline, Origin
 from routing.advice import IvrRoutingAdvisor
-from routing.console_messages import PaperNumber
 from routing.errors import StoreUnavailable
 from routing.fanout import ConsoleFanout
-from routing.ports import CallStore
+from routing.paper_notice import PaperNumberToAgent
 from routing.records import UserRole
 from routing.router import CallRouter
 from routing.stages import screen_pop_stage, tickets_stage
 from routing.tickets import CallTicketService
 from routing.unseen import UnseenCallSweep
-from storage.audit import AuditRepository
 from storage.calls import CallRepository
 from storage.cdr import CdrRepository
 from storage.database import Database
-from storage.revocations import RevocationRepository
 from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
@@ -76,165 +67,6 @@ log = logging.getLogger(__name__)
 
 async def _unbound_hook(_arg: Any) -> None:
     raise RuntimeError("cluster hook used before the service was built")
-
-
-def access_settings(settings: Settings, db: Database, state: ConsoleState) -> dict[str, Any]:
-    """The console's access settings (`ConsoleDeps` fields): proxies, cookies, idle
-    time-out, audit trail and its retention."""
-    idle = settings.session_idle_minutes
-    return {
-        "trusted_proxies": tuple(settings.trusted_proxies),
-        "secure_cookies": settings.cookies_secure(),
-        "session_idle": timedelta(minutes=idle) if idle else None,
-        "session_activity": state.activity,
-        "audit": AuditRepository(db),
-        "audit_retention": timedelta(days=settings.audit_retention_days),
-    }
-
-
-def console_state_for(settings: Settings, db: Database) -> ConsoleState:
-    """Log-outs in the database; log-in throttle and open consoles through Redis when
-    `HOTLINE_REDIS_URL` is set, in this process otherwise."""
-    return ConsoleState.build(
-        RevocationRepository(db),
-        redis_url=settings.redis_url,
-        redis_prefix=settings.redis_prefix,
-        node=settings.node_name or default_node_name(),
-    )
-
-
-class _PaperNumberToAgent:
-    """`fallback.ports.PaperNumberNotice`: the answering agent's console shows the number."""
-
-    def __init__(self, fanout: ConsoleFanout, bus: MessageBus, lookup_timeout: float = 1.0) -> None:
-        self.fanout = fanout
-        self.bus = bus
-        self.lookup_timeout = lookup_timeout
-        self._sending: set[asyncio.Task[None]] = set()
-
-    async def __call__(
-        self,
-        *,
-        interface: str,
-        member_name: str,
-        call_id: str,
-        paper_number: str,
-        caller_number: str,
-    ) -> None:
-        # Returns at once: the emergency journal worker awaits this, and the user lookup
-        # needs the database, which is exactly what is down in emergency mode.
-        task = asyncio.get_running_loop().create_task(
-            self._send(interface, member_name, call_id, paper_number, caller_number)
-        )
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(
-        self,
-        interface: str,
-        member_name: str,
-        call_id: str,
-        paper_number: str,
-        caller_number: str,
-    ) -> None:
-        username: str | None = None
-        try:
-            async with asyncio.timeout(self.lookup_timeout):
-                username = await self.fanout.username_for(interface)
-        except Exception as exc:  # database down: the member name is the best we have
-            log.warning(
-                "call %s: no user for %s (%r); using %s", call_id, interface, exc, member_name
-            )
-        username = username or member_name
-        try:
-            await self._publish(username, call_id, paper_number, caller_number)
-        except Exception:
-            log.exception(
-                "call %s: paper number %s not sent to %s", call_id, paper_number, username
-            )
-
-    async def _publish(
-        self, username: str, call_id: str, paper_number: str, caller_number: str
-    ) -> None:
-        message = PaperNumber(call_id, paper_number, caller_number)
-        await self.bus.publish(user_topic(username), message.as_message())
-
-
-@dataclass(frozen=True)
-class EmergencyParts:
-    """Emergency mode as `hotline serve` builds it. The service journals, switches and
-    backfills; the health watch decides when to switch; console heartbeats are one of
-    its probes; the drill tests the emergency pool."""
-
-    service: EmergencyService
-    health_watch: HealthWatch
-    heartbeats: ConsoleHeartbeats
-    drill: EmergencyDrill
-
-
-def build_emergency(
-    settings: Settings,
-    *,
-    ami: AmiClient,
-    engine: AsyncEngine,
-    sink: BackfillTicketSink,
-    bus: MessageBus | None = None,
-    paper_notice: PaperNumberNotice | None = None,
-    call_records: CallStore | None = None,
-) -> EmergencyParts:
-    """Emergency mode from `settings` on the AMI client `ami`; `engine` is the ticket
-    database the health watch writes to. The drill listens to `ami` from here on."""
-    heartbeats = ConsoleHeartbeats(clock=utc_now, critical="consoles" in settings.health_critical)
-    health_watch = HealthWatch(
-        [
-            SqlWriteProbe(
-                engine,
-                timeout=settings.health_timeout,
-                critical="database" in settings.health_critical,
-            ),
-            heartbeats,
-            ReadyAgentsProbe(
-                ami, queue=settings.main_queue, critical="agents" in settings.health_critical
-            ),
-        ],
-        utc_now,
-    )
-    emergency = EmergencyService(
-        control=ami,
-        switch=PbxSwitch(
-            ami,
-            pool=settings.emergency_members,
-            main_queue=settings.main_queue,
-            emergency_queue=settings.emergency_queue,
-        ),
-        journal=EmergencyJournal(settings.journal_dir),
-        paper=PaperNumberAllocator(settings.journal_dir),
-        sink=sink,
-        clock=utc_now,
-        policy=EmergencyPolicy(
-            failures_to_enter=settings.health_failures,
-            hold_down=timedelta(seconds=settings.emergency_hold_down),
-        ),
-        bus=bus,
-        health=health_watch,
-        paper_notice=paper_notice,
-        call_records=call_records,
-        require_paper=settings.backfill_require_paper,
-    )
-    # Emergency-pool drill: `hotline drill` on demand, and every drill_interval_hours.
-    drill = EmergencyDrill(
-        ami,
-        utc_now,
-        results=EmergencyDrill.results_log(settings.journal_dir),
-        queue=settings.emergency_queue,
-        timeout=settings.drill_timeout,
-        on_result=emergency.on_drill_result,
-    )
-    ami.add_listener(
-        lambda event: drill.on_ami_message(event.message),
-        events=("AgentConnect", "OriginateResponse"),
-    )
-    return EmergencyParts(emergency, health_watch, heartbeats, drill)
 
 
 @dataclass
@@ -257,10 +89,11 @@ class HotlineService:
     ivr_mode: IvrMode
     supervision: SupervisionService
     outage: OutageAnnouncements
-    app: Any
-    http: ConsoleServer | None = None
+    app: FastAPI
     # Log-outs (database), log-in throttle and open consoles (Redis) shared by consoles.
-    console_state: ConsoleState | None = None
+    console_state: ConsoleState
+    health: SystemHealth
+    http: ConsoleServer | None = None
     http_port: int | None = None
     drill: EmergencyDrill | None = None
     # False when the database did not answer at start (restart during an outage).
@@ -328,7 +161,7 @@ class HotlineService:
             engine=db.engine,
             sink=TicketStoreBackfillSink(tickets, policy, utc_now),
             bus=bus,
-            paper_notice=_PaperNumberToAgent(fanout, bus),
+            paper_notice=PaperNumberToAgent(fanout, bus),
             call_records=calls,
         )
         emergency, heartbeats, drill = parts.service, parts.heartbeats, parts.drill
@@ -380,6 +213,33 @@ class HotlineService:
                 ami,
             ),
         )
+        outage = OutageAnnouncements(
+            menu=ivr.menu,
+            sounds_dir=settings.sounds_dir,
+            journal_dir=settings.journal_dir,
+            ivr_mode=ivr_mode,
+            tickets=tickets,
+            bus=bus,
+        )
+        health = SystemHealth(settings, db, bus, ami, tracker, pipeline, emergency, ivr, cluster)
+        console_state = console_state_for(settings, db)
+        heartbeats.elsewhere = console_state.heartbeats_by_source
+        app = _console_app(
+            settings,
+            db,
+            ami,
+            bus,
+            tickets,
+            calls,
+            sites,
+            users,
+            emergency,
+            heartbeats,
+            console_state,
+            health,
+            supervision,
+            outage,
+        )
         service = cls(
             settings=settings,
             db=db,
@@ -398,15 +258,10 @@ class HotlineService:
             ivr=ivr,
             ivr_mode=ivr_mode,
             supervision=supervision,
-            outage=OutageAnnouncements(
-                menu=ivr.menu,
-                sounds_dir=settings.sounds_dir,
-                journal_dir=settings.journal_dir,
-                ivr_mode=ivr_mode,
-                tickets=tickets,
-                bus=bus,
-            ),
-            app=None,
+            outage=outage,
+            app=app,
+            console_state=console_state,
+            health=health,
             drill=drill,
             cluster=cluster,
             unseen=UnseenCallSweep(
@@ -424,90 +279,7 @@ class HotlineService:
             # First AMI hook: after a takeover the PBX's routing mode wins (cluster.handover).
             service._mode_handover = ModeHandover(ami, emergency, cluster.node)
             ami.on_connected.insert(0, service._mode_handover)
-        secret = (
-            settings.session_secret.get_secret_value()
-            if settings.session_secret
-            else secrets.token_hex(32)
-        )
-        service.console_state = console_state_for(settings, db)
-        heartbeats.elsewhere = service.console_state.heartbeats_by_source
-        service.app = create_app(
-            ConsoleDeps(
-                tickets=tickets,
-                calls=calls,
-                sites=sites,
-                users=users,
-                bus=bus,
-                call_control=ami,
-                emergency=emergency,
-                backfill=emergency,
-                health=service.health,
-                session_secret=secret,
-                main_queue=settings.main_queue,
-                board=emergency,
-                heartbeat=heartbeats,
-                revocations=service.console_state.revocations,
-                login_attempts=service.console_state.login_attempts,
-                presence=service.console_state.presence,
-                **access_settings(settings, db, service.console_state),
-                locale=settings.locale,
-                timezone=settings.timezone,
-            )
-        )
-        service.app.include_router(
-            supervision.web_router(
-                require_supervisor=require(UserRole.SUPERVISOR),
-                require_agent=require(UserRole.AGENT),
-                authorize_websocket=websocket_role_check(UserRole.SUPERVISOR, wallboard=True),
-                require_wallboard=wallboard_session,
-                current_user=current_username,
-                audit=record,
-            )
-        )
-        service.app.include_router(outage_router(service.outage))
         return service
-
-    # --- health -----------------------------------------------------------------------------
-
-    async def health(self) -> Mapping[str, Any]:
-        """Component states for `/healthz` and the supervisor page."""
-        standby = self.cluster is not None and not self.cluster.is_leader
-        ami: dict[str, Any] = {
-            # A standby leaves AMI to the leader by design: that is not a fault.
-            "status": "disabled"
-            if standby
-            else ("ok" if self.ami.state is LinkState.CONNECTED else "down"),
-            "state": self.ami.state.value,
-            "connections": self.ami.connections,
-        }
-        if self.ami.last_error:
-            ami["error"] = self.ami.last_error
-        try:
-            async with asyncio.timeout(self.settings.health_timeout):
-                await self.db.ping()
-            database: dict[str, Any] = {"status": "ok"}
-        except Exception as exc:  # the page shows the reason, never a stack trace
-            database = {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:200]}
-        status = self.emergency.status()
-        return {
-            "ami": ami,
-            "database": database,
-            "redis": self.bus.state()
-            if isinstance(self.bus, RedisBus)
-            else ("not_configured" if not self.settings.redis_url else "in_process"),
-            "controller": await self.cluster.state()
-            if self.cluster is not None
-            else {"status": "ok", "role": "leader", "note": "single instance"},
-            "ivr": {"status": "ok" if self.ivr.port else "down", "port": self.ivr.port}
-            if self.settings.role != "console"
-            else {"status": "disabled", "port": None},
-            "emergency": {"status": "ok", "active": status.active, "state": status.state},
-            "calls": {
-                "status": "ok",
-                "live": len(self.tracker.calls),
-                "pipeline_backlog": self.pipeline.backlog,
-            },
-        }
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -648,8 +420,7 @@ class HotlineService:
             await self.drill.results.close()
         if self._supervision_started:
             await self.supervision.stop()
-        if self.console_state is not None:
-            await self.console_state.close()
+        await self.console_state.close()
         await self.bus.close()
         await self.db.dispose()
 
@@ -671,3 +442,62 @@ class HotlineService:
     @property
     def console_url(self) -> str:
         return f"http://{self.settings.http_host}:{self.http_port or self.settings.http_port}"
+
+
+def _console_app(
+    settings: Settings,
+    db: Database,
+    ami: AmiClient,
+    bus: MessageBus,
+    tickets: TicketRepository,
+    calls: CallRepository,
+    sites: SiteRepository,
+    users: UserRepository,
+    emergency: EmergencyService,
+    heartbeats: ConsoleHeartbeats,
+    console_state: ConsoleState,
+    health: SystemHealth,
+    supervision: SupervisionService,
+    outage: OutageAnnouncements,
+) -> FastAPI:
+    """The web console with the supervision and outage routes."""
+    secret = (
+        settings.session_secret.get_secret_value()
+        if settings.session_secret
+        else secrets.token_hex(32)
+    )
+    app = create_app(
+        ConsoleDeps(
+            tickets=tickets,
+            calls=calls,
+            sites=sites,
+            users=users,
+            bus=bus,
+            call_control=ami,
+            emergency=emergency,
+            backfill=emergency,
+            health=health,
+            session_secret=secret,
+            main_queue=settings.main_queue,
+            board=emergency,
+            heartbeat=heartbeats,
+            revocations=console_state.revocations,
+            login_attempts=console_state.login_attempts,
+            presence=console_state.presence,
+            **access_settings(settings, db, console_state),
+            locale=settings.locale,
+            timezone=settings.timezone,
+        )
+    )
+    app.include_router(
+        supervision.web_router(
+            require_supervisor=require(UserRole.SUPERVISOR),
+            require_agent=require(UserRole.AGENT),
+            authorize_websocket=websocket_role_check(UserRole.SUPERVISOR, wallboard=True),
+            require_wallboard=wallboard_session,
+            current_user=current_username,
+            audit=record,
+        )
+    )
+    app.include_router(outage_router(outage))
+    return app

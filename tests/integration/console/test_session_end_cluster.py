@@ -25,7 +25,7 @@ from bus.redis import RedisBus
 from console import create_app
 from console.server import ConsoleServer
 from hotline.admin_commands import users_app
-from hotline.runtime import console_state_for
+from hotline.assembly import console_state_for
 from hotline.settings import Settings
 from storage.database import Database
 from storage.users import UserRepository

@@ -28,7 +28,7 @@ from console.shared_state import ConsoleState
 from console.throttling import LocalLoginAttempts
 from fallback.errors import HealthCheckInconclusive
 from fallback.health import ConsoleHeartbeats
-from hotline.runtime import console_state_for
+from hotline.assembly import console_state_for
 from hotline.settings import Settings
 from storage.database import Database
 from storage.revocations import RevocationRepository

@@ -15,7 +15,7 @@ from ami.client import AmiClient
 from ami.tracker import CallTracker
 from fallback.ports import BackfillOutcome, BackfillTicket
 from fallback.service import emergency_journal_stage
-from hotline.runtime import EmergencyParts, build_emergency
+from hotline.assembly import EmergencyParts, build_emergency
 from hotline.settings import Settings
 from pbx.standin import PbxStandIn
 from pipeline import CallPipeline
