@@ -132,8 +132,9 @@ class UnseenCallSweep:
         returns their call ids."""
         if self.calls is None or not self.pbx_synced():
             return []
-        now = self.clock()
-        records = await self.calls.open_calls(now - self.margin)
+        # No margin here: a call the resynchronised tracker does not follow, whose events
+        # are not on their way through the tickets stage either, has ended.
+        records = await self.calls.open_calls(self.clock())
         live = set(self.live_calls())
         stale = [r for r in records if r.call_id not in live]
         if not stale:

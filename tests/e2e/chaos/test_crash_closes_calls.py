@@ -1,0 +1,139 @@
+"""`kill -9` of `hotline serve` with live calls: after the restart every call has one
+record with its end and outcome, and the live list equals the PBX's channels.
+
+A real controller process, the PBX stand-in writing its CDR into the hotline database
+(as cdr_pgsql does), PostgreSQL. Ten callers wait in the queue and ten talk to agents
+when the controller is killed; all of them hang up while nobody watches. The restarted
+controller logs in, resynchronises, and closes every record left open with the CDR's
+end time and outcome (the waiting ones as abandoned, with a callback ticket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+from chaos_test_harness import (
+    PASSWORD,
+    Controller,
+    controller_env,
+    free_port,
+    prepare_database,
+    until,
+)
+
+from pbx import CallerScript, PbxStandIn, SimCall
+from storage.calls import CallRepository
+from storage.database import Database
+from storage.tickets import TicketRepository
+
+SPEED = 20.0
+# Simulated seconds a caller talks or waits: long enough to outlive the crash (20 s real).
+LINGER = 400.0
+AGENTS = tuple((f"agent{n}", f"PJSIP/{1100 + n}") for n in range(10))
+
+
+async def test_kill_with_live_calls_then_restart_closes_every_call(
+    scratch_pg: str, tmp_path: Path
+) -> None:
+    users: list[tuple[str, str, str | None]] = [(n, "agent", i) for n, i in AGENTS]
+    users += [("sue", "supervisor", None)]
+    rows = await prepare_database(scratch_pg, tmp_path, users, sites=20)
+    numbers = [r["contact_phone"] for r in rows][:20]
+    agi_port, http_port = free_port(), free_port()
+    pbx = PbxStandIn(speed=SPEED, agi_port=agi_port, auth_failure_delay=0, cdr_db_url=scratch_pg)
+    for username, interface in AGENTS:
+        pbx.add_agent(interface, answer_after=1.0, talk_time=LINGER, member_name=username)
+        pbx.add_static_member("hotline-main", interface, member_name=username)
+    await pbx.start()
+    controller = Controller(
+        env=controller_env(
+            ami_host="127.0.0.1",
+            ami_port=str(pbx.ami_port),
+            ami_user="hotline",
+            ami_secret="hotline-secret",
+            ami_ping_interval="1",
+            agi_host="127.0.0.1",
+            agi_port=str(agi_port),
+            http_host="127.0.0.1",
+            http_port=str(http_port),
+            db_url=scratch_pg,
+            journal_dir=str(tmp_path / "journal"),
+            sounds_dir=str(tmp_path / "sounds"),
+            cdr_sweep_interval="0",  # the closing at log-in is what is under test
+        ),
+        cwd=tmp_path,
+        http_port=http_port,
+        log_path=tmp_path / "controller.log",
+    )
+    db = Database(scratch_pg)
+    calls: list[SimCall] = []
+    try:
+        controller.start()
+        await controller.wait_ready()
+        for number in numbers:
+            calls.append(
+                await pbx.place_call(
+                    number,
+                    "Caller",
+                    script=CallerScript(("2",)),
+                    patience=LINGER,
+                    talk_time=LINGER,
+                )
+            )
+        records = CallRepository(db)
+        await until(
+            lambda: len(pbx.queue_entries("hotline-main")) == 10,
+            60,
+            "ten talking and ten waiting",
+        )
+
+        async def all_recorded() -> bool:
+            return all([await records.get(c.linkedid) is not None for c in calls])
+
+        async with asyncio.timeout(60):
+            while not await all_recorded():
+                await asyncio.sleep(0.2)
+        controller.kill()  # a crash: nothing is closed cleanly
+        # Everybody hangs up (or gives up waiting) while no controller watches.
+        await asyncio.wait_for(asyncio.gather(*(c.finished for c in calls)), 90)
+        assert pbx.cdr is not None
+        await pbx.cdr.flush()
+        for call in calls:
+            record = await records.get(call.linkedid)
+            assert record is not None and record.ended_at is None  # left open by the crash
+
+        controller.start()
+        await controller.wait_ready()
+        async with asyncio.timeout(60):
+            while any([(await records.get(c.linkedid)).ended_at is None for c in calls]):  # type: ignore[union-attr]
+                await asyncio.sleep(0.2)
+        tickets = TicketRepository(db)
+        outcomes: dict[str, int] = {}
+        for call in calls:
+            record = await records.get(call.linkedid)
+            assert record is not None and record.ended_at is not None
+            outcomes[record.outcome or "?"] = outcomes.get(record.outcome or "?", 0) + 1
+            if record.outcome == "abandoned":
+                ticket = await tickets.get_by_call(call.linkedid)
+                assert ticket is not None and ticket.status.value == "callback_due"
+        assert outcomes == {"answered": 10, "abandoned": 10}, outcomes
+        async with httpx.AsyncClient(base_url=controller.url, timeout=10) as http:
+            answer = await http.post("/api/login", json={"username": "sue", "password": PASSWORD})
+            token = answer.json()["token"]
+            health = await http.get("/healthz", headers={"Authorization": f"Bearer {token}"})
+            assert health.json()["calls"]["live"] == 0 == len(pbx.sim.channels)
+            open_calls = await http.get(
+                "/api/calls", params={"limit": 50}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert all(c["ended_at"] for c in open_calls.json()["items"])
+        assert await controller.stop() == 0
+    except BaseException:
+        print(controller.tail(80))
+        raise
+    finally:
+        if controller.process is not None:
+            controller.kill()
+        await db.dispose()
+        await pbx.stop()
