@@ -30,6 +30,7 @@ from fallback.switching import PbxSwitch
 from hotline.settings import Settings
 from ivr.server import IvrServer
 from pipeline import CallPipeline
+from pipeline.spool import EventSpool
 from routing.ports import CallStore
 from storage.audit import AuditRepository
 from storage.database import Database
@@ -151,6 +152,7 @@ class SystemHealth:
     emergency: EmergencyService
     ivr: IvrServer
     cluster: ClusterController | None
+    spool: EventSpool
 
     async def __call__(self) -> Mapping[str, Any]:
         standby = self.cluster is not None and not self.cluster.is_leader
@@ -188,5 +190,13 @@ class SystemHealth:
                 "status": "ok",
                 "live": len(self.tracker.calls),
                 "pipeline_backlog": self.pipeline.backlog,
+            },
+            # Call events waiting for the database, on disk: warn before the bound.
+            "spool": {
+                "status": "warning" if self.spool.near_full else "ok",
+                "events": self.spool.pending,
+                "bytes": self.spool.size,
+                "limit_bytes": self.spool.max_bytes,
+                "refused": self.spool.refused,
             },
         }

@@ -43,6 +43,7 @@ from ivr.outage import OutageAnnouncements
 from ivr.server import IvrServer
 from ivr.sites import IvrSiteDirectory
 from pipeline import CallPipeline, Origin
+from pipeline.spool import EventSpool, Spooled
 from routing.advice import IvrRoutingAdvisor
 from routing.errors import StoreUnavailable
 from routing.fanout import ConsoleFanout
@@ -106,6 +107,8 @@ class HotlineService:
     _leader_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _mode_handover: ModeHandover | None = None
     _drill_records: list[dict[str, Any]] = field(default_factory=list)
+    # Call events a crash left in the spool, replayed once this node leads.
+    _spooled: list[Spooled] = field(default_factory=list)
     # Records calls no controller saw on AMI, from the PBX's CDR (leader only).
     unseen: UnseenCallSweep | None = None
 
@@ -179,6 +182,10 @@ class HotlineService:
             service_level_target=timedelta(seconds=settings.service_level_target_seconds),
             emergency_status=emergency.status,
         )
+        spool = EventSpool(
+            settings.journal_dir / "pipeline-spool.jsonl",
+            max_bytes=settings.spool_max_mb * 1024 * 1024,
+        )
         # The one path of call events: the tracker and the CDR sweep feed it, nothing else
         # subscribes. Stages run independently, each in call order.
         pipeline = CallPipeline(
@@ -189,6 +196,7 @@ class HotlineService:
                 wallboard_stage(supervision.publisher),
             ],
             fence=cluster.fenced if cluster is not None else None,
+            spool=spool,
         )
         tracker.subscribe(pipeline.submit)
         ivr_mode = IvrMode(lambda: emergency.status().active)
@@ -221,7 +229,9 @@ class HotlineService:
             tickets=tickets,
             bus=bus,
         )
-        health = SystemHealth(settings, db, bus, ami, tracker, pipeline, emergency, ivr, cluster)
+        health = SystemHealth(
+            settings, db, bus, ami, tracker, pipeline, emergency, ivr, cluster, spool
+        )
         console_state = console_state_for(settings, db)
         heartbeats.elsewhere = console_state.heartbeats_by_source
         app = _console_app(
@@ -286,6 +296,8 @@ class HotlineService:
     async def start(self, *, check_schema: bool = False) -> None:
         s = self.settings
         s.journal_dir.mkdir(parents=True, exist_ok=True)
+        if self.pipeline.spool is not None:
+            self._spooled = self.pipeline.spool.open()
         # The journal first: it says whether we are restarting in the middle of an outage.
         await self.emergency.start()
         try:
@@ -349,6 +361,11 @@ class HotlineService:
             log.warning("leader (fencing token %d): connecting AMI", token)
             if self._mode_handover is not None:
                 self._mode_handover.arm()
+        if self._spooled:
+            # Written by the (fenced) tickets stage: only the leader may replay them.
+            replayed = self.pipeline.replay(self._spooled)
+            self._spooled = []
+            log.warning("replaying %d call events spooled before a restart", replayed)
         self.ami.start()
         # Give Asterisk a moment so the first health round and wallboard see real state;
         # if it is down we serve anyway (the IVR and console work; AMI keeps retrying).

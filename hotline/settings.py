@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # needs its paper typed in to count as reconciled (0 = the ticket is enough); the
     # leader links such tickets every `backfill_reconcile_interval` seconds.
     backfill_require_paper: bool = True
+    # Call events waiting for the database are spooled to disk (journal_dir) up to this
+    # size; the health page warns at 80 %.
+    spool_max_mb: int = Field(100, ge=1, le=100_000)
     backfill_reconcile_interval: float = Field(30.0, gt=0)
     sla: dict[str, Any] = Field(default_factory=dict)
     # [supervision] table: calendar, notification channels, recipients (supervision.config).

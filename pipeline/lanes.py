@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from calls import CallEnded, DomainCallEvent
+from pipeline.spool import EventSpool, Spooled
 from pipeline.stage import CallEventHandler, Origin, Stage
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 LANE_IDLE_SECONDS = 30.0
 
 Fence = Callable[[CallEventHandler], CallEventHandler]
+# An event on a lane, with its spool id once it is spooled.
+_Item = tuple[DomainCallEvent, int | None]
 
 
 @dataclass
@@ -38,9 +41,17 @@ class PipelineStats:
 
 
 class CallPipeline:
-    def __init__(self, stages: Iterable[Stage], *, fence: Fence | None = None) -> None:
+    def __init__(
+        self,
+        stages: Iterable[Stage],
+        *,
+        fence: Fence | None = None,
+        spool: EventSpool | None = None,
+    ) -> None:
         """`fence` wraps the handler of every leader-only stage (the cluster's fencing:
-        a deposed leader's late write is refused)."""
+        a deposed leader's late write is refused). `spool` keeps the events that spooling
+        stages are retrying on disk (`replay` hands them back after a restart)."""
+        self.spool = spool
         self.stages = sorted(stages, key=lambda s: s.order)
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
@@ -49,7 +60,7 @@ class CallPipeline:
             s.name: fence(s.handle) if fence is not None and s.leader_only else s.handle
             for s in self.stages
         }
-        self._lanes: dict[tuple[str, str], asyncio.Queue[DomainCallEvent]] = {}
+        self._lanes: dict[tuple[str, str], asyncio.Queue[_Item]] = {}
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         # Events submitted and not yet handled, per stage; a stage is settled at zero.
         self._unfinished = {s.name: 0 for s in self.stages}
@@ -69,11 +80,27 @@ class CallPipeline:
             return
         for stage in self.stages:
             if origin in stage.origins:
-                self._lane(stage, event.call_id).put_nowait(event)
-                self._unfinished[stage.name] += 1
-                self._settled[stage.name].clear()
+                self._put(stage, event, None)
 
-    def _lane(self, stage: Stage, call_id: str) -> asyncio.Queue[DomainCallEvent]:
+    def replay(self, spooled: Iterable[Spooled]) -> int:
+        """Hand spooled events back to their stages, in their order; returns how many."""
+        by_name = {s.name: s for s in self.stages}
+        count = 0
+        for item in spooled:
+            stage = by_name.get(item.stage)
+            if stage is None:
+                log.error("spooled event for unknown stage %r dropped", item.stage)
+                continue
+            self._put(stage, item.event, item.id)
+            count += 1
+        return count
+
+    def _put(self, stage: Stage, event: DomainCallEvent, spool_id: int | None) -> None:
+        self._lane(stage, event.call_id).put_nowait((event, spool_id))
+        self._unfinished[stage.name] += 1
+        self._settled[stage.name].clear()
+
+    def _lane(self, stage: Stage, call_id: str) -> asyncio.Queue[_Item]:
         key = (stage.name, call_id)
         queue = self._lanes.get(key)
         if queue is None:
@@ -84,19 +111,17 @@ class CallPipeline:
             self._idle.clear()
         return queue
 
-    async def _work(
-        self, stage: Stage, key: tuple[str, str], queue: asyncio.Queue[DomainCallEvent]
-    ) -> None:
+    async def _work(self, stage: Stage, key: tuple[str, str], queue: asyncio.Queue[_Item]) -> None:
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), LANE_IDLE_SECONDS)
+                    event, spool_id = await asyncio.wait_for(queue.get(), LANE_IDLE_SECONDS)
                 except TimeoutError:
                     if queue.empty():
                         return
                     continue
                 try:
-                    await self._run(stage, event)
+                    await self._run(stage, event, spool_id)
                     self.stats.handled += 1
                 finally:
                     self._done(stage.name, 1)
@@ -116,7 +141,7 @@ class CallPipeline:
             self._unfinished[stage] = 0
             self._settled[stage].set()
 
-    async def _run(self, stage: Stage, event: DomainCallEvent) -> None:
+    async def _run(self, stage: Stage, event: DomainCallEvent, spool_id: int | None) -> None:
         handler = self._handlers[stage.name]
         policy = stage.retry
         loop = asyncio.get_running_loop()
@@ -125,10 +150,12 @@ class CallPipeline:
         while True:
             try:
                 await handler(event)
-                return
+                break
             except asyncio.CancelledError:
-                raise
+                raise  # a spooled event stays spooled: the next start replays it
             except policy.retryable as exc:
+                if stage.spool and self.spool is not None and spool_id is None:
+                    spool_id = await self.spool.add(stage.name, event)
                 waited = loop.time() - started
                 if policy.give_up_after is not None and waited >= policy.give_up_after:
                     self.stats.gave_up += 1
@@ -140,7 +167,7 @@ class CallPipeline:
                         waited,
                         exc,
                     )
-                    return
+                    break
                 self.stats.retried += 1
                 log.warning(
                     "call %s: %s failed on %s (%s); retrying in %.1f s",
@@ -159,7 +186,9 @@ class CallPipeline:
                 log.exception(
                     "call %s: %s failed on %s", event.call_id, stage.name, type(event).__name__
                 )
-                return
+                break
+        if spool_id is not None and self.spool is not None:
+            await self.spool.done(spool_id)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until the pipeline is idle: every lane ended, after its call's `CallEnded`

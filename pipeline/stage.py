@@ -51,3 +51,6 @@ class Stage:
     # Writes shared state (the database): run only while leading, fenced by the cluster.
     leader_only: bool = False
     origins: frozenset[Origin] = field(default_factory=lambda: frozenset({Origin.LIVE}))
+    # An event this stage is retrying is kept in the pipeline's spool (on disk), so it
+    # survives a crash during a long outage.
+    spool: bool = False

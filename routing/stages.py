@@ -28,7 +28,8 @@ def screen_pop_stage(fanout: ConsoleFanout) -> Stage:
 
 def tickets_stage(call_tickets: CallTicketService) -> Stage:
     """Every call's ticket and call record, also for calls rebuilt from the PBX's CDR;
-    retried for as long as the database is down: no call may end without a record."""
+    retried for as long as the database is down, the events waiting kept in the spool
+    on disk: no call may end without a record."""
     return Stage(
         "tickets",
         20,
@@ -36,4 +37,5 @@ def tickets_stage(call_tickets: CallTicketService) -> Stage:
         retry=RetryPolicy(STORE_OUTAGE),
         leader_only=True,
         origins=frozenset(Origin),
+        spool=True,
     )
