@@ -90,7 +90,11 @@ async def test_kill_with_live_calls_then_restart_closes_every_call(
         )
 
         async def all_recorded() -> bool:
-            return all([await records.get(c.linkedid) is not None for c in calls])
+            # Every call's record knows it queued, and ten know they were answered.
+            got = [await records.get(c.linkedid) for c in calls]
+            if any(r is None or r.queued_at is None for r in got):
+                return False
+            return sum(1 for r in got if r is not None and r.answered_at is not None) == 10
 
         async with asyncio.timeout(60):
             while not await all_recorded():
