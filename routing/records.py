@@ -21,11 +21,19 @@ class SiteTier(StrEnum):
 
 
 class TicketStatus(StrEnum):
+    """A ticket's status: the one definition the console, storage, routing and the SLA
+    clocks of supervision share."""
+
     OPEN = "open"
     CALLBACK_DUE = "callback_due"  # abandoned call: someone must call back, SLA clock runs
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
     CLOSED = "closed"
+
+    @property
+    def is_open(self) -> bool:
+        """Work remains and the SLA clocks run (one of `OPEN_STATUSES`)."""
+        return self in OPEN_STATUSES
 
 
 OPEN_STATUSES: frozenset[TicketStatus] = frozenset(
@@ -292,7 +300,7 @@ class Ticket(_JsonRecord):
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
+        return self.status.is_open
 
     def summary(self) -> TicketSummary:
         return TicketSummary(

@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from routing.domain.levels import FaultLevel
+from routing.records import TicketStatus
 from storage.models import SiteRow, TicketRow
 from supervision.domain.errors import SupervisionError, UnknownAckCode
 from supervision.domain.escalation import Action, ChannelKind, NoticeRecord, StepRecord
-from supervision.domain.sla import Pause, SlaTicket, TicketStatus
+from supervision.domain.sla import Pause, SlaTicket
 from supervision.tables import EscalationStepRow, NoticeRow, TicketPauseRow
 
 log = logging.getLogger(__name__)

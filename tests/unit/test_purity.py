@@ -24,7 +24,7 @@ SIM = ROOT / "sim"  # the development distribution: its packages are top-level t
 ALSO_ALLOWED: dict[str, tuple[str, ...]] = {
     "routing.domain": ("calls", "routing.errors", "routing.records"),
     "fallback.domain": ("fallback.errors", "fallback.records"),
-    "supervision.domain": ("calls", "routing.domain"),
+    "supervision.domain": ("calls", "routing.domain", "routing.records"),
 }
 # Leaf modules the domain packages share with their adapters: values and errors only.
 PURE_LEAVES = ("routing.errors", "routing.records", "fallback.errors", "fallback.records")

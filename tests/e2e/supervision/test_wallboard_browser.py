@@ -13,8 +13,9 @@ from playwright.async_api import Browser, expect
 from bus import InProcessBus
 from calls import CallAnswered, CallQueued, CallSnapshot
 from routing.domain.levels import FaultLevel, SlaPolicy
+from routing.records import TicketStatus
 from storage.database import Database
-from supervision.domain.sla import SlaTicket, TicketStatus, assess
+from supervision.domain.sla import SlaTicket, assess
 from supervision.domain.wallboard import AgentPresence
 from supervision.store import SupervisionStore
 from supervision.wallboard import WallboardPublisher
