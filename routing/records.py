@@ -207,6 +207,30 @@ class SiteMatch(_JsonRecord):
     def site_code(self) -> str | None:
         return self.site_codes[0] if self.kind is MatchKind.UNIQUE else None
 
+    @property
+    def display_name(self) -> str | None:
+        """The unique site's name as the IVR says it (its code when the name is unknown)."""
+        if self.kind is not MatchKind.UNIQUE or not self.site_codes:
+            return None
+        return self.site_names[0] if self.site_names else self.site_codes[0]
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """The site codes the number may mean (one when unique)."""
+        return self.site_codes
+
+    @classmethod
+    def unique(cls, site_code: str, display_name: str, normalised: str = "") -> SiteMatch:
+        return cls(MatchKind.UNIQUE, normalised, (site_code,), (display_name,))
+
+    @classmethod
+    def ambiguous(cls, candidates: tuple[str, ...], normalised: str = "") -> SiteMatch:
+        return cls(MatchKind.AMBIGUOUS, normalised, candidates)
+
+    @classmethod
+    def none(cls, normalised: str = "") -> SiteMatch:
+        return cls(MatchKind.NONE, normalised)
+
 
 # --- tickets ------------------------------------------------------------------------------
 
