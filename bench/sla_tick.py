@@ -28,10 +28,10 @@ from sqlalchemy import insert  # noqa: E402
 from routing.domain.levels import FaultLevel  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.models import TicketRow  # noqa: E402
+from storage.supervision import SupervisionRepository  # noqa: E402
 from supervision.domain.escalation import SupervisionPolicy, plan  # noqa: E402
 from supervision.notify import NoticeDispatcher, RecipientDirectory  # noqa: E402
 from supervision.scheduler import SlaScheduler  # noqa: E402
-from supervision.store import SupervisionStore  # noqa: E402
 
 NOW = datetime(2026, 11, 18, 6, 0, tzinfo=UTC)
 
@@ -69,7 +69,7 @@ async def measure(n: int) -> dict[str, float]:
         db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
         await db.upgrade()
         await fill(db, n)
-        store = SupervisionStore(db.sessions)
+        store = SupervisionRepository(db)
         policy = SupervisionPolicy()
         tickets = await store.open_tickets()
 

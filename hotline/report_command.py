@@ -58,6 +58,7 @@ def monthly(
 
 async def _render(db_url: str, month: Month, out: Path, sl_target: int, zone: tzinfo) -> Path:
     from storage.database import Database
+    from storage.reports import ReportRepository
     from supervision.report import render_monthly
 
     db = Database(db_url)
@@ -72,7 +73,7 @@ async def _render(db_url: str, month: Month, out: Path, sl_target: int, zone: tz
                 bar.update(task, description=stage, completed=fraction)
 
             return await render_monthly(
-                db,
+                ReportRepository(db),
                 month,
                 out,
                 progress=progress,

@@ -56,7 +56,9 @@ from routing.unseen import UnseenCallSweep
 from storage.calls import CallRepository
 from storage.cdr import CdrRepository
 from storage.database import Database
+from storage.reports import ReportRepository
 from storage.sites import SiteRepository
+from storage.supervision import SupervisionRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
 from supervision.config import SupervisionConfig
@@ -172,8 +174,12 @@ class HotlineService:
             supervision_config = SupervisionConfig.from_mapping(settings.supervision)
         except ValueError as exc:
             raise ConfigError(f"bad [supervision] configuration: {exc}") from exc
+        supervision_store = SupervisionRepository(db)
         supervision = SupervisionService(
-            db=db,
+            store=supervision_store,
+            tickets=supervision_store,
+            calls=supervision_store,
+            reports=ReportRepository(db),
             bus=bus,
             config=supervision_config,
             sla=policy,

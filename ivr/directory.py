@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ivr.menu import Outage, SiteMatch
+from ivr.menu import Outage
+from routing.records import SiteMatch
 
 
 @dataclass(frozen=True, slots=True)

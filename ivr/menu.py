@@ -19,35 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+# What the site directory knows about a caller number: routing's record, the same one the
+# store returns (`site_code` and `display_name` when unique, `candidates` when ambiguous).
+from routing.records import MatchKind, SiteMatch
+
 # --- value objects shared with the ports ---------------------------------------------
-
-
-class MatchKind(StrEnum):
-    UNIQUE = "unique"
-    AMBIGUOUS = "ambiguous"  # several sites share the number: ask for the code
-    NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class SiteMatch:
-    """What the site directory knows about a caller number."""
-
-    kind: MatchKind
-    site_code: str | None = None
-    display_name: str | None = None
-    candidates: tuple[str, ...] = ()  # site codes when ambiguous
-
-    @classmethod
-    def unique(cls, site_code: str, display_name: str) -> SiteMatch:
-        return cls(MatchKind.UNIQUE, site_code, display_name, (site_code,))
-
-    @classmethod
-    def ambiguous(cls, candidates: tuple[str, ...]) -> SiteMatch:
-        return cls(MatchKind.AMBIGUOUS, None, None, candidates)
-
-    @classmethod
-    def none(cls) -> SiteMatch:
-        return cls(MatchKind.NONE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from ivr.menu import MatchKind, Outage, SiteMatch
+from ivr.menu import Outage
+from routing.records import MatchKind, SiteMatch
 
 __all__ = [
     "IvrModePort",

@@ -44,6 +44,7 @@ from ivr.menu import (
 from ivr.ports import IvrModePort, RoutingAdvisorPort, SiteDirectoryPort, SurveySinkPort
 from routing.domain.levels import FaultLevel, SlaPolicy
 from routing.domain.priority import preferred_dial, queue_priority
+from routing.records import SiteMatch
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +356,7 @@ class IvrServer:
             return DigitsEntered(digits, timed_out)
         if isinstance(action, LookupCaller):
             if not action.caller_number:
-                return CallerMatched(machine.SiteMatch.none())
+                return CallerMatched(SiteMatch.none())
             try:
                 # asyncio.timeout, not wait_for: no extra task per look-up on the hot path.
                 async with asyncio.timeout(self.port_timeout):

@@ -1,15 +1,13 @@
 """`ivr.ports.SiteDirectoryPort` over the stored site directory (`routing.ports.SiteDirectory`).
 
-The IVR speaks `ivr.menu.SiteMatch`, the store `routing.records.SiteMatch`; this adapter
-translates, nothing more.
+The IVR and the store speak the same `routing.records.SiteMatch`: this adapter passes the
+store's answer on, turning a unique match without a site code into no match.
 """
 
 from __future__ import annotations
 
-from ivr.menu import MatchKind as IvrMatchKind
-from ivr.menu import SiteMatch as IvrSiteMatch
 from routing.ports import SiteDirectory
-from routing.records import MatchKind
+from routing.records import MatchKind, SiteMatch
 
 
 class IvrSiteDirectory:
@@ -18,15 +16,11 @@ class IvrSiteDirectory:
     def __init__(self, sites: SiteDirectory) -> None:
         self.sites = sites
 
-    async def match_caller(self, caller_number: str) -> IvrSiteMatch:
+    async def match_caller(self, caller_number: str) -> SiteMatch:
         match = await self.sites.match_caller(caller_number)
-        if match.kind is MatchKind.UNIQUE and match.site_codes:
-            code = match.site_codes[0]
-            name = match.site_names[0] if match.site_names else code
-            return IvrSiteMatch.unique(code, name)
-        if match.kind is MatchKind.AMBIGUOUS:
-            return IvrSiteMatch(IvrMatchKind.AMBIGUOUS, candidates=tuple(match.site_codes))
-        return IvrSiteMatch(IvrMatchKind.NONE)
+        if match.kind is MatchKind.UNIQUE and not match.site_codes:
+            return SiteMatch.none(match.normalised)
+        return match
 
     async def site_exists(self, site_code: str) -> bool:
         return await self.sites.site_exists(site_code)

@@ -21,11 +21,19 @@ class SiteTier(StrEnum):
 
 
 class TicketStatus(StrEnum):
+    """A ticket's status: the one definition the console, storage, routing and the SLA
+    clocks of supervision share."""
+
     OPEN = "open"
     CALLBACK_DUE = "callback_due"  # abandoned call: someone must call back, SLA clock runs
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
     CLOSED = "closed"
+
+    @property
+    def is_open(self) -> bool:
+        """Work remains and the SLA clocks run (one of `OPEN_STATUSES`)."""
+        return self in OPEN_STATUSES
 
 
 OPEN_STATUSES: frozenset[TicketStatus] = frozenset(
@@ -199,6 +207,30 @@ class SiteMatch(_JsonRecord):
     def site_code(self) -> str | None:
         return self.site_codes[0] if self.kind is MatchKind.UNIQUE else None
 
+    @property
+    def display_name(self) -> str | None:
+        """The unique site's name as the IVR says it (its code when the name is unknown)."""
+        if self.kind is not MatchKind.UNIQUE or not self.site_codes:
+            return None
+        return self.site_names[0] if self.site_names else self.site_codes[0]
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """The site codes the number may mean (one when unique)."""
+        return self.site_codes
+
+    @classmethod
+    def unique(cls, site_code: str, display_name: str, normalised: str = "") -> SiteMatch:
+        return cls(MatchKind.UNIQUE, normalised, (site_code,), (display_name,))
+
+    @classmethod
+    def ambiguous(cls, candidates: tuple[str, ...], normalised: str = "") -> SiteMatch:
+        return cls(MatchKind.AMBIGUOUS, normalised, candidates)
+
+    @classmethod
+    def none(cls, normalised: str = "") -> SiteMatch:
+        return cls(MatchKind.NONE, normalised)
+
 
 # --- tickets ------------------------------------------------------------------------------
 
@@ -292,7 +324,7 @@ class Ticket(_JsonRecord):
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
+        return self.status.is_open
 
     def summary(self) -> TicketSummary:
         return TicketSummary(

@@ -5,6 +5,9 @@
 - `storage.migrate.upgrade(url)`: Alembic migrations (synchronous; `hotline db upgrade`).
 - Repositories implementing `routing.ports`: `TicketRepository`, `CallRepository`,
   `SiteRepository`, `UserRepository`; `storage.repositories.Stores.build(db, ...)` makes all.
+- Repositories implementing `supervision.ports`: `storage.supervision.SupervisionRepository`
+  (escalation log, notices, acknowledgements, pauses, open tickets, the day's calls) and
+  `storage.reports.ReportRepository` (the monthly report's rows).
 - `storage.revocations.RevocationRepository`: logged-out console sessions
   (`console.ports.SessionRevocations`), shared by every console process.
 - `storage.site_import.import_sites(db, path, progress=...) -> ImportReport`.

@@ -1,9 +1,10 @@
 """Monthly operations report: HTML with matplotlib plots, and CSV of every table behind them.
 
-``render_monthly(db, "2026-11", out_dir)`` reads the month's calls, tickets, escalation
-steps, satisfaction scores and emergency calls from the database (async), aggregates them
-with `supervision.domain.monthly`, and writes ``out_dir/<month>/index.html``, one PNG per
-plot and the CSV files. Plotting and file writing run in a worker thread.
+``render_monthly(facts, "2026-11", out_dir)`` reads the month's calls, tickets, escalation
+steps, satisfaction scores and emergency calls through the `supervision.ports.MonthlyFacts`
+port (storage's `ReportRepository` in production), aggregates them with
+`supervision.domain.monthly`, and writes ``out_dir/<month>/index.html``, one PNG per plot
+and the CSV files. Plotting and file writing run in a worker thread.
 """
 
 from __future__ import annotations
@@ -14,29 +15,17 @@ import html
 import logging
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import select
-
 from calls.clock import utc_now
 from routing.domain.levels import LEVEL_LABELS, FaultLevel
 from routing.records import SATISFACTION_LABELS
-from storage.database import Database
-from storage.models import CallRow, SatisfactionScoreRow, SiteRow, TicketRow
 from supervision.domain.calendar import CHINA_STANDARD_TIME
-from supervision.domain.monthly import (
-    CallFact,
-    EmergencyPeriod,
-    EscalationFact,
-    Month,
-    MonthlyFigures,
-    TicketFact,
-    summarise,
-)
-from supervision.tables import EscalationStepRow
+from supervision.domain.monthly import EmergencyPeriod, Month, MonthlyFigures, summarise
+from supervision.ports import MonthlyFacts
+from supervision.records import MonthFacts
 
 log = logging.getLogger(__name__)
 
@@ -63,95 +52,8 @@ class EmergencyHistory(Protocol):
     async def periods(self, start: datetime, end: datetime) -> Sequence[EmergencyPeriod]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class MonthFacts:
-    calls: list[CallFact]
-    tickets: list[TicketFact]
-    escalations: list[EscalationFact]
-    scores: list[tuple[str | None, str | None, int | None, datetime]]
-
-
-async def load_facts(db: Database, month: Month, zone: tzinfo) -> MonthFacts:
-    start, end = month.bounds(zone)
-    async with db.session() as s:
-        calls = (
-            await s.execute(
-                select(
-                    CallRow.call_id,
-                    CallRow.started_at,
-                    CallRow.queued_at,
-                    CallRow.answered_at,
-                    CallRow.outcome,
-                    CallRow.level,
-                    CallRow.site_code,
-                    CallRow.paper_number,
-                    CallRow.ticket_number,
-                )
-                .where(CallRow.started_at >= start, CallRow.started_at < end)
-                .order_by(CallRow.started_at, CallRow.id)
-            )
-        ).all()
-        tickets = (
-            await s.execute(
-                select(
-                    TicketRow.number,
-                    TicketRow.level,
-                    TicketRow.status,
-                    TicketRow.source,
-                    TicketRow.created_at,
-                    TicketRow.response_due,
-                    TicketRow.responded_at,
-                    TicketRow.resolved_at,
-                    TicketRow.site_code,
-                    SiteRow.site_name,
-                    SiteRow.tier,
-                    TicketRow.cause,
-                )
-                .outerjoin(SiteRow, SiteRow.site_code == TicketRow.site_code)
-                .where(TicketRow.created_at >= start, TicketRow.created_at < end)
-                .order_by(TicketRow.created_at, TicketRow.id)
-            )
-        ).all()
-        steps = (
-            await s.execute(
-                select(
-                    EscalationStepRow.key,
-                    EscalationStepRow.ticket_number,
-                    EscalationStepRow.kind,
-                    EscalationStepRow.level,
-                    EscalationStepRow.taken_at,
-                )
-                .where(EscalationStepRow.taken_at >= start, EscalationStepRow.taken_at < end)
-                .order_by(EscalationStepRow.taken_at, EscalationStepRow.key)
-            )
-        ).all()
-        scores = (
-            await s.execute(
-                select(
-                    SatisfactionScoreRow.call_id,
-                    SatisfactionScoreRow.ticket_number,
-                    SatisfactionScoreRow.score,
-                    SatisfactionScoreRow.at,
-                )
-                .where(SatisfactionScoreRow.at >= start, SatisfactionScoreRow.at < end)
-                .order_by(SatisfactionScoreRow.at, SatisfactionScoreRow.id)
-            )
-        ).all()
-    return MonthFacts(
-        [CallFact(*r) for r in calls],
-        [
-            TicketFact(
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11] or ""
-            )
-            for r in tickets
-        ],
-        [EscalationFact(*r) for r in steps],
-        [(r[0], r[1], r[2], r[3]) for r in scores],
-    )
-
-
 async def render_monthly(
-    db: Database,
+    source: MonthlyFacts,
     month: str | Month,
     out_dir: Path,
     *,
@@ -165,17 +67,17 @@ async def render_monthly(
     m = month if isinstance(month, Month) else Month.parse(month)
     step = progress or (lambda stage, fraction: None)
     step("reading the database", 0.0)
-    facts = await load_facts(db, m, zone)
+    start, end = m.bounds(zone)
+    facts = await source.month_facts(start, end)
     periods = None
     if emergency is not None:
-        start, end = m.bounds(zone)
         periods = await emergency.periods(start, end)
     figures = summarise(
         m,
         facts.calls,
         facts.tickets,
         facts.escalations,
-        [s[2] for s in facts.scores],
+        [s.score for s in facts.scores],
         zone=zone,
         now=now or utc_now(),
         service_level_target=service_level_target,
@@ -283,7 +185,11 @@ def _write_tables(target: Path, f: MonthlyFigures, facts: MonthFacts) -> list[st
             ["key", "ticket_number", "kind", "level", "taken_at"],
             [(e.key, e.ticket_number, e.kind, e.level, e.taken_at) for e in facts.escalations],
         ),
-        ("satisfaction_scores.csv", ["call_id", "ticket_number", "score", "at"], facts.scores),
+        (
+            "satisfaction_scores.csv",
+            ["call_id", "ticket_number", "score", "at"],
+            [(s.call_id, s.ticket_number, s.score, s.at) for s in facts.scores],
+        ),
         (
             "calls_per_day.csv",
             [

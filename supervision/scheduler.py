@@ -14,7 +14,6 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 
 from calls.clock import Clock
 from supervision.domain.escalation import (
@@ -25,16 +24,13 @@ from supervision.domain.escalation import (
     plan,
 )
 from supervision.domain.notice import compose
-from supervision.domain.sla import SlaTicket, TicketSla
+from supervision.domain.sla import TicketSla
 from supervision.notify.dispatcher import NoticeDispatcher
 from supervision.notify.recipients import RecipientDirectory
-from supervision.store import NoticeDraft, StoredNotice, SupervisionStore
+from supervision.ports import OpenTicketSource, SupervisionStore
+from supervision.records import NoticeDraft, StoredNotice
 
 log = logging.getLogger(__name__)
-
-
-class OpenTicketSource(Protocol):
-    async def open_tickets(self) -> Sequence[SlaTicket]: ...
 
 
 AssessmentListener = Callable[[Sequence[TicketSla], datetime], None]

@@ -2,7 +2,10 @@
 
 ::
 
-    sup = SupervisionService(db=db, bus=bus, config=SupervisionConfig.from_mapping(cfg),
+    repo = SupervisionRepository(db)      # storage.supervision: the ports on the database
+    sup = SupervisionService(store=repo, tickets=repo, calls=repo,
+                             reports=ReportRepository(db), bus=bus,
+                             config=SupervisionConfig.from_mapping(cfg),
                              sla=settings.sla_policy(), call_control=ami,
                              queues=[settings.main_queue, settings.emergency_queue],
                              service_level_target=timedelta(seconds=20))
@@ -22,14 +25,11 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, WebSocket
-from sqlalchemy import select
 
 from bus import MessageBus
 from calls.clock import Clock, utc_now
 from calls.control import CallControl
 from routing.domain.levels import SlaPolicy
-from storage.database import Database
-from storage.models import CallRow
 from supervision.config import SupervisionConfig
 from supervision.notify.channels import (
     Channel,
@@ -40,8 +40,8 @@ from supervision.notify.channels import (
     WeComRobot,
 )
 from supervision.notify.dispatcher import NoticeDispatcher
+from supervision.ports import CallHistory, MonthlyFacts, OpenTicketSource, SupervisionStore
 from supervision.scheduler import SlaScheduler
-from supervision.store import SupervisionStore
 from supervision.wallboard import QueueStatusAgents, WallboardPublisher, emergency_from_message
 from supervision.web import SupervisionWebDeps, router
 
@@ -52,7 +52,9 @@ class SupervisionService:
     def __init__(
         self,
         *,
-        db: Database,
+        store: SupervisionStore,
+        tickets: OpenTicketSource,
+        calls: CallHistory,
         bus: MessageBus,
         config: SupervisionConfig,
         sla: SlaPolicy,
@@ -62,14 +64,16 @@ class SupervisionService:
         service_level_target: timedelta = timedelta(seconds=20),
         http_timeout: float = 10.0,
         emergency_status: Callable[[], Any] | None = None,
+        reports: MonthlyFacts | None = None,
     ) -> None:
         # fallback's EmergencyControl.status: the wallboard starts with the mode in force.
         self._emergency_status = emergency_status
         self.config = config
-        self.db = db
         self.bus = bus
         self.clock = clock
-        self.store = SupervisionStore(db.sessions)
+        self.store = store
+        self.calls = calls
+        self.reports = reports
         self._http = httpx.AsyncClient(timeout=http_timeout)
         channels: dict[str, Channel] = {
             "dingtalk": DingTalkRobot(self._http),
@@ -96,7 +100,7 @@ class SupervisionService:
         )
         self.scheduler = SlaScheduler(
             store=self.store,
-            tickets=self.store,
+            tickets=tickets,
             recipients=config.recipients,
             dispatcher=self.dispatcher,
             policy=config.policy(sla),
@@ -126,18 +130,7 @@ class SupervisionService:
         day = now.astimezone(zone).date()
         start = datetime.combine(day, time(0), zone)
         target = self.publisher.floor.service_level_target
-        async with self.db.session() as s:
-            rows = (
-                await s.execute(
-                    select(
-                        CallRow.call_id,
-                        CallRow.outcome,
-                        CallRow.queued_at,
-                        CallRow.answered_at,
-                        CallRow.hold_seconds,
-                    ).where(CallRow.started_at >= start, CallRow.started_at <= now)
-                )
-            ).all()
+        rows = await self.calls.calls_started(start, now)
         answered = [r.call_id for r in rows if r.outcome == "answered"]
         in_target = [
             r.call_id
@@ -180,7 +173,7 @@ class SupervisionService:
             current_user=current_user,
             audit=audit,
             clock=self.clock,
-            database=self.db,
+            reports=self.reports,
             report_dir=self.config.report_dir,
         )
         if require_supervisor is not None:

@@ -44,10 +44,10 @@ from starlette.websockets import WebSocketState
 
 from bus import MessageBus
 from calls.clock import Clock, utc_now
-from storage.database import Database
 from supervision.domain.errors import UnknownAckCode
 from supervision.domain.monthly import Month
-from supervision.store import StoredNotice, SupervisionStore
+from supervision.ports import MonthlyFacts, SupervisionStore
+from supervision.records import StoredNotice
 from supervision.wallboard import TOPIC, WallboardPublisher
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class SupervisionWebDeps:
     audit: Callable[..., Awaitable[None]] | None = None
     clock: Clock = utc_now
     # Monthly reports served from the console (both needed).
-    database: Database | None = None
+    reports: MonthlyFacts | None = None
     report_dir: Path | None = None
 
 
@@ -247,7 +247,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
 
     @api.get("/reports/monthly/{month}/", dependencies=[supervisor])
     async def report_index(month: str, refresh: bool = False) -> FileResponse:
-        if deps.database is None or deps.report_dir is None:
+        if deps.reports is None or deps.report_dir is None:
             raise HTTPException(503, "reports are not configured")
         m = _month(month)
         index = deps.report_dir / m / "index.html"
@@ -255,7 +255,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             from supervision.report import render_monthly
 
             async with _render_lock:
-                index = await render_monthly(deps.database, m, deps.report_dir, now=deps.clock())
+                index = await render_monthly(deps.reports, m, deps.report_dir, now=deps.clock())
         return FileResponse(index, media_type="text/html; charset=utf-8")
 
     @api.get("/reports/monthly/{month}/{name}", dependencies=[supervisor])

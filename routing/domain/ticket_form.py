@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from routing.errors import InvalidInput
+from routing.records import TicketStatus
 
 SHORT_TEXT = 200
 LONG_TEXT = 4000
@@ -24,7 +25,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Control characters other than TAB / LF / CR are never legitimate form content.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-STATUSES = ("open", "callback_due", "in_progress", "resolved", "closed")
+STATUSES = tuple(s.value for s in TicketStatus)
 PROBLEM_TYPES = ("request", "complaint")
 URGENCIES = ("normal", "urgent", "very_urgent")
 

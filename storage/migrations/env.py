@@ -12,7 +12,7 @@ target_metadata = Base.metadata
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    # Only the storage tables: other packages' tables on Base are created by their owners.
+    # Only the tables of storage/models.py (all of Base's), never a stray one in the database.
     return type_ != "table" or name in STORAGE_TABLES or name == "alembic_version"
 
 

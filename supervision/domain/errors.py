@@ -27,3 +27,7 @@ class DeliveryError(SupervisionError):
 
 class HeaderInjection(SupervisionError, ValueError):
     """A value bound for a mail header or URL carries CR or LF."""
+
+
+class SupervisionStoreError(SupervisionError):
+    """The database behind a supervision port refused or could not be reached."""

@@ -12,21 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from routing.domain.levels import FaultLevel, SlaPolicy
-
-
-class TicketStatus(StrEnum):
-    OPEN = "open"
-    CALLBACK_DUE = "callback_due"
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-    @property
-    def is_open(self) -> bool:
-        return self in _OPEN
-
-
-_OPEN = frozenset({TicketStatus.OPEN, TicketStatus.CALLBACK_DUE, TicketStatus.IN_PROGRESS})
+from routing.records import TicketStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from calls.clock import Clock
 from supervision.domain.errors import DeliveryError
 from supervision.notify.channels import Channel, OutboundNotice
 from supervision.notify.recipients import RecipientDirectory
-from supervision.store import StoredNotice, SupervisionStore
+from supervision.ports import SupervisionStore
+from supervision.records import StoredNotice
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ SIM = ROOT / "sim"  # the development distribution: its packages are top-level t
 ALSO_ALLOWED: dict[str, tuple[str, ...]] = {
     "routing.domain": ("calls", "routing.errors", "routing.records"),
     "fallback.domain": ("fallback.errors", "fallback.records"),
-    "supervision.domain": ("calls", "routing.domain"),
+    "supervision.domain": ("calls", "routing.domain", "routing.records"),
 }
 # Leaf modules the domain packages share with their adapters: values and errors only.
 PURE_LEAVES = ("routing.errors", "routing.records", "fallback.errors", "fallback.records")
@@ -60,7 +60,9 @@ def pure_modules() -> list[PureModule]:
             name = _module_name(domain / "__init__.py")
             modules += _package_modules(domain, (name, *ALSO_ALLOWED.get(name, ())))
     modules += _package_modules(ROOT / "calls", ("calls",))
-    modules.append(PureModule(ROOT / "ivr" / "menu.py", "ivr.menu", ("ivr.menu",)))
+    modules.append(
+        PureModule(ROOT / "ivr" / "menu.py", "ivr.menu", ("ivr.menu", "routing.records"))
+    )
     for leaf in PURE_LEAVES:
         modules.append(PureModule(ROOT / (leaf.replace(".", "/") + ".py"), leaf, (leaf,)))
     return modules

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from supervision.store import SupervisionStore
+from storage.supervision import SupervisionRepository
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
 
@@ -79,7 +79,7 @@ async def live_with_wallboard(world: h.World) -> AsyncIterator[h.LiveServer]:
     app = world.app()
     publisher = WallboardPublisher(world.bus, clock=lambda: datetime.now(UTC), interval=0.5)
     app.include_router(
-        router(SupervisionWebDeps(SupervisionStore(world.db.sessions), world.bus, publisher))
+        router(SupervisionWebDeps(SupervisionRepository(world.db), world.bus, publisher))
     )
     await publisher.start()
     server, task, live = await h.start_server(app)

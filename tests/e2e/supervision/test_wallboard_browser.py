@@ -13,10 +13,11 @@ from playwright.async_api import Browser, expect
 from bus import InProcessBus
 from calls import CallAnswered, CallQueued, CallSnapshot
 from routing.domain.levels import FaultLevel, SlaPolicy
+from routing.records import TicketStatus
 from storage.database import Database
-from supervision.domain.sla import SlaTicket, TicketStatus, assess
+from storage.supervision import SupervisionRepository
+from supervision.domain.sla import SlaTicket, assess
 from supervision.domain.wallboard import AgentPresence
-from supervision.store import SupervisionStore
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
 from testkit.call_snapshots import call_snapshot
@@ -53,7 +54,7 @@ async def stack(
     publisher = WallboardPublisher(bus, clock=now, interval=0.5)
     app = FastAPI()
     app.include_router(
-        router(SupervisionWebDeps(SupervisionStore(db.sessions), bus, publisher=publisher))
+        router(SupervisionWebDeps(SupervisionRepository(db), bus, publisher=publisher))
     )
     await publisher.start()
     try:

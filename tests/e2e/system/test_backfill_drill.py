@@ -20,7 +20,7 @@ import pytest
 from pbx import CallerScript
 from routing.domain.levels import FaultLevel
 from supervision.domain.escalation import Action, ActionKind, ChannelKind
-from supervision.store import NoticeDraft
+from supervision.records import NoticeDraft
 from testkit.scratch_db import scratch_sqlite_url
 
 from .conftest import EMERGENCY_DESK, System, running_system

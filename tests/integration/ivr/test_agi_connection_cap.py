@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from ivr.directory import InMemorySurveySink, StaticIvrMode
-from ivr.menu import SiteMatch
 from ivr.menu_file import load_menu
 from ivr.server import IvrServer
 from routing.domain.levels import SlaPolicy
+from routing.records import SiteMatch
 
 
 class NoSites:

@@ -6,11 +6,12 @@ import asyncio
 from pathlib import Path
 
 from ivr.directory import InMemorySurveySink, StaticIvrMode
-from ivr.menu import Outage, SiteMatch
+from ivr.menu import Outage
 from ivr.menu_file import load_menu
 from ivr.server import IvrServer
 from pbx.agi_client import CallerScript, agi_environment, run_agi_session
 from routing.domain.levels import SlaPolicy
+from routing.records import SiteMatch
 
 
 class BrokenDirectory:

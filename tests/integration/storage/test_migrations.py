@@ -8,12 +8,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-import supervision.tables
 from cluster import FenceStore
 from fallback.health import SqlWriteProbe
 from storage.database import Database, async_url, sync_url
 from storage.migrate import current, downgrade, upgrade
-from storage.models import STORAGE_TABLES, Base
+from storage.models import STORAGE_TABLES, SUPERVISION_TABLES, Base
 from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
 
 HEAD = "0005"
@@ -99,7 +98,7 @@ def test_owner_tables_come_from_the_migrations(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'o.db'}"
     upgrade(url)
     assert OWNER_TABLES <= _tables(url)
-    names = {t.name for t in supervision.tables.SUPERVISION_TABLES}
+    names = {t.name for t in SUPERVISION_TABLES}
     assert names < OWNER_TABLES
     assert _schema_diff(url, names) == []
     downgrade(url, "0001")
@@ -111,9 +110,7 @@ def _make_owner_tables_as_before_0002(url: str) -> None:
     engine = create_engine(sync_url(url))
     try:
         with engine.begin() as conn:
-            Base.metadata.create_all(
-                conn, tables=list(supervision.tables.SUPERVISION_TABLES), checkfirst=True
-            )
+            Base.metadata.create_all(conn, tables=list(SUPERVISION_TABLES), checkfirst=True)
             conn.execute(
                 text(
                     "CREATE TABLE controller_fence (name VARCHAR(64) PRIMARY KEY,"

@@ -14,6 +14,7 @@ import pytest
 
 from routing.domain.levels import FaultLevel
 from storage.database import Database
+from storage.supervision import SupervisionRepository
 from supervision.domain.errors import HeaderInjection, SupervisionConfigError
 from supervision.domain.escalation import Action, ActionKind, ChannelKind
 from supervision.notify import (
@@ -28,7 +29,8 @@ from supervision.notify import (
     WeComRobot,
 )
 from supervision.notify.channels import SmtpSettings
-from supervision.store import NoticeDraft, SupervisionStore
+from supervision.ports import SupervisionStore
+from supervision.records import NoticeDraft
 
 from .conftest import HttpRecorder, MailSink
 
@@ -213,7 +215,7 @@ async def test_failing_endpoint_is_retried_and_recorded(
             Recipient("dead", frozenset({"duty_engineer"}), "wecom", http_recorder.url("/dead")),
         ]
     )
-    store = SupervisionStore(database.sessions)
+    store = SupervisionRepository(database)
     delays: list[float] = []
 
     async def no_wait(seconds: float) -> None:
@@ -277,7 +279,7 @@ async def test_robot_refusal_is_not_retried(
             ),
         ]
     )
-    store = SupervisionStore(database.sessions)
+    store = SupervisionRepository(database)
     async with httpx.AsyncClient() as client:
         dispatcher = NoticeDispatcher(
             store, directory, {"dingtalk": DingTalkRobot(client)}, clock=lambda: NOW

@@ -14,9 +14,15 @@ from typer.testing import CliRunner
 
 from hotline.report_command import report_app
 from storage.database import Database
-from storage.models import CallRow, SatisfactionScoreRow, SiteRow, TicketRow
+from storage.models import (
+    CallRow,
+    EscalationStepRow,
+    SatisfactionScoreRow,
+    SiteRow,
+    TicketRow,
+)
+from storage.reports import ReportRepository
 from supervision.report import PLOTS, render_monthly
-from supervision.tables import EscalationStepRow
 from testkit.scratch_db import scratch_sqlite_url
 
 CST_OFFSET = "+8 hours"
@@ -170,7 +176,7 @@ async def test_monthly_report_plots_and_csv_match_the_database(
     await generate(database)
     stages: list[str] = []
     index = await render_monthly(
-        database,
+        ReportRepository(database),
         "2026-11",
         tmp_path / "out",
         progress=lambda stage, f: stages.append(stage),

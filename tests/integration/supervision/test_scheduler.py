@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from routing.records import NewTicket, TicketSource
 from storage.database import Database
+from storage.models import EscalationStepRow, NoticeRow
+from storage.supervision import SupervisionRepository
 from storage.tickets import TicketRepository
 from supervision.domain.escalation import SupervisionPolicy
 from supervision.notify import (
@@ -24,8 +26,6 @@ from supervision.notify import (
 )
 from supervision.notify.channels import DingTalkRobot, SmtpSettings
 from supervision.scheduler import SlaScheduler
-from supervision.store import SupervisionStore
-from supervision.tables import EscalationStepRow, NoticeRow
 
 from .conftest import HttpRecorder, MailSink
 
@@ -70,7 +70,7 @@ def directory(rec: HttpRecorder, smtp: MailSink) -> RecipientDirectory:
 class Controller:
     scheduler: SlaScheduler
     dispatcher: NoticeDispatcher
-    store: SupervisionStore
+    store: SupervisionRepository
 
 
 @asynccontextmanager
@@ -78,7 +78,7 @@ async def controller(
     db: Database, rec: HttpRecorder, smtp: MailSink, clock: Callable[[], datetime]
 ) -> AsyncIterator[Controller]:
     """One controller lifetime: everything built fresh, as after a process restart."""
-    store = SupervisionStore(db.sessions)
+    store = SupervisionRepository(db)
     async with httpx.AsyncClient() as client:
         dispatcher = NoticeDispatcher(
             store,
@@ -197,7 +197,7 @@ async def test_pending_notices_are_sent_after_a_crash(
         await c2.dispatcher.drain()
         assert (await c2.scheduler.tick()).actions == ()
     assert len(http_recorder.to("/duty")) == 1
-    assert [n.state for n in await SupervisionStore(database.sessions).notices()] == ["delivered"]
+    assert [n.state for n in await SupervisionRepository(database).notices()] == ["delivered"]
 
 
 async def test_unacknowledged_notice_escalates_to_the_next_step(

@@ -16,6 +16,8 @@ from routing.domain.levels import SlaPolicy
 from routing.records import NewTicket, TicketSource
 from storage.database import Database
 from storage.models import CallRow
+from storage.reports import ReportRepository
+from storage.supervision import SupervisionRepository
 from storage.tickets import TicketRepository
 from supervision.config import SupervisionConfig
 from supervision.domain.errors import SupervisionConfigError
@@ -96,8 +98,12 @@ async def test_service_escalates_and_serves_the_report(
                 )
             )
     bus = InProcessBus()
+    repo = SupervisionRepository(database)
     service = SupervisionService(
-        db=database,
+        store=repo,
+        tickets=repo,
+        calls=repo,
+        reports=ReportRepository(database),
         bus=bus,
         config=config(http_recorder, tmp_path),
         sla=SlaPolicy(),

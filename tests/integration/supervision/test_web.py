@@ -11,9 +11,10 @@ from bus import InProcessBus
 from routing.domain.levels import FaultLevel
 from routing.records import NewTicket, TicketSource
 from storage.database import Database
+from storage.supervision import SupervisionRepository
 from storage.tickets import TicketRepository
 from supervision.domain.escalation import Action, ActionKind, ChannelKind
-from supervision.store import NoticeDraft, SupervisionStore
+from supervision.records import NoticeDraft
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
 
@@ -31,7 +32,7 @@ def supervisor_only(request: Request) -> None:
 def app_for(db: Database, bus: InProcessBus, clock: list[datetime]) -> FastAPI:
     app = FastAPI()
     deps = SupervisionWebDeps(
-        SupervisionStore(db.sessions),
+        SupervisionRepository(db),
         bus,
         publisher=WallboardPublisher(bus, clock=lambda: clock[0]),
         require_supervisor=supervisor_only,
@@ -42,7 +43,7 @@ def app_for(db: Database, bus: InProcessBus, clock: list[datetime]) -> FastAPI:
 
 
 async def test_ack_link_marks_the_notice(database: Database) -> None:
-    store = SupervisionStore(database.sessions)
+    store = SupervisionRepository(database)
     action = Action(
         "HL-1/esc/1/0",
         ActionKind.ESCALATION,
@@ -130,7 +131,7 @@ async def test_pause_and_resume_stop_the_clock(database: Database) -> None:
         clock[0] += timedelta(minutes=30)
         r = await client.post(f"/api/supervision/tickets/{number}/resume", headers=sup)
         assert r.json()["changed"] is True
-    (ticket,) = await SupervisionStore(database.sessions).open_tickets()
+    (ticket,) = await SupervisionRepository(database).open_tickets()
     assert [(p.start, p.end) for p in ticket.pauses] == [
         (T0 + timedelta(minutes=10), T0 + timedelta(minutes=40))
     ]

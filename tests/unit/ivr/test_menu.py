@@ -10,12 +10,13 @@ from hypothesis import strategies as st
 
 from ivr import menu as m
 from ivr.menu_file import load_menu
+from routing.records import SiteMatch
 
 MENU = load_menu()
 SITES = {"234567": "Water bureau", "345678": "County A"}
 ANI = {
-    "13800138000": m.SiteMatch.unique("234567", "Water bureau"),
-    "01066554433": m.SiteMatch.ambiguous(("345678", "456789")),
+    "13800138000": SiteMatch.unique("234567", "Water bureau"),
+    "01066554433": SiteMatch.ambiguous(("345678", "456789")),
 }
 
 
@@ -48,7 +49,7 @@ def run(
             event = (
                 m.DirectoryUnavailable()
                 if directory_down
-                else m.CallerMatched(ANI.get(action.caller_number, m.SiteMatch.none()))
+                else m.CallerMatched(ANI.get(action.caller_number, SiteMatch.none()))
             )
         elif isinstance(action, m.CheckSiteCode):
             event = (

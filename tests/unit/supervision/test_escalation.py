@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from routing.domain.levels import FaultLevel, SlaPolicy
+from routing.records import TicketStatus
 from supervision.domain.calendar import WorkingCalendar
 from supervision.domain.escalation import (
     Action,
@@ -14,7 +15,7 @@ from supervision.domain.escalation import (
     due_actions,
     escalation_key,
 )
-from supervision.domain.sla import Pause, SlaTicket, TicketStatus
+from supervision.domain.sla import Pause, SlaTicket
 
 # Wednesday 2026-11-18 10:00 Beijing time.
 T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)

@@ -13,8 +13,9 @@ from calls import (
 )
 from calls.control import QueueEntry
 from routing.domain.levels import FaultLevel, SlaPolicy
+from routing.records import TicketStatus
 from supervision.domain.calendar import CHINA_STANDARD_TIME
-from supervision.domain.sla import SlaTicket, TicketStatus, assess
+from supervision.domain.sla import SlaTicket, assess
 from supervision.domain.wallboard import (
     PREFERRED_ENGINEER,
     AgentActivity,

@@ -1,12 +1,14 @@
-"""Database adapter of the supervision package: sent steps, notices, acks, ticket pauses,
-and the open tickets the SLA engine looks at (read from storage's tables)."""
+"""The supervision ports on SQLAlchemy: sent steps, notices, acks, ticket pauses, the open
+tickets the SLA engine looks at, and the day's call records for the wallboard.
+
+`SupervisionRepository` implements `supervision.ports.SupervisionStore`,
+`OpenTicketSource` and `CallHistory` (checked by mypy at the bottom of this module)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -14,66 +16,25 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from routing.domain.levels import FaultLevel
-from storage.models import SiteRow, TicketRow
-from supervision.domain.errors import SupervisionError, UnknownAckCode
+from routing.records import OPEN_STATUSES, TicketStatus
+from storage.database import Database
+from storage.models import (
+    CallRow,
+    EscalationStepRow,
+    NoticeRow,
+    SiteRow,
+    TicketPauseRow,
+    TicketRow,
+)
+from supervision.domain.errors import SupervisionStoreError, UnknownAckCode
 from supervision.domain.escalation import Action, ChannelKind, NoticeRecord, StepRecord
-from supervision.domain.sla import Pause, SlaTicket, TicketStatus
-from supervision.tables import EscalationStepRow, NoticeRow, TicketPauseRow
+from supervision.domain.sla import Pause, SlaTicket
+from supervision.ports import CallHistory, OpenTicketSource, SupervisionStore
+from supervision.records import CallTally, NoticeDraft, StoredNotice
 
 log = logging.getLogger(__name__)
 
-OPEN = ("open", "callback_due", "in_progress")
-
-
-class SupervisionStoreError(SupervisionError):
-    """The database refused or could not be reached."""
-
-
-@dataclass(frozen=True, slots=True)
-class NoticeDraft:
-    recipient: str
-    channel: str
-    channel_kind: ChannelKind
-    title: str
-    body: str
-    ack_code: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredNotice:
-    id: int
-    step_key: str
-    ticket_number: str
-    recipient: str
-    channel: str
-    channel_kind: ChannelKind
-    title: str
-    body: str
-    ack_code: str
-    state: str
-    attempts: int
-    last_error: str
-    created_at: datetime
-    delivered_at: datetime | None
-    acked_at: datetime | None
-    acked_by: str
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "step_key": self.step_key,
-            "ticket_number": self.ticket_number,
-            "recipient": self.recipient,
-            "channel": self.channel,
-            "title": self.title,
-            "state": self.state,
-            "attempts": self.attempts,
-            "last_error": self.last_error,
-            "created_at": self.created_at.isoformat(),
-            "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
-            "acked_at": self.acked_at.isoformat() if self.acked_at else None,
-            "acked_by": self.acked_by,
-        }
+OPEN = sorted(s.value for s in OPEN_STATUSES)
 
 
 def _notice(row: NoticeRow) -> StoredNotice:
@@ -97,9 +58,11 @@ def _notice(row: NoticeRow) -> StoredNotice:
     )
 
 
-class SupervisionStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+class SupervisionRepository:
+    """The escalation log, acknowledgements, pauses and open tickets of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self._sessions: async_sessionmaker[AsyncSession] = db.sessions
 
     # --- the sent log -----------------------------------------------------------------
 
@@ -413,3 +376,28 @@ class SupervisionStore:
         except SQLAlchemyError as exc:
             raise SupervisionStoreError(f"cannot read open tickets: {exc}") from exc
         return out
+
+    # --- call records (the wallboard's day counters) ----------------------------------
+
+    async def calls_started(self, start: datetime, end: datetime) -> list[CallTally]:
+        """Calls started from `start` to `end`, both included."""
+        async with self._sessions() as s:
+            rows = (
+                await s.execute(
+                    select(
+                        CallRow.call_id,
+                        CallRow.outcome,
+                        CallRow.queued_at,
+                        CallRow.answered_at,
+                        CallRow.hold_seconds,
+                    ).where(CallRow.started_at >= start, CallRow.started_at <= end)
+                )
+            ).all()
+        return [CallTally(*r) for r in rows]
+
+
+def _satisfies_the_ports(
+    repo: SupervisionRepository,
+) -> tuple[SupervisionStore, OpenTicketSource, CallHistory]:
+    """Never called: mypy checks here that the repository implements every port."""
+    return repo, repo, repo
