@@ -12,6 +12,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from console.errors import ERROR_RESPONSES
 from console.runtime import require
 from console.sessions import Session
 from ivr.errors import PromptBuildError, UnknownIncident
@@ -54,7 +55,7 @@ class OutageIn(BaseModel):
 
 def outage_router(board: OutageBoard) -> APIRouter:
     """`GET` (agent+), `POST` and `DELETE` (supervisor+) `/api/outage`."""
-    router = APIRouter(tags=["outage"])
+    router = APIRouter(tags=["outage"], responses=ERROR_RESPONSES)
 
     @router.get("/api/outage")
     async def get_outage(

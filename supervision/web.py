@@ -90,6 +90,16 @@ class SupervisionWebDeps:
     report_dir: Path | None = None
 
 
+# Error answers for the OpenAPI schema (`{"detail": ...}`; 422 is FastAPI's own).
+_SIGNED_IN: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not logged in, or the session ended"},
+    403: {"description": "the role may not do this, or a cross-site request"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such code, ticket or file"}}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "the wallboard, the reports or the database are not available"}
+}
+
 REPORT_FILE = re.compile(r"^[a-z_]+\.(png|csv|html)$")
 
 
@@ -146,7 +156,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             f"Acknowledged by {html.escape(notice.acked_by or '')} at {html.escape(when)}.</p>"
         )
 
-    @api.get("/ack/{code}", response_class=HTMLResponse, include_in_schema=True)
+    @api.get("/ack/{code}", response_class=HTMLResponse, responses=_NOT_FOUND)
     async def acknowledge_page(code: str) -> HTMLResponse:
         """The link in a notice: shows what it is about and a button that acknowledges it.
         Opening it changes nothing, so an IM client's link preview acknowledges nothing."""
@@ -170,7 +180,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
         )
         return _page("确认通知 Acknowledge this notice", about + form)
 
-    @api.post("/ack/{code}", response_class=HTMLResponse, include_in_schema=True)
+    @api.post("/ack/{code}", response_class=HTMLResponse, responses=_NOT_FOUND)
     async def acknowledge(code: str, by: str = Form("", max_length=100)) -> HTMLResponse:
         if not _known_code(code):
             return _unknown_code()
@@ -190,7 +200,12 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             f"{html.escape(notice.title)}</p>" + _acked(notice),
         )
 
-    @api.get("/wallboard", response_class=HTMLResponse, dependencies=[wallboard])
+    @api.get(
+        "/wallboard",
+        response_class=HTMLResponse,
+        dependencies=[wallboard],
+        responses={**_SIGNED_IN, **_UNAVAILABLE},
+    )
     async def wallboard_page() -> HTMLResponse:
         return HTMLResponse(_static("wallboard.html"))
 
@@ -202,13 +217,17 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             _static(name), media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"}
         )
 
-    @api.get("/api/wallboard", dependencies=[wallboard])
+    @api.get("/api/wallboard", dependencies=[wallboard], responses={**_SIGNED_IN, **_UNAVAILABLE})
     async def wallboard_json() -> dict[str, Any]:
         if deps.publisher is None:
             raise HTTPException(503, "wallboard not running")
         return deps.publisher.snapshot().to_message()
 
-    @api.get("/api/supervision/notices", dependencies=[supervisor])
+    @api.get(
+        "/api/supervision/notices",
+        dependencies=[supervisor],
+        responses={**_SIGNED_IN, **_UNAVAILABLE},
+    )
     async def notices(
         ticket: str | None = Query(None, max_length=40), limit: int = Query(100, ge=1, le=1000)
     ) -> dict[str, Any]:
@@ -218,7 +237,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
     @api.post(
         "/api/supervision/tickets/{number}/pause",
         dependencies=[agent],
-        responses={404: {"description": "no such ticket"}},
+        responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
     )
     async def pause(
         number: str, body: PauseBody, request: Request, by: str = actor
@@ -232,7 +251,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
     @api.post(
         "/api/supervision/tickets/{number}/resume",
         dependencies=[agent],
-        responses={404: {"description": "no such ticket"}},
+        responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
     )
     async def resume(number: str, request: Request, by: str = actor) -> dict[str, Any]:
         if len(number) > 40 or not await deps.store.ticket_exists(number):
@@ -245,7 +264,11 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
     async def report_redirect(month: str) -> RedirectResponse:
         return RedirectResponse(f"/reports/monthly/{_month(month)}/")
 
-    @api.get("/reports/monthly/{month}/", dependencies=[supervisor])
+    @api.get(
+        "/reports/monthly/{month}/",
+        dependencies=[supervisor],
+        responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
+    )
     async def report_index(month: str, refresh: bool = False) -> FileResponse:
         if deps.reports is None or deps.report_dir is None:
             raise HTTPException(503, "reports are not configured")
@@ -258,7 +281,11 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
                 index = await render_monthly(deps.reports, m, deps.report_dir, now=deps.clock())
         return FileResponse(index, media_type="text/html; charset=utf-8")
 
-    @api.get("/reports/monthly/{month}/{name}", dependencies=[supervisor])
+    @api.get(
+        "/reports/monthly/{month}/{name}",
+        dependencies=[supervisor],
+        responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
+    )
     async def report_file(month: str, name: str) -> FileResponse:
         if deps.report_dir is None or not REPORT_FILE.match(name):
             raise HTTPException(404, "no such report file")
