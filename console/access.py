@@ -1,5 +1,6 @@
 """JSON API of access management: the audit trail (supervisor+), console users (admin),
-"log out everywhere" (every user, for themselves) and wallboard tokens (supervisor+).
+"log out everywhere" and a new password (every user, for themselves) and wallboard
+tokens (supervisor+).
 
 Every change of a user ends that user's sessions on every console process
 (`console.session_end`) and lands in the audit trail.
@@ -10,14 +11,22 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, StringConstraints
 
-from console.api import Strict
-from console.errors import ERROR_RESPONSES
-from console.runtime import AdminSession, AgentSession, SupervisorSession, record, runtime_of
+from console.api import Strict, set_session_cookie
+from console.errors import ERROR_RESPONSES, WrongPassword
+from console.runtime import (
+    AdminSession,
+    AgentSession,
+    SupervisorSession,
+    client_address,
+    record,
+    runtime_of,
+)
 from console.session_end import announce_session_end
 from routing.domain.audit import AuditAction, AuditFilter
+from routing.errors import InvalidInput
 from routing.records import ConsoleUser
 
 log = logging.getLogger(__name__)
@@ -83,6 +92,40 @@ async def wallboard_token(session: SupervisorSession, request: Request) -> dict[
     token = runtime.sessions.issue_wallboard_token(session)
     await record(request, AuditAction.WALLBOARD_TOKEN, session.user.username)
     return {"token": token, "url": f"/wallboard?token={token}"}
+
+
+class OwnPasswordBody(Strict):
+    current: Password
+    new: Password
+
+
+@router.post("/me/password", tags=["auth"])
+async def change_own_password(
+    body: OwnPasswordBody, session: AgentSession, request: Request, response: Response
+) -> dict[str, Any]:
+    """The logged-in user's own password: `current` must be theirs (a wrong one is audited
+    and counted like a failed log-in), `new` must pass the password policy. Every other
+    session of the user ends, on every process; this one goes on with the new token in
+    the answer (and in the cookie)."""
+    runtime = runtime_of(request)
+    username = session.user.username
+    try:
+        renewed = await runtime.sessions.change_password(
+            session, body.current, body.new, client=client_address(request)
+        )
+    except WrongPassword:
+        await record(request, AuditAction.PASSWORD_REFUSED, username, user=username)
+        raise
+    except InvalidInput as exc:  # the policy speaks of "password": here that field is "new"
+        raise InvalidInput("new", exc.message) from exc
+    await _ended(request, renewed.user, "password changed")
+    await record(request, AuditAction.USER_PASSWORD, username, user=username, own=True)
+    set_session_cookie(request, response, renewed)
+    return {
+        "changed": True,
+        "token": renewed.token,
+        "expires_at": renewed.claims.expires_at.isoformat(),
+    }
 
 
 # --- users (admin) ------------------------------------------------------------------------

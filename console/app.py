@@ -28,6 +28,7 @@ from console.errors import (
     NotPermitted,
     PbxRefused,
     TooManyAttempts,
+    WrongPassword,
 )
 from console.i18n import language_of
 from console.messages import error_message, invalid_input_message, validation_message
@@ -163,6 +164,11 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     @app.exception_handler(LogoutNotRecorded)
     async def _logout_not_recorded(request: Request, exc: LogoutNotRecorded) -> JSONResponse:
         return _error(503, _say(request, exc))
+
+    @app.exception_handler(WrongPassword)
+    async def _wrong_password(request: Request, exc: WrongPassword) -> JSONResponse:
+        message = _say(request, exc)
+        return _error(422, [{"loc": ["body", "current"], "msg": message, "type": "value_error"}])
 
     @app.exception_handler(ConsoleError)
     async def _console(request: Request, exc: ConsoleError) -> JSONResponse:

@@ -44,6 +44,10 @@ class TooManyAttempts(ConsoleError):
         self.retry_after = retry_after
 
 
+class WrongPassword(ConsoleError):
+    """The password given as the user's current one is not theirs."""
+
+
 class LogoutNotRecorded(ConsoleError):
     """The log-out could not be written to the shared store (database unavailable): this
     process refuses the session already and writes it as soon as the store answers; other

@@ -20,6 +20,7 @@ from console.errors import (
     NotPermitted,
     PbxRefused,
     TooManyAttempts,
+    WrongPassword,
 )
 from fallback.errors import (
     BackfillConflict,
@@ -32,7 +33,16 @@ from fallback.errors import (
     TicketSystemUnavailable,
     UnknownPaperNumber,
 )
-from routing.errors import InvalidInput, SiteNotFound, StoreUnavailable, TicketNotFound
+from routing.errors import (
+    InvalidInput,
+    LastAdmin,
+    SiteNotFound,
+    StoreUnavailable,
+    TicketNotFound,
+    UserExists,
+    UserNotFound,
+)
+from routing.passwords import MAX_PASSWORD, MIN_PASSWORD
 
 Gettext = Callable[[str], str]
 
@@ -57,14 +67,21 @@ _SESSION_REASONS = frozenset(
     }
 )
 
-# Messages console.api gives with InvalidInput, translated by value.
+# Messages console.api and the user store give with InvalidInput, translated by value.
 _INPUT_MESSAGES = frozenset(
     {
         N_("nothing to change"),
         N_("must be digits (at most 32)"),
         N_("must be letters, digits, '-' or '_' (at most 64)"),
+        # The password policy (routing.passwords) and the user store (storage.users).
+        N_("must not contain the user name"),
+        N_("is too common (it is on the list of passwords guessed first)"),
+        N_("needs more different characters"),
+        N_("1-64 characters: letters, digits, '.', '_', '@', '-'"),
+        N_("must look like PJSIP/1001 or Local/1001@agents"),
     }
 )
+_PASSWORD_LENGTH = f"must be {MIN_PASSWORD}-{MAX_PASSWORD} characters"
 
 
 def _role(role: str, _: Gettext) -> str:
@@ -99,6 +116,17 @@ def error_message(exc: Exception, _: Gettext) -> str:
             "Logged out here, but the log-out could not be recorded for every console yet:"
             " other consoles may accept the session until the database answers."
         )
+    if isinstance(exc, WrongPassword):
+        return _("The current password is wrong.")
+    if isinstance(exc, LastAdmin):
+        return _(
+            "%(user)s is the last enabled admin: make another user admin before disabling"
+            " or demoting this one."
+        ) % {"user": exc.username}
+    if isinstance(exc, UserExists):
+        return _("A user named %(user)s already exists.") % {"user": exc.username}
+    if isinstance(exc, UserNotFound):
+        return _("No such user.")
     if isinstance(exc, TicketNotFound):
         return _("No such ticket.")
     if isinstance(exc, SiteNotFound):
@@ -135,6 +163,11 @@ def _fallback_message(exc: Exception, _: Gettext) -> str:
 def invalid_input_message(exc: InvalidInput, _: Gettext) -> str:
     if exc.message in _INPUT_MESSAGES:
         return _(exc.message)
+    if exc.message == _PASSWORD_LENGTH:
+        return _("must be %(min)d to %(max)d characters") % {
+            "min": MIN_PASSWORD,
+            "max": MAX_PASSWORD,
+        }
     if exc.message.startswith("no site "):
         return _("No such site.")
     return _("This value is not valid: %(reason)s") % {"reason": exc.message}

@@ -1,4 +1,5 @@
-"""Server-rendered pages for people: log-in form, agent console, supervisor console.
+"""Server-rendered pages for people: log-in form, agent console, supervisor console, the
+access audit trail (supervisor+) and console users (admin).
 
 Templates only lay out the page (autoescaped); live data comes from the JSON API and the
 websocket, rendered by the page scripts with textContent (never innerHTML with data).
@@ -18,8 +19,10 @@ from fastapi.templating import Jinja2Templates
 from console.api import delete_session_cookie, end_session, log_in, set_session_cookie
 from console.errors import TooManyAttempts
 from console.i18n import RequestLanguage, language_of, remember_language
+from console.messages import N_
 from console.runtime import optional_page_session, runtime_of, same_origin
 from console.sessions import Session
+from routing.domain.audit import AuditAction
 from routing.records import UserRole
 from translations import catalogue_for_scripts
 
@@ -156,15 +159,70 @@ async def agent_page(request: Request, session: PageSession) -> Response:
     return render(request, "agent.html", {"user": session.user, "page": "agent"})
 
 
+def _forbidden(request: Request, session: Session, needed: UserRole) -> Response:
+    return render(
+        request,
+        "forbidden.html",
+        {"user": session.user, "page": "forbidden", "needed": needed.value},
+        status_code=403,
+    )
+
+
 @router.get("/supervisor", response_class=HTMLResponse)
 async def supervisor_page(request: Request, session: PageSession) -> Response:
     if session is None:
         return _to_login()
     if not session.user.role.at_least(UserRole.SUPERVISOR):
-        return render(
-            request,
-            "forbidden.html",
-            {"user": session.user, "page": "forbidden", "needed": "supervisor"},
-            status_code=403,
-        )
+        return _forbidden(request, session, UserRole.SUPERVISOR)
     return render(request, "supervisor.html", {"user": session.user, "page": "supervisor"})
+
+
+# The roles and audit actions as the pages name them (translated in the templates).
+ROLE_LABELS = (
+    (UserRole.AGENT.value, N_("agent")),
+    (UserRole.SUPERVISOR.value, N_("supervisor")),
+    (UserRole.ADMIN.value, N_("admin")),
+)
+AUDIT_ACTION_LABELS = (
+    (AuditAction.LOGIN, N_("log-in")),
+    (AuditAction.LOGIN_FAILED, N_("failed log-in")),
+    (AuditAction.LOGIN_THROTTLED, N_("throttled log-in")),
+    (AuditAction.LOGOUT, N_("log-out")),
+    (AuditAction.LOGOUT_EVERYWHERE, N_("log-out everywhere")),
+    (AuditAction.USER_ADDED, N_("user added")),
+    (AuditAction.USER_PASSWORD, N_("password changed")),
+    (AuditAction.PASSWORD_REFUSED, N_("password change refused")),
+    (AuditAction.USER_DISABLED, N_("user disabled")),
+    (AuditAction.USER_ENABLED, N_("user enabled")),
+    (AuditAction.USER_ROLE, N_("role changed")),
+    (AuditAction.WALLBOARD_TOKEN, N_("wallboard token")),
+    (AuditAction.EMERGENCY, N_("emergency mode switched")),
+    (AuditAction.BACKFILL, N_("paper ticket entered")),
+    (AuditAction.BACKFILL_WAIVED, N_("paper ticket waived")),
+    (AuditAction.SLA_PAUSE, N_("SLA clocks paused")),
+    (AuditAction.SLA_RESUME, N_("SLA clocks resumed")),
+)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin_page(request: Request, session: PageSession) -> Response:
+    """Console users (admin only); the page script works over `/api/users`."""
+    if session is None:
+        return _to_login()
+    if not session.user.role.at_least(UserRole.ADMIN):
+        return _forbidden(request, session, UserRole.ADMIN)
+    context = {"user": session.user, "page": "admin", "roles": ROLE_LABELS}
+    return render(request, "admin.html", context)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_page(request: Request, session: PageSession) -> Response:
+    """The access audit trail (supervisor+); the page script reads `/api/audit`."""
+    if session is None:
+        return _to_login()
+    if not session.user.role.at_least(UserRole.SUPERVISOR):
+        return _forbidden(request, session, UserRole.SUPERVISOR)
+    actions = tuple((action.value, label) for action, label in AUDIT_ACTION_LABELS)
+    return render(
+        request, "audit.html", {"user": session.user, "page": "audit", "actions": actions}
+    )

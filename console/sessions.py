@@ -33,6 +33,7 @@ from console.errors import (
     LogoutNotRecorded,
     NotAuthenticated,
     TooManyAttempts,
+    WrongPassword,
 )
 from console.ports import LoginAttempts, SessionActivity, SessionRevocations
 from console.throttling import LocalLoginAttempts, LocalSessionActivity
@@ -124,6 +125,39 @@ class SessionManager:
         if self._idle is not None:
             await self._touch(claims.nonce, now, force=True)
         log.info("console log-in: %s (%s) from %s", user.username, user.role.value, client)
+        return Session(user=user, claims=claims, token=sign(claims, self._secret))
+
+    async def change_password(
+        self, session: Session, current: str, new: str, *, client: str = ""
+    ) -> Session:
+        """Give the user of `session` the password `new` when `current` is theirs; every
+        older token of theirs is refused from then on (the session epoch rises) and the
+        returned session, with a new token, carries on in place of `session`.
+
+        WrongPassword when `current` is wrong (counted like a failed log-in from `client`,
+        so TooManyAttempts after repeated ones); InvalidInput("password") when the policy
+        refuses `new`.
+        """
+        username = session.user.username
+        now = self._clock()
+        wait = await self._attempts.wait_needed(client, username, now)
+        if wait is not None:
+            raise TooManyAttempts(int(wait.total_seconds()) + 1)
+        if await self._users.authenticate(username, current) is None:
+            await self._attempts.failed(client, username, now)
+            log.info("password change refused for %s from %s: wrong password", username, client)
+            raise WrongPassword("the current password is wrong")
+        await self._attempts.succeeded(client, username)
+        user = await self._users.set_password(username, new)
+        claims = new_claims(
+            username,
+            now=self._clock(),
+            ttl=self._ttl,
+            nonce=secrets.token_hex(16),
+            epoch=user.session_epoch,
+        )
+        if self._idle is not None:
+            await self._touch(claims.nonce, now, force=True)
         return Session(user=user, claims=claims, token=sign(claims, self._secret))
 
     def issue_wallboard_token(self, session: Session, ttl: timedelta = WALLBOARD_TTL) -> str:

@@ -66,6 +66,20 @@ const Hotline = (() => {
     const p = localParts(d);
     return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
   }
+  // "YYYY-MM-DD HH:MM" (or a date alone: midnight) read in the desk's zone, whatever the
+  // browser's own zone; null when it is not such a time.
+  function zonedIso(text) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}))?$/.exec(String(text).trim());
+    if (!m) return null;
+    const wanted = Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] || 0), +(m[5] || 0));
+    let at = wanted;
+    for (let i = 0; i < 3; i += 1) {  // shift by the zone's offset until the wall time matches
+      const p = localParts(new Date(at));
+      at += wanted - Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute);
+    }
+    const d = new Date(at);
+    return Number.isNaN(d.getTime()) || fmtTime(d) !== `${m[1]}-${m[2]}-${m[3]} ${m[4] || "00"}:${m[5] || "00"}` ? null : d.toISOString();
+  }
   function fmtClock(d) {
     const p = localParts(d);
     return `${p.hour}:${p.minute}:${p.second}`;
@@ -249,7 +263,7 @@ const Hotline = (() => {
   });
 
   return {
-    el, clear, fmtTime, fmtClock, fmtDuration, timeLeft, t, api, ApiError, connectLive,
+    el, clear, fmtTime, fmtClock, zonedIso, fmtDuration, timeLeft, t, api, ApiError, connectLive,
     showEmergency, flash, onShortcut, LANG,
   };
 })();

@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     LOGOUT_EVERYWHERE = "logout_everywhere"
     USER_ADDED = "user_added"
     USER_PASSWORD = "user_password"
+    PASSWORD_REFUSED = "password_refused"
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
     USER_ROLE = "user_role"

@@ -13,6 +13,7 @@ import console_test_harness as h
 import httpx
 import pytest
 
+from bus.topics import user_topic
 from console import create_app
 from storage.audit import AuditRepository
 
@@ -312,3 +313,77 @@ async def test_error_answers_are_in_the_openapi_schema(client: httpx.AsyncClient
             assert {"401", "403", "404", "409", "429", "503"} <= documented, (method, path)
             if operation.get("parameters") or operation.get("requestBody"):
                 assert "422" in documented, (method, path)
+
+
+async def test_own_password_change_ends_the_other_sessions_only(
+    make_client: Callable[..., httpx.AsyncClient], world: h.World
+) -> None:
+    client = make_client()
+    here, elsewhere = await h.token_for(client, "bob"), await h.token_for(client, "bob")
+    topic = await world.bus.subscribe(user_topic("bob"))
+    try:
+        wrong = await client.post(
+            "/api/me/password",
+            json={"current": "not my password", "new": "brisk heron 4711"},
+            headers={**h.bearer(here), "Accept-Language": "en"},
+        )
+        assert wrong.status_code == 422
+        assert wrong.json()["detail"] == [
+            {
+                "loc": ["body", "current"],
+                "msg": "The current password is wrong.",
+                "type": "value_error",
+            }
+        ]
+        weak = await client.post(
+            "/api/me/password",
+            json={"current": h.PASSWORD, "new": "password123"},
+            headers=h.bearer(here),
+        )
+        assert weak.status_code == 422 and weak.json()["detail"][0]["loc"] == ["body", "new"]
+        assert (await client.get("/api/me", headers=h.bearer(here))).status_code == 200
+
+        changed = await client.post(
+            "/api/me/password",
+            json={"current": h.PASSWORD, "new": "brisk heron 4711"},
+            headers=h.bearer(here),
+        )
+        assert changed.status_code == 200, changed.text
+        renewed = changed.json()["token"]
+        assert changed.cookies.get("hotline_session") == renewed
+        ended = await anext(aiter(topic))
+    finally:
+        await topic.close()
+    assert ended["type"] == "session_end" and ended["epoch"] >= 1  # sockets close everywhere
+    for old in (here, elsewhere):
+        assert (await client.get("/api/me", headers=h.bearer(old))).status_code == 401
+    assert (await client.get("/api/me", headers=h.bearer(renewed))).status_code == 200
+    assert (await login(client, "bob", h.PASSWORD)).status_code == 401
+    assert (await login(client, "bob", "brisk heron 4711")).status_code == 200
+
+    entries = await AuditRepository(world.db).entries(h_filter(actor="bob"))
+    actions = [e.action for e in entries]
+    assert "password_refused" in actions
+    assert any(e.action == "user_password" and e.detail.get("own") for e in entries)
+
+
+async def test_wrong_current_passwords_are_throttled_like_log_ins(
+    make_client: Callable[..., httpx.AsyncClient],
+) -> None:
+    client = make_client()
+    token = await h.token_for(client, "alice")
+    statuses = [
+        (
+            await client.post(
+                "/api/me/password",
+                json={"current": f"guess number {n}", "new": "brisk heron 4711"},
+                headers=h.bearer(token),
+            )
+        ).status_code
+        for n in range(6)
+    ]
+    assert statuses == [422] * 5 + [429]
+    assert (await login(client, "alice", h.PASSWORD)).status_code == 429  # same pair waits
+    assert (
+        await client.post("/api/me/password", json={"current": "x", "new": "y"})
+    ).status_code == 401
