@@ -27,14 +27,15 @@
     const select = el("select", { "aria-label": t("Role of %(user)s", { user: name }), dataset: { user: name } });
     select.append(ROLE_OPTIONS.cloneNode(true));
     select.value = user.role;
+    // Each button's accessible name starts with its visible text, then says whose row it is.
     const change = el("button", {
-      type: "button", class: "role-change", "aria-label": t("Change the role of %(user)s", { user: name }),
+      type: "button", class: "role-change", "aria-label": `${t("Change role")}: ${name}`,
       onclick: () => act(`/api/users/${encodeURIComponent(name)}/role`, { role: select.value },
         (u) => t("%(user)s is now %(role)s; their sessions have ended.", { user: u.username, role: roleName(u.role) })),
     }, t("Change role"));
     const toggle = el("button", {
       type: "button", class: "enable-toggle",
-      "aria-label": user.enabled ? t("Disable %(user)s", { user: name }) : t("Enable %(user)s", { user: name }),
+      "aria-label": `${user.enabled ? t("Disable") : t("Enable")}: ${name}`,
       onclick: () => act(`/api/users/${encodeURIComponent(name)}/${user.enabled ? "disable" : "enable"}`, undefined,
         (u) => (u.enabled ? t("%(user)s is enabled.", { user: u.username })
           : t("%(user)s is disabled; their sessions have ended.", { user: u.username }))),
