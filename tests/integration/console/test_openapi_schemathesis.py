@@ -35,7 +35,8 @@ from ivr.menu_file import load_menu
 from ivr.mode import IvrMode
 from ivr.outage import OutageAnnouncements
 from routing.records import UserRole
-from supervision.store import SupervisionStore
+from storage.reports import ReportRepository
+from storage.supervision import SupervisionRepository
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
 from testkit.scratch_db import scratch_sqlite_url
@@ -86,10 +87,10 @@ def _production_like_app(world: h.World, tmp: Path, publisher: WallboardPublishe
     app.include_router(
         router(
             SupervisionWebDeps(
-                SupervisionStore(world.db.sessions),
+                SupervisionRepository(world.db),
                 world.bus,
                 publisher=publisher,
-                database=world.db,
+                reports=ReportRepository(world.db),
                 report_dir=tmp / "reports",
                 require_supervisor=require(UserRole.SUPERVISOR),
                 require_agent=require(UserRole.AGENT),
