@@ -135,3 +135,56 @@ async def test_pause_and_resume_stop_the_clock(database: Database) -> None:
     assert [(p.start, p.end) for p in ticket.pauses] == [
         (T0 + timedelta(minutes=10), T0 + timedelta(minutes=40))
     ]
+
+
+async def test_pausing_needs_a_real_ticket_and_records_who(database: Database) -> None:
+    from sqlalchemy import select
+
+    from storage.models import TicketPauseRow
+
+    number = (
+        await TicketRepository(database, clock=lambda: T0).create(
+            NewTicket(
+                level=3,
+                caller_number="+8613800138000",
+                created_at=T0,
+                response_due=T0 + timedelta(hours=2),
+                onsite_due=None,
+                source=TicketSource.MANUAL,
+            )
+        )
+    ).number
+    audited: list[tuple[str, str]] = []
+
+    async def who(request: Request) -> str:
+        return request.headers["x-user"]
+
+    async def audit(request: Request, action: str, actor: str, **detail: object) -> None:
+        audited.append((action, actor))
+
+    app = FastAPI()
+    deps = SupervisionWebDeps(
+        SupervisionRepository(database),
+        InProcessBus(),
+        require_supervisor=supervisor_only,
+        require_agent=supervisor_only,
+        current_user=who,
+        audit=audit,
+        clock=lambda: T0,
+    )
+    app.include_router(router(deps))
+    headers = {"x-role": "supervisor", "x-user": "alice"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        for path in ("HL-20990101-9999/pause", "HL-20990101-9999/resume", "x" * 41 + "/pause"):
+            r = await client.post(f"/api/supervision/tickets/{path}", json={}, headers=headers)
+            assert r.status_code == 404, (path, r.status_code)
+        r = await client.post(
+            f"/api/supervision/tickets/{number}/pause", json={"reason": "away"}, headers=headers
+        )
+        assert r.status_code == 200 and r.json()["by"] == "alice"
+    async with database.sessions() as session:
+        rows = (await session.scalars(select(TicketPauseRow))).all()
+    assert [(p.ticket_number, p.by, p.reason) for p in rows] == [(number, "alice", "away")]
+    assert audited == [("sla_pause", "alice")]
