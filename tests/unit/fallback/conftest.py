@@ -13,7 +13,12 @@ import pytest
 
 from ami.errors import AmiActionError, AmiNotConnected, HeaderInjection
 from calls.control import QueueEntry, QueueMemberState, QueueSnapshot
+from fallback.domain.mode import EmergencyPolicy
+from fallback.journal import EmergencyJournal
+from fallback.paper import PaperNumberAllocator
 from fallback.ports import BackfillOutcome, BackfillTicket
+from fallback.service import EmergencyService
+from fallback.switching import PbxSwitch
 
 
 class FakeClock:
@@ -276,3 +281,30 @@ def sink() -> FakeSink:
 @pytest.fixture
 def bus() -> RecordingBus:
     return RecordingBus()
+
+
+@pytest.fixture
+async def make_service(tmp_path, pbx, sink, bus, clock):
+    """Builds and starts emergency services on the fake PBX; stops what a test left."""
+    made: list[EmergencyService] = []
+
+    async def make(policy: EmergencyPolicy | None = None, **kw) -> EmergencyService:
+        service = EmergencyService(
+            control=pbx,
+            switch=PbxSwitch(pbx, pool=["PJSIP/1003"], retry_delay=0),
+            journal=EmergencyJournal(tmp_path),
+            paper=PaperNumberAllocator(tmp_path),
+            sink=sink,
+            clock=clock,
+            policy=policy or EmergencyPolicy(failures_to_enter=3, hold_down=timedelta(0)),
+            bus=bus,
+            **kw,
+        )
+        await service.start()
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        if service.journal._opened:  # a failed test did not reach stop()
+            await service.stop()

@@ -8,51 +8,20 @@ or not someone looked at the backfill list first.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from calls import CallQueued, CallState
 from fallback.domain import backfill as bf
-from fallback.domain.mode import EmergencyPolicy
 from fallback.errors import BackfillConflict, BackfillIncomplete
-from fallback.journal import EmergencyJournal
-from fallback.paper import PaperNumberAllocator
 from fallback.records import BackfillItem
 from fallback.service import EmergencyService
-from fallback.switching import PbxSwitch
 from testkit.call_snapshots import call_snapshot
 
 EMER = "hotline-emergency"
 Maker = Callable[..., Awaitable[EmergencyService]]
-
-
-@pytest.fixture
-async def make(tmp_path: Path, pbx, sink, bus, clock) -> AsyncIterator[Maker]:  # type: ignore[no-untyped-def]
-    made: list[EmergencyService] = []
-
-    async def build(**kw: object) -> EmergencyService:
-        service = EmergencyService(
-            control=pbx,
-            switch=PbxSwitch(pbx, pool=["PJSIP/1003"], retry_delay=0),
-            journal=EmergencyJournal(tmp_path),
-            paper=PaperNumberAllocator(tmp_path),
-            sink=sink,
-            clock=clock,
-            policy=EmergencyPolicy(failures_to_enter=3, hold_down=timedelta(0)),
-            bus=bus,
-            **kw,  # type: ignore[arg-type]
-        )
-        await service.start()
-        made.append(service)
-        return service
-
-    yield build
-    for service in made:
-        if service.journal._opened:  # a failed test did not reach stop()
-            await service.stop()
 
 
 async def emergency_call_with_automatic_ticket(service: EmergencyService, sink, clock) -> str:  # type: ignore[no-untyped-def]
@@ -91,13 +60,13 @@ def journal_bytes(tmp_path: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("exit_first", [False, True], ids=["in-emergency", "after-exit"])
 @pytest.mark.parametrize("list_first", [True, False], ids=["list-then-enter", "enter-then-list"])
 async def test_both_orders_end_the_same(
-    make: Maker,
+    make_service: Maker,
     sink,
     clock,
     list_first: bool,  # type: ignore[no-untyped-def]
     exit_first: bool,
 ) -> None:
-    service = await make()
+    service = await make_service()
     paper = await emergency_call_with_automatic_ticket(service, sink, clock)
     if exit_first:
         await service.set_active(False, reason="drill over", by="sue")
@@ -121,9 +90,9 @@ async def test_both_orders_end_the_same(
 
 
 async def test_reads_leave_the_journal_byte_for_byte(
-    make: Maker, sink, clock, tmp_path: Path
+    make_service: Maker, sink, clock, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    service = await make()
+    service = await make_service()
     await emergency_call_with_automatic_ticket(service, sink, clock)
     await service.set_active(False, reason="drill over", by="sue")
     sink.preexisting("not-journaled")  # more tickets appear; a read must not go linking them
@@ -137,8 +106,8 @@ async def test_reads_leave_the_journal_byte_for_byte(
     assert journal_bytes(tmp_path) == before
 
 
-async def test_an_automatic_ticket_waits_for_its_paper(make: Maker, sink, clock) -> None:  # type: ignore[no-untyped-def]
-    service = await make()
+async def test_an_automatic_ticket_waits_for_its_paper(make_service: Maker, sink, clock) -> None:  # type: ignore[no-untyped-def]
+    service = await make_service()
     paper = await emergency_call_with_automatic_ticket(service, sink, clock)
     await service.set_active(False, reason="drill over", by="sue")
     (item,) = await service.items()
@@ -155,9 +124,9 @@ async def test_an_automatic_ticket_waits_for_its_paper(make: Maker, sink, clock)
 
 
 async def test_without_require_paper_the_automatic_ticket_is_enough(
-    make: Maker, sink, clock
+    make_service: Maker, sink, clock
 ) -> None:  # type: ignore[no-untyped-def]
-    service = await make(require_paper=False)
+    service = await make_service(require_paper=False)
     await emergency_call_with_automatic_ticket(service, sink, clock)
     await service.set_active(False, reason="drill over", by="sue")
     (item,) = await service.items()
@@ -168,9 +137,9 @@ async def test_without_require_paper_the_automatic_ticket_is_enough(
 
 
 async def test_the_reconciliation_pass_links_tickets_written_later(
-    make: Maker, sink, clock
+    make_service: Maker, sink, clock
 ) -> None:  # type: ignore[no-untyped-def]
-    service = await make()
+    service = await make_service()
     await service.set_active(True, reason="db down", by="sue")
     snap = call_snapshot(
         "c9", clock.now, channel="PJSIP/trunk-c9", state=CallState.QUEUED, queue=EMER

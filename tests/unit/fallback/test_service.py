@@ -24,10 +24,7 @@ from fallback.errors import (
     UnknownPaperNumber,
 )
 from fallback.health import HealthRound
-from fallback.journal import EmergencyJournal
-from fallback.paper import PaperNumberAllocator
-from fallback.service import EmergencyService, emergency_journal_stage
-from fallback.switching import PbxSwitch
+from fallback.service import emergency_journal_stage
 from pipeline import CallPipeline
 from testkit.call_snapshots import call_snapshot
 
@@ -62,32 +59,6 @@ class Notices:
 
     async def __call__(self, **kwargs) -> None:
         self.sent.append(kwargs)
-
-
-@pytest.fixture
-async def make_service(tmp_path, pbx, sink, bus, clock):
-    made: list[EmergencyService] = []
-
-    async def make(policy: EmergencyPolicy | None = None, **kw) -> EmergencyService:
-        service = EmergencyService(
-            control=pbx,
-            switch=PbxSwitch(pbx, pool=["PJSIP/1003"], retry_delay=0),
-            journal=EmergencyJournal(tmp_path),
-            paper=PaperNumberAllocator(tmp_path),
-            sink=sink,
-            clock=clock,
-            policy=policy or EmergencyPolicy(failures_to_enter=3, hold_down=timedelta(0)),
-            bus=bus,
-            **kw,
-        )
-        await service.start()
-        made.append(service)
-        return service
-
-    yield make
-    for service in made:
-        if service.journal._opened:  # a failed test did not reach stop()
-            await service.stop()
 
 
 async def rounds(service, clock, verdict: Verdict, n: int) -> None:
