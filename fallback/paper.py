@@ -12,15 +12,22 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from fallback.errors import InvalidRequest
 from fallback.journal import JsonLinesLog
+from translations import DEFAULT_LANGUAGE, translator
 
 PAPER_FILE = "paper-numbers.jsonl"
 DEFAULT_PREFIX = "E"
 DEFAULT_WIDTH = 6
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; the pads translate it as they render."""
+    return message
 
 
 class PaperNumberFormat:
@@ -155,27 +162,40 @@ td.k { width: 30%; white-space: nowrap; }
 """
 
 
-def _sheet(number: str, title: str) -> str:
+# The fields a duty agent fills in by hand, in the order they hear them on the call.
+_FIELDS = (
+    (N_("Date/time"), ""),
+    (N_("Caller number"), ""),
+    (N_("Organisation / site"), ""),
+    (N_("Site code"), ""),
+    (N_("Contact"), ""),
+    (N_("Fault level"), "levels"),
+    (N_("Fault description"), "tall"),
+    (N_("Action taken"), "tall"),
+    (N_("Agent"), ""),
+)
+_LEVELS = (N_("1 critical"), N_("2 major"), N_("3 minor"), N_("4 consultation"))
+
+
+def _sheet(number: str, title: str, _: Callable[[str], str]) -> str:
     n = html.escape(number)
-    levels = "".join(
-        f'<span class="box"></span>{lvl}' for lvl in ("1 紧急", "2 严重", "3 一般", "4 咨询")
+    levels = "".join(f'<span class="box"></span>{html.escape(_(lvl))}' for lvl in _LEVELS)
+    rows = "\n".join(
+        ('<tr class="tall">' if kind == "tall" else "<tr>")
+        + f'<td class="k">{html.escape(_(label))}</td>'
+        + f"<td>{levels if kind == 'levels' else ''}</td></tr>"
+        for label, kind in _FIELDS
     )
+    foot = _(
+        "Emergency paper ticket %(number)s: enter it into the ticket system after recovery."
+    ) % {"number": n}
     return f"""<section class="sheet" id="{n}">
 <div class="head"><span class="title">{html.escape(title)}</span>
 <span class="number">{n}</span></div>
 <table>
-<tr><td class="k">日期时间 Date/time</td><td></td></tr>
-<tr><td class="k">来电号码 Caller number</td><td></td></tr>
-<tr><td class="k">单位 / 站点 Organisation / site</td><td></td></tr>
-<tr><td class="k">站点编码 Site code</td><td></td></tr>
-<tr><td class="k">联系人 Contact</td><td></td></tr>
-<tr><td class="k">故障级别 Fault level</td><td>{levels}</td></tr>
-<tr class="tall"><td class="k">故障描述 Fault description</td><td></td></tr>
-<tr class="tall"><td class="k">处理措施 Action taken</td><td></td></tr>
-<tr><td class="k">坐席 Agent</td><td></td></tr>
+{rows}
 </table>
-<div class="foot">应急纸质工单 {n} — 恢复后请录入系统（补录） / Emergency paper ticket {n}:
-enter it into the ticket system after recovery.</div>
+<div class="foot">{foot}</div>
 </section>"""
 
 
@@ -184,19 +204,22 @@ def render_pads_html(
     start: int,
     *,
     number_format: PaperNumberFormat | None = None,
-    title: str = "7×24 技术支持热线 应急工单",
+    title: str | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> str:
     """A self-contained HTML document (print CSS inline, no external resources): one
-    pre-numbered paper-ticket form per number, two per A4 page."""
+    pre-numbered paper-ticket form per number, two per A4 page, in `language`."""
+    _ = translator(language).gettext
+    title = title or _("7×24 technical support hotline: emergency ticket")
     fmt = number_format or PaperNumberFormat()
     if count < 1:
         raise InvalidRequest("count must be at least 1")
     if start < 1:
         raise InvalidRequest("start must be at least 1")
     first, last = fmt.format(start), fmt.format(start + count - 1)
-    sheets = "\n".join(_sheet(fmt.format(n), title) for n in range(start, start + count))
+    sheets = "\n".join(_sheet(fmt.format(n), title, _) for n in range(start, start + count))
     return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8">
+<html lang="{language}"><head><meta charset="utf-8">
 <title>{html.escape(title)} {first}–{last}</title>
 <style>{_PAD_CSS}</style></head>
 <body>
@@ -211,10 +234,13 @@ def render_pads(
     path: Path,
     *,
     number_format: PaperNumberFormat | None = None,
-    title: str = "7×24 技术支持热线 应急工单",
+    title: str | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Path:
     """Write the pads sheet for numbers `start` .. `start + count - 1` to `path`."""
-    document = render_pads_html(count, start, number_format=number_format, title=title)
+    document = render_pads_html(
+        count, start, number_format=number_format, title=title, language=language
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(document, encoding="utf-8")
     return path

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from hotline.settings import ConfigError, load_settings
 from supervision.config import SupervisionConfig
 from supervision.domain.monthly import Month
+from translations import check_language
 
 report_app = typer.Typer(help="Operations reports.", no_args_is_help=True)
 _err = Console(stderr=True)
@@ -30,6 +31,10 @@ def monthly(
     month: Annotated[str, typer.Option("--month", help="Month to report, e.g. 2026-11")],
     out: Annotated[Path, typer.Option("--out", help="Output directory")] = Path("reports"),
     config: Annotated[Path | None, typer.Option("--config", help="TOML configuration file")] = None,
+    language: Annotated[
+        str | None,
+        typer.Option("--lang", help="zh-CN or en (default: HOTLINE_LOCALE)"),
+    ] = None,
 ) -> None:
     """Write the monthly operations report (HTML, PNG plots, CSV) for MONTH."""
     try:
@@ -37,6 +42,7 @@ def monthly(
         settings = load_settings(config)
         # `[supervision]` once Settings carries it (see SupervisionConfig).
         sup = SupervisionConfig.from_mapping(getattr(settings, "supervision", None) or {})
+        report_language = check_language(language) if language else settings.locale
     except (ValueError, ConfigError) as exc:
         _err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
@@ -48,6 +54,7 @@ def monthly(
                 out,
                 settings.service_level_target_seconds,
                 sup.calendar.zone,
+                report_language,
             )
         )
     except Exception as exc:
@@ -56,7 +63,9 @@ def monthly(
     typer.echo(str(index))
 
 
-async def _render(db_url: str, month: Month, out: Path, sl_target: int, zone: tzinfo) -> Path:
+async def _render(
+    db_url: str, month: Month, out: Path, sl_target: int, zone: tzinfo, language: str
+) -> Path:
     from storage.database import Database
     from storage.reports import ReportRepository
     from supervision.report import render_monthly
@@ -79,6 +88,7 @@ async def _render(db_url: str, month: Month, out: Path, sl_target: int, zone: tz
                 progress=progress,
                 service_level_target=timedelta(seconds=sl_target),
                 zone=zone,
+                language=language,
             )
     finally:
         await db.dispose()

@@ -187,6 +187,7 @@ class HotlineService:
             queues=[settings.main_queue, settings.emergency_queue],
             service_level_target=timedelta(seconds=settings.service_level_target_seconds),
             emergency_status=emergency.status,
+            language=settings.locale,
         )
         spool = EventSpool(
             settings.journal_dir / "pipeline-spool.jsonl",

@@ -15,35 +15,83 @@ import html
 import logging
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
 from calls.clock import utc_now
-from routing.domain.levels import LEVEL_LABELS, FaultLevel
+from routing.domain.levels import FaultLevel
 from routing.records import SATISFACTION_LABELS
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.monthly import EmergencyPeriod, Month, MonthlyFigures, summarise
 from supervision.ports import MonthlyFacts
 from supervision.records import MonthFacts
+from translations import DEFAULT_LANGUAGE, format_local, translator
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
 
+Translate = Callable[[str], str]
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; the report translates it as it writes."""
+    return message
+
+
 PLOTS = (
-    ("calls_per_day", "Calls per day"),
-    ("answered_abandoned", "Answered vs abandoned"),
-    ("service_level", "Service level"),
-    ("tickets_by_level", "Tickets by fault level"),
-    ("tickets_by_tier", "Tickets by site tier"),
-    ("sla_compliance", "SLA compliance (first response)"),
-    ("escalations", "Escalations"),
-    ("top_sites", "Top sites"),
-    ("top_causes", "Top causes"),
-    ("satisfaction", "Satisfaction"),
-    ("emergency", "Emergency periods and backfill"),
+    ("calls_per_day", N_("Calls per day")),
+    ("answered_abandoned", N_("Answered vs abandoned")),
+    ("service_level", N_("Service level")),
+    ("tickets_by_level", N_("Tickets by fault level")),
+    ("tickets_by_tier", N_("Tickets by site tier")),
+    ("sla_compliance", N_("SLA compliance (first response)")),
+    ("escalations", N_("Escalations")),
+    ("top_sites", N_("Top sites")),
+    ("top_causes", N_("Top causes")),
+    ("satisfaction", N_("Satisfaction")),
+    ("emergency", N_("Emergency periods and backfill")),
 )
+# The fonts the plots ask for, Chinese first so CJK labels never fall back to boxes.
+PLOT_FONTS = ["Noto Sans CJK SC", "DejaVu Sans", "Noto Serif CJK SC"]
+
+
+LEVEL_WORDS = {
+    FaultLevel.P1: N_("critical"),
+    FaultLevel.P2: N_("major"),
+    FaultLevel.P3: N_("minor"),
+    FaultLevel.P4: N_("consultation"),
+}
+TIER_WORDS = {
+    "province": N_("province"),
+    "city": N_("city"),
+    "county": N_("county"),
+    "township": N_("township"),
+    "unknown": N_("unknown"),
+}
+KIND_WORDS = {
+    "escalation": N_("escalation"),
+    "progress_report": N_("progress report"),
+    "breach": N_("SLA breach"),
+    "unacknowledged": N_("unacknowledged"),
+}
+# Words the aggregation writes for missing values ("n/a" score, "(not recorded)" cause).
+MISSING_WORDS = {"n/a": N_("n/a"), "(not recorded)": N_("(not recorded)")}
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """The language and local time the report is written in."""
+
+    language: str
+    zone: tzinfo
+    service_level_target: timedelta
+
+    @property
+    def gettext(self) -> Translate:
+        return translator(self.language).gettext
 
 
 class EmergencyHistory(Protocol):
@@ -62,8 +110,9 @@ async def render_monthly(
     service_level_target: timedelta = timedelta(seconds=20),
     emergency: EmergencyHistory | None = None,
     now: datetime | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Path:
-    """Write the report for `month`; returns the path of its ``index.html``."""
+    """Write the report for `month` in `language`; returns the path of its ``index.html``."""
     m = month if isinstance(month, Month) else Month.parse(month)
     step = progress or (lambda stage, fraction: None)
     step("reading the database", 0.0)
@@ -90,7 +139,12 @@ async def render_monthly(
         loop.call_soon_threadsafe(step, stage, fraction)
 
     index = await asyncio.to_thread(
-        _write_all, target, figures, facts, zone, service_level_target, threaded_progress
+        _write_all,
+        target,
+        figures,
+        facts,
+        _Words(language, zone, service_level_target),
+        threaded_progress,
     )
     step("done", 1.0)
     log.info("monthly report %s written to %s", m, index)
@@ -252,17 +306,17 @@ def _write_tables(target: Path, f: MonthlyFigures, facts: MonthFacts) -> list[st
     return [name for name, _, _ in files]
 
 
-def _plots(
-    target: Path, f: MonthlyFigures, zone: tzinfo, sl_target: timedelta, progress: Progress
-) -> None:
+def _plots(target: Path, f: MonthlyFigures, words: _Words, progress: Progress) -> None:
+    _ = words.gettext
+    zone, sl_target = words.zone, words.service_level_target
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    matplotlib.rcParams["font.family"] = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Serif CJK SC"]
+    matplotlib.rcParams["font.family"] = PLOT_FONTS
     days = [d.day.day for d in f.days]
-    level_names = [f"P{lv} {LEVEL_LABELS[FaultLevel(lv)][1]}" for lv in range(1, 5)]
+    level_names = [f"P{lv} {_(LEVEL_WORDS[FaultLevel(lv)])}" for lv in range(1, 5)]
 
     def save(fig: Figure, name: str, index: int) -> None:
         fig.tight_layout()
@@ -275,42 +329,50 @@ def _plots(
         ax.set_title(title)
         return fig, ax
 
-    fig, ax = new(f"Calls per day, {f.month}")
+    fig, ax = new(_("Calls per day, %(month)s") % {"month": f.month})
     ans = [d.answered for d in f.days]
     abd = [d.abandoned for d in f.days]
     oth = [d.other for d in f.days]
-    ax.bar(days, ans, label="answered", color="#2e7d32")
-    ax.bar(days, abd, bottom=ans, label="abandoned", color="#c62828")
+    ax.bar(days, ans, label=_("answered"), color="#2e7d32")
+    ax.bar(days, abd, bottom=ans, label=_("abandoned"), color="#c62828")
     ax.bar(
         days,
         oth,
         bottom=[a + b for a, b in zip(ans, abd, strict=True)],
-        label="IVR hang-up / other",
+        label=_("IVR hang-up / other"),
         color="#9e9e9e",
     )
-    ax.set_xlabel("day of month")
-    ax.set_ylabel("calls")
+    ax.set_xlabel(_("day of month"))
+    ax.set_ylabel(_("calls"))
     ax.legend()
     save(fig, "calls_per_day", 0)
 
-    fig, ax = new("Answered vs abandoned")
-    ax.plot(days, ans, marker="o", label="answered", color="#2e7d32")
-    ax.plot(days, abd, marker="o", label="abandoned", color="#c62828")
-    t = f.totals
-    ax.set_xlabel(f"day of month (total answered {t['answered']}, abandoned {t['abandoned']})")
+    fig, ax = new(_("Answered vs abandoned"))
+    ax.plot(days, ans, marker="o", label=_("answered"), color="#2e7d32")
+    ax.plot(days, abd, marker="o", label=_("abandoned"), color="#c62828")
+    totals = f.totals
+    ax.set_xlabel(
+        _("day of month (total answered %(answered)d, abandoned %(abandoned)d)")
+        % {"answered": totals["answered"], "abandoned": totals["abandoned"]}
+    )
     ax.legend()
     save(fig, "answered_abandoned", 1)
 
-    fig, ax = new(f"Service level (answered within {int(sl_target.total_seconds())} s)")
+    fig, ax = new(
+        _("Service level (answered within %(seconds)d s)")
+        % {"seconds": int(sl_target.total_seconds())}
+    )
     sl = [d.service_level * 100 if d.service_level is not None else float("nan") for d in f.days]
-    ax.plot(days, sl, marker="o", color="#1565c0", label="service level")
-    ax.axhline(80, color="#ef6c00", linestyle="--", label="80 % objective")
+    ax.plot(days, sl, marker="o", color="#1565c0", label=_("service level"))
+    ax.axhline(
+        80, color="#ef6c00", linestyle="--", label=_("%(percent)d %% objective") % {"percent": 80}
+    )
     ax.set_ylim(0, 105)
     ax.set_ylabel("%")
     ax.legend()
     save(fig, "service_level", 2)
 
-    fig, ax = new("Tickets by fault level", (7, 4))
+    fig, ax = new(_("Tickets by fault level"), (7, 4))
     ax.bar(
         level_names,
         [f.tickets_by_level.get(lv, 0) for lv in range(1, 5)],
@@ -318,23 +380,27 @@ def _plots(
     )
     save(fig, "tickets_by_level", 3)
 
-    fig, ax = new("Tickets by site tier", (7, 4))
-    tiers = list(f.tickets_by_tier) or ["none"]
-    ax.bar(tiers, [f.tickets_by_tier.get(x, 0) for x in tiers], color="#6a1b9a")
+    fig, ax = new(_("Tickets by site tier"), (7, 4))
+    tiers = list(f.tickets_by_tier) or [_("none")]
+    ax.bar(
+        [_(TIER_WORDS.get(x, x)) for x in tiers],
+        [f.tickets_by_tier.get(x, 0) for x in tiers],
+        color="#6a1b9a",
+    )
     save(fig, "tickets_by_tier", 4)
 
-    fig, ax = new("First-response SLA compliance", (7, 4))
+    fig, ax = new(_("First-response SLA compliance"), (7, 4))
     met = [c.met for c in f.compliance]
     br = [c.breached for c in f.compliance]
     pe = [c.pending for c in f.compliance]
     names = [f"P{c.level}" for c in f.compliance]
-    ax.bar(names, met, label="met", color="#2e7d32")
-    ax.bar(names, br, bottom=met, label="breached", color="#c62828")
+    ax.bar(names, met, label=_("met"), color="#2e7d32")
+    ax.bar(names, br, bottom=met, label=_("breached"), color="#c62828")
     ax.bar(
         names,
         pe,
         bottom=[a + b for a, b in zip(met, br, strict=True)],
-        label="pending",
+        label=_("pending"),
         color="#9e9e9e",
     )
     for i, c in enumerate(f.compliance):
@@ -343,7 +409,7 @@ def _plots(
     ax.legend()
     save(fig, "sla_compliance", 5)
 
-    fig, ax = new("Escalation steps and notices", (8, 4))
+    fig, ax = new(_("Escalation steps and notices"), (8, 4))
     kinds = sorted({k for _, k in f.escalations}) or ["escalation"]
     width = 0.8 / len(kinds)
     for i, kind in enumerate(kinds):
@@ -351,28 +417,31 @@ def _plots(
             [lv + i * width for lv in range(1, 5)],
             [f.escalations.get((lv, kind), 0) for lv in range(1, 5)],
             width,
-            label=kind,
+            label=_(KIND_WORDS.get(kind, kind)),
         )
     ax.set_xticks([lv + 0.4 - width / 2 for lv in range(1, 5)], [f"P{lv}" for lv in range(1, 5)])
     ax.legend()
     save(fig, "escalations", 6)
 
-    fig, ax = new("Top sites by tickets", (8, 4.5))
-    labels = [f"{code} {name}".strip() for code, name, _ in reversed(f.top_sites)]
-    ax.barh(labels or ["none"], [n for _, _, n in reversed(f.top_sites)] or [0], color="#00695c")
+    fig, ax = new(_("Top sites by tickets"), (8, 4.5))
+    labels = [f"{code} {name}".strip() for code, name, _n in reversed(f.top_sites)]
+    ax.barh(
+        labels or [_("none")], [n for _c, _s, n in reversed(f.top_sites)] or [0], color="#00695c"
+    )
     save(fig, "top_sites", 7)
 
-    fig, ax = new("Top causes", (8, 4.5))
+    fig, ax = new(_("Top causes"), (8, 4.5))
     ax.barh(
-        [c for c, _ in reversed(f.top_causes)] or ["none"],
-        [n for _, n in reversed(f.top_causes)] or [0],
+        [_(MISSING_WORDS[c]) if c in MISSING_WORDS else c for c, _n in reversed(f.top_causes)]
+        or [_("none")],
+        [n for _c, n in reversed(f.top_causes)] or [0],
         color="#4e342e",
     )
     save(fig, "top_causes", 8)
 
-    fig, ax = new("Satisfaction (1 very satisfied … 5 very dissatisfied)", (7, 4))
+    fig, ax = new(_("Satisfaction (1 very satisfied … 5 very dissatisfied)"), (7, 4))
     ax.bar(
-        list(f.satisfaction),
+        [_(MISSING_WORDS.get(score, score)) for score in f.satisfaction],
         list(f.satisfaction.values()),
         color=["#2e7d32", "#7cb342", "#fdd835", "#fb8c00", "#c62828", "#9e9e9e"],
     )
@@ -382,7 +451,7 @@ def _plots(
     ax1, ax2 = fig.subplots(2, 1, height_ratios=[1, 1.2])
     start, end = f.month.bounds(zone)
     span_days = (end - start).total_seconds() / 86400
-    ax1.set_title("Emergency-mode periods")
+    ax1.set_title(_("Emergency-mode periods"))
     ax1.set_xlim(0, span_days)
     ax1.set_yticks([])
     for p in f.emergency:
@@ -390,12 +459,14 @@ def _plots(
         b = ((p.ended_at or end) - start).total_seconds() / 86400
         ax1.broken_barh([(a, max(b - a, 0.05))], (0, 1), color="#c62828")
     if not f.emergency:
-        ax1.text(span_days / 2, 0.5, "no emergency period", ha="center", va="center")
-    ax1.set_xlabel("day of month")
-    ax2.set_title("Emergency calls: backfill status")
+        ax1.text(span_days / 2, 0.5, _("no emergency period"), ha="center", va="center")
+    ax1.set_xlabel(_("day of month"))
+    ax2.set_title(_("Emergency calls: backfill status"))
     done = sum(1 for b in f.backfill if b[3])
     ax2.barh(
-        ["backfilled", "pending"], [done, len(f.backfill) - done], color=["#2e7d32", "#c62828"]
+        [_("backfilled"), _("pending")],
+        [done, len(f.backfill) - done],
+        color=["#2e7d32", "#c62828"],
     )
     fig.tight_layout()
     fig.savefig(target / "emergency.png", dpi=100)
@@ -406,8 +477,7 @@ def _write_all(
     target: Path,
     f: MonthlyFigures,
     facts: MonthFacts,
-    zone: tzinfo,
-    sl_target: timedelta,
+    words: _Words,
     progress: Progress,
 ) -> Path:
     target.mkdir(parents=True, exist_ok=True)
@@ -416,50 +486,73 @@ def _write_all(
     with warnings.catch_warnings():
         # A glyph missing from every installed font must not abort the report.
         warnings.filterwarnings("ignore", message="Glyph .* missing", category=UserWarning)
-        _plots(target, f, zone, sl_target, progress)
+        _plots(target, f, words, progress)
     index = target / "index.html"
-    index.write_text(_html(f, csv_files, sl_target), encoding="utf-8")
+    index.write_text(_html(f, csv_files, words), encoding="utf-8")
     return index
 
 
-def _html(f: MonthlyFigures, csv_files: Sequence[str], sl_target: timedelta) -> str:
-    t = f.totals
-    offered = t["answered"] + t["abandoned"]
-    sl = f"{t['answered_in_target'] / offered:.1%}" if offered else "–"
+def _html(f: MonthlyFigures, csv_files: Sequence[str], words: _Words) -> str:
+    _ = words.gettext
     e = html.escape
+    totals = f.totals
+    offered = totals["answered"] + totals["abandoned"]
+    sl = f"{totals['answered_in_target'] / offered:.1%}" if offered else "–"
+    seconds = int(words.service_level_target.total_seconds())
     summary = [
-        ("Calls", t["calls"]),
-        ("Answered", t["answered"]),
-        ("Abandoned", t["abandoned"]),
-        (f"Service level (≤{int(sl_target.total_seconds())} s)", sl),
-        ("Tickets opened", t["tickets"]),
-        ("Escalation steps", t["escalations"]),
-        ("Emergency calls", t["emergency_calls"]),
-        ("Emergency calls still to backfill", t["backfill_pending"]),
+        (_("Calls"), totals["calls"]),
+        (_("Calls answered"), totals["answered"]),
+        (_("Calls abandoned"), totals["abandoned"]),
+        (_("Service level (≤%(seconds)d s)") % {"seconds": seconds}, sl),
+        (_("Tickets opened"), totals["tickets"]),
+        (_("Escalation steps"), totals["escalations"]),
+        (_("Emergency calls"), totals["emergency_calls"]),
+        (_("Emergency calls still to backfill"), totals["backfill_pending"]),
     ]
     rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in summary)
     plots = "".join(
-        f'<figure><img src="{name}.png" alt="{e(title)}"><figcaption>{e(title)}</figcaption>'
-        "</figure>"
+        f'<figure><img src="{name}.png" alt="{e(_(title))}">'
+        f"<figcaption>{e(_(title))}</figcaption></figure>"
         for name, title in PLOTS
     )
     sites = "".join(
         f"<tr><td>{e(code)}</td><td>{e(name)}</td><td>{n}</td></tr>"
         for code, name, n in f.top_sites
     )
+    still_active = _("still active")
     periods = (
         "".join(
-            f"<tr><td>{e(p.started_at.isoformat())}</td>"
-            f"<td>{e(p.ended_at.isoformat()) if p.ended_at else 'still active'}</td>"
-            f"<td>{e(p.reason)}</td><td>{p.calls}</td><td>{p.backfilled}</td></tr>"
+            f"<tr><td>{e(format_local(p.started_at, words.zone))}</td>"
+            f"<td>{e(format_local(p.ended_at, words.zone) if p.ended_at else still_active)}"
+            f"</td><td>{e(p.reason)}</td><td>{p.calls}</td><td>{p.backfilled}</td></tr>"
             for p in f.emergency
         )
-        or '<tr><td colspan="5">none</td></tr>'
+        or f'<tr><td colspan="5">{e(_("none"))}</td></tr>'
     )
     links = "".join(f'<li><a href="{e(n)}">{e(n)}</a></li>' for n in csv_files)
+    title = _("7×24 technical support hotline: monthly operations report %(month)s") % {
+        "month": f.month
+    }
+    head = "".join(
+        f"<th>{e(_(h))}</th>"
+        for h in (N_("From"), N_("To"), N_("Reason"), N_("Calls"), N_("Backfilled"))
+    )
+    words_of = {
+        key: e(text)
+        for key, text in (
+            ("summary", _("Summary")),
+            ("plots", _("Plots")),
+            ("top_sites", _("Top sites")),
+            ("code", _("Code")),
+            ("site", _("Site")),
+            ("tickets", _("Tickets")),
+            ("periods", _("Emergency periods")),
+            ("data", _("Data (CSV)")),
+        )
+    }
     return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>Hotline monthly operations report {f.month}</title>
+<html lang="{words.language}"><head><meta charset="utf-8">
+<title>{e(title)}</title>
 <style>
 body {{ font-family: "Noto Sans CJK SC", system-ui, sans-serif; margin: 2em auto;
        max-width: 1000px; color: #222; }}
@@ -468,13 +561,14 @@ th, td {{ border: 1px solid #ccc; padding: .3em .7em; text-align: left; }}
 figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
 figcaption {{ color: #555; }}
 </style></head><body>
-<h1>7×24 技术支持热线 — monthly operations report {f.month}</h1>
-<h2>Summary</h2><table>{rows}</table>
-<h2>Plots</h2>{plots}
-<h2>Top sites</h2><table><tr><th>Code</th><th>Site</th><th>Tickets</th></tr>{sites}</table>
-<h2>Emergency periods</h2>
-<table><tr><th>From</th><th>To</th><th>Reason</th><th>Calls</th><th>Backfilled</th></tr>
+<h1>{e(title)}</h1>
+<h2>{words_of["summary"]}</h2><table>{rows}</table>
+<h2>{words_of["plots"]}</h2>{plots}
+<h2>{words_of["top_sites"]}</h2><table><tr><th>{words_of["code"]}</th><th>{words_of["site"]}</th>
+<th>{words_of["tickets"]}</th></tr>{sites}</table>
+<h2>{words_of["periods"]}</h2>
+<table><tr>{head}</tr>
 {periods}</table>
-<h2>Data (CSV)</h2><ul>{links}</ul>
+<h2>{words_of["data"]}</h2><ul>{links}</ul>
 </body></html>
 """

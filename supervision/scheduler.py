@@ -62,7 +62,9 @@ class SlaScheduler:
         interval: float = 30.0,
         ack_code: Callable[[], str] = new_ack_code,
         on_assessment: AssessmentListener | None = None,
+        translate: Callable[[str], str] | None = None,
     ) -> None:
+        self._translate = translate
         self._store = store
         self._tickets = tickets
         self._recipients = recipients
@@ -176,6 +178,7 @@ class SlaScheduler:
                     sla,
                     now,
                     zone=zone,
+                    translate=self._translate,
                     ack_code=code,
                     ack_url=self._dispatcher.ack_url(code),
                 )

@@ -44,6 +44,7 @@ from supervision.ports import CallHistory, MonthlyFacts, OpenTicketSource, Super
 from supervision.scheduler import SlaScheduler
 from supervision.wallboard import QueueStatusAgents, WallboardPublisher, emergency_from_message
 from supervision.web import SupervisionWebDeps, router
+from translations import DEFAULT_LANGUAGE, translator
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class SupervisionService:
         http_timeout: float = 10.0,
         emergency_status: Callable[[], Any] | None = None,
         reports: MonthlyFacts | None = None,
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
         # fallback's EmergencyControl.status: the wallboard starts with the mode in force.
         self._emergency_status = emergency_status
@@ -75,12 +77,16 @@ class SupervisionService:
         self.calls = calls
         self.reports = reports
         self._http = httpx.AsyncClient(timeout=http_timeout)
+        # Notices are written in the hotline's language (HOTLINE_LOCALE): whoever reads a
+        # group robot's message has no language of their own the notice could follow.
+        self.language = language
+        translate = translator(language).gettext
         channels: dict[str, Channel] = {
             "dingtalk": DingTalkRobot(self._http),
             "wecom": WeComRobot(self._http),
             "webhook": JsonWebhook(self._http),
-            "email": SmtpMailer(config.smtp),
-            "sms": SmsGateway(self._http),
+            "email": SmtpMailer(config.smtp, translate=translate),
+            "sms": SmsGateway(self._http, translate=translate),
         }
         self.dispatcher = NoticeDispatcher(
             self.store,
@@ -107,6 +113,7 @@ class SupervisionService:
             clock=clock,
             interval=config.interval_seconds,
             on_assessment=self.publisher.on_assessment,
+            translate=translate,
         )
 
     async def start(self) -> None:
@@ -175,6 +182,7 @@ class SupervisionService:
             clock=self.clock,
             reports=self.reports,
             report_dir=self.config.report_dir,
+            report_language=self.language,
         )
         if require_supervisor is not None:
             deps.require_supervisor = require_supervisor

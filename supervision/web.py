@@ -49,6 +49,7 @@ from supervision.domain.monthly import Month
 from supervision.ports import MonthlyFacts, SupervisionStore
 from supervision.records import StoredNotice
 from supervision.wallboard import TOPIC, WallboardPublisher
+from translations import DEFAULT_LANGUAGE
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class SupervisionWebDeps:
     # Monthly reports served from the console (both needed).
     reports: MonthlyFacts | None = None
     report_dir: Path | None = None
+    # The report's language: the hotline's (HOTLINE_LOCALE), one cached copy per month.
+    report_language: str = DEFAULT_LANGUAGE
 
 
 # Error answers for the OpenAPI schema (`{"detail": ...}`; 422 is FastAPI's own).
@@ -278,7 +281,13 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             from supervision.report import render_monthly
 
             async with _render_lock:
-                index = await render_monthly(deps.reports, m, deps.report_dir, now=deps.clock())
+                index = await render_monthly(
+                    deps.reports,
+                    m,
+                    deps.report_dir,
+                    now=deps.clock(),
+                    language=deps.report_language,
+                )
         return FileResponse(index, media_type="text/html; charset=utf-8")
 
     @api.get(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -126,7 +126,7 @@ def catalogue_for_scripts(language: str) -> dict[str, str]:
     }
 
 
-def format_local(moment: datetime | None, zone: ZoneInfo) -> str:
+def format_local(moment: datetime | None, zone: tzinfo) -> str:
     """`YYYY-MM-DD HH:MM` (24-hour) in `zone`, as Chinese offices write times; "—" for
     none. A naive time is taken as UTC (the database keeps UTC)."""
     if moment is None:

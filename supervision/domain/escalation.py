@@ -18,14 +18,19 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from routing.domain.levels import FaultLevel, SlaPolicy
 from supervision.domain.calendar import WorkingCalendar
-from supervision.domain.sla import ClockState, SlaTicket, TicketSla, assess
+from supervision.domain.sla import ClockKind, ClockState, SlaTicket, TicketSla, assess
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue (scripts/catalogue); translated where it is said."""
+    return message
 
 
 class ChannelKind(StrEnum):
@@ -70,6 +75,19 @@ SentLog = Mapping[str, StepRecord]
 
 
 @dataclass(frozen=True, slots=True)
+class Reason:
+    """Why an action is due: an English message id with `%(name)d` fields and their values."""
+
+    message: str
+    values: tuple[tuple[str, int], ...] = ()
+
+    def say(self, translate: Callable[[str], str] | None = None) -> str:
+        """The reason in the language of `translate` (a gettext), English without one."""
+        template = translate(self.message) if translate is not None else self.message
+        return template % dict(self.values)
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     key: str
     kind: ActionKind
@@ -77,8 +95,11 @@ class Action:
     level: FaultLevel
     targets: tuple[str, ...]
     due_at: datetime
-    reason: str
+    reason: str  # English, for the step log and the operators' logs
     step_index: int | None = None  # 0-based rung of the ladder, for escalations
+    # The reason as a catalogue message id and its numbers, so a notice can say it in
+    # its own language; None when only the English text is known.
+    why: Reason | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +117,12 @@ class SupervisionPolicy:
         if notice.channel is ChannelKind.EMAIL:
             return self.calendar.add_working_time(notice.delivered_at, self.sla.email_ack_window)
         return notice.delivered_at + self.sla.im_ack_window
+
+
+_BREACHED: Mapping[ClockKind, str] = {
+    ClockKind.RESPONSE: N_("response deadline breached"),
+    ClockKind.ONSITE: N_("onsite deadline breached"),
+}
 
 
 def escalation_key(number: str, level: FaultLevel, index: int) -> str:
@@ -162,8 +189,11 @@ def plan_ticket(
                         level,
                         step.targets,
                         due,
-                        f"open {_minutes(step.after)} without resolution",
-                        i,
+                        *_reasoned(
+                            i,
+                            N_("open %(minutes)d min without resolution"),
+                            minutes=_minutes(step.after),
+                        ),
                     )
                 )
             elif i in pulled_forward:
@@ -175,8 +205,7 @@ def plan_ticket(
                         level,
                         step.targets,
                         pulled_forward[i],
-                        f"step {i - 1} not acknowledged in time",
-                        i,
+                        *_reasoned(i, N_("step %(step)d not acknowledged in time"), step=i - 1),
                     )
                 )
             continue
@@ -196,8 +225,7 @@ def plan_ticket(
                         level,
                         policy.unacked_fallback_targets,
                         unacked,
-                        f"top escalation step {i} not acknowledged",
-                        i,
+                        *_reasoned(i, N_("top escalation step %(step)d not acknowledged"), step=i),
                     )
                 )
 
@@ -215,7 +243,7 @@ def plan_ticket(
                     level,
                     targets or policy.breach_targets,
                     _active_due(ticket, interval * n, now),
-                    f"hourly progress report #{n}",
+                    *_reasoned(None, N_("hourly progress report #%(number)d"), number=n),
                 )
             )
 
@@ -231,7 +259,7 @@ def plan_ticket(
                         level,
                         policy.breach_targets,
                         clock.due,
-                        f"{clock.kind.value} deadline breached",
+                        *_reasoned(None, _BREACHED[clock.kind]),
                     )
                 )
     return actions
@@ -279,8 +307,16 @@ def _union(groups: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _minutes(delta: timedelta) -> str:
-    return f"{int(delta.total_seconds() // 60)} min"
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
+def _reasoned(
+    step_index: int | None, message: str, **values: int
+) -> tuple[str, int | None, Reason]:
+    """Action's last three fields: the English reason, the rung, and the reason to translate."""
+    why = Reason(message, tuple(values.items()))
+    return why.say(), step_index, why
 
 
 __all__ = [
@@ -289,6 +325,7 @@ __all__ = [
     "ChannelKind",
     "NoticeRecord",
     "Plan",
+    "Reason",
     "SentLog",
     "StepRecord",
     "SupervisionPolicy",

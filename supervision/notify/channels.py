@@ -22,6 +22,14 @@ import httpx
 from supervision.domain.errors import DeliveryError, HeaderInjection
 from supervision.notify.recipients import Recipient
 
+# A gettext of the notice language (the same one the notice's text was composed in).
+Translate = Callable[[str], str]
+
+
+def _as_is(message: str) -> str:
+    return message
+
+
 # Vendor error codes meaning "too many messages, try again later".
 _RATE_LIMITED = {130101, 45009}
 
@@ -186,13 +194,15 @@ class SmsGateway:
     name = "sms"
     MAX_CHARS = 300  # a few concatenated SMS segments at most
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, *, translate: Translate = _as_is) -> None:
         self._client = client
+        self._translate = translate
 
-    @classmethod
-    def payload(cls, notice: OutboundNotice, recipient: Recipient) -> dict[str, Any]:
-        tail = f" 确认 ack: {notice.ack_code}" + (f" {notice.ack_url}" if notice.ack_url else "")
-        head = notice.title[: max(cls.MAX_CHARS - len(tail), 20)]
+    def payload(self, notice: OutboundNotice, recipient: Recipient) -> dict[str, Any]:
+        _ = self._translate
+        tail = " " + _("ack code: %(code)s") % {"code": notice.ack_code}
+        tail += f" {notice.ack_url}" if notice.ack_url else ""
+        head = notice.title[: max(self.MAX_CHARS - len(tail), 20)]
         return {
             "to": list(recipient.at_mobiles),
             "text": head + tail,
@@ -229,11 +239,12 @@ class SmtpMailer:
 
     name = "email"
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, *, translate: Translate = _as_is) -> None:
         for value in (settings.sender, settings.host):
             if "\r" in value or "\n" in value:
                 raise HeaderInjection("CR/LF in SMTP settings")
         self._settings = settings
+        self._translate = translate
 
     def message(self, notice: OutboundNotice, recipient: Recipient) -> EmailMessage:
         for value in (notice.title, recipient.address):
@@ -247,7 +258,11 @@ class SmtpMailer:
         msg["Message-ID"] = make_msgid(domain="hotline")
         msg["X-Hotline-Ticket"] = notice.ticket_number
         msg["X-Hotline-Ack-Code"] = notice.ack_code
-        footer = f"\n\nAcknowledge: {notice.ack_url or ''} (code {notice.ack_code})"
+        _ = self._translate
+        footer = "\n\n" + _("Acknowledge: %(url)s (code %(code)s)") % {
+            "url": notice.ack_url or "",
+            "code": notice.ack_code,
+        }
         msg.set_content(notice.markdown + footer)
         return msg
 

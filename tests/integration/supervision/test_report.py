@@ -181,6 +181,7 @@ async def test_monthly_report_plots_and_csv_match_the_database(
         tmp_path / "out",
         progress=lambda stage, f: stages.append(stage),
         now=NOV + timedelta(days=40),
+        language="en",
     )
     assert index == tmp_path / "out" / "2026-11" / "index.html"
     page = index.read_text(encoding="utf-8")
@@ -301,6 +302,41 @@ def test_cli_writes_the_report(tmp_path: Path, monkeypatch: object) -> None:
         report_app, ["monthly", "--month", "2026-11", "--out", str(tmp_path / "r")], env=env
     )
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "r" / "2026-11" / "index.html").exists()
+    # Chinese by default (HOTLINE_LOCALE); --lang en asks for English.
+    page = (tmp_path / "r" / "2026-11" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page and "月度运营报告" in page
+    english = runner.invoke(
+        report_app,
+        ["monthly", "--month", "2026-11", "--out", str(tmp_path / "en"), "--lang", "en"],
+        env=env,
+    )
+    assert english.exit_code == 0, english.output
+    page = (tmp_path / "en" / "2026-11" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and "monthly operations report" in page
     bad = runner.invoke(report_app, ["monthly", "--month", "November"], env=env)
     assert bad.exit_code == 2 and "2026-11" in bad.output
+
+
+async def test_the_report_speaks_chinese_with_a_cjk_font(
+    database: Database, tmp_path: Path
+) -> None:
+    from matplotlib import font_manager
+
+    from supervision.report import PLOT_FONTS
+    from translations import translator
+
+    await generate(database, seed=3)
+    index = await render_monthly(
+        ReportRepository(database), "2026-11", tmp_path, now=NOV + timedelta(days=40)
+    )
+    page = index.read_text(encoding="utf-8")
+    zh = translator("zh-CN").gettext
+    assert '<html lang="zh-CN">' in page
+    for _name, title in PLOTS:
+        assert zh(title) != title and f"<figcaption>{zh(title)}</figcaption>" in page
+    assert "Summary" not in page and "Emergency periods" not in page
+    # The plots ask for the Noto CJK font first, and this machine has it: no tofu boxes.
+    found = font_manager.findfont(
+        font_manager.FontProperties(family=PLOT_FONTS[0]), fallback_to_default=False
+    )
+    assert "NotoSansCJK" in Path(found).name.replace("-", ""), found

@@ -1,6 +1,7 @@
-"""The catalogue is complete and in step: every message the console can show (templates,
-page scripts, API errors) has a Chinese text with the same placeholders, the committed
-.mo is the compiled .po, and no user-facing English is left outside the catalogue."""
+"""The catalogue is complete and in step: every message the product can show (templates,
+page scripts, API errors, notices, paper pads, the monthly report) has a Chinese text
+with the same placeholders, the committed .mo is the compiled .po, and no user-facing
+English is left outside the catalogue."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
@@ -27,15 +29,14 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "t": Non
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
+BABEL_CFG = ROOT / "translations" / "babel.cfg"
+
+
 def _extracted() -> dict[str, str]:
-    """Every marked message of the product, as scripts/catalogue extracts them."""
-    methods = [
-        ("console/**.py", "python"),
-        ("translations/**.py", "python"),
-        ("console/templates/**.html", "jinja2"),
-        ("console/static/**.js", "javascript"),
-    ]
-    options = {"console/static/**.js": {"parse_template_string": "true"}}
+    """Every marked message of the product, from the sources babel.cfg names (the same
+    mapping scripts/catalogue extracts with)."""
+    with BABEL_CFG.open(encoding="utf-8") as cfg:
+        methods, options = parse_mapping_cfg(cfg, filename=str(BABEL_CFG))
     found: dict[str, str] = {}
     for filename, _lineno, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map=methods, options_map=options, keywords=KEYWORDS
@@ -56,6 +57,9 @@ def test_every_marked_message_has_a_chinese_text_with_the_same_placeholders() ->
     catalogue = _po()
     extracted = _extracted()
     assert len(extracted) > 300, "extraction found too little: is the mapping right?"
+    # Notices, pads and the report are in the mapping too, not only the console.
+    sources = {Path(where).parts[0] for where in extracted.values()}
+    assert {"console", "supervision", "fallback"} <= sources, sources
     problems = []
     for msgid, where in sorted(extracted.items()):
         message = catalogue.get(msgid)
