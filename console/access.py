@@ -48,6 +48,7 @@ def user_json(user: ConsoleUser) -> dict[str, Any]:
         "role": user.role.value,
         "interface": user.interface,
         "enabled": user.active,
+        "language": user.language,
     }
 
 
@@ -126,6 +127,21 @@ async def change_own_password(
         "token": renewed.token,
         "expires_at": renewed.claims.expires_at.isoformat(),
     }
+
+
+class OwnLanguageBody(Strict):
+    language: Literal["zh-CN", "en"] | None
+
+
+@router.post("/me/language", tags=["auth"])
+async def choose_own_language(
+    body: OwnLanguageBody, session: AgentSession, request: Request
+) -> dict[str, Any]:
+    """The logged-in user's language for their pages (`null`: none chosen, the browser
+    and HOTLINE_LOCALE decide). Kept on the user, so it follows them to any browser;
+    a page's `?lang=` sets it too."""
+    user = await runtime_of(request).deps.users.set_language(session.user.username, body.language)
+    return {"username": user.username, "language": user.language}
 
 
 # --- users (admin) ------------------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""Which language a console request is answered in, and the cookie that remembers it.
+"""Which language a console request is answered in, and where a choice is remembered.
 
-Order: `?lang=` (an explicit choice, then remembered), the language remembered for the
-person, the browser's Accept-Language (the page scripts send the page's language), then
-HOTLINE_LOCALE. Times on pages are `YYYY-MM-DD HH:MM` in HOTLINE_TIMEZONE.
+Order: the logged-in person's own choice (`console_users.language`), the browser's
+Accept-Language (the page scripts send the page's language), then HOTLINE_LOCALE. A
+`?lang=` is a new choice: it wins for that page and is kept as the person's choice
+(`remember_choice`, when logged in) and in a cookie (before log-in, the log-in page's
+switch has nobody to remember it for). Times on pages are `YYYY-MM-DD HH:MM` in
+HOTLINE_TIMEZONE.
 """
 
 from __future__ import annotations
@@ -34,12 +37,20 @@ class RequestLanguage:
         return self.translations.ngettext(singular, plural, n)
 
 
-def language_of(conn: HTTPConnection, default: str) -> RequestLanguage:
+def asked_language(conn: HTTPConnection) -> str | None:
+    """The `?lang=` of the request when it names a language of the product."""
     asked = conn.query_params.get("lang")
-    chosen = asked if asked in LANGUAGES else None
+    return asked if asked in LANGUAGES else None
+
+
+def language_of(
+    conn: HTTPConnection, default: str, *, preferred: str | None = None
+) -> RequestLanguage:
+    """The answer's language; `preferred` is the logged-in person's stored choice."""
+    chosen = asked_language(conn)
     language = negotiate(
         chosen=chosen,
-        remembered=conn.cookies.get(LANGUAGE_COOKIE),
+        remembered=preferred or conn.cookies.get(LANGUAGE_COOKIE),
         accept_language=conn.headers.get("accept-language"),
         default=default,
     )

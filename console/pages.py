@@ -43,7 +43,8 @@ def render(
 ) -> Response:
     """The template `name` in the request's language; an explicit `?lang=` is kept."""
     deps = runtime_of(request).deps
-    language = page_language(request)
+    user = context.get("user")
+    language = page_language(request, user.language if user is not None else None)
     response = TEMPLATES.TemplateResponse(
         request,
         name,
@@ -63,8 +64,9 @@ def render(
     return response
 
 
-def page_language(request: Request) -> RequestLanguage:
-    return language_of(request, runtime_of(request).deps.locale)
+def page_language(request: Request, preferred: str | None = None) -> RequestLanguage:
+    """The page's language; `preferred` is the logged-in person's own choice."""
+    return language_of(request, runtime_of(request).deps.locale, preferred=preferred)
 
 
 def _home_for(session: Session) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -14,8 +16,12 @@ from console.audit import AuditLog
 from console.deps import ConsoleDeps
 from console.domain.session import SCOPE_WALLBOARD
 from console.errors import NotAuthenticated, NotPermitted
+from console.i18n import asked_language
 from console.sessions import COOKIE_NAME, Session, SessionManager
+from routing.errors import StoreUnavailable
 from routing.records import UserRole
+
+log = logging.getLogger(__name__)
 
 # Cookie-authenticated writes must carry this header: a cross-site form cannot set it,
 # so it backs up SameSite=Strict against request forgery.
@@ -91,11 +97,29 @@ async def wallboard_session(request: Request) -> Session:
 
 
 async def optional_page_session(request: Request) -> Session | None:
-    """The cookie session of a page request, or None (pages redirect to the log-in form)."""
+    """The cookie session of a page request, or None (pages redirect to the log-in form).
+    A `?lang=` on the page becomes the person's language choice."""
+    runtime = runtime_of(request)
     try:
-        return await runtime_of(request).sessions.resolve(request.cookies.get(COOKIE_NAME))
+        session = await runtime.sessions.resolve(request.cookies.get(COOKIE_NAME))
     except NotAuthenticated:
         return None
+    return await remember_choice(request, session)
+
+
+async def remember_choice(request: Request, session: Session) -> Session:
+    """Keep a `?lang=` as the user's language (INTERFACE: "remembered for the user"), so
+    every browser they log in from opens in it; the session then carries the new choice."""
+    asked = asked_language(request)
+    if asked is None or asked == session.user.language:
+        return session
+    try:
+        user = await runtime_of(request).deps.users.set_language(session.user.username, asked)
+    except StoreUnavailable:
+        # This page still follows `?lang=`; the choice is kept the next time it is asked.
+        log.warning("cannot keep %s's language choice: database unavailable", session.user.username)
+        return session
+    return dataclasses.replace(session, user=user)
 
 
 AgentSession = Annotated[Session, Depends(require(UserRole.AGENT))]

@@ -160,6 +160,10 @@ class UserStore(Protocol):
         """Enable/disable; disabling ends the user's sessions. UserNotFound, LastAdmin."""
         ...
 
+    async def set_language(self, username: str, language: str | None) -> ConsoleUser:
+        """The pages' language the user chose (None: none); InvalidInput, UserNotFound."""
+        ...
+
     async def set_role(self, username: str, role: UserRole | str) -> ConsoleUser:
         """Another role; ends the user's sessions. UserNotFound, InvalidInput, LastAdmin."""
         ...

@@ -419,6 +419,7 @@ class ConsoleUser(_JsonRecord):
     # Raised by a password, role or enabled change and by "log out everywhere": tokens
     # carrying an older value are refused.
     session_epoch: int = 0
+    language: str | None = None  # the pages' language the person chose; None: not chosen
 
 
 __all__ = [

@@ -351,6 +351,8 @@ class ConsoleUserRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The language the person chose for their pages (zh-CN, en); NULL: not chosen.
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class AccessAuditRow(Base):

@@ -23,6 +23,7 @@ from routing.records import ConsoleUser, UserRole
 from storage.database import Database
 from storage.errors import store_errors
 from storage.models import ConsoleUserRow
+from translations import check_language
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def _to_user(row: ConsoleUserRow) -> ConsoleUser:
         interface=row.interface,
         active=row.active,
         session_epoch=row.session_epoch or 0,
+        language=row.language,
     )
 
 
@@ -211,6 +213,18 @@ class UserRepository:
             row.password_hash = encoded
             row.session_epoch = (row.session_epoch or 0) + 1
         log.info("console user %s: password changed", username)
+        return _to_user(row)
+
+    async def set_language(self, username: str, language: str | None) -> ConsoleUser:
+        """The pages' language `username` chose (None: no choice); sessions go on."""
+        chosen = None
+        if language is not None:
+            try:
+                chosen = check_language(language)
+            except ValueError as exc:
+                raise InvalidInput("language", str(exc)) from exc
+        async with self._changing(username) as (_session, row):
+            row.language = chosen
         return _to_user(row)
 
     async def end_sessions(self, username: str) -> ConsoleUser:

@@ -1,0 +1,91 @@
+"""A person's language is kept on their user, not in one browser: a `?lang=` on a page
+(or POST /api/me/language) stores it, and any browser they log in from then opens in it,
+whatever that browser's Accept-Language says (INTERFACE: "remembered for the user")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import console_test_harness as h
+import httpx
+import pytest
+
+HTML_LANG = re.compile(r'<html lang="([^"]+)"')
+
+
+def page_language(page: httpx.Response) -> str:
+    found = HTML_LANG.search(page.text)
+    assert found is not None, page.text[:200]
+    return found.group(1)
+
+
+@pytest.fixture
+async def second_browser(world: h.World) -> AsyncIterator[httpx.AsyncClient]:
+    """Another browser of the same person: no cookie of the first, asking for Chinese."""
+    transport = httpx.ASGITransport(app=world.app(), client=("127.0.0.1", 50001))
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://console.test",
+        headers={"Accept-Language": "zh-CN,zh;q=0.9"},
+    ) as c:
+        yield c
+
+
+async def log_in(client: httpx.AsyncClient, username: str) -> None:
+    answer = await client.post("/login", data={"username": username, "password": h.PASSWORD})
+    assert answer.status_code == 303, answer.text
+
+
+async def test_lang_on_a_page_follows_the_person_to_another_browser(
+    world: h.World, client: httpx.AsyncClient, second_browser: httpx.AsyncClient
+) -> None:
+    client.headers["Accept-Language"] = "zh-CN"
+    await log_in(client, "bob")
+    assert page_language(await client.get("/agent")) == "zh-CN"
+    assert (await world.users.get("bob")).language is None  # type: ignore[union-attr]
+
+    assert page_language(await client.get("/agent?lang=en")) == "en"
+    stored = await world.users.get("bob")
+    assert stored is not None and stored.language == "en"
+
+    # The other browser has no cookie of the first and asks for Chinese: the person's
+    # choice wins over its Accept-Language.
+    await log_in(second_browser, "bob")
+    assert "hotline_lang" not in second_browser.cookies
+    assert page_language(await second_browser.get("/agent")) == "en"
+    # Someone else in that browser gets what the browser asks for.
+    await second_browser.post("/logout")
+    await log_in(second_browser, "alice")
+    assert page_language(await second_browser.get("/agent")) == "zh-CN"
+
+    # The switch back to Chinese is stored too.
+    assert page_language(await client.get("/agent?lang=zh-CN")) == "zh-CN"
+    stored = await world.users.get("bob")
+    assert stored is not None and stored.language == "zh-CN"
+
+
+async def test_own_language_by_api(world: h.World, client: httpx.AsyncClient) -> None:
+    token = await h.token_for(client, "alice")
+    answer = await client.post("/api/me/language", json={"language": "en"}, headers=h.bearer(token))
+    assert answer.status_code == 200 and answer.json() == {"username": "alice", "language": "en"}
+    await log_in(client, "alice")
+    assert page_language(await client.get("/agent", headers={"Accept-Language": "zh"})) == "en"
+
+    bad = await client.post("/api/me/language", json={"language": "fr"}, headers=h.bearer(token))
+    assert bad.status_code == 422
+    cleared = await client.post(
+        "/api/me/language", json={"language": None}, headers=h.bearer(token)
+    )
+    assert cleared.json()["language"] is None
+    # No choice left: the browser's Accept-Language decides again.
+    assert page_language(await client.get("/agent", headers={"Accept-Language": "zh"})) == "zh-CN"
+    stored = await world.users.get("alice")
+    assert stored is not None and stored.language is None
+
+
+async def test_a_language_choice_does_not_end_the_sessions(client: httpx.AsyncClient) -> None:
+    token = await h.token_for(client, "alice")
+    await client.post("/api/me/language", json={"language": "en"}, headers=h.bearer(token))
+    still = await client.get("/api/emergency", headers=h.bearer(token))
+    assert still.status_code == 200
