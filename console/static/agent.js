@@ -291,9 +291,12 @@
       if ("Notification" in window && Notification.permission === "granted") {
         notice = new Notification(alert, { body: t("Caller %(caller)s · call %(call)s", { caller, call: msg.call_id }), tag: "hotline-ringing", requireInteraction: true });
         notice.addEventListener("show", () => { $("call-ringing").dataset.notified = "1"; });
+        // Clicking the notification brings the console forward with the ringing call
+        // under the keyboard focus, so the agent's next key acts on it.
         notice.addEventListener("click", () => {
           window.focus();
           $("call-card").scrollIntoView({ block: "start" });
+          $("call-ringing").focus();
           if (notice) notice.close();
         });
       }

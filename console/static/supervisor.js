@@ -24,6 +24,7 @@
     showEmergency(status);
     $("em-mode").textContent = status.active ? t("EMERGENCY") : t("normal");
     $("em-mode").dataset.active = String(status.active);
+    $("emergency").dataset.active = String(status.active);
     $("em-detail").textContent = status.since
       ? t("since %(since)s by %(by)s: %(reason)s [%(state)s]", { since: fmtTime(status.since), by: status.by || t("system"), reason: status.reason || "", state: MODE_STATE(status.state) })
       : `[${MODE_STATE(status.state)}]`;
@@ -161,27 +162,44 @@
   });
 
   // --- live calls and queues -----------------------------------------------------------
+  // The colour of a wait: the duty lead's eye goes to the red first (answered: no colour).
+  const waitBand = (seconds) => (seconds === null || seconds < 20 ? "wait-ok" : seconds < 60 ? "wait-warn" : "wait-late");
+  let onCall = 0;  // answered calls with an agent, counted by loadLive for the glance
   async function loadLive() {
     try {
       const data = await api("GET", "/api/calls?active=true&limit=200");
       const body = clear($("live-calls").tBodies[0]);
+      let waiting = 0;
+      let longest = null;
+      onCall = 0;
       for (const c of data.items) {
         // Coloured by how long the caller has waited (until answered): the duty lead's eye
         // goes to the red rows first.
         const since = c.queued_at || c.started_at;
         const waited = since ? ((c.answered_at ? new Date(c.answered_at).getTime() : Date.now()) - new Date(since).getTime()) / 1000 : null;
-        const band = c.answered_at || waited === null || waited < 20 ? "wait-ok" : waited < 60 ? "wait-warn" : "wait-late";
+        const band = waitBand(c.answered_at ? null : waited);
+        if (c.answered_at) { if (c.agent) onCall += 1; } else if (since) {
+          waiting += 1;
+          longest = Math.max(longest ?? 0, waited);
+        }
         body.append(el("tr", { class: band, dataset: { call: c.call_id, wait: band } },
-          [c.call_id, `${c.caller_number} ${c.caller_name || ""}`, c.site_code || "—", c.level ?? "—", c.queue || "—",
-           c.agent || "—", fmtTime(c.started_at), fmtDuration(waited), fmtTime(c.answered_at), c.ticket_number || "—", c.paper_number || "—"]
+          [fmtDuration(waited), `${c.caller_number} ${c.caller_name || ""}`, c.site_code || "—", c.level ?? "—", c.queue || "—",
+           c.agent || "—", fmtTime(c.started_at), fmtTime(c.answered_at), c.ticket_number || "—", c.paper_number || "—", c.call_id]
             .map((v) => el("td", { text: v }))));
       }
+      $("glance-waiting").textContent = String(waiting);
+      $("tile-waiting").dataset.wait = waiting ? waitBand(longest) : "wait-ok";
+      $("glance-longest").textContent = longest === null ? "—" : fmtDuration(longest);
+      $("tile-longest").dataset.wait = waitBand(longest);
     } catch (err) {
       flash($("queue-msg"), err.message, false);
     }
     try {
       const open = await api("GET", "/api/consoles");
       const body = clear($("console-list").tBodies[0]);
+      const agents = open.items.filter((c) => c.role === "agent");
+      const count = (state) => agents.filter((c) => c.agent_state === state).length;
+      $("glance-agents").textContent = `${count("ready")} / ${count("paused")} / ${onCall}`;
       for (const c of open.items) {
         body.append(el("tr", { dataset: { user: c.username } },
           [c.username, ROLE_NAME(c.role), AGENT_STATE(c.agent_state), c.connections, fmtTime(c.last_seen)].map((v) => el("td", { text: v }))));
@@ -255,6 +273,7 @@
       const total = data.items.length;
       const open = data.items.filter((i) => !i.accounted_for).length;
       flash($("bf-msg"), t("%(done)d of %(total)d accounted for", { done: total - open, total }), open === 0);
+      $("glance-backfill").textContent = total ? t("%(done)d of %(total)d", { done: total - open, total }) : "—";
       $("bf-progress").max = Math.max(total, 1);
       $("bf-progress").value = total - open;
     } catch (err) {
