@@ -135,7 +135,7 @@ async def test_service_escalates_and_serves_the_report(
                 board["answered_in_target"],
             ) == (2, 1, 1)
             r = await client.get("/reports/monthly/2026-11/")
-            assert r.status_code == 200 and "monthly operations report 2026-11" in r.text
+            assert r.status_code == 200 and "月度运营报告 2026-11" in r.text
             png = await client.get("/reports/monthly/2026-11/calls_per_day.png")
             assert png.content[:4] == b"\x89PNG"
             csv = await client.get("/reports/monthly/2026-11/escalations.csv")
