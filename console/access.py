@@ -48,7 +48,6 @@ def user_json(user: ConsoleUser) -> dict[str, Any]:
         "role": user.role.value,
         "interface": user.interface,
         "enabled": user.active,
-        "language": user.language,
     }
 
 

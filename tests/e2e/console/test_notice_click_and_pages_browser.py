@@ -1,0 +1,146 @@
+"""Clicking the ringing call's desktop notification brings the console forward with the
+ringing call under the keyboard focus; the pages not shot elsewhere (the refusal page,
+the printable paper pads and the monthly report) as screenshots in both languages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import console_test_harness as h
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from fallback.paper import render_pads
+from storage.reports import ReportRepository
+from supervision.report import render_monthly
+
+from .test_languages_browser import (
+    alerting_browser,  # noqa: F401 (a fixture)
+    entry_url,
+    log_in_by_keyboard,
+    new_page,
+    wait_subscribed,
+)
+
+pytestmark = pytest.mark.browser
+
+# Every Notification the page creates is kept where the test can reach it, and calls of
+# window.focus() are counted (a headless window cannot show being brought forward).
+CAPTURE_NOTICES = """
+(() => {
+  const Real = window.Notification;
+  window.__notices = [];
+  window.__focusCalls = 0;
+  class Captured extends Real {
+    constructor(title, options) { super(title, options); window.__notices.push(this); }
+  }
+  Object.defineProperty(Captured, "permission", { get: () => Real.permission });
+  Captured.requestPermission = (...args) => Real.requestPermission(...args);
+  window.Notification = Captured;
+  const focus = window.focus.bind(window);
+  window.focus = () => { window.__focusCalls += 1; focus(); };
+})();
+"""
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+async def test_clicking_the_notification_focuses_the_ringing_call(
+    language: str,
+    world: h.World,
+    live: h.LiveServer,
+    alerting_browser: Browser,  # noqa: F811
+    artifacts: Path,
+    watch_errors: Callable[[Page], list[str]],
+) -> None:
+    page = await new_page(alerting_browser, live, language)
+    await page.add_init_script(CAPTURE_NOTICES)
+    errors = watch_errors(page)
+    await page.goto(entry_url(live, "/login", language))
+    await log_in_by_keyboard(page, "alice")
+    await expect(page).to_have_url(f"{live.url}/agent")
+    await wait_subscribed(world, "user:alice")
+    await expect(page.locator("#notify-state")).to_have_attribute("data-permission", "granted")
+
+    await world.bus.publish(
+        "user:alice",
+        {
+            "type": "ringing",
+            "call_id": "1700000950.1",
+            "caller_number": "01012345678",
+            "site_code": "4401001",
+            "queue": "hotline-main",
+        },
+    )
+    await expect(page.locator("#call-ringing")).to_be_visible()
+    await expect(page.locator("#call-ringing")).to_have_attribute("data-notified", "1")
+    assert await page.evaluate("window.__notices.length") == 1
+    assert "4401001" in await page.evaluate("window.__notices[0].title")
+    # The agent was elsewhere: the focus is not on the call before the click.
+    await page.focus("#btn-ready")
+    before = await page.evaluate("window.__focusCalls")
+
+    await page.evaluate("window.__notices[0].dispatchEvent(new Event('click'))")
+
+    await expect(page.locator("#call-ringing")).to_be_focused()
+    assert await page.evaluate("window.__focusCalls") == before + 1
+    await page.screenshot(path=str(artifacts / f"agent-notice-clicked-{language}.png"))
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("language", "refusal"),
+    [("zh-CN", "此页面需要值班负责人角色。"), ("en", "This page needs the supervisor role.")],
+)
+async def test_the_refusal_page_in_both_languages(
+    language: str, refusal: str, live: h.LiveServer, browser: Browser, artifacts: Path
+) -> None:
+    page = await new_page(browser, live, language)
+    await page.goto(entry_url(live, "/login", language))
+    await log_in_by_keyboard(page, "alice")
+    await expect(page).to_have_url(f"{live.url}/agent")
+    response = await page.goto(f"{live.url}/supervisor")
+    assert response is not None and response.status == 403
+    await expect(page.locator("html")).to_have_attribute("lang", language)
+    await expect(page.locator("main")).to_contain_text(refusal)
+    await page.screenshot(path=str(artifacts / f"forbidden-{language}.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("zh-CN", ["应急工单", "来电号码", "月度运营报告", "每日来电"]),
+        ("en", ["emergency ticket", "Caller number", "monthly operations report", "Calls per day"]),
+    ],
+)
+async def test_paper_pads_and_monthly_report_in_both_languages(
+    language: str,
+    words: list[str],
+    world: h.World,
+    browser: Browser,
+    artifacts: Path,
+    tmp_path: Path,
+) -> None:
+    pads = render_pads(2, 1, tmp_path / "pads.html", language=language)
+    report = await render_monthly(
+        ReportRepository(world.db),
+        "2026-11",
+        tmp_path / "reports",
+        now=datetime(2026, 12, 5, tzinfo=UTC),
+        language=language,
+    )
+    page = await browser.new_page(viewport={"width": 1000, "height": 1200})
+    await page.goto(pads.as_uri())
+    await expect(page.locator("html")).to_have_attribute("lang", language)
+    await expect(page.locator("body")).to_contain_text(words[0])
+    await expect(page.locator("body")).to_contain_text(words[1])
+    await page.screenshot(path=str(artifacts / f"paper-pads-{language}.png"), full_page=True)
+    await page.goto(report.as_uri())
+    await expect(page.locator("html")).to_have_attribute("lang", language)
+    await expect(page.locator("h1")).to_contain_text(words[2])
+    await expect(page.locator("figcaption").first).to_have_text(words[3])
+    # Every plot loaded (a broken image has no natural width).
+    widths = await page.eval_on_selector_all("img", "(imgs) => imgs.map((i) => i.naturalWidth)")
+    assert widths and all(w > 300 for w in widths), widths
+    await page.screenshot(path=str(artifacts / f"monthly-report-{language}.png"), full_page=True)
