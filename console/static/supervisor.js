@@ -165,6 +165,12 @@
   // The colour of a wait: the duty lead's eye goes to the red first (answered: no colour).
   const waitBand = (seconds) => (seconds === null || seconds < 20 ? "wait-ok" : seconds < 60 ? "wait-warn" : "wait-late");
   let onCall = 0;  // answered calls with an agent, counted by loadLive for the glance
+  function showWaiting(count, longest) {
+    $("glance-waiting").textContent = String(count);
+    $("tile-waiting").dataset.wait = count ? waitBand(longest) : "wait-ok";
+    $("glance-longest").textContent = longest === null ? "—" : fmtDuration(longest);
+    $("tile-longest").dataset.wait = waitBand(longest);
+  }
   async function loadLive() {
     try {
       const data = await api("GET", "/api/calls?active=true&limit=200");
@@ -187,10 +193,7 @@
            c.agent || "—", fmtTime(c.started_at), fmtTime(c.answered_at), c.ticket_number || "—", c.paper_number || "—", c.call_id]
             .map((v) => el("td", { text: v }))));
       }
-      $("glance-waiting").textContent = String(waiting);
-      $("tile-waiting").dataset.wait = waiting ? waitBand(longest) : "wait-ok";
-      $("glance-longest").textContent = longest === null ? "—" : fmtDuration(longest);
-      $("tile-longest").dataset.wait = waitBand(longest);
+      showWaiting(waiting, longest);
     } catch (err) {
       flash($("queue-msg"), err.message, false);
     }
@@ -214,6 +217,8 @@
         members.append(el("tr", {}, [m.queue, m.name, m.interface, YES_NO(m.paused), YES_NO(m.in_call)].map((v) => el("td", { text: v }))));
       }
       const entries = clear($("queue-entries").tBodies[0]);
+      // The PBX's own queue is the truth about who is waiting (the call records lag).
+      showWaiting(q.entries.length, q.entries.length ? Math.max(...q.entries.map((e) => e.wait_seconds)) : null);
       for (const e of q.entries) {
         entries.append(el("tr", {}, [e.queue, e.position, `${e.caller_number} ${e.caller_name || ""}`, fmtDuration(e.wait_seconds), e.priority].map((v) => el("td", { text: v }))));
       }

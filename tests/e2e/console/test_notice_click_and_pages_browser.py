@@ -1,9 +1,11 @@
 """Clicking the ringing call's desktop notification brings the console forward with the
-ringing call under the keyboard focus; the pages not shot elsewhere (the refusal page,
-the printable paper pads and the monthly report) as screenshots in both languages."""
+ringing call under the keyboard focus; the supervisor page shows a duty lead the floor at
+a glance; the pages not shot elsewhere (the refusal page, the printable paper pads and the
+monthly report) as screenshots in both languages."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,12 +14,14 @@ import console_test_harness as h
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from calls.control import QueueEntry
 from fallback.paper import render_pads
 from storage.reports import ReportRepository
 from supervision.report import render_monthly
 
 from .test_languages_browser import (
     alerting_browser,  # noqa: F401 (a fixture)
+    axe_violations,
     entry_url,
     log_in_by_keyboard,
     new_page,
@@ -144,3 +148,45 @@ async def test_paper_pads_and_monthly_report_in_both_languages(
     widths = await page.eval_on_selector_all("img", "(imgs) => imgs.map((i) => i.naturalWidth)")
     assert widths and all(w > 300 for w in widths), widths
     await page.screenshot(path=str(artifacts / f"monthly-report-{language}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+async def test_duty_lead_sees_the_floor_at_a_glance(
+    language: str,
+    world: h.World,
+    live: h.LiveServer,
+    browser: Browser,
+    artifacts: Path,
+    watch_errors: Callable[[Page], list[str]],
+) -> None:
+    world.pbx.waiting = tuple(
+        QueueEntry(
+            "hotline-main", i + 1, f"PJSIP/trunk-{i}", f"{i}.1", f"{i}.1", number, "", wait, 10
+        )
+        for i, (number, wait) in enumerate([("13800138000", 75), ("13900139000", 30)])
+    )
+    page = await new_page(browser, live, language)
+    errors = watch_errors(page)
+    await page.goto(entry_url(live, "/login", language))
+    await log_in_by_keyboard(page, "sue")
+    await expect(page).to_have_url(f"{live.url}/supervisor")
+    # Two callers in the PBX's queue, the longer one past a minute: the tile turns red.
+    await expect(page.locator("#glance-waiting")).to_have_text("2")
+    await expect(page.locator("#glance-longest")).to_have_text("01:15")
+    await expect(page.locator("#tile-longest")).to_have_attribute("data-wait", "wait-late")
+    await expect(page.locator("#tile-waiting")).to_have_attribute("data-wait", "wait-late")
+    await expect(page.locator("#glance-agents")).to_have_text(re.compile(r"^\d+ / \d+ / \d+$"))
+    # The switch and the glance share the first row; the live calls come right after.
+    mode = await page.locator("#emergency").bounding_box()
+    glance = await page.locator("#glance").bounding_box()
+    calls = await page.locator("#live").bounding_box()
+    assert mode and glance and calls
+    assert abs(mode["y"] - glance["y"]) < 2 and glance["x"] > mode["x"]
+    assert calls["y"] > mode["y"] and calls["width"] > mode["width"] * 1.5
+    assert await axe_violations(page) == []
+    await page.screenshot(path=str(artifacts / f"supervisor-glance-{language}.png"), full_page=True)
+
+    world.pbx.waiting = ()
+    await expect(page.locator("#glance-waiting")).to_have_text("0", timeout=15_000)
+    await expect(page.locator("#tile-waiting")).to_have_attribute("data-wait", "wait-ok")
+    assert errors == []

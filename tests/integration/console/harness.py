@@ -54,6 +54,7 @@ class RecordingPbx:
         self.actions: list[tuple[Any, ...]] = []
         self.fail: AmiError | None = None
         self.members: dict[str, QueueMemberState] = {}
+        self.waiting: tuple[QueueEntry, ...] | None = None  # None: one caller, 12 s
 
     def _maybe_fail(self) -> None:
         if self.fail is not None:
@@ -105,7 +106,8 @@ class RecordingPbx:
             12,
             10,
         )
-        return QueueSnapshot(tuple(self.members.values()), (entry,))
+        waiting = (entry,) if self.waiting is None else self.waiting
+        return QueueSnapshot(tuple(self.members.values()), waiting)
 
     async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None:
         raise AmiActionError("Redirect", "not used by the console")
