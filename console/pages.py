@@ -20,11 +20,11 @@ from console.api import delete_session_cookie, end_session, log_in, set_session_
 from console.errors import TooManyAttempts
 from console.i18n import RequestLanguage, language_of, remember_language
 from console.messages import N_
-from console.runtime import optional_page_session, runtime_of, same_origin
+from console.runtime import keep_language, optional_page_session, runtime_of, same_origin
 from console.sessions import Session
 from routing.domain.audit import AuditAction
-from routing.records import UserRole
-from translations import catalogue_for_scripts
+from routing.records import ConsoleUser, UserRole
+from translations import LANGUAGES, catalogue_for_scripts
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.add_extension("jinja2.ext.i18n")
@@ -44,13 +44,15 @@ def render(
     """The template `name` in the request's language; an explicit `?lang=` is kept."""
     deps = runtime_of(request).deps
     user = context.get("user")
-    language = page_language(request, user.language if user is not None else None)
+    language = page_language(request, user)
     response = TEMPLATES.TemplateResponse(
         request,
         name,
         {
             **context,
             "lang": language.language,
+            # The log-in form hands a language chosen in this browser to the log-in.
+            "lang_choice": language.language if language.chosen or language.remembered else "",
             "timezone": deps.timezone,
             "catalogue": catalogue_for_scripts(language.language),
             "_": language.gettext,
@@ -64,9 +66,14 @@ def render(
     return response
 
 
-def page_language(request: Request, preferred: str | None = None) -> RequestLanguage:
-    """The page's language; `preferred` is the logged-in person's own choice."""
-    return language_of(request, runtime_of(request).deps.locale, preferred=preferred)
+def page_language(request: Request, user: ConsoleUser | None = None) -> RequestLanguage:
+    """The page's language: for a signed-in `user` their own choice counts first."""
+    return language_of(
+        request,
+        runtime_of(request).deps.locale,
+        signed_in=user is not None,
+        preferred=user.language if user is not None else None,
+    )
 
 
 def _home_for(session: Session) -> str:
@@ -98,6 +105,7 @@ async def login_submit(
     request: Request,
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
+    lang: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     _ = page_language(request).gettext
     if not same_origin(request):
@@ -124,6 +132,10 @@ async def login_submit(
             {"error": _("Wrong user name or password."), "username": username},
             status_code=401,
         )
+    if lang in LANGUAGES and session.user.language is None:
+        # The language the person chose on the log-in page becomes theirs; a choice they
+        # already made stands (a `?lang=` on any page changes it).
+        await keep_language(request, session, lang)
     response = RedirectResponse(_home_for(session), status_code=303)
     set_session_cookie(request, response, session)
     return response

@@ -113,12 +113,17 @@ async def remember_choice(request: Request, session: Session) -> Session:
     asked = asked_language(request)
     if asked is None or asked == session.user.language:
         return session
+    return await keep_language(request, session, asked)
+
+
+async def keep_language(request: Request, session: Session, language: str) -> Session:
+    """Store `language` as the user's choice; the session returned carries it (even when
+    the database cannot keep it now: this page follows it anyway)."""
     try:
-        user = await runtime_of(request).deps.users.set_language(session.user.username, asked)
+        user = await runtime_of(request).deps.users.set_language(session.user.username, language)
     except StoreUnavailable:
-        # This page still follows `?lang=`; the choice is kept the next time it is asked.
         log.warning("cannot keep %s's language choice: database unavailable", session.user.username)
-        return session
+        user = dataclasses.replace(session.user, language=language)
     return dataclasses.replace(session, user=user)
 
 

@@ -89,3 +89,44 @@ async def test_a_language_choice_does_not_end_the_sessions(client: httpx.AsyncCl
     await client.post("/api/me/language", json={"language": "en"}, headers=h.bearer(token))
     still = await client.get("/api/emergency", headers=h.bearer(token))
     assert still.status_code == 200
+
+
+async def test_the_log_in_page_choice_becomes_the_persons_own(
+    world: h.World, client: httpx.AsyncClient
+) -> None:
+    client.headers["Accept-Language"] = "zh-CN"
+    form = await client.get("/login?lang=en")
+    assert page_language(form) == "en" and 'name="lang" value="en"' in form.text
+    # The form hands the choice to the log-in: alice had none, now English is hers.
+    answer = await client.post(
+        "/login", data={"username": "alice", "password": h.PASSWORD, "lang": "en"}
+    )
+    assert answer.status_code == 303
+    stored = await world.users.get("alice")
+    assert stored is not None and stored.language == "en"
+    assert page_language(await client.get("/agent")) == "en"
+    await client.post("/logout")
+
+    # A person who already chose keeps their choice, though the browser still shows the
+    # log-in page in English (its cookie) and the form hands that on.
+    await world.users.set_language("bob", "zh-CN")
+    form = await client.get("/login")
+    assert page_language(form) == "en" and 'name="lang" value="en"' in form.text
+    answer = await client.post(
+        "/login", data={"username": "bob", "password": h.PASSWORD, "lang": "en"}
+    )
+    assert answer.status_code == 303
+    assert page_language(await client.get("/agent")) == "zh-CN"
+    stored = await world.users.get("bob")
+    assert stored is not None and stored.language == "zh-CN"
+
+
+async def test_the_browser_cookie_does_not_decide_a_signed_in_page(
+    client: httpx.AsyncClient,
+) -> None:
+    client.headers["Accept-Language"] = "zh-CN"
+    await log_in(client, "alice")  # no language field, no choice of her own
+    client.cookies.set("hotline_lang", "en", domain="console.test")
+    assert page_language(await client.get("/agent")) == "zh-CN"
+    await client.post("/logout")
+    assert page_language(await client.get("/login")) == "en"  # before log-in it does
