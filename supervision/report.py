@@ -14,84 +14,29 @@ import csv
 import html
 import logging
 import warnings
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
 from calls.clock import utc_now
-from routing.domain.levels import FaultLevel
 from routing.records import SATISFACTION_LABELS
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.monthly import EmergencyPeriod, Month, MonthlyFigures, summarise
 from supervision.ports import MonthlyFacts
 from supervision.records import MonthFacts
-from translations import DEFAULT_LANGUAGE, format_local, translator
+from supervision.report_plots import (
+    N_,
+    PLOTS,
+    Progress,
+    ReportWords,
+    draw_plots,
+)
+from translations import DEFAULT_LANGUAGE, format_local
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
-
-Translate = Callable[[str], str]
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogue; the report translates it as it writes."""
-    return message
-
-
-PLOTS = (
-    ("calls_per_day", N_("Calls per day")),
-    ("answered_abandoned", N_("Answered vs abandoned")),
-    ("service_level", N_("Service level")),
-    ("tickets_by_level", N_("Tickets by fault level")),
-    ("tickets_by_tier", N_("Tickets by site tier")),
-    ("sla_compliance", N_("SLA compliance (first response)")),
-    ("escalations", N_("Escalations")),
-    ("top_sites", N_("Top sites")),
-    ("top_causes", N_("Top causes")),
-    ("satisfaction", N_("Satisfaction")),
-    ("emergency", N_("Emergency periods and backfill")),
-)
-# The fonts the plots ask for, Chinese first so CJK labels never fall back to boxes.
-PLOT_FONTS = ["Noto Sans CJK SC", "DejaVu Sans", "Noto Serif CJK SC"]
-
-
-LEVEL_WORDS = {
-    FaultLevel.P1: N_("critical"),
-    FaultLevel.P2: N_("major"),
-    FaultLevel.P3: N_("minor"),
-    FaultLevel.P4: N_("consultation"),
-}
-TIER_WORDS = {
-    "province": N_("province"),
-    "city": N_("city"),
-    "county": N_("county"),
-    "township": N_("township"),
-    "unknown": N_("unknown"),
-}
-KIND_WORDS = {
-    "escalation": N_("escalation"),
-    "progress_report": N_("progress report"),
-    "breach": N_("SLA breach"),
-    "unacknowledged": N_("unacknowledged"),
-}
-# Words the aggregation writes for missing values ("n/a" score, "(not recorded)" cause).
-MISSING_WORDS = {"n/a": N_("n/a"), "(not recorded)": N_("(not recorded)")}
-
-
-@dataclass(frozen=True, slots=True)
-class _Words:
-    """The language and local time the report is written in."""
-
-    language: str
-    zone: tzinfo
-    service_level_target: timedelta
-
-    @property
-    def gettext(self) -> Translate:
-        return translator(self.language).gettext
+__all__ = ["PLOTS", "EmergencyHistory", "render_monthly"]
 
 
 class EmergencyHistory(Protocol):
@@ -143,7 +88,7 @@ async def render_monthly(
         target,
         figures,
         facts,
-        _Words(language, zone, service_level_target),
+        ReportWords(language, zone, service_level_target),
         threaded_progress,
     )
     step("done", 1.0)
@@ -306,178 +251,11 @@ def _write_tables(target: Path, f: MonthlyFigures, facts: MonthFacts) -> list[st
     return [name for name, _, _ in files]
 
 
-def _plots(target: Path, f: MonthlyFigures, words: _Words, progress: Progress) -> None:
-    _ = words.gettext
-    zone, sl_target = words.zone, words.service_level_target
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    matplotlib.rcParams["font.family"] = PLOT_FONTS
-    days = [d.day.day for d in f.days]
-    level_names = [f"P{lv} {_(LEVEL_WORDS[FaultLevel(lv)])}" for lv in range(1, 5)]
-
-    def save(fig: Figure, name: str, index: int) -> None:
-        fig.tight_layout()
-        fig.savefig(target / f"{name}.png", dpi=100)
-        progress(f"plot {name}", 0.1 + 0.8 * (index + 1) / len(PLOTS))
-
-    def new(title: str, size: tuple[float, float] = (9, 4)) -> tuple[Figure, Any]:
-        fig = Figure(figsize=size)
-        ax = fig.add_subplot()
-        ax.set_title(title)
-        return fig, ax
-
-    fig, ax = new(_("Calls per day, %(month)s") % {"month": f.month})
-    ans = [d.answered for d in f.days]
-    abd = [d.abandoned for d in f.days]
-    oth = [d.other for d in f.days]
-    ax.bar(days, ans, label=_("answered"), color="#2e7d32")
-    ax.bar(days, abd, bottom=ans, label=_("abandoned"), color="#c62828")
-    ax.bar(
-        days,
-        oth,
-        bottom=[a + b for a, b in zip(ans, abd, strict=True)],
-        label=_("IVR hang-up / other"),
-        color="#9e9e9e",
-    )
-    ax.set_xlabel(_("day of month"))
-    ax.set_ylabel(_("calls"))
-    ax.legend()
-    save(fig, "calls_per_day", 0)
-
-    fig, ax = new(_("Answered vs abandoned"))
-    ax.plot(days, ans, marker="o", label=_("answered"), color="#2e7d32")
-    ax.plot(days, abd, marker="o", label=_("abandoned"), color="#c62828")
-    totals = f.totals
-    ax.set_xlabel(
-        _("day of month (total answered %(answered)d, abandoned %(abandoned)d)")
-        % {"answered": totals["answered"], "abandoned": totals["abandoned"]}
-    )
-    ax.legend()
-    save(fig, "answered_abandoned", 1)
-
-    fig, ax = new(
-        _("Service level (answered within %(seconds)d s)")
-        % {"seconds": int(sl_target.total_seconds())}
-    )
-    sl = [d.service_level * 100 if d.service_level is not None else float("nan") for d in f.days]
-    ax.plot(days, sl, marker="o", color="#1565c0", label=_("service level"))
-    ax.axhline(
-        80, color="#ef6c00", linestyle="--", label=_("%(percent)d %% objective") % {"percent": 80}
-    )
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("%")
-    ax.legend()
-    save(fig, "service_level", 2)
-
-    fig, ax = new(_("Tickets by fault level"), (7, 4))
-    ax.bar(
-        level_names,
-        [f.tickets_by_level.get(lv, 0) for lv in range(1, 5)],
-        color=["#c62828", "#ef6c00", "#f9a825", "#1565c0"],
-    )
-    save(fig, "tickets_by_level", 3)
-
-    fig, ax = new(_("Tickets by site tier"), (7, 4))
-    tiers = list(f.tickets_by_tier) or [_("none")]
-    ax.bar(
-        [_(TIER_WORDS.get(x, x)) for x in tiers],
-        [f.tickets_by_tier.get(x, 0) for x in tiers],
-        color="#6a1b9a",
-    )
-    save(fig, "tickets_by_tier", 4)
-
-    fig, ax = new(_("First-response SLA compliance"), (7, 4))
-    met = [c.met for c in f.compliance]
-    br = [c.breached for c in f.compliance]
-    pe = [c.pending for c in f.compliance]
-    names = [f"P{c.level}" for c in f.compliance]
-    ax.bar(names, met, label=_("met"), color="#2e7d32")
-    ax.bar(names, br, bottom=met, label=_("breached"), color="#c62828")
-    ax.bar(
-        names,
-        pe,
-        bottom=[a + b for a, b in zip(met, br, strict=True)],
-        label=_("pending"),
-        color="#9e9e9e",
-    )
-    for i, c in enumerate(f.compliance):
-        if c.rate is not None:
-            ax.annotate(f"{c.rate:.0%}", (i, c.tickets), ha="center", va="bottom")
-    ax.legend()
-    save(fig, "sla_compliance", 5)
-
-    fig, ax = new(_("Escalation steps and notices"), (8, 4))
-    kinds = sorted({k for _, k in f.escalations}) or ["escalation"]
-    width = 0.8 / len(kinds)
-    for i, kind in enumerate(kinds):
-        ax.bar(
-            [lv + i * width for lv in range(1, 5)],
-            [f.escalations.get((lv, kind), 0) for lv in range(1, 5)],
-            width,
-            label=_(KIND_WORDS.get(kind, kind)),
-        )
-    ax.set_xticks([lv + 0.4 - width / 2 for lv in range(1, 5)], [f"P{lv}" for lv in range(1, 5)])
-    ax.legend()
-    save(fig, "escalations", 6)
-
-    fig, ax = new(_("Top sites by tickets"), (8, 4.5))
-    labels = [f"{code} {name}".strip() for code, name, _n in reversed(f.top_sites)]
-    ax.barh(
-        labels or [_("none")], [n for _c, _s, n in reversed(f.top_sites)] or [0], color="#00695c"
-    )
-    save(fig, "top_sites", 7)
-
-    fig, ax = new(_("Top causes"), (8, 4.5))
-    ax.barh(
-        [_(MISSING_WORDS[c]) if c in MISSING_WORDS else c for c, _n in reversed(f.top_causes)]
-        or [_("none")],
-        [n for _c, n in reversed(f.top_causes)] or [0],
-        color="#4e342e",
-    )
-    save(fig, "top_causes", 8)
-
-    fig, ax = new(_("Satisfaction (1 very satisfied … 5 very dissatisfied)"), (7, 4))
-    ax.bar(
-        [_(MISSING_WORDS.get(score, score)) for score in f.satisfaction],
-        list(f.satisfaction.values()),
-        color=["#2e7d32", "#7cb342", "#fdd835", "#fb8c00", "#c62828", "#9e9e9e"],
-    )
-    save(fig, "satisfaction", 9)
-
-    fig = Figure(figsize=(9, 4.5))
-    ax1, ax2 = fig.subplots(2, 1, height_ratios=[1, 1.2])
-    start, end = f.month.bounds(zone)
-    span_days = (end - start).total_seconds() / 86400
-    ax1.set_title(_("Emergency-mode periods"))
-    ax1.set_xlim(0, span_days)
-    ax1.set_yticks([])
-    for p in f.emergency:
-        a = (p.started_at - start).total_seconds() / 86400
-        b = ((p.ended_at or end) - start).total_seconds() / 86400
-        ax1.broken_barh([(a, max(b - a, 0.05))], (0, 1), color="#c62828")
-    if not f.emergency:
-        ax1.text(span_days / 2, 0.5, _("no emergency period"), ha="center", va="center")
-    ax1.set_xlabel(_("day of month"))
-    ax2.set_title(_("Emergency calls: backfill status"))
-    done = sum(1 for b in f.backfill if b[3])
-    ax2.barh(
-        [_("backfilled"), _("pending")],
-        [done, len(f.backfill) - done],
-        color=["#2e7d32", "#c62828"],
-    )
-    fig.tight_layout()
-    fig.savefig(target / "emergency.png", dpi=100)
-    progress("plot emergency", 0.9)
-
-
 def _write_all(
     target: Path,
     f: MonthlyFigures,
     facts: MonthFacts,
-    words: _Words,
+    words: ReportWords,
     progress: Progress,
 ) -> Path:
     target.mkdir(parents=True, exist_ok=True)
@@ -486,13 +264,13 @@ def _write_all(
     with warnings.catch_warnings():
         # A glyph missing from every installed font must not abort the report.
         warnings.filterwarnings("ignore", message="Glyph .* missing", category=UserWarning)
-        _plots(target, f, words, progress)
+        draw_plots(target, f, words, progress)
     index = target / "index.html"
     index.write_text(_html(f, csv_files, words), encoding="utf-8")
     return index
 
 
-def _html(f: MonthlyFigures, csv_files: Sequence[str], words: _Words) -> str:
+def _html(f: MonthlyFigures, csv_files: Sequence[str], words: ReportWords) -> str:
     _ = words.gettext
     e = html.escape
     totals = f.totals

@@ -322,7 +322,7 @@ async def test_the_report_speaks_chinese_with_a_cjk_font(
 ) -> None:
     from matplotlib import font_manager
 
-    from supervision.report import PLOT_FONTS
+    from supervision.report_plots import PLOT_FONTS
     from translations import translator
 
     await generate(database, seed=3)
