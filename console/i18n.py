@@ -54,7 +54,10 @@ def language_of(
     signed_in: bool = False,
     preferred: str | None = None,
 ) -> RequestLanguage:
-    """The answer's language; `preferred` is the signed-in person's stored choice."""
+    """The answer's language; `preferred` is the signed-in person's stored choice (for an
+    API request whose session was resolved, `note_person` left it on the request)."""
+    if not signed_in and hasattr(conn.state, "person_language"):
+        signed_in, preferred = True, conn.state.person_language
     chosen = asked_language(conn)
     cookie = None if signed_in else conn.cookies.get(LANGUAGE_COOKIE)
     if preferred is not None and (found := _supported(preferred)) is not None:
@@ -67,6 +70,12 @@ def language_of(
     )
     from_cookie = chosen is None and cookie is not None and language == _supported(cookie)
     return RequestLanguage(language, chosen is not None, translator(language), from_cookie)
+
+
+def note_person(conn: HTTPConnection, language: str | None) -> None:
+    """Record the signed-in person's language choice on the request, so its answers (API
+    errors included) follow the person before the browser's Accept-Language."""
+    conn.state.person_language = language
 
 
 def _supported(tag: str) -> str | None:

@@ -16,7 +16,7 @@ from console.audit import AuditLog
 from console.deps import ConsoleDeps
 from console.domain.session import SCOPE_WALLBOARD
 from console.errors import NotAuthenticated, NotPermitted
-from console.i18n import asked_language
+from console.i18n import asked_language, note_person
 from console.sessions import COOKIE_NAME, Session, SessionManager
 from routing.errors import StoreUnavailable
 from routing.records import UserRole
@@ -67,7 +67,9 @@ async def api_session(request: Request) -> Session:
         if token and request.method not in SAFE_METHODS:
             if request.headers.get(CONSOLE_HEADER) != "1" or not same_origin(request):
                 raise NotPermitted("console page", "a cross-site request")
-    return await runtime.sessions.resolve(token)
+    session = await runtime.sessions.resolve(token)
+    note_person(request, session.user.language)
+    return session
 
 
 def require(role: UserRole) -> Callable[[Session], Awaitable[Session]]:

@@ -130,3 +130,16 @@ async def test_the_browser_cookie_does_not_decide_a_signed_in_page(
     assert page_language(await client.get("/agent")) == "zh-CN"
     await client.post("/logout")
     assert page_language(await client.get("/login")) == "en"  # before log-in it does
+
+
+async def test_api_errors_follow_the_persons_choice(client: httpx.AsyncClient) -> None:
+    alice = await h.token_for(client, "alice")
+    bob = await h.token_for(client, "bob")
+    await client.post("/api/me/language", json={"language": "en"}, headers=h.bearer(alice))
+    chinese = {"Accept-Language": "zh-CN"}
+    for token, expected in [(alice, "No such ticket."), (bob, "没有这个工单。")]:
+        missing = await client.get("/api/tickets/HL-NOPE", headers={**h.bearer(token), **chinese})
+        assert missing.status_code == 404 and missing.json()["detail"] == expected
+    invalid = await client.post("/api/agent/state", json={}, headers={**h.bearer(alice), **chinese})
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"][0]["msg"].startswith("Required."), invalid.text
