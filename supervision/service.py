@@ -182,7 +182,8 @@ class SupervisionService:
             clock=self.clock,
             reports=self.reports,
             report_dir=self.config.report_dir,
-            report_language=self.language,
+            language=self.language,
+            zone=self.config.calendar.zone,
         )
         if require_supervisor is not None:
             deps.require_supervisor = require_supervisor

@@ -24,6 +24,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,13 @@ from starlette.websockets import WebSocketState
 
 from bus import MessageBus
 from calls.clock import Clock, utc_now
+from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.errors import UnknownAckCode
 from supervision.domain.monthly import Month
 from supervision.ports import MonthlyFacts, SupervisionStore
 from supervision.records import StoredNotice
 from supervision.wallboard import TOPIC, WallboardPublisher
-from translations import DEFAULT_LANGUAGE
+from translations import DEFAULT_LANGUAGE, format_local, translator
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,10 @@ class SupervisionWebDeps:
     # Monthly reports served from the console (both needed).
     reports: MonthlyFacts | None = None
     report_dir: Path | None = None
-    # The report's language: the hotline's (HOTLINE_LOCALE), one cached copy per month.
-    report_language: str = DEFAULT_LANGUAGE
+    # The hotline's language (HOTLINE_LOCALE) and local time: the acknowledgement pages
+    # speak it like the notices that link to them, and the report (one copy per month).
+    language: str = DEFAULT_LANGUAGE
+    zone: tzinfo = CHINA_STANDARD_TIME
 
 
 # Error answers for the OpenAPI schema (`{"detail": ...}`; 422 is FastAPI's own).
@@ -114,9 +118,9 @@ def _static(name: str) -> str:
     return resources.files("supervision").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def _page(language: str, title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
-        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
         f'<title>{html.escape(title)}</title></head><body style="font-family:sans-serif;'
         f'max-width:40em;margin:3em auto"><h1>{html.escape(title)}</h1>{body}</body></html>',
         status_code=status,
@@ -149,15 +153,28 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
     def _known_code(code: str) -> bool:
         return code.isascii() and len(code) <= 32 and not any(c in code for c in "\r\n")
 
+    _ = translator(deps.language).gettext
+
+    def page(title: str, body: str, status: int = 200) -> HTMLResponse:
+        return _page(deps.language, title, body, status)
+
     def _unknown_code() -> HTMLResponse:
-        return _page("未知的确认码 Unknown acknowledgement code", "<p>Check the link.</p>", 404)
+        check = _("Check the link.")
+        return page(_("Unknown acknowledgement code"), f"<p>{html.escape(check)}</p>", 404)
+
+    def _about(notice: StoredNotice) -> str:
+        ticket = _("Ticket %(ticket)s: %(title)s") % {
+            "ticket": f"<b>{html.escape(notice.ticket_number)}</b>",
+            "title": html.escape(notice.title),
+        }
+        return f"<p>{ticket}</p>"
 
     def _acked(notice: StoredNotice) -> str:
-        when = notice.acked_at.isoformat() if notice.acked_at else ""
-        return (
-            f"<p>已由 {html.escape(notice.acked_by or '')} 于 {html.escape(when)} 确认。 "
-            f"Acknowledged by {html.escape(notice.acked_by or '')} at {html.escape(when)}.</p>"
-        )
+        said = _("Acknowledged by %(by)s at %(time)s.") % {
+            "by": notice.acked_by or "",
+            "time": format_local(notice.acked_at, deps.zone),
+        }
+        return f"<p>{html.escape(said)}</p>"
 
     @api.get("/ack/{code}", response_class=HTMLResponse, responses=_NOT_FOUND)
     async def acknowledge_page(code: str) -> HTMLResponse:
@@ -169,19 +186,16 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             notice = await deps.store.notice_by_code(code)
         except UnknownAckCode:
             return _unknown_code()
-        about = (
-            f"<p>工单 Ticket <b>{html.escape(notice.ticket_number)}</b>: "
-            f"{html.escape(notice.title)}</p>"
-        )
         if notice.acked_at is not None:
-            return _page("已确认 Acknowledged", about + _acked(notice))
+            return page(_("Acknowledged"), _about(notice) + _acked(notice))
+        your_name, button = html.escape(_("Your name")), html.escape(_("Acknowledge"))
         form = (
             f'<form method="post" action="/ack/{html.escape(code)}">'
-            '<p><label>您的姓名 Your name <input name="by" maxlength="100" required '
+            f'<p><label>{your_name} <input name="by" maxlength="100" required '
             'autocomplete="name"></label></p>'
-            '<p><button type="submit">确认收到 Acknowledge</button></p></form>'
+            f'<p><button type="submit">{button}</button></p></form>'
         )
-        return _page("确认通知 Acknowledge this notice", about + form)
+        return page(_("Acknowledge this notice"), _about(notice) + form)
 
     @api.post("/ack/{code}", response_class=HTMLResponse, responses=_NOT_FOUND)
     async def acknowledge(code: str, by: str = Form("", max_length=100)) -> HTMLResponse:
@@ -197,11 +211,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             notice.ticket_number,
             notice.acked_by,
         )
-        return _page(
-            "已确认 Acknowledged",
-            f"<p>工单 Ticket <b>{html.escape(notice.ticket_number)}</b>: "
-            f"{html.escape(notice.title)}</p>" + _acked(notice),
-        )
+        return page(_("Acknowledged"), _about(notice) + _acked(notice))
 
     @api.get(
         "/wallboard",
@@ -286,7 +296,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
                     m,
                     deps.report_dir,
                     now=deps.clock(),
-                    language=deps.report_language,
+                    language=deps.language,
                 )
         return FileResponse(index, media_type="text/html; charset=utf-8")
 

@@ -29,7 +29,9 @@ def supervisor_only(request: Request) -> None:
         raise HTTPException(403, "supervisors only")
 
 
-def app_for(db: Database, bus: InProcessBus, clock: list[datetime]) -> FastAPI:
+def app_for(
+    db: Database, bus: InProcessBus, clock: list[datetime], language: str = "zh-CN"
+) -> FastAPI:
     app = FastAPI()
     deps = SupervisionWebDeps(
         SupervisionRepository(db),
@@ -37,6 +39,7 @@ def app_for(db: Database, bus: InProcessBus, clock: list[datetime]) -> FastAPI:
         publisher=WallboardPublisher(bus, clock=lambda: clock[0]),
         require_supervisor=supervisor_only,
         clock=lambda: clock[0],
+        language=language,
     )
     app.include_router(router(deps))
     return app
@@ -81,6 +84,29 @@ async def test_ack_link_marks_the_notice(database: Database) -> None:
         (item,) = r.json()["items"]
         assert item["acked_by"] == "alice"
         assert item["acked_at"] == (T0 + timedelta(minutes=3)).isoformat()
+        # In the hotline's language (zh-CN by default), the time in the desk's zone.
+        assert '<html lang="zh-CN">' in again.text and "已确认" in again.text
+        assert "由 alice 于 2026-11-18 10:03 确认。" in again.text, again.text
+        assert "Acknowledged" not in again.text
+
+
+async def test_ack_pages_in_english(database: Database) -> None:
+    store = SupervisionRepository(database)
+    action = Action(
+        "HL-2/esc/1/0", ActionKind.ESCALATION, "HL-2", FaultLevel.P1, ("x",), T0, "t", 0
+    )
+    await store.record_steps(
+        [(action, [NoticeDraft("duty", "wecom", ChannelKind.IM, "P1 HL-2", "b", "Eng123")])], T0
+    )
+    app = app_for(database, InProcessBus(), [T0], language="en")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        page = await client.get("/ack/Eng123")
+        assert '<html lang="en">' in page.text and "Your name" in page.text
+        assert "确认" not in page.text
+        unknown = await client.get("/ack/nope")
+        assert unknown.status_code == 404 and "Unknown acknowledgement code" in unknown.text
 
 
 async def test_role_guard_and_static_files(database: Database) -> None:
