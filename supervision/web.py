@@ -47,11 +47,12 @@ from bus import MessageBus
 from calls.clock import Clock, utc_now
 from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.errors import UnknownAckCode
+from supervision.domain.escalation import N_
 from supervision.domain.monthly import Month
 from supervision.ports import MonthlyFacts, SupervisionStore
 from supervision.records import StoredNotice
 from supervision.wallboard import TOPIC, WallboardPublisher
-from translations import DEFAULT_LANGUAGE, format_local, translator
+from translations import DEFAULT_LANGUAGE, format_local, negotiate, translator
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,21 @@ def _page(language: str, title: str, body: str, status: int = 200) -> HTMLRespon
     )
 
 
-def _month(text: str) -> str:
+def _refused(
+    request: Request, default: str, status: int, message: str, **values: object
+) -> HTTPException:
+    """An API error worded in the asker's language: their Accept-Language (the page scripts
+    send the page's language), else the hotline's."""
+    language = negotiate(accept_language=request.headers.get("accept-language"), default=default)
+    text = translator(language).gettext(message)
+    return HTTPException(status, text % values if values else text)
+
+
+def _month(request: Request, default: str, text: str) -> str:
     try:
         return str(Month.parse(text))
     except ValueError as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise _refused(request, default, 404, N_("No such month: write it as YYYY-MM.")) from exc
 
 
 def router(deps: SupervisionWebDeps) -> APIRouter:
@@ -223,17 +234,17 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
         return HTMLResponse(_static("wallboard.html"))
 
     @api.get("/wallboard/static/{name}", include_in_schema=False)
-    async def wallboard_static(name: str) -> Response:
+    async def wallboard_static(name: str, request: Request) -> Response:
         if name not in STATIC_FILES:
-            raise HTTPException(404, "no such file")
+            raise _refused(request, deps.language, 404, N_("No such file."))
         return Response(
             _static(name), media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"}
         )
 
     @api.get("/api/wallboard", dependencies=[wallboard], responses={**_SIGNED_IN, **_UNAVAILABLE})
-    async def wallboard_json() -> dict[str, Any]:
+    async def wallboard_json(request: Request) -> dict[str, Any]:
         if deps.publisher is None:
-            raise HTTPException(503, "wallboard not running")
+            raise _refused(request, deps.language, 503, N_("The wallboard is not running."))
         return deps.publisher.snapshot().to_message()
 
     @api.get(
@@ -256,7 +267,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
         number: str, body: PauseBody, request: Request, by: str = actor
     ) -> dict[str, Any]:
         if len(number) > 40 or not await deps.store.ticket_exists(number):
-            raise HTTPException(404, f"no ticket {number!r}")
+            raise _refused(request, deps.language, 404, N_("No such ticket."))
         changed = await deps.store.pause(number, deps.clock(), by, body.reason)
         await _audit(request, "sla_pause", by, ticket_number=number, reason=body.reason)
         return {"ticket_number": number, "paused": True, "changed": changed, "by": by}
@@ -268,24 +279,24 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
     )
     async def resume(number: str, request: Request, by: str = actor) -> dict[str, Any]:
         if len(number) > 40 or not await deps.store.ticket_exists(number):
-            raise HTTPException(404, f"no ticket {number!r}")
+            raise _refused(request, deps.language, 404, N_("No such ticket."))
         changed = await deps.store.resume(number, deps.clock())
         await _audit(request, "sla_resume", by, ticket_number=number)
         return {"ticket_number": number, "paused": False, "changed": changed}
 
     @api.get("/reports/monthly/{month}", include_in_schema=False, dependencies=[supervisor])
-    async def report_redirect(month: str) -> RedirectResponse:
-        return RedirectResponse(f"/reports/monthly/{_month(month)}/")
+    async def report_redirect(month: str, request: Request) -> RedirectResponse:
+        return RedirectResponse(f"/reports/monthly/{_month(request, deps.language, month)}/")
 
     @api.get(
         "/reports/monthly/{month}/",
         dependencies=[supervisor],
         responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
     )
-    async def report_index(month: str, refresh: bool = False) -> FileResponse:
+    async def report_index(month: str, request: Request, refresh: bool = False) -> FileResponse:
         if deps.reports is None or deps.report_dir is None:
-            raise HTTPException(503, "reports are not configured")
-        m = _month(month)
+            raise _refused(request, deps.language, 503, N_("Reports are not configured."))
+        m = _month(request, deps.language, month)
         index = deps.report_dir / m / "index.html"
         if refresh or not await asyncio.to_thread(index.exists):
             from supervision.report import render_monthly
@@ -305,12 +316,12 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
         dependencies=[supervisor],
         responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
     )
-    async def report_file(month: str, name: str) -> FileResponse:
+    async def report_file(month: str, name: str, request: Request) -> FileResponse:
         if deps.report_dir is None or not REPORT_FILE.match(name):
-            raise HTTPException(404, "no such report file")
-        path = deps.report_dir / _month(month) / name
+            raise _refused(request, deps.language, 404, N_("No such report file."))
+        path = deps.report_dir / _month(request, deps.language, month) / name
         if not await asyncio.to_thread(path.is_file):
-            raise HTTPException(404, "no such report file")
+            raise _refused(request, deps.language, 404, N_("No such report file."))
         return FileResponse(path)
 
     @api.websocket("/ws/wallboard")

@@ -214,3 +214,24 @@ async def test_pausing_needs_a_real_ticket_and_records_who(database: Database) -
         rows = (await session.scalars(select(TicketPauseRow))).all()
     assert [(p.ticket_number, p.by, p.reason) for p in rows] == [(number, "alice", "away")]
     assert audited == [("sla_pause", "alice")]
+
+
+async def test_api_errors_in_the_askers_language(database: Database) -> None:
+    app = app_for(database, InProcessBus(), [T0])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        asked = {"x-role": "supervisor"}
+        for header, expected in [
+            ({}, "没有这个工单。"),  # nobody asked: the hotline's language
+            ({"Accept-Language": "en-US"}, "No such ticket."),
+        ]:
+            r = await client.post(
+                "/api/supervision/tickets/HL-NOPE/resume", headers={**asked, **header}
+            )
+            assert r.status_code == 404 and r.json()["detail"] == expected
+        month = await client.get("/reports/monthly/November", headers=asked)
+        assert month.status_code == 404
+        assert month.json()["detail"] == "没有这个月份：请按 YYYY-MM 格式填写。"
+        unconfigured = await client.get("/reports/monthly/2026-11/", headers=asked)
+        assert unconfigured.status_code == 503 and unconfigured.json()["detail"] == "未配置报表。"
