@@ -1,7 +1,7 @@
 """Clicking the ringing call's desktop notification brings the console forward with the
 ringing call under the keyboard focus; the supervisor page shows a duty lead the floor at
-a glance; the pages not shot elsewhere (the refusal page, the printable paper pads and the
-monthly report) as screenshots in both languages."""
+a glance; the pages not shot elsewhere (the refusal page, a notice's acknowledgement page,
+the printable paper pads and the monthly report) as screenshots in both languages."""
 
 from __future__ import annotations
 
@@ -16,8 +16,13 @@ from playwright.async_api import Browser, Page, expect
 
 from calls.control import QueueEntry
 from fallback.paper import render_pads
+from routing.domain.levels import FaultLevel
 from storage.reports import ReportRepository
+from storage.supervision import SupervisionRepository
+from supervision.domain.escalation import Action, ActionKind, ChannelKind
+from supervision.records import NoticeDraft
 from supervision.report import render_monthly
+from supervision.web import SupervisionWebDeps, router
 
 from .test_languages_browser import (
     alerting_browser,  # noqa: F401 (a fixture)
@@ -29,6 +34,8 @@ from .test_languages_browser import (
 )
 
 pytestmark = pytest.mark.browser
+
+NOTICE_AT = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
 
 # Every Notification the page creates is kept where the test can reach it, and calls of
 # window.focus() are counted (a headless window cannot show being brought forward).
@@ -190,3 +197,36 @@ async def test_duty_lead_sees_the_floor_at_a_glance(
     await expect(page.locator("#glance-waiting")).to_have_text("0", timeout=15_000)
     await expect(page.locator("#tile-waiting")).to_have_attribute("data-wait", "wait-ok")
     assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "button"),
+    [("zh-CN", "确认通知", "确认收到"), ("en", "Acknowledge this notice", "Acknowledge")],
+)
+async def test_acknowledgement_page_in_both_languages(
+    language: str, title: str, button: str, world: h.World, browser: Browser, artifacts: Path
+) -> None:
+    """The page an engineer opens from a notice's link, in the hotline's language."""
+    store = SupervisionRepository(world.db)
+    action = Action(
+        "HL-7/esc/1/0", ActionKind.ESCALATION, "HL-7", FaultLevel.P1, ("x",), NOTICE_AT, "t", 0
+    )
+    draft = NoticeDraft("duty", "wecom", ChannelKind.IM, "[P1 紧急] 升级：HL-7", "b", "Ack777")
+    await store.record_steps([(action, [draft])], NOTICE_AT)
+    app = world.app()
+    app.include_router(router(SupervisionWebDeps(store, world.bus, language=language)))
+    server, _task, live = await h.start_server(app)
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{live.url}/ack/Ack777")
+        await expect(page.locator("html")).to_have_attribute("lang", language)
+        await expect(page.locator("h1")).to_have_text(title)
+        await page.fill("input[name=by]", "Zhao Gang")
+        await page.screenshot(path=str(artifacts / f"ack-{language}.png"), full_page=True)
+        await page.get_by_role("button", name=button).click()
+        await expect(page.locator("body")).to_contain_text("Zhao Gang")
+        acked = await store.notice_by_code("Ack777")
+        assert acked.acked_by == "Zhao Gang"
+        await page.screenshot(path=str(artifacts / f"ack-done-{language}.png"), full_page=True)
+    finally:
+        await h.stop_server(server)
