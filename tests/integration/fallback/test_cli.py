@@ -40,6 +40,24 @@ def test_pads_render_a_self_contained_printable_sheet_and_reserve_numbers(tmp_pa
     assert [(r["first"], r["last"]) for r in records] == [(1, 5), (6, 7)]
 
 
+def test_pads_speak_hotline_locale_or_lang(tmp_path) -> None:
+    runner = CliRunner()
+    env = {"HOTLINE_JOURNAL_DIR": str(tmp_path)}
+    chinese, english = tmp_path / "zh.html", tmp_path / "en.html"
+    result = runner.invoke(cli.paper_app, ["pads", "--count", "1", "--out", str(chinese)], env=env)
+    assert result.exit_code == 0, result.output
+    assert '<html lang="zh-CN">' in chinese.read_text(encoding="utf-8")
+    result = runner.invoke(
+        cli.paper_app,
+        ["pads", "--count", "1", "--out", str(english)],
+        env={**env, "HOTLINE_LOCALE": "en"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "Caller number" in english.read_text(encoding="utf-8")
+    bad = runner.invoke(cli.paper_app, ["pads", "--count", "1", "--lang", "fr"], env=env)
+    assert bad.exit_code == 1 and "unsupported language" in bad.output
+
+
 def test_pads_refuses_a_bad_count(tmp_path) -> None:
     result = runner.invoke(
         cli.paper_app, ["pads", "--count", "0"], env={"HOTLINE_JOURNAL_DIR": str(tmp_path)}
