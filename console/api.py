@@ -185,6 +185,7 @@ async def me(session: AgentSession, request: Request) -> dict[str, Any]:
         "agent_state": (await runtime.agents.current_state(user)).value,
         "main_queue": runtime.agents.main_queue,
         "expires_at": session.claims.expires_at.isoformat(),
+        "language": user.language,  # the person's choice for their pages; null: none
     }
 
 

@@ -69,6 +69,7 @@ async def test_own_language_by_api(world: h.World, client: httpx.AsyncClient) ->
     token = await h.token_for(client, "alice")
     answer = await client.post("/api/me/language", json={"language": "en"}, headers=h.bearer(token))
     assert answer.status_code == 200 and answer.json() == {"username": "alice", "language": "en"}
+    assert (await client.get("/api/me", headers=h.bearer(token))).json()["language"] == "en"
     await log_in(client, "alice")
     assert page_language(await client.get("/agent", headers={"Accept-Language": "zh"})) == "en"
 
