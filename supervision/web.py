@@ -145,21 +145,8 @@ def _month(request: Request, default: str, text: str) -> str:
         raise _refused(request, default, 404, N_("No such month: write it as YYYY-MM.")) from exc
 
 
-def router(deps: SupervisionWebDeps) -> APIRouter:
-    api = APIRouter()
-    _render_lock = asyncio.Lock()  # one report rendering at a time: it is CPU-heavy
-    supervisor = Depends(deps.require_supervisor)
-    agent = Depends(deps.require_agent or deps.require_supervisor)
-    wallboard = Depends(deps.require_wallboard or deps.require_supervisor)
-
-    async def _anonymous() -> str:
-        return "console"
-
-    actor = Depends(deps.current_user or _anonymous)
-
-    async def _audit(request: Request, action: str, by: str, **detail: object) -> None:
-        if deps.audit is not None:
-            await deps.audit(request, action, by, **detail)
+def _acknowledgement_routes(api: APIRouter, deps: SupervisionWebDeps) -> None:
+    """`/ack/{code}`: the page a notice links to, in the hotline's language."""
 
     def _known_code(code: str) -> bool:
         return code.isascii() and len(code) <= 32 and not any(c in code for c in "\r\n")
@@ -223,6 +210,25 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             notice.acked_by,
         )
         return page(_("Acknowledged"), _about(notice) + _acked(notice))
+
+
+def router(deps: SupervisionWebDeps) -> APIRouter:
+    api = APIRouter()
+    _render_lock = asyncio.Lock()  # one report rendering at a time: it is CPU-heavy
+    supervisor = Depends(deps.require_supervisor)
+    agent = Depends(deps.require_agent or deps.require_supervisor)
+    wallboard = Depends(deps.require_wallboard or deps.require_supervisor)
+
+    async def _anonymous() -> str:
+        return "console"
+
+    actor = Depends(deps.current_user or _anonymous)
+
+    async def _audit(request: Request, action: str, by: str, **detail: object) -> None:
+        if deps.audit is not None:
+            await deps.audit(request, action, by, **detail)
+
+    _acknowledgement_routes(api, deps)
 
     @api.get(
         "/wallboard",
