@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import console_test_harness as h
@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from calls.control import QueueEntry
+from calls.record import CallState
 from fallback.paper import render_pads
 from routing.domain.levels import FaultLevel
 from storage.reports import ReportRepository
@@ -23,6 +24,7 @@ from supervision.domain.escalation import Action, ActionKind, ChannelKind
 from supervision.records import NoticeDraft
 from supervision.report import render_monthly
 from supervision.web import SupervisionWebDeps, router
+from testkit.call_snapshots import call_snapshot
 
 from .test_languages_browser import (
     alerting_browser,  # noqa: F401 (a fixture)
@@ -172,11 +174,35 @@ async def test_duty_lead_sees_the_floor_at_a_glance(
         )
         for i, (number, wait) in enumerate([("13800138000", 75), ("13900139000", 30)])
     )
+    # Live calls: one waiting 90 s, one 30 s, one answered after 100 s.
+    now = datetime.now(UTC)
+    for call_id, queued, answered in [
+        ("1700000960.1", 90, None),
+        ("1700000960.2", 30, None),
+        ("1700000960.3", 200, 100),
+    ]:
+        at = now - timedelta(seconds=queued)
+        snap = call_snapshot(
+            call_id,
+            at,
+            answered_at=None if answered is None else at + timedelta(seconds=answered),
+            state=CallState.QUEUED if answered is None else CallState.CONNECTED,
+        )
+        await world.calls.upsert(snap, agent="alice" if answered else None)
     page = await new_page(browser, live, language)
     errors = watch_errors(page)
     await page.goto(entry_url(live, "/login", language))
     await log_in_by_keyboard(page, "sue")
     await expect(page).to_have_url(f"{live.url}/supervisor")
+    # Each live call coloured by how long its caller waited (answered: no colour).
+    for call_id, band in [
+        ("1700000960.1", "wait-late"),
+        ("1700000960.2", "wait-warn"),
+        ("1700000960.3", "wait-ok"),
+    ]:
+        row = page.locator(f'#live-calls tr[data-call="{call_id}"]')
+        await expect(row).to_have_attribute("data-wait", band)
+    await expect(page.locator("#glance-agents")).to_have_text(re.compile(r" / 1$"))
     # Two callers in the PBX's queue, the longer one past a minute: the tile turns red.
     await expect(page.locator("#glance-waiting")).to_have_text("2")
     await expect(page.locator("#glance-longest")).to_have_text("01:15")
