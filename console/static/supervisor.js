@@ -178,7 +178,10 @@
       let waiting = 0;
       let longest = null;
       onCall = 0;
-      for (const c of data.items) {
+      // Callers still waiting first, the longest wait on top; answered calls after them.
+      const waitedSince = (c) => new Date(c.queued_at || c.started_at || 0).getTime();
+      const rows = [...data.items].sort((a, b) => (Boolean(a.answered_at) - Boolean(b.answered_at)) || (waitedSince(a) - waitedSince(b)));
+      for (const c of rows) {
         // Coloured by how long the caller has waited (until answered): the duty lead's eye
         // goes to the red rows first.
         const since = c.queued_at || c.started_at;

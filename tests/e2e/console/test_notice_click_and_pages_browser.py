@@ -203,6 +203,10 @@ async def test_duty_lead_sees_the_floor_at_a_glance(
         row = page.locator(f'#live-calls tr[data-call="{call_id}"]')
         await expect(row).to_have_attribute("data-wait", band)
     await expect(page.locator("#glance-agents")).to_have_text(re.compile(r" / 1$"))
+    order = await page.eval_on_selector_all(
+        "#live-calls tbody tr", "(rows) => rows.map((r) => r.dataset.call)"
+    )
+    assert order == ["1700000960.1", "1700000960.2", "1700000960.3"]  # longest wait on top
     # Two callers in the PBX's queue, the longer one past a minute: the tile turns red.
     await expect(page.locator("#glance-waiting")).to_have_text("2")
     await expect(page.locator("#glance-longest")).to_have_text("01:15")
