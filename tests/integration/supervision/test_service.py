@@ -145,3 +145,43 @@ async def test_service_escalates_and_serves_the_report(
     finally:
         await service.stop()
         await bus.close()
+
+
+async def test_the_hotline_language_decides_the_notices(
+    database: Database, http_recorder: HttpRecorder, tmp_path: Path
+) -> None:
+    """HOTLINE_LOCALE=en (as hotline.runtime passes it): the robot's notice is English."""
+    created = NOW - timedelta(minutes=20)
+    await TicketRepository(database, clock=lambda: created).create(
+        NewTicket(
+            level=3,
+            caller_number="+8613800138000",
+            created_at=created,
+            response_due=created + timedelta(hours=2),
+            onsite_due=None,
+            source=TicketSource.MANUAL,
+            description="one camera, no picture",
+        )
+    )
+    repo = SupervisionRepository(database)
+    service = SupervisionService(
+        store=repo,
+        tickets=repo,
+        calls=repo,
+        bus=InProcessBus(),
+        config=config(http_recorder, tmp_path),
+        sla=SlaPolicy(),
+        clock=lambda: NOW,
+        language="en",
+    )
+    await service.start()
+    try:
+        await asyncio.wait_for(http_recorder.arrived.wait(), 10)
+        await service.dispatcher.drain()
+        (post,) = http_recorder.to("/duty")
+        content = post.json()["markdown"]["content"]
+        assert "[P3 minor] escalation:" in content and "- **Level**: 3 minor" in content
+        assert "- **Why**: open 15 min without resolution" in content
+        assert "级别" not in content and "升级" not in content
+    finally:
+        await service.stop()
