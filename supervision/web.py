@@ -52,7 +52,7 @@ from supervision.domain.monthly import Month
 from supervision.ports import MonthlyFacts, SupervisionStore
 from supervision.records import StoredNotice
 from supervision.wallboard import TOPIC, WallboardPublisher
-from translations import DEFAULT_LANGUAGE, format_local, negotiate, translator
+from translations import DEFAULT_LANGUAGE, LANGUAGES, format_local, negotiate, translator
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +131,8 @@ def _page(language: str, title: str, body: str, status: int = 200) -> HTMLRespon
 def _refused(
     request: Request, default: str, status: int, message: str, **values: object
 ) -> HTTPException:
-    """An API error worded in the asker's language: their Accept-Language (the page scripts
-    send the page's language), else the hotline's."""
-    language = negotiate(accept_language=request.headers.get("accept-language"), default=default)
-    text = translator(language).gettext(message)
+    """An API error worded in the asker's language (`asker_language`)."""
+    text = translator(asker_language(request, default)).gettext(message)
     return HTTPException(status, text % values if values else text)
 
 
@@ -210,6 +208,113 @@ def _acknowledgement_routes(api: APIRouter, deps: SupervisionWebDeps) -> None:
             notice.acked_by,
         )
         return page(_("Acknowledged"), _about(notice) + _acked(notice))
+
+
+def _report_folder(deps: SupervisionWebDeps, language: str) -> Path:
+    assert deps.report_dir is not None
+    return deps.report_dir if language == deps.language else deps.report_dir / language
+
+
+def _other_language(request: Request, deps: SupervisionWebDeps, language: str) -> str:
+    """`language` from a report's address: a language of the product, not the hotline's."""
+    if language not in LANGUAGES or language == deps.language:
+        raise _refused(request, deps.language, 404, N_("No such report file."))
+    return language
+
+
+def _report_routes(
+    api: APIRouter, deps: SupervisionWebDeps, supervisor: Any, render_lock: asyncio.Lock
+) -> None:
+    """`/reports/monthly/…` in the asker's language: the hotline's at `…/YYYY-MM/`, another
+    at `…/YYYY-MM/en/` (its own copy, the plots carry words), where `…/YYYY-MM/` sends them."""
+
+    async def index_of(request: Request, month: str, language: str, refresh: bool) -> Path:
+        if deps.reports is None or deps.report_dir is None:
+            raise _refused(request, deps.language, 503, N_("Reports are not configured."))
+        m = _month(request, deps.language, month)
+        index = _report_folder(deps, language) / m / "index.html"
+        if refresh or not await asyncio.to_thread(index.exists):
+            from supervision.report import render_monthly
+
+            async with render_lock:
+                index = await render_monthly(
+                    deps.reports,
+                    m,
+                    _report_folder(deps, language),
+                    now=deps.clock(),
+                    language=language,
+                )
+        return index
+
+    async def file_of(request: Request, month: str, language: str, name: str) -> FileResponse:
+        if deps.report_dir is None or not REPORT_FILE.match(name):
+            raise _refused(request, deps.language, 404, N_("No such report file."))
+        path = _report_folder(deps, language) / _month(request, deps.language, month) / name
+        if not await asyncio.to_thread(path.is_file):
+            raise _refused(request, deps.language, 404, N_("No such report file."))
+        return FileResponse(path)
+
+    @api.get("/reports/monthly/{month}", include_in_schema=False, dependencies=[supervisor])
+    async def report_redirect(month: str, request: Request) -> RedirectResponse:
+        return RedirectResponse(f"/reports/monthly/{_month(request, deps.language, month)}/")
+
+    @api.get(
+        "/reports/monthly/{month}/",
+        dependencies=[supervisor],
+        responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
+        response_model=None,
+    )
+    async def report_index(
+        month: str, request: Request, refresh: bool = False
+    ) -> FileResponse | RedirectResponse:
+        language = asker_language(request, deps.language)
+        if language != deps.language:
+            m = _month(request, deps.language, month)
+            return RedirectResponse(f"/reports/monthly/{m}/{language}/", status_code=303)
+        index = await index_of(request, month, language, refresh)
+        return FileResponse(index, media_type="text/html; charset=utf-8")
+
+    @api.get(
+        "/reports/monthly/{month}/{language}/",
+        dependencies=[supervisor],
+        responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
+    )
+    async def report_index_in(
+        month: str, language: str, request: Request, refresh: bool = False
+    ) -> FileResponse:
+        index = await index_of(request, month, _other_language(request, deps, language), refresh)
+        return FileResponse(index, media_type="text/html; charset=utf-8")
+
+    @api.get(
+        "/reports/monthly/{month}/{name}",
+        dependencies=[supervisor],
+        responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
+    )
+    async def report_file(month: str, name: str, request: Request) -> FileResponse:
+        return await file_of(request, month, deps.language, name)
+
+    @api.get(
+        "/reports/monthly/{month}/{language}/{name}",
+        dependencies=[supervisor],
+        responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
+    )
+    async def report_file_in(
+        month: str, language: str, name: str, request: Request
+    ) -> FileResponse:
+        return await file_of(request, month, _other_language(request, deps, language), name)
+
+
+def asker_language(request: Request, default: str) -> str:
+    """The language to answer `request` in: the signed-in person's own choice (the
+    console's sign-in check leaves it on the request, `console.i18n.note_person`), then
+    `?lang=`, then the browser's Accept-Language, then `default` (the hotline's)."""
+    own = getattr(request.state, "person_language", None)
+    asked = request.query_params.get("lang")
+    return negotiate(
+        chosen=own or asked,
+        accept_language=request.headers.get("accept-language"),
+        default=default,
+    )
 
 
 def router(deps: SupervisionWebDeps) -> APIRouter:
@@ -290,45 +395,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
         await _audit(request, "sla_resume", by, ticket_number=number)
         return {"ticket_number": number, "paused": False, "changed": changed}
 
-    @api.get("/reports/monthly/{month}", include_in_schema=False, dependencies=[supervisor])
-    async def report_redirect(month: str, request: Request) -> RedirectResponse:
-        return RedirectResponse(f"/reports/monthly/{_month(request, deps.language, month)}/")
-
-    @api.get(
-        "/reports/monthly/{month}/",
-        dependencies=[supervisor],
-        responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
-    )
-    async def report_index(month: str, request: Request, refresh: bool = False) -> FileResponse:
-        if deps.reports is None or deps.report_dir is None:
-            raise _refused(request, deps.language, 503, N_("Reports are not configured."))
-        m = _month(request, deps.language, month)
-        index = deps.report_dir / m / "index.html"
-        if refresh or not await asyncio.to_thread(index.exists):
-            from supervision.report import render_monthly
-
-            async with _render_lock:
-                index = await render_monthly(
-                    deps.reports,
-                    m,
-                    deps.report_dir,
-                    now=deps.clock(),
-                    language=deps.language,
-                )
-        return FileResponse(index, media_type="text/html; charset=utf-8")
-
-    @api.get(
-        "/reports/monthly/{month}/{name}",
-        dependencies=[supervisor],
-        responses={**_SIGNED_IN, **_NOT_FOUND, **_UNAVAILABLE},
-    )
-    async def report_file(month: str, name: str, request: Request) -> FileResponse:
-        if deps.report_dir is None or not REPORT_FILE.match(name):
-            raise _refused(request, deps.language, 404, N_("No such report file."))
-        path = deps.report_dir / _month(request, deps.language, month) / name
-        if not await asyncio.to_thread(path.is_file):
-            raise _refused(request, deps.language, 404, N_("No such report file."))
-        return FileResponse(path)
+    _report_routes(api, deps, supervisor, _render_lock)
 
     @api.websocket("/ws/wallboard")
     async def wallboard_socket(websocket: WebSocket) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request
@@ -11,6 +12,7 @@ from bus import InProcessBus
 from routing.domain.levels import FaultLevel
 from routing.records import NewTicket, TicketSource
 from storage.database import Database
+from storage.reports import ReportRepository
 from storage.supervision import SupervisionRepository
 from storage.tickets import TicketRepository
 from supervision.domain.escalation import Action, ActionKind, ChannelKind
@@ -235,3 +237,35 @@ async def test_api_errors_in_the_askers_language(database: Database) -> None:
         assert month.json()["detail"] == "没有这个月份：请按 YYYY-MM 格式填写。"
         unconfigured = await client.get("/reports/monthly/2026-11/", headers=asked)
         assert unconfigured.status_code == 503 and unconfigured.json()["detail"] == "未配置报表。"
+
+
+async def test_the_report_in_the_askers_language(database: Database, tmp_path: Path) -> None:
+    app = FastAPI()
+    deps = SupervisionWebDeps(
+        SupervisionRepository(database),
+        InProcessBus(),
+        require_supervisor=supervisor_only,
+        clock=lambda: T0,
+        reports=ReportRepository(database),
+        report_dir=tmp_path,
+    )
+    app.include_router(router(deps))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        asked = {"x-role": "supervisor"}
+        chinese = await client.get("/reports/monthly/2026-11/", headers=asked)
+        assert chinese.status_code == 200 and '<html lang="zh-CN">' in chinese.text
+        english = {**asked, "Accept-Language": "en-GB,en;q=0.9"}
+        moved = await client.get("/reports/monthly/2026-11/", headers=english)
+        assert moved.status_code == 303
+        assert moved.headers["location"] == "/reports/monthly/2026-11/en/"
+        page = await client.get("/reports/monthly/2026-11/en/", headers=english)
+        assert '<html lang="en">' in page.text and "monthly operations report" in page.text
+        # Each language has its own plots (their words differ); the CSV are the same data.
+        zh_png = await client.get("/reports/monthly/2026-11/calls_per_day.png", headers=asked)
+        en_png = await client.get("/reports/monthly/2026-11/en/calls_per_day.png", headers=asked)
+        assert zh_png.status_code == en_png.status_code == 200
+        assert zh_png.content != en_png.content
+        for wrong in ("/reports/monthly/2026-11/zh-CN/", "/reports/monthly/2026-11/fr/x.png"):
+            assert (await client.get(wrong, headers=asked)).status_code == 404
