@@ -10,8 +10,13 @@
 * ``WS   /ws/wallboard``                    live snapshots (supervisor)
 * ``GET  /api/supervision/notices``         notices with delivery/ack state (supervisor)
 * ``POST /api/supervision/tickets/{n}/pause|resume``  stop/restart a ticket's SLA clocks
-* ``GET  /reports/monthly/{month}/``        the monthly report, rendered on demand (supervisor)
-* ``GET  /reports/monthly/{month}/{file}``  its plots and CSV files
+* ``GET  /reports/monthly/{month}/``        the monthly report, rendered on demand (supervisor),
+                                              in HOTLINE_LOCALE; a reader of another language
+                                              is sent to ``/reports/monthly/{month}/{lang}/``
+* ``GET  /reports/monthly/{month}/{file}``  its plots and CSV files (also under ``{lang}/``)
+
+Pages and errors speak the catalogue: the acknowledgement pages in the hotline's language
+(like the notices that link to them), the rest in the asker's (`asker_language`).
 """
 
 from __future__ import annotations
