@@ -66,6 +66,17 @@ def test_every_source_with_messages_is_mapped_in_babel_cfg() -> None:
         with path.open("rb") as source:
             if any(extract("python", source, keywords=keywords)):
                 unmapped.append(where)
+    # Templates and page scripts: `{{ _(` and `t("` mark their messages.
+    others = [pattern for pattern, method in methods if method != "python"]
+    marked = re.compile(r"""\{\{-? ?_\(|(?<![\w.$])t\(["'`]""")
+    for path in sorted([*ROOT.glob("*/**/*.html"), *ROOT.glob("*/**/*.js")]):
+        where = path.relative_to(ROOT).as_posix()
+        if where.startswith(("tests/", "sim/", ".venv/", "artifacts/")) or any(
+            pathmatch(pattern, where) for pattern in others
+        ):
+            continue
+        if marked.search(path.read_text(encoding="utf-8", errors="replace")):
+            unmapped.append(where)
     assert not unmapped, f"add these to translations/babel.cfg: {unmapped}"
 
 
