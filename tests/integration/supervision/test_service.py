@@ -119,6 +119,7 @@ async def test_service_escalates_and_serves_the_report(
         (post,) = http_recorder.to("/duty")
         content = post.json()["markdown"]["content"]
         assert "http://console.local/ack/" in content and "P3" in content
+        assert "- **级别**：3 一般" in content  # the hotline's language: zh-CN by default
         app = FastAPI()
         app.include_router(service.web_router())
         async with httpx.AsyncClient(
