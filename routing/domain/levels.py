@@ -61,6 +61,12 @@ def _m(minutes: float) -> timedelta:
     return timedelta(minutes=minutes)
 
 
+def _positive(name: str, value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"{name} must be more than 0")
+    return value
+
+
 DEFAULT_RESPONSE: Mapping[FaultLevel, timedelta] = {
     FaultLevel.P1: _m(30),
     FaultLevel.P2: _h(2),
@@ -131,6 +137,10 @@ class SlaPolicy:
     progress_report_interval: timedelta = _h(1)  # level-1 progress reports
     im_ack_window: timedelta = _m(10)
     email_ack_window: timedelta = _h(2)  # working hours
+    # After the engineer's arrival: decide on a spare part, ship it, get it to the site.
+    part_decision_window: timedelta = _h(2)
+    part_shipment_window: timedelta = _h(24)
+    part_arrival_working_days: float = 2.0  # on the working calendar
 
     def onsite_for_distance(self, distance_km: float | None) -> timedelta | None:
         if distance_km is None:
@@ -173,6 +183,8 @@ class SlaPolicy:
             [[sla.distance_bands]]   max_km = 50, onsite_minutes = 300
             [sla.escalation]         1 = [{after_minutes = 15, targets = ["duty_engineer"]}]
             [sla.queue_priority]     1 = 10
+            part_decision_minutes = 120, part_shipment_minutes = 1440,
+            part_arrival_working_days = 2
         """
         known = {
             "response_minutes",
@@ -185,6 +197,9 @@ class SlaPolicy:
             "progress_report_minutes",
             "im_ack_minutes",
             "email_ack_minutes",
+            "part_decision_minutes",
+            "part_shipment_minutes",
+            "part_arrival_working_days",
         }
         unknown = set(data) - known
         if unknown:
@@ -228,4 +243,9 @@ class SlaPolicy:
             progress_report_interval=_m(float(data.get("progress_report_minutes", 60))),
             im_ack_window=_m(float(data.get("im_ack_minutes", 10))),
             email_ack_window=_m(float(data.get("email_ack_minutes", 120))),
+            part_decision_window=_m(float(data.get("part_decision_minutes", 120))),
+            part_shipment_window=_m(float(data.get("part_shipment_minutes", 24 * 60))),
+            part_arrival_working_days=_positive(
+                "part_arrival_working_days", float(data.get("part_arrival_working_days", 2))
+            ),
         )

@@ -102,6 +102,16 @@ class WorkingCalendar:
             cursor = datetime.combine(day, time(0), self.zone)
         raise SupervisionConfigError("working calendar has no working time in the next 800 days")
 
+    @property
+    def working_day(self) -> timedelta:
+        """The working time of one working day (09:00-18:00: 9 h)."""
+        return datetime.combine(date.min, self.end) - datetime.combine(date.min, self.start)
+
+    def add_working_days(self, start: datetime, days: float) -> datetime:
+        """`days` full working days of working time after `start` (returned in UTC): from
+        Friday 15:00, two 9-hour working days end on Tuesday 15:00."""
+        return self.add_working_time(start, self.working_day * days)
+
     def working_time_between(self, start: datetime, end: datetime) -> timedelta:
         """Working time elapsed from `start` to `end` (zero if `end` is not after `start`)."""
         a = _aware(start).astimezone(self.zone)

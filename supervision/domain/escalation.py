@@ -282,7 +282,7 @@ def plan(
     out: list[Action] = []
     for ticket in tickets:
         if ticket.status.is_open:
-            sla = assess(ticket, pol.sla, now)
+            sla = assess(ticket, pol.sla, now, pol.calendar)
             assessments.append(sla)
             out.extend(plan_ticket(sla, sent_log, now, pol))
     out.sort(key=lambda a: (a.due_at, a.ticket_number, a.key))

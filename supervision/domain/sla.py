@@ -2,6 +2,10 @@
 
 A ticket's clocks stop while it waits for the customer (a `Pause`); the deadline moves
 later by the paused time. Everything here is a pure function of the ticket and `now`.
+
+The response and on-site clocks start when the ticket opens. The field clocks start later:
+the part decision at the engineer's arrival, the part shipment when a part is needed, the
+part arrival when it was sent (counted in working days on the working calendar).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from enum import StrEnum
 
 from routing.domain.levels import FaultLevel, SlaPolicy
 from routing.records import TicketStatus
+from supervision.domain.calendar import WorkingCalendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +51,20 @@ class SlaTicket:
     # Deadlines fixed when the ticket was opened (routing computes them); None = from policy.
     response_due: datetime | None = None
     onsite_due: datetime | None = None
+    # Engineer dispatch and spare parts (None until they happen).
+    dispatched_at: datetime | None = None
+    on_the_way_at: datetime | None = None
+    part_needed_at: datetime | None = None
+    part_sent_at: datetime | None = None
+    part_received_at: datetime | None = None
 
 
 class ClockKind(StrEnum):
     RESPONSE = "response"
     ONSITE = "onsite"
+    PART_DECISION = "part_decision"  # fixed, or a part called for, after arrival
+    PART_SHIPMENT = "part_shipment"  # the needed part leaves the depot
+    PART_ARRIVAL = "part_arrival"  # the sent part reaches the site (working days)
 
 
 class ClockState(StrEnum):
@@ -134,10 +148,11 @@ def _clock(
     met_at: datetime | None,
     now: datetime,
     paused_now: bool,
+    start: datetime | None = None,
 ) -> ClockStatus:
     # Pauses after the clock was met don't move it.
     horizon = met_at if met_at is not None else now
-    due = _effective_due(ticket.created_at, window, ticket.pauses, horizon)
+    due = _effective_due(start or ticket.created_at, window, ticket.pauses, horizon)
     if met_at is not None:
         state = ClockState.MET if met_at <= due else ClockState.MET_LATE
     elif paused_now:
@@ -149,8 +164,76 @@ def _clock(
     return ClockStatus(kind, state, due, window)
 
 
-def assess(ticket: SlaTicket, policy: SlaPolicy, now: datetime) -> TicketSla:
-    """The ticket's clocks as they stand at `now`."""
+def field_clocks(
+    ticket: SlaTicket,
+    policy: SlaPolicy,
+    calendar: WorkingCalendar,
+    now: datetime,
+    *,
+    paused_now: bool = False,
+    resolved: datetime | None = None,
+) -> list[ClockStatus]:
+    """The clocks after the engineer's arrival, each from the moment it starts.
+
+    The part decision is met by a part being called for or by the fault being resolved;
+    shipment and arrival only by the part's own dates (a ticket resolved some other way
+    does not make a late part on time).
+    """
+    clocks: list[ClockStatus] = []
+    if ticket.onsite_at is not None:
+        decision_met = _earliest(ticket.part_needed_at, resolved)
+        clocks.append(
+            _clock(
+                ClockKind.PART_DECISION,
+                policy.part_decision_window,
+                ticket,
+                decision_met,
+                now,
+                paused_now,
+                start=ticket.onsite_at,
+            )
+        )
+    if ticket.part_needed_at is not None:
+        clocks.append(
+            _clock(
+                ClockKind.PART_SHIPMENT,
+                policy.part_shipment_window,
+                ticket,
+                ticket.part_sent_at,
+                now,
+                paused_now,
+                start=ticket.part_needed_at,
+            )
+        )
+    if ticket.part_sent_at is not None:
+        sent = ticket.part_sent_at
+        window = calendar.add_working_days(sent, policy.part_arrival_working_days) - sent
+        clocks.append(
+            _clock(
+                ClockKind.PART_ARRIVAL,
+                window,
+                ticket,
+                ticket.part_received_at,
+                now,
+                paused_now,
+                start=sent,
+            )
+        )
+    return clocks
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
+
+
+def assess(
+    ticket: SlaTicket,
+    policy: SlaPolicy,
+    now: datetime,
+    calendar: WorkingCalendar | None = None,
+) -> TicketSla:
+    """The ticket's clocks as they stand at `now` (the field clocks need `calendar`)."""
     paused_now = ticket.status.is_open and any(
         p.start <= now and (p.end is None or p.end > now) for p in ticket.pauses
     )
@@ -183,6 +266,10 @@ def assess(ticket: SlaTicket, policy: SlaPolicy, now: datetime) -> TicketSla:
     if onsite is not None and not ticket.remote:
         clocks.append(
             _clock(ClockKind.ONSITE, onsite, ticket, ticket.onsite_at or resolved, now, paused_now)
+        )
+    if calendar is not None and onsite is not None and not ticket.remote:
+        clocks.extend(
+            field_clocks(ticket, policy, calendar, now, paused_now=paused_now, resolved=resolved)
         )
     end = now if ticket.status.is_open else (ticket.resolved_at or now)
     elapsed = max(end - ticket.created_at, timedelta(0))
