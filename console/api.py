@@ -236,6 +236,11 @@ class TicketPatch(Strict):
     spare_serial: Short | None = None
     spare_sent_on: Annotated[str, StringConstraints(max_length=20)] | None = None
     spare_received_on: Annotated[str, StringConstraints(max_length=20)] | None = None
+    # Field work recorded by hand (ISO 8601 with offset): arrival, part needed/sent/received.
+    onsite_at: Annotated[str, StringConstraints(max_length=40)] | None = None
+    part_needed_at: Annotated[str, StringConstraints(max_length=40)] | None = None
+    part_sent_at: Annotated[str, StringConstraints(max_length=40)] | None = None
+    part_received_at: Annotated[str, StringConstraints(max_length=40)] | None = None
     # Not fields: a note on this change, and lines for the service / progress logs.
     note: Annotated[str, StringConstraints(max_length=500)] = ""
     service_entry: ServiceEntryBody | None = None
@@ -246,8 +251,10 @@ _NOT_FIELDS = frozenset({"note", "service_entry", "progress_note"})
 assert set(TicketPatch.model_fields) - _NOT_FIELDS == set(AGENT_FIELDS), "form drifted"
 
 
-def _ticket_json(ticket: Any) -> dict[str, Any]:
+def _ticket_json(ticket: Any, request: Request | None = None) -> dict[str, Any]:
     data: dict[str, Any] = json_value(ticket)
+    clocks = runtime_of(request).deps.ticket_clocks if request is not None else None
+    data["clocks"] = clocks(ticket) if clocks is not None else []
     return data
 
 
@@ -271,7 +278,7 @@ async def list_tickets(
         text=q.strip() if q and q.strip() else None,
     )
     tickets = await runtime_of(request).deps.tickets.list(filters, limit=limit, before=before)
-    items = [_ticket_json(t) for t in tickets]
+    items = [_ticket_json(t, request) for t in tickets]
     return {"items": items, "next_before": items[-1]["number"] if len(items) == limit else None}
 
 
@@ -324,7 +331,7 @@ async def create_ticket(
         )
     )
     log.info("ticket %s opened by hand by %s", ticket.number, session.user.username)
-    return _ticket_json(ticket)
+    return _ticket_json(ticket, request)
 
 
 @router.get("/tickets/{number}", tags=["tickets"])
@@ -332,7 +339,7 @@ async def get_ticket(number: str, session: AgentSession, request: Request) -> di
     ticket = await runtime_of(request).deps.tickets.get(number)
     if ticket is None:
         raise TicketNotFound(number)
-    return _ticket_json(ticket)
+    return _ticket_json(ticket, request)
 
 
 @router.patch("/tickets/{number}", tags=["tickets"])
@@ -363,7 +370,7 @@ async def patch_ticket(
     if progress:
         ticket = await store.add_progress(number, text=progress, by=by, at=now)
     log.info("ticket %s changed by %s: %s (call %s)", number, by, sorted(changes), ticket.call_id)
-    return _ticket_json(ticket)
+    return _ticket_json(ticket, request)
 
 
 # --- calls --------------------------------------------------------------------------------

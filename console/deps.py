@@ -82,6 +82,9 @@ class ConsoleDeps:
     # and the zone pages write times in (HOTLINE_TIMEZONE).
     locale: str = DEFAULT_LANGUAGE
     timezone: str = "Asia/Shanghai"
+    # The ticket's SLA clocks as the API shows them (`clocks` of a ticket; supervision's
+    # dispatch service under `hotline serve`); None = no clocks shown.
+    ticket_clocks: Callable[[Any], list[dict[str, Any]]] | None = None
 
 
 def json_value(value: Any) -> Any:

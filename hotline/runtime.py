@@ -36,6 +36,7 @@ from fallback.health import ConsoleHeartbeats, HealthWatch
 from fallback.service import EmergencyService, emergency_journal_stage
 from fallback.tickets import TicketStoreBackfillSink
 from hotline.assembly import SystemHealth, access_settings, build_emergency, console_state_for
+from hotline.dispatch_wiring import build_dispatch
 from hotline.settings import ConfigError, Settings
 from ivr.menu_file import load_menu
 from ivr.mode import IvrMode
@@ -62,6 +63,8 @@ from storage.supervision import SupervisionRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
 from supervision.config import SupervisionConfig
+from supervision.dispatch.service import DispatchService
+from supervision.dispatch.web import router as dispatch_router
 from supervision.service import SupervisionService
 from supervision.wallboard import wallboard_stage
 
@@ -92,6 +95,7 @@ class HotlineService:
     ivr_mode: IvrMode
     supervision: SupervisionService
     outage: OutageAnnouncements
+    dispatch: DispatchService
     app: FastAPI
     # Log-outs (database), log-in throttle and open consoles (Redis) shared by consoles.
     console_state: ConsoleState
@@ -189,6 +193,7 @@ class HotlineService:
             emergency_status=emergency.status,
             language=settings.locale,
         )
+        dispatch = build_dispatch(settings, db, tickets, sites, supervision_config, policy)
         spool = EventSpool(
             settings.journal_dir / "pipeline-spool.jsonl",
             max_bytes=settings.spool_max_mb * 1024 * 1024,
@@ -256,6 +261,7 @@ class HotlineService:
             health,
             supervision,
             outage,
+            dispatch,
         )
         service = cls(
             settings=settings,
@@ -276,6 +282,7 @@ class HotlineService:
             ivr_mode=ivr_mode,
             supervision=supervision,
             outage=outage,
+            dispatch=dispatch,
             app=app,
             console_state=console_state,
             health=health,
@@ -444,6 +451,7 @@ class HotlineService:
             await self.drill.results.close()
         if self._supervision_started:
             await self.supervision.stop()
+        await self.dispatch.stop()
         await self.console_state.close()
         await self.bus.close()
         await self.db.dispose()
@@ -483,6 +491,7 @@ def _console_app(
     health: SystemHealth,
     supervision: SupervisionService,
     outage: OutageAnnouncements,
+    dispatch: DispatchService,
 ) -> FastAPI:
     """The web console with the supervision and outage routes."""
     secret = (
@@ -511,6 +520,7 @@ def _console_app(
             **access_settings(settings, db, console_state),
             locale=settings.locale,
             timezone=settings.timezone,
+            ticket_clocks=dispatch.clocks,
         )
     )
     app.include_router(
@@ -524,4 +534,12 @@ def _console_app(
         )
     )
     app.include_router(outage_router(outage))
+    app.include_router(
+        dispatch_router(
+            dispatch,
+            require_agent=require(UserRole.AGENT),
+            current_user=current_username,
+            timezone=settings.timezone,
+        )
+    )
     return app

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     agi_max_connections: int = Field(200, ge=1)
     # One line per log event: plain text, or JSON objects for log shippers.
     log_format: Literal["text", "json"] = "text"
+    # Engineer check-in links: signed with this key (else the session secret; random per
+    # start when neither is set, so links die with a restart) and valid this many hours.
+    checkin_secret: SecretStr | None = None
+    checkin_link_hours: float = Field(72.0, gt=0, le=24 * 60)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

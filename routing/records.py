@@ -321,6 +321,13 @@ class Ticket(_JsonRecord):
     # means "not applicable / no answer".
     satisfaction: int | None = None
     satisfaction_at: datetime | None = None
+    # Engineer dispatch: the engineer sent (the on-site engineer), arrival and spare part.
+    engineer: str | None = None
+    dispatched_at: datetime | None = None
+    onsite_at: datetime | None = None
+    part_needed_at: datetime | None = None
+    part_sent_at: datetime | None = None
+    part_received_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:

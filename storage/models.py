@@ -235,6 +235,12 @@ class TicketRow(Base):
     # Satisfaction (latest score; every score is also in satisfaction_scores)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
     satisfaction_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Engineer dispatch and spare parts (the field clocks); dispatches in ticket_dispatches.
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    onsite_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    part_needed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    part_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    part_received_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     history: Mapped[list[TicketHistoryRow]] = relationship(
         order_by="TicketHistoryRow.id", viewonly=True
@@ -445,6 +451,36 @@ class TicketPauseRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     by: Mapped[str] = mapped_column(String(100), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class DispatchRow(Base):
+    """One engineer sent to a ticket's site, with the steps they checked in from the phone.
+
+    A re-dispatch supersedes the ticket's earlier dispatch (its check-in link stops
+    working); every dispatch stays, so the history shows who was sent when.
+    """
+
+    __tablename__ = "ticket_dispatches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    engineer: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(64), default="")
+    channel: Mapped[str] = mapped_column(String(16), default="")
+    address: Mapped[str] = mapped_column(String(500), default="")
+    dispatched_by: Mapped[str] = mapped_column(String(100))
+    dispatched_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    superseded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    on_the_way_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    fixed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    part_needed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    notice_state: Mapped[str] = mapped_column(String(16), default="pending")
+    notice_error: Mapped[str] = mapped_column(Text, default="")
 
 
 SUPERVISION_TABLES: tuple[Table, ...] = tuple(

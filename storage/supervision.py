@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +20,7 @@ from routing.records import OPEN_STATUSES, TicketStatus
 from storage.database import Database
 from storage.models import (
     CallRow,
+    DispatchRow,
     EscalationStepRow,
     NoticeRow,
     SiteRow,
@@ -331,8 +332,19 @@ class SupervisionRepository:
                 SiteRow.site_name,
                 SiteRow.tier,
                 SiteRow.distance_km,
+                TicketRow.dispatched_at,
+                TicketRow.onsite_at,
+                TicketRow.part_needed_at,
+                TicketRow.part_sent_at,
+                TicketRow.part_received_at,
+                DispatchRow.on_the_way_at,
             )
             .outerjoin(SiteRow, SiteRow.site_code == TicketRow.site_code)
+            # The ticket's current dispatch (a re-dispatch supersedes the earlier ones).
+            .outerjoin(
+                DispatchRow,
+                and_(DispatchRow.ticket_id == TicketRow.id, DispatchRow.superseded_at.is_(None)),
+            )
             .where(TicketRow.status.in_(OPEN))
             .order_by(TicketRow.created_at)
         )
@@ -369,6 +381,12 @@ class SupervisionRepository:
                             response_due=r.response_due,
                             onsite_due=r.onsite_due,
                             pauses=tuple(pauses.get(r.number, ())),
+                            dispatched_at=r.dispatched_at,
+                            on_the_way_at=r.on_the_way_at,
+                            onsite_at=r.onsite_at,
+                            part_needed_at=r.part_needed_at,
+                            part_sent_at=r.part_sent_at,
+                            part_received_at=r.part_received_at,
                         )
                         for r in partition
                     )

@@ -143,6 +143,12 @@ def to_ticket(
         spare_received_on=row.spare_received_on,
         satisfaction=row.satisfaction,
         satisfaction_at=row.satisfaction_at,
+        engineer=row.onsite_engineer or None,
+        dispatched_at=row.dispatched_at,
+        onsite_at=row.onsite_at,
+        part_needed_at=row.part_needed_at,
+        part_sent_at=row.part_sent_at,
+        part_received_at=row.part_received_at,
     )
 
 

@@ -83,6 +83,11 @@ AGENT_FIELDS: Mapping[str, FieldSpec] = {
     "spare_serial": _short(),
     "spare_sent_on": FieldSpec("date", nullable=True),
     "spare_received_on": FieldSpec("date", nullable=True),
+    # Field work recorded by hand (the engineer phoned in); the check-in page sets them too.
+    "onsite_at": FieldSpec("datetime", nullable=True),
+    "part_needed_at": FieldSpec("datetime", nullable=True),
+    "part_sent_at": FieldSpec("datetime", nullable=True),
+    "part_received_at": FieldSpec("datetime", nullable=True),
 }
 
 # Fields only the system sets (deadlines recomputed on a level/site change, milestones).
@@ -93,6 +98,7 @@ SYSTEM_FIELDS: Mapping[str, FieldSpec] = {
     "resolved_at": FieldSpec("datetime", nullable=True),
     "closed_at": FieldSpec("datetime", nullable=True),
     "paper_number": FieldSpec("line", nullable=True, max_len=64),
+    "dispatched_at": FieldSpec("datetime", nullable=True),
 }
 
 EDITABLE_FIELDS: Mapping[str, FieldSpec] = {**AGENT_FIELDS, **SYSTEM_FIELDS}

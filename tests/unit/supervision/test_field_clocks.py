@@ -160,9 +160,7 @@ def test_part_shipment_is_due_24_hours_after_the_part_is_needed(
         (local(2026, 9, 30, 9), local(2026, 10, 9, 18)),
     ],
 )
-def test_part_arrival_is_due_two_working_days_after_shipment(
-    sent: datetime, due: datetime
-) -> None:
+def test_part_arrival_is_due_two_working_days_after_shipment(sent: datetime, due: datetime) -> None:
     calendar = WorkingCalendar.build(
         holidays=[date(2026, 10, d) for d in range(1, 9)], extra_workdays=["2026-10-10"]
     )
