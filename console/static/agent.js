@@ -11,8 +11,11 @@
     "contact_name", "contact_phone", "contact_email", "problem_type", "urgency", "department",
     "expected_resolution", "measures", "owner", "rma_number", "rma_model", "rma_serial",
     "rma_quantity", "rma_symptom", "rma_analysis", "spare_model", "spare_serial",
-    "spare_sent_on", "spare_received_on",
+    "spare_sent_on", "spare_received_on", "onsite_at", "part_needed_at", "part_sent_at",
+    "part_received_at",
   ];
+  // Times typed as local date and time (datetime-local), sent as ISO 8601.
+  const TIME_FIELDS = new Set(["expected_resolution", "onsite_at", "part_needed_at", "part_sent_at", "part_received_at"]);
   const INT_FIELDS = new Set(["level", "rma_quantity"]);
   let current = null; // the ticket in the editor, as the server last sent it
   let currentCall = null;
@@ -40,7 +43,7 @@
   // --- ticket editor -------------------------------------------------------------------
   function toInputValue(name, value) {
     if (value === null || value === undefined) return "";
-    if (name === "expected_resolution") {
+    if (TIME_FIELDS.has(name)) {
       const d = new Date(value);
       if (Number.isNaN(d.getTime())) return "";
       const pad = (n) => String(n).padStart(2, "0");
@@ -49,7 +52,7 @@
     return String(value);
   }
   function fromInputValue(name, text) {
-    if (name === "expected_resolution") return text ? new Date(text).toISOString() : null;
+    if (TIME_FIELDS.has(name)) return text ? new Date(text).toISOString() : null;
     if (INT_FIELDS.has(name)) return text === "" ? null : Number(text);
     if (["problem_type", "urgency", "spare_sent_on", "spare_received_on", "site_code"].includes(name)) {
       return text === "" ? null : text;
@@ -104,7 +107,14 @@
     for (const p of ticket.progress_log || []) {
       progress.append(el("li", { text: `${fmtTime(p.at)} · ${p.by}: ${p.text}` }));
     }
+    // The dispatch panel (dispatch.js) follows the ticket on screen.
+    document.dispatchEvent(new CustomEvent("hotline:ticket", { detail: ticket }));
   }
+
+  // Another panel changed the ticket on the server (dispatch, arrival): show it as it is now.
+  document.addEventListener("hotline:ticket-updated", (event) => {
+    if (current && current.number === event.detail.number) fillTicket(event.detail);
+  });
 
   async function openTicket(number) {
     try {

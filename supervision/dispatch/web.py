@@ -147,7 +147,9 @@ def router(
             raise TicketNotFound(number)
         items = await service.store.for_ticket(number)
         engineers = await service.engineers(number)
+        site = await service.sites.site_record(ticket.site_code) if ticket.site_code else None
         return {
+            "site_address": site.address if site else None,
             "items": [d.as_json() for d in items],
             "engineers": [
                 {"name": e.name, "phone": e.phone, "assigned": e.assigned} for e in engineers
