@@ -257,6 +257,8 @@ def router(
                 "onsite_at": (
                     ticket.onsite_at.isoformat() if ticket and ticket.onsite_at else None
                 ),
+                # The arrival as the page writes times: the desk's zone, YYYY-MM-DD HH:MM.
+                "onsite_local": format_local(ticket.onsite_at if ticket else None, zone),
             }
         )
 

@@ -53,10 +53,7 @@
     result.textContent = answer.message || "";
     if (response.ok) {
       enable(answer.state);
-      if (answer.onsite_at) {
-        document.getElementById("arrived-at").textContent = new Date(answer.onsite_at)
-          .toLocaleString(document.documentElement.lang, { hour12: false });
-      }
+      if (answer.onsite_at) document.getElementById("arrived-at").textContent = answer.onsite_local;
     }
   }
 

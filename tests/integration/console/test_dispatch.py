@@ -185,6 +185,7 @@ async def test_dispatch_notifies_and_check_in_sets_the_arrival(desk: Desk) -> No
         "message": reply.json()["message"],
         "state": "on_site",
         "onsite_at": arrived_at.isoformat(),
+        "onsite_local": "2026-11-18 13:00",
     }
     ticket = await desk.ticket(number)
     assert ticket["onsite_at"] == arrived_at.isoformat()
