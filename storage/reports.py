@@ -62,6 +62,13 @@ class ReportRepository:
                         SiteRow.site_name,
                         SiteRow.tier,
                         TicketRow.cause,
+                        TicketRow.onsite_due,
+                        SiteRow.distance_km,
+                        TicketRow.dispatched_at,
+                        TicketRow.onsite_at,
+                        TicketRow.part_needed_at,
+                        TicketRow.part_sent_at,
+                        TicketRow.part_received_at,
                     )
                     .outerjoin(SiteRow, SiteRow.site_code == TicketRow.site_code)
                     .where(TicketRow.created_at >= start, TicketRow.created_at < end)
@@ -97,7 +104,25 @@ class ReportRepository:
             [CallFact(*r) for r in calls],
             [
                 TicketFact(
-                    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11] or ""
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    r[7],
+                    r[8],
+                    r[9],
+                    r[10],
+                    r[11] or "",
+                    onsite_due=r.onsite_due,
+                    distance_km=r.distance_km,
+                    dispatched_at=r.dispatched_at,
+                    onsite_at=r.onsite_at,
+                    part_needed_at=r.part_needed_at,
+                    part_sent_at=r.part_sent_at,
+                    part_received_at=r.part_received_at,
                 )
                 for r in tickets
             ],

@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from calls.clock import utc_now
+from routing.domain.levels import SlaPolicy
 from routing.records import SATISFACTION_LABELS
-from supervision.domain.calendar import CHINA_STANDARD_TIME
+from supervision.domain.calendar import CHINA_STANDARD_TIME, WorkingCalendar
+from supervision.domain.field_compliance import FieldFigures, field_compliance
 from supervision.domain.monthly import EmergencyPeriod, Month, MonthlyFigures, summarise
+from supervision.field_report import write_field_section
 from supervision.ports import MonthlyFacts
 from supervision.records import MonthFacts
 from supervision.report_plots import (
@@ -56,8 +59,12 @@ async def render_monthly(
     emergency: EmergencyHistory | None = None,
     now: datetime | None = None,
     language: str = DEFAULT_LANGUAGE,
+    sla: SlaPolicy | None = None,
+    calendar: WorkingCalendar | None = None,
 ) -> Path:
-    """Write the report for `month` in `language`; returns the path of its ``index.html``."""
+    """Write the report for `month` in `language`; returns the path of its ``index.html``.
+    The field-work section judges arrivals and parts by `sla` and `calendar` (defaults:
+    DESIGN.md's tables, the default working calendar)."""
     m = month if isinstance(month, Month) else Month.parse(month)
     step = progress or (lambda stage, fraction: None)
     step("reading the database", 0.0)
@@ -77,6 +84,9 @@ async def render_monthly(
         service_level_target=service_level_target,
         emergency=periods,
     )
+    field = field_compliance(
+        facts.tickets, sla or SlaPolicy(), calendar or WorkingCalendar(), now or utc_now()
+    )
     target = out_dir / str(m)
     loop = asyncio.get_running_loop()
 
@@ -90,6 +100,7 @@ async def render_monthly(
         facts,
         ReportWords(language, zone, service_level_target),
         threaded_progress,
+        field,
     )
     step("done", 1.0)
     log.info("monthly report %s written to %s", m, index)
@@ -257,20 +268,27 @@ def _write_all(
     facts: MonthFacts,
     words: ReportWords,
     progress: Progress,
+    field: FieldFigures | None = None,
 ) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     csv_files = _write_tables(target, f, facts)
     progress("tables", 0.1)
+    section = ""
     with warnings.catch_warnings():
         # A glyph missing from every installed font must not abort the report.
         warnings.filterwarnings("ignore", message="Glyph .* missing", category=UserWarning)
         draw_plots(target, f, words, progress)
+        if field is not None:
+            field_csv, section = write_field_section(target, field, words.gettext)
+            csv_files = [*csv_files, *field_csv]
     index = target / "index.html"
-    index.write_text(_html(f, csv_files, words), encoding="utf-8")
+    index.write_text(_html(f, csv_files, words, section), encoding="utf-8")
     return index
 
 
-def _html(f: MonthlyFigures, csv_files: Sequence[str], words: ReportWords) -> str:
+def _html(
+    f: MonthlyFigures, csv_files: Sequence[str], words: ReportWords, field_section: str = ""
+) -> str:
     _ = words.gettext
     e = html.escape
     totals = f.totals
@@ -342,6 +360,7 @@ figcaption {{ color: #555; }}
 <h1>{e(title)}</h1>
 <h2>{words_of["summary"]}</h2><table>{rows}</table>
 <h2>{words_of["plots"]}</h2>{plots}
+{field_section}
 <h2>{words_of["top_sites"]}</h2><table><tr><th>{words_of["code"]}</th><th>{words_of["site"]}</th>
 <th>{words_of["tickets"]}</th></tr>{sites}</table>
 <h2>{words_of["periods"]}</h2>

@@ -80,6 +80,14 @@ class TicketFact:
     site_name: str | None
     site_tier: str | None
     cause: str
+    # Field work (supervision.domain.field_compliance): deadline, dispatch, arrival, part.
+    onsite_due: datetime | None = None
+    distance_km: float | None = None
+    dispatched_at: datetime | None = None
+    onsite_at: datetime | None = None
+    part_needed_at: datetime | None = None
+    part_sent_at: datetime | None = None
+    part_received_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

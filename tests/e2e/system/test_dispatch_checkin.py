@@ -3,12 +3,14 @@ opens a ticket and pops on the agent's page; the agent dispatches the site's eng
 from the page; a local webhook receives the notice with the check-in link; Chromium on a
 phone-sized screen opens the link and confirms the arrival (with the phone's position);
 the ticket's `onsite_at` is set and its on-site clock is met; two hours later (the
-scheduler's clock moved on) the part decision escalates. Screenshots in artifacts/system/.
+scheduler's clock moved on) the part decision escalates; a part sent and received within
+the windows shows met in the monthly report. Screenshots in artifacts/system/.
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,7 +22,11 @@ import pytest
 from playwright.async_api import expect
 
 from pbx import CallerScript
+from storage.reports import ReportRepository
+from supervision.domain.calendar import CHINA_STANDARD_TIME
 from supervision.domain.escalation import ActionKind
+from supervision.domain.monthly import Month
+from supervision.report import render_monthly
 
 from .conftest import RIVERSIDE, System, logged_in_page, page_errors
 
@@ -87,9 +93,7 @@ async def _scenario(system: System, browser: Any, artifacts: Path, sink: Webhook
     await expect(page.locator("#dispatch-state")).to_have_attribute("data-state", "none")
 
     # The site's assigned engineer is offered first; the agent sends him by webhook.
-    await expect(page.locator("#dp-engineers option").first).to_have_attribute(
-        "value", "Zhao Gang"
-    )
+    await expect(page.locator("#dp-engineers option").first).to_have_attribute("value", "Zhao Gang")
     await page.fill("#dp-engineer", "Zhao Gang")
     await page.fill("#dp-phone", "13700001111")
     await page.select_option("#dp-channel", "webhook")
@@ -186,6 +190,44 @@ async def _scenario(system: System, browser: Any, artifacts: Path, sink: Webhook
     # Recorded once: the next pass does not escalate it again.
     repeat = await scheduler.tick(arrived_at + timedelta(hours=2, minutes=1))
     assert f"{ticket.number}/breach/part_decision" not in {a.key for a in repeat.actions}
+
+    # The engineer calls for a part from the phone; the RMA desk ships it and it arrives
+    # within the windows (24 h to ship, 2 working days to arrive): the report shows met.
+    await mobile.click("#step-part_needed")
+    await expect(mobile.locator("#ticket")).to_have_attribute("data-state", "part_needed")
+    needed = (await system.service.tickets.get(ticket.number)).part_needed_at  # type: ignore[union-attr]
+    assert needed is not None
+    sent, received = needed + timedelta(hours=20), needed + timedelta(hours=30)
+    patched = await system.http.patch(
+        f"/api/tickets/{ticket.number}",
+        json={"part_sent_at": sent.isoformat(), "part_received_at": received.isoformat()},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert patched.status_code == 200, patched.text
+    kinds = {c["kind"]: c["state"] for c in patched.json()["clocks"]}
+    assert kinds["part_shipment"] == "met" and kinds["part_arrival"] == "met"
+
+    report_dir = artifacts / "dispatch-report"
+    index = await render_monthly(
+        ReportRepository(system.service.db),
+        Month(
+            needed.astimezone(CHINA_STANDARD_TIME).year,
+            needed.astimezone(CHINA_STANDARD_TIME).month,
+        ),
+        report_dir,
+        now=received + timedelta(hours=1),
+    )
+    with (index.parent / "field_compliance.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    part_p1 = next(r for r in rows if r["measure"] == "part_delivery" and r["group"] == "P1")
+    arrival_p1 = next(r for r in rows if r["measure"] == "arrival" and r["group"] == "P1")
+    assert (part_p1["tickets"], part_p1["met"], part_p1["breached"]) == ("1", "1", "0")
+    assert (arrival_p1["tickets"], arrival_p1["met"]) == ("1", "1")
+    band = next(r for r in rows if r["measure"] == "part_delivery" and r["group"] == "≤100 km")
+    assert band["met"] == "1"
+    page_text = index.read_text(encoding="utf-8")
+    assert 'id="field-work"' in page_text and "备件送达" in page_text  # Chinese by default
+    assert (index.parent / "part_delivery_compliance.png").stat().st_size > 1000
 
     assert errors == [] and mobile_errors == []
     await phone.close()
