@@ -25,7 +25,7 @@ from calls import (
 )
 from calls.control import QueueEntry
 from routing.domain.levels import FaultLevel
-from supervision.domain.sla import ClockState, TicketSla
+from supervision.domain.sla import ClockKind, ClockState, TicketSla
 
 
 class AgentActivity(StrEnum):
@@ -187,6 +187,48 @@ class LevelBoard:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldBoard:
+    """Engineers out for open tickets, and the breached clocks by kind."""
+
+    dispatched: int = 0  # sent, not yet on the way
+    on_the_way: int = 0
+    on_site: int = 0  # arrived, no part called for
+    waiting_for_part: int = 0  # a part needed and not received yet
+    breaches_by_clock: tuple[tuple[str, int], ...] = ()  # (clock kind, breached), every kind
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dispatched": self.dispatched,
+            "on_the_way": self.on_the_way,
+            "on_site": self.on_site,
+            "waiting_for_part": self.waiting_for_part,
+            "breaches_by_clock": dict(self.breaches_by_clock),
+        }
+
+
+def field_board(tickets: Iterable[TicketSla]) -> FieldBoard:
+    counts = [0, 0, 0, 0]
+    breached = {kind.value: 0 for kind in ClockKind}
+    for sla in tickets:
+        t = sla.ticket
+        if not t.status.is_open:
+            continue
+        for clock in sla.clocks:
+            if clock.state is ClockState.BREACHED:
+                breached[clock.kind.value] += 1
+        if t.part_needed_at is not None and t.part_received_at is None:
+            counts[3] += 1
+        elif t.onsite_at is not None:
+            counts[2] += 1
+        elif t.on_the_way_at is not None:
+            counts[1] += 1
+        elif t.dispatched_at is not None:
+            counts[0] += 1
+    dispatched, on_the_way, on_site, waiting = counts
+    return FieldBoard(dispatched, on_the_way, on_site, waiting, tuple(breached.items()))
+
+
+@dataclass(frozen=True, slots=True)
 class WallboardSnapshot:
     at: datetime
     queues: tuple[QueueBoard, ...]
@@ -199,6 +241,7 @@ class WallboardSnapshot:
     levels: tuple[LevelBoard, ...]
     breaches: int
     emergency: EmergencyState
+    field: FieldBoard = FieldBoard()
 
     def agent_counts(self) -> dict[str, int]:
         counts = {a.value: 0 for a in AgentActivity}
@@ -250,6 +293,7 @@ class WallboardSnapshot:
                 for lv in self.levels
             ],
             "breaches": self.breaches,
+            "field": self.field.as_json(),
             "emergency": {
                 "active": self.emergency.active,
                 "since": self.emergency.since.isoformat() if self.emergency.since else None,
@@ -289,6 +333,7 @@ def build_snapshot(
         for name, calls in sorted(by_queue.items())
     )
 
+    tickets = tuple(tickets)
     per_level: dict[int, list[TicketSla]] = {int(lv): [] for lv in FaultLevel}
     for sla in tickets:
         if sla.ticket.status.is_open:
@@ -332,4 +377,5 @@ def build_snapshot(
         levels=tuple(levels),
         breaches=breaches,
         emergency=emergency,
+        field=field_board(tickets),
     )

@@ -5,6 +5,10 @@
   let snapshot = null;
   let receivedAt = 0; // performance.now() when the snapshot arrived: waits keep ticking
   let retry = 1000;
+  const CLOCK_NAMES = {
+    response: "首次响应 response", onsite: "到场 arrival", part_decision: "备件决定 part decision",
+    part_shipment: "备件发出 part shipment", part_arrival: "备件到货 part arrival",
+  };
 
   function fmtDuration(seconds) {
     if (seconds === null || seconds === undefined) return "–";
@@ -94,6 +98,19 @@
         : `${fmtDuration(t.next_breach_in_s - drift)} (${t.next_breach_ticket})`;
       row.appendChild(el("td", {}, next));
       tickets.appendChild(row);
+    }
+    const field = s.field || { breaches_by_clock: {} };
+    $("field-dispatched").textContent = String(field.dispatched ?? 0);
+    $("field-on-the-way").textContent = String(field.on_the_way ?? 0);
+    $("field-on-site").textContent = String(field.on_site ?? 0);
+    $("field-waiting-part").textContent = String(field.waiting_for_part ?? 0);
+    const clockRows = $("clock-breaches");
+    clockRows.replaceChildren();
+    for (const [kind, count] of Object.entries(field.breaches_by_clock)) {
+      const row = el("tr", { "data-clock": kind });
+      row.appendChild(el("td", {}, CLOCK_NAMES[kind] || kind));
+      row.appendChild(el("td", { class: count ? "late" : "" }, String(count)));
+      clockRows.appendChild(row);
     }
     const banner = $("emergency");
     banner.hidden = !s.emergency.active;
