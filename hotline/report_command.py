@@ -13,7 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from hotline.settings import ConfigError, load_settings
+from routing.domain.levels import SlaPolicy
 from supervision.config import SupervisionConfig
+from supervision.domain.calendar import WorkingCalendar
 from supervision.domain.monthly import Month
 from translations import check_language
 
@@ -55,6 +57,7 @@ def monthly(
                 settings.service_level_target_seconds,
                 sup.calendar.zone,
                 report_language,
+                field=(settings.sla_policy(), sup.calendar),
             )
         )
     except Exception as exc:
@@ -64,8 +67,16 @@ def monthly(
 
 
 async def _render(
-    db_url: str, month: Month, out: Path, sl_target: int, zone: tzinfo, language: str
+    db_url: str,
+    month: Month,
+    out: Path,
+    sl_target: int,
+    zone: tzinfo,
+    language: str,
+    *,
+    field: tuple[SlaPolicy, WorkingCalendar] | None = None,
 ) -> Path:
+    """`field`: the commitments and working calendar the field-work section judges by."""
     from storage.database import Database
     from storage.reports import ReportRepository
     from supervision.report import render_monthly
@@ -89,6 +100,8 @@ async def _render(
                 service_level_target=timedelta(seconds=sl_target),
                 zone=zone,
                 language=language,
+                sla=field[0] if field else None,
+                calendar=field[1] if field else None,
             )
     finally:
         await db.dispose()
