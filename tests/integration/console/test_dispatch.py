@@ -25,6 +25,7 @@ from supervision.dispatch.web import router as dispatch_router
 from supervision.domain.calendar import WorkingCalendar
 from supervision.domain.dispatch import CheckinClaim, make_token
 from supervision.domain.escalation import SupervisionPolicy
+from supervision.notify.dispatcher import RetryPolicy
 
 KEY = b"k" * 32
 
@@ -344,3 +345,73 @@ async def test_arrival_recorded_by_hand_lands_in_history(desk: Desk) -> None:
     assert entry["by"] == "alice" and entry["note"] == "engineer phoned in"
     clocks = {c["kind"]: c for c in response.json()["clocks"]}
     assert clocks["onsite"]["state"] == "met"
+
+
+async def test_sms_notice_carries_the_link_and_no_channel_means_no_notice(desk: Desk) -> None:
+    number = await _ticket_opened_at(desk)
+    response = await desk.client.post(
+        f"/api/tickets/{number}/dispatch",
+        json={
+            "engineer": "Zhao Gang",
+            "phone": "13900000001",
+            "channel": "sms",
+            "address": f"http://127.0.0.1:{desk.webhook.port}/sms-gateway",
+        },
+        headers=desk.agent,
+    )
+    assert response.status_code == 200, response.text
+    url = response.json()["checkin_url"]
+    await asyncio.wait_for(desk.webhook.arrived.wait(), 10)
+    sms = desk.webhook.bodies[0]
+    assert sms["to"] == ["13900000001"]
+    assert number in sms["text"] and url in sms["text"]
+    assert sms["text"].startswith("派工 P2")
+
+    # No channel: the dispatch stands, the agent reads the link out on the phone.
+    silent = await desk.client.post(
+        f"/api/tickets/{number}/dispatch", json={"engineer": "Qian Wei"}, headers=desk.agent
+    )
+    assert silent.status_code == 200
+    await desk.service.drain()
+    listing = (
+        await desk.client.get(f"/api/tickets/{number}/dispatches", headers=desk.agent)
+    ).json()
+    assert [d["notice"] for d in listing["items"]] == ["delivered", "none"]
+    assert len(desk.webhook.bodies) == 1
+
+
+async def test_an_unreachable_channel_is_retried_then_marked_failed(
+    any_world: h.World, desk: Desk
+) -> None:
+    slept: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        slept.append(seconds)
+
+    service = DispatchService(
+        store=DispatchRepository(any_world.db),
+        tickets=any_world.tickets,
+        sites=any_world.sites,
+        policy=SupervisionPolicy(),
+        key=KEY,
+        clock=desk.clock,
+        retry=RetryPolicy(max_attempts=3, first_delay=1.0),
+        sleep=no_wait,
+    )
+    number = await _ticket_opened_at(desk)
+    try:
+        result = await service.dispatch(
+            number,
+            engineer="Zhao Gang",
+            by="alice",
+            base_url="http://console.test",
+            channel="webhook",
+            address="http://127.0.0.1:9/closed",  # discard port: nobody listens
+        )
+        await service.drain()
+    finally:
+        await service.stop()
+    stored = await service.store.get(result.record.id, number)
+    assert stored is not None
+    assert stored.notice_state == "failed" and stored.notice_error
+    assert slept == [1.0, 2.0]
