@@ -62,9 +62,8 @@ class WebhookSink:
 
 
 async def test_dispatch_from_the_page_and_check_in_from_a_phone(
-    sqlite_system: System, browser: Any, artifacts: Path
+    system: System, browser: Any, artifacts: Path
 ) -> None:
-    system = sqlite_system
     sink = WebhookSink()
     server = await asyncio.start_server(sink.handle, "127.0.0.1", 0)
     sink.port = server.sockets[0].getsockname()[1]
