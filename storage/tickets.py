@@ -19,6 +19,8 @@ from calls.clock import Clock, utc_now
 from routing.domain.deadlines import deadlines_for
 from routing.domain.levels import SlaPolicy
 from routing.domain.numbering import check_node, counter_key, ticket_number
+from routing.domain.spare_parts import PAIRS as PART_PAIRS
+from routing.domain.spare_parts import matching_part_fields
 from routing.domain.ticket_form import LONG_TEXT, history_text, validate_changes, validate_value
 from routing.errors import InvalidInput, TicketNotFound
 from routing.records import (
@@ -368,6 +370,14 @@ class TicketRepository:
                 row = await self._locked(session, number)
                 await self._recompute_deadlines(session, row, values)
                 self._add_milestones(row, values, when)
+                values.update(
+                    matching_part_fields(
+                        values,
+                        {name: getattr(row, name) for pair in PART_PAIRS for name in pair},
+                        when,
+                        self.tz,
+                    )
+                )
                 changed = self._apply(session, row, values, by=by, at=when, note=note)
                 if changed:
                     row.updated_at = when

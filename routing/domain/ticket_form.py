@@ -84,10 +84,11 @@ AGENT_FIELDS: Mapping[str, FieldSpec] = {
     "spare_sent_on": FieldSpec("date", nullable=True),
     "spare_received_on": FieldSpec("date", nullable=True),
     # Field work recorded by hand (the engineer phoned in); the check-in page sets them too.
-    "onsite_at": FieldSpec("datetime", nullable=True),
-    "part_needed_at": FieldSpec("datetime", nullable=True),
-    "part_sent_at": FieldSpec("datetime", nullable=True),
-    "part_received_at": FieldSpec("datetime", nullable=True),
+    # "moment": a time in 2000-2100, so clock arithmetic on it never overflows.
+    "onsite_at": FieldSpec("moment", nullable=True),
+    "part_needed_at": FieldSpec("moment", nullable=True),
+    "part_sent_at": FieldSpec("moment", nullable=True),
+    "part_received_at": FieldSpec("moment", nullable=True),
 }
 
 # Fields only the system sets (deadlines recomputed on a level/site change, milestones).
@@ -98,7 +99,7 @@ SYSTEM_FIELDS: Mapping[str, FieldSpec] = {
     "resolved_at": FieldSpec("datetime", nullable=True),
     "closed_at": FieldSpec("datetime", nullable=True),
     "paper_number": FieldSpec("line", nullable=True, max_len=64),
-    "dispatched_at": FieldSpec("datetime", nullable=True),
+    "dispatched_at": FieldSpec("moment", nullable=True),
 }
 
 EDITABLE_FIELDS: Mapping[str, FieldSpec] = {**AGENT_FIELDS, **SYSTEM_FIELDS}
@@ -196,6 +197,11 @@ def validate_value(name: str, value: object) -> Any:
             return text
         case "datetime":
             return _parse_datetime(name, value)
+        case "moment":
+            moment = _parse_datetime(name, value)
+            if not 2000 <= moment.year <= 2100:
+                raise FormError(name, "must be a time between 2000 and 2100")
+            return moment
         case "date":
             return _parse_date(name, value)
     raise FormError(name, f"unknown field kind {spec.kind}")  # pragma: no cover - table bug

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import console_test_harness as h
 import httpx
@@ -117,6 +118,7 @@ async def desk(any_world: h.World) -> AsyncIterator[Desk]:
         link_lifetime=timedelta(hours=72),
     )
     any_world.deps.clock = clock
+    any_world.tickets.tz = ZoneInfo("Asia/Shanghai")  # as `hotline serve` wires it
     any_world.deps.ticket_clocks = service.clocks
     app = any_world.app()
     app.include_router(
@@ -415,3 +417,37 @@ async def test_an_unreachable_channel_is_retried_then_marked_failed(
     assert stored is not None
     assert stored.notice_state == "failed" and stored.notice_error
     assert slept == [1.0, 2.0]
+
+
+async def test_rma_dates_stop_the_part_clocks(desk: Desk) -> None:
+    number = await _ticket_opened_at(desk)
+    url = (await desk.dispatch(number))["checkin_url"]
+    await desk.step(url, "arrived")
+    await desk.step(url, "part_needed")  # Wednesday 10:00 in Beijing
+    desk.clock.advance(timedelta(hours=30))  # Thursday 16:00
+    response = await desk.client.patch(
+        f"/api/tickets/{number}",
+        json={"spare_model": "PSU-9", "spare_sent_on": "2026-11-18"},
+        headers=h.bearer(await h.token_for(desk.client, "alice")),
+    )
+    assert response.status_code == 200, response.text
+    ticket = response.json()
+    # Sent "on the 18th": the end of that day in Beijing, within 24 h of the need.
+    assert ticket["part_sent_at"] == "2026-11-18T15:59:59+00:00"
+    clocks = {c["kind"]: c for c in ticket["clocks"]}
+    assert clocks["part_shipment"]["state"] == "met"
+    assert clocks["part_arrival"]["state"] == "running"
+    assert "part_sent_at" in [e["field"] for e in ticket["history"]]
+
+
+async def test_implausible_field_times_are_refused(desk: Desk) -> None:
+    number = await _ticket_opened_at(desk)
+    for field_name in ("onsite_at", "part_needed_at", "part_sent_at", "part_received_at"):
+        response = await desk.client.patch(
+            f"/api/tickets/{number}",
+            json={field_name: "9999-12-31T23:59:59+00:00"},
+            headers=desk.agent,
+        )
+        assert response.status_code == 422, (field_name, response.text)
+    # The clocks still compute for the ticket and its list.
+    assert (await desk.ticket(number))["clocks"]
