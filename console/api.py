@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -251,11 +252,20 @@ _NOT_FIELDS = frozenset({"note", "service_entry", "progress_note"})
 assert set(TicketPatch.model_fields) - _NOT_FIELDS == set(AGENT_FIELDS), "form drifted"
 
 
-def _ticket_json(ticket: Any, request: Request | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = json_value(ticket)
-    clocks = runtime_of(request).deps.ticket_clocks if request is not None else None
-    data["clocks"] = clocks(ticket) if clocks is not None else []
-    return data
+async def _tickets_json(tickets: Sequence[Any], request: Request) -> list[dict[str, Any]]:
+    """Tickets as JSON, each with its SLA `clocks` (empty when none are wired)."""
+    hook = runtime_of(request).deps.ticket_clocks
+    clocks = await hook(tickets) if hook is not None and tickets else [[] for _ in tickets]
+    out: list[dict[str, Any]] = []
+    for ticket, ticket_clocks in zip(tickets, clocks, strict=True):
+        data: dict[str, Any] = json_value(ticket)
+        data["clocks"] = ticket_clocks
+        out.append(data)
+    return out
+
+
+async def _ticket_json(ticket: Any, request: Request) -> dict[str, Any]:
+    return (await _tickets_json([ticket], request))[0]
 
 
 @router.get("/tickets", tags=["tickets"])
@@ -278,7 +288,7 @@ async def list_tickets(
         text=q.strip() if q and q.strip() else None,
     )
     tickets = await runtime_of(request).deps.tickets.list(filters, limit=limit, before=before)
-    items = [_ticket_json(t, request) for t in tickets]
+    items = await _tickets_json(tickets, request)
     return {"items": items, "next_before": items[-1]["number"] if len(items) == limit else None}
 
 
@@ -331,7 +341,7 @@ async def create_ticket(
         )
     )
     log.info("ticket %s opened by hand by %s", ticket.number, session.user.username)
-    return _ticket_json(ticket, request)
+    return await _ticket_json(ticket, request)
 
 
 @router.get("/tickets/{number}", tags=["tickets"])
@@ -339,7 +349,7 @@ async def get_ticket(number: str, session: AgentSession, request: Request) -> di
     ticket = await runtime_of(request).deps.tickets.get(number)
     if ticket is None:
         raise TicketNotFound(number)
-    return _ticket_json(ticket, request)
+    return await _ticket_json(ticket, request)
 
 
 @router.patch("/tickets/{number}", tags=["tickets"])
@@ -370,7 +380,7 @@ async def patch_ticket(
     if progress:
         ticket = await store.add_progress(number, text=progress, by=by, at=now)
     log.info("ticket %s changed by %s: %s (call %s)", number, by, sorted(changes), ticket.call_id)
-    return _ticket_json(ticket, request)
+    return await _ticket_json(ticket, request)
 
 
 # --- calls --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ tests pass the same real adapters on a temporary database.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -82,9 +82,9 @@ class ConsoleDeps:
     # and the zone pages write times in (HOTLINE_TIMEZONE).
     locale: str = DEFAULT_LANGUAGE
     timezone: str = "Asia/Shanghai"
-    # The ticket's SLA clocks as the API shows them (`clocks` of a ticket; supervision's
-    # dispatch service under `hotline serve`); None = no clocks shown.
-    ticket_clocks: Callable[[Any], list[dict[str, Any]]] | None = None
+    # The SLA clocks of tickets as the API shows them (`clocks` of each ticket, in order;
+    # supervision's dispatch service under `hotline serve`); None = no clocks shown.
+    ticket_clocks: Callable[[Sequence[Any]], Awaitable[list[list[dict[str, Any]]]]] | None = None
 
 
 def json_value(value: Any) -> Any:

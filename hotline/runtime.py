@@ -520,7 +520,7 @@ def _console_app(
             **access_settings(settings, db, console_state),
             locale=settings.locale,
             timezone=settings.timezone,
-            ticket_clocks=dispatch.clocks,
+            ticket_clocks=dispatch.ticket_clocks,
         )
     )
     app.include_router(

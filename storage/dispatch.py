@@ -20,6 +20,7 @@ from storage.models import (
     EngineerRow,
     SiteEngineerRow,
     SiteRow,
+    TicketPauseRow,
     TicketRow,
 )
 from storage.tickets import TicketRepository
@@ -37,6 +38,7 @@ from supervision.domain.dispatch import (
     StepEffects,
     step_effects,
 )
+from supervision.domain.sla import Pause
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +219,25 @@ class DispatchRepository:
                 ).all()
                 for row, number in rows:
                     out[number] = _record(row, number)
+        return out
+
+    async def pauses(self, numbers: Sequence[str]) -> dict[str, list[Pause]]:
+        out: dict[str, list[Pause]] = {}
+        if not numbers:
+            return out
+        async with self.db.sessions() as session:
+            for start in range(0, len(numbers), 500):
+                rows = (
+                    await session.execute(
+                        select(
+                            TicketPauseRow.ticket_number,
+                            TicketPauseRow.started_at,
+                            TicketPauseRow.ended_at,
+                        ).where(TicketPauseRow.ticket_number.in_(numbers[start : start + 500]))
+                    )
+                ).all()
+                for number, began, ended in rows:
+                    out.setdefault(number, []).append(Pause(began, ended))
         return out
 
     async def note_notice(self, dispatch_id: int, state: str, error: str = "") -> None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from supervision.domain.dispatch import CheckinStep, StepEffects
+from supervision.domain.sla import Pause
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,10 @@ class DispatchStore(Protocol):
     async def engineers(self, site_code: str | None) -> Sequence[EngineerChoice]:
         """The site's assigned engineers first (in their order), then every other
         engineer the system knows, by name."""
+        ...
+
+    async def pauses(self, numbers: Sequence[str]) -> dict[str, list[Pause]]:
+        """The waits for the customer of these tickets (their clocks stood still)."""
         ...
 
     async def active(self, numbers: Sequence[str]) -> dict[str, DispatchRecord]:

@@ -46,7 +46,7 @@ from supervision.domain.dispatch import (
 )
 from supervision.domain.errors import DeliveryError, SupervisionConfigError
 from supervision.domain.escalation import SupervisionPolicy
-from supervision.domain.sla import ClockState, SlaTicket, assess
+from supervision.domain.sla import ClockState, Pause, SlaTicket, assess
 from supervision.notify.channels import (
     Channel,
     DingTalkRobot,
@@ -349,10 +349,18 @@ class DispatchService:
             raise TicketNotFound(number)
         return list(await self.roster.engineers(ticket.site_code))
 
-    def clocks(self, ticket: Ticket, now: datetime | None = None) -> list[dict[str, Any]]:
+    async def ticket_clocks(self, tickets: Sequence[Ticket]) -> list[list[dict[str, Any]]]:
+        """The clocks of each ticket, with its pauses (one read for all of them)."""
+        pauses = await self.store.pauses([t.number for t in tickets])
+        now = self.clock()
+        return [self.clocks(t, now, pauses.get(t.number, ())) for t in tickets]
+
+    def clocks(
+        self, ticket: Ticket, now: datetime | None = None, pauses: Sequence[Pause] = ()
+    ) -> list[dict[str, Any]]:
         """The ticket's clocks as the API shows them (`kind`, `due`, `met_at`, `state`)."""
         at = now or self.clock()
-        sla = assess(sla_ticket(ticket), self.policy.sla, at, self.policy.calendar)
+        sla = assess(sla_ticket(ticket, pauses), self.policy.sla, at, self.policy.calendar)
         met = {
             "response": ticket.responded_at or ticket.resolved_at,
             "onsite": ticket.onsite_at or ticket.resolved_at,
@@ -376,9 +384,10 @@ class DispatchService:
         ]
 
 
-def sla_ticket(ticket: Ticket) -> SlaTicket:
-    """The SLA engine's view of a stored ticket (without its pauses)."""
+def sla_ticket(ticket: Ticket, pauses: Sequence[Pause] = ()) -> SlaTicket:
+    """The SLA engine's view of a stored ticket and its waits for the customer."""
     return SlaTicket(
+        pauses=tuple(pauses),
         number=ticket.number,
         level=FaultLevel.parse(ticket.level),
         status=ticket.status,

@@ -154,7 +154,7 @@ def router(
             "engineers": [
                 {"name": e.name, "phone": e.phone, "assigned": e.assigned} for e in engineers
             ],
-            "clocks": service.clocks(ticket),
+            "clocks": (await service.ticket_clocks([ticket]))[0],
         }
 
     def refused(request: Request, refusal: Refusal, as_json: bool) -> Response:

@@ -21,6 +21,7 @@ import pytest
 from console.runtime import current_username, require
 from routing.records import UserRole
 from storage.dispatch import DispatchRepository
+from storage.supervision import SupervisionRepository
 from supervision.dispatch.service import DispatchService
 from supervision.dispatch.web import router as dispatch_router
 from supervision.domain.calendar import WorkingCalendar
@@ -119,7 +120,7 @@ async def desk(any_world: h.World) -> AsyncIterator[Desk]:
     )
     any_world.deps.clock = clock
     any_world.tickets.tz = ZoneInfo("Asia/Shanghai")  # as `hotline serve` wires it
-    any_world.deps.ticket_clocks = service.clocks
+    any_world.deps.ticket_clocks = service.ticket_clocks
     app = any_world.app()
     app.include_router(
         dispatch_router(
@@ -451,3 +452,18 @@ async def test_implausible_field_times_are_refused(desk: Desk) -> None:
         assert response.status_code == 422, (field_name, response.text)
     # The clocks still compute for the ticket and its list.
     assert (await desk.ticket(number))["clocks"]
+
+
+async def test_a_wait_for_the_customer_pauses_the_clocks_the_api_shows(desk: Desk) -> None:
+    number = await _ticket_opened_at(desk)
+    opened = desk.clock.now
+    pauses = SupervisionRepository(desk.world.db)
+    await pauses.pause(number, opened + timedelta(hours=1), "alice", "customer not on site")
+    desk.clock.advance(timedelta(hours=3))
+    clocks = {c["kind"]: c for c in (await desk.ticket(number))["clocks"]}
+    assert clocks["onsite"]["state"] == "paused"
+    assert clocks["onsite"]["due"] == (opened + timedelta(hours=14)).isoformat()  # 12 h + 2 h
+    await pauses.resume(number, desk.clock.now)
+    listed = await desk.client.get("/api/tickets", headers=desk.agent)
+    onsite = next(c for c in listed.json()["items"][0]["clocks"] if c["kind"] == "onsite")
+    assert onsite["state"] == "running"
