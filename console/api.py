@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from console.deps import json_value
+from console.deps import json_value, tickets_json
 from console.domain.agent_state import AgentState
 from console.errors import (
     ERROR_RESPONSES,
@@ -252,20 +251,8 @@ _NOT_FIELDS = frozenset({"note", "service_entry", "progress_note"})
 assert set(TicketPatch.model_fields) - _NOT_FIELDS == set(AGENT_FIELDS), "form drifted"
 
 
-async def _tickets_json(tickets: Sequence[Any], request: Request) -> list[dict[str, Any]]:
-    """Tickets as JSON, each with its SLA `clocks` (empty when none are wired)."""
-    hook = runtime_of(request).deps.ticket_clocks
-    clocks = await hook(tickets) if hook is not None and tickets else [[] for _ in tickets]
-    out: list[dict[str, Any]] = []
-    for ticket, ticket_clocks in zip(tickets, clocks, strict=True):
-        data: dict[str, Any] = json_value(ticket)
-        data["clocks"] = ticket_clocks
-        out.append(data)
-    return out
-
-
 async def _ticket_json(ticket: Any, request: Request) -> dict[str, Any]:
-    return (await _tickets_json([ticket], request))[0]
+    return (await tickets_json(runtime_of(request).deps, [ticket]))[0]
 
 
 @router.get("/tickets", tags=["tickets"])
@@ -288,7 +275,7 @@ async def list_tickets(
         text=q.strip() if q and q.strip() else None,
     )
     tickets = await runtime_of(request).deps.tickets.list(filters, limit=limit, before=before)
-    items = await _tickets_json(tickets, request)
+    items = await tickets_json(runtime_of(request).deps, tickets)
     return {"items": items, "next_before": items[-1]["number"] if len(items) == limit else None}
 
 

@@ -102,3 +102,15 @@ def json_value(value: Any) -> Any:
     if hasattr(value, "value") and type(value).__module__ != "builtins":  # enums
         return json_value(value.value)
     return value
+
+
+async def tickets_json(deps: ConsoleDeps, tickets: Sequence[Any]) -> list[dict[str, Any]]:
+    """Tickets as JSON, each with its SLA `clocks` (empty when none are wired)."""
+    hook = deps.ticket_clocks
+    clocks = await hook(tickets) if hook is not None and tickets else [[] for _ in tickets]
+    out: list[dict[str, Any]] = []
+    for ticket, ticket_clocks in zip(tickets, clocks, strict=True):
+        data: dict[str, Any] = json_value(ticket)
+        data["clocks"] = ticket_clocks
+        out.append(data)
+    return out

@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from routing.errors import TicketNotFound
-from supervision.dispatch.service import DispatchService
+from supervision.dispatch.service import CheckinView, DispatchService
 from supervision.domain.dispatch import CheckinRefused, CheckinStep, Refusal
 from translations import format_local, negotiate, translator
 
@@ -112,8 +112,18 @@ def router(
     current_user: Callable[..., Awaitable[str]],
     timezone: str = "Asia/Shanghai",
 ) -> APIRouter:
-    zone = ZoneInfo(timezone)
     api = APIRouter()
+    _agent_routes(api, service, require_agent, current_user)
+    _checkin_routes(api, service, ZoneInfo(timezone))
+    return api
+
+
+def _agent_routes(
+    api: APIRouter,
+    service: DispatchService,
+    require_agent: Callable[..., Any],
+    current_user: Callable[..., Awaitable[str]],
+) -> None:
     agent = [Depends(require_agent)]
     actor = Depends(current_user)
 
@@ -157,31 +167,55 @@ def router(
             "clocks": (await service.ticket_clocks([ticket]))[0],
         }
 
-    def refused(request: Request, refusal: Refusal, as_json: bool) -> Response:
-        language = _language(request, service.language)
-        text = translator(language).gettext(REFUSAL_TEXT[refusal])
-        status = _REFUSAL_STATUS[refusal]
-        if as_json:
-            return JSONResponse({"error": refusal.value, "message": text}, status_code=status)
-        return _page(request, language, {"refusal": refusal.value, "message": text}, status)
 
-    def _page(
-        request: Request, language: str, context: dict[str, Any], status: int = 200
-    ) -> Response:
-        gettext = translator(language).gettext
-        return TEMPLATES.TemplateResponse(
-            request,
-            "checkin.html",
-            {
-                **context,
-                "lang": language,
-                "_": gettext,
-                "gettext": gettext,
-                "ngettext": translator(language).ngettext,
-            },
-            status_code=status,
-            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-        )
+def _page(request: Request, language: str, context: dict[str, Any], status: int = 200) -> Response:
+    translations = translator(language)
+    return TEMPLATES.TemplateResponse(
+        request,
+        "checkin.html",
+        {
+            **context,
+            "lang": language,
+            "_": translations.gettext,
+            "gettext": translations.gettext,
+            "ngettext": translations.ngettext,
+        },
+        status_code=status,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+def _refused(request: Request, default: str, refusal: Refusal, as_json: bool) -> Response:
+    language = _language(request, default)
+    text = translator(language).gettext(REFUSAL_TEXT[refusal])
+    status = _REFUSAL_STATUS[refusal]
+    if as_json:
+        return JSONResponse({"error": refusal.value, "message": text}, status_code=status)
+    return _page(request, language, {"refusal": refusal.value, "message": text}, status)
+
+
+def _view_context(view: CheckinView, language: str, zone: ZoneInfo) -> dict[str, Any]:
+    gettext = translator(language).gettext
+    ticket, site, record = view.ticket, view.site, view.dispatch
+    contact = ticket.contact_name or (site.contacts[0].name if site and site.contacts else "")
+    phone = ticket.contact_phone or (site.contacts[0].phone if site and site.contacts else "")
+    return {
+        "refusal": None,
+        "ticket": ticket,
+        "site_name": site.site_name if site else (ticket.site_code or ""),
+        "address": site.address if site else "",
+        "distance_km": site.distance_km if site else None,
+        "contact": " ".join(p for p in (contact, phone or ticket.caller_number) if p),
+        "engineer": record.engineer,
+        "state": record.state if ticket.is_open else "closed",
+        "arrived_at": format_local(record.arrived_at or ticket.onsite_at, zone),
+        "steps": [(s.value, gettext(_STEP_TEXT[s])) for s in CheckinStep],
+        "expires_at": format_local(record.expires_at, zone),
+    }
+
+
+def _checkin_routes(api: APIRouter, service: DispatchService, zone: ZoneInfo) -> None:
+    default = service.language
 
     @api.get("/checkin/static/{name}", include_in_schema=False)
     async def checkin_static(name: str) -> Response:
@@ -193,44 +227,23 @@ def router(
     @api.get("/checkin/{number}/{token}", include_in_schema=False)
     async def checkin_page(number: str, token: str, request: Request) -> Response:
         if not _valid(number, token):
-            return refused(request, Refusal.MALFORMED, False)
+            return _refused(request, default, Refusal.MALFORMED, False)
         try:
             view = await service.view(number, token)
         except CheckinRefused as exc:
-            return refused(request, exc.reason, False)
-        language = _language(request, service.language)
-        gettext = translator(language).gettext
-        ticket, site, record = view.ticket, view.site, view.dispatch
-        contact = ticket.contact_name or (site.contacts[0].name if site and site.contacts else "")
-        phone = ticket.contact_phone or (site.contacts[0].phone if site and site.contacts else "")
-        return _page(
-            request,
-            language,
-            {
-                "refusal": None,
-                "ticket": ticket,
-                "site_name": site.site_name if site else (ticket.site_code or ""),
-                "address": site.address if site else "",
-                "distance_km": site.distance_km if site else None,
-                "contact": " ".join(p for p in (contact, phone or ticket.caller_number) if p),
-                "engineer": record.engineer,
-                "state": record.state if ticket.is_open else "closed",
-                "arrived_at": format_local(record.arrived_at or ticket.onsite_at, zone),
-                "steps": [(s.value, gettext(_STEP_TEXT[s])) for s in CheckinStep],
-                "expires_at": format_local(record.expires_at, zone),
-            },
-        )
+            return _refused(request, default, exc.reason, False)
+        language = _language(request, default)
+        return _page(request, language, _view_context(view, language, zone))
 
     @api.post("/checkin/{number}/{token}", include_in_schema=False)
     async def checkin_step(number: str, token: str, request: Request) -> Response:
         if not _valid(number, token):
-            return refused(request, Refusal.MALFORMED, True)
+            return _refused(request, default, Refusal.MALFORMED, True)
+        gettext = translator(_language(request, default)).gettext
         try:
-            raw = await request.json()
-            body = CheckinBody.model_validate(raw)
+            body = CheckinBody.model_validate(await request.json())
         except (ValueError, ValidationError):
-            language = _language(request, service.language)
-            message = translator(language).gettext("Unknown check-in step.")
+            message = gettext("Unknown check-in step.")
             return JSONResponse({"error": "invalid", "message": message}, status_code=422)
         try:
             effects, record = await service.check_in(
@@ -242,27 +255,21 @@ def router(
                 accuracy_m=body.accuracy,
             )
         except CheckinRefused as exc:
-            return refused(request, exc.reason, True)
+            return _refused(request, default, exc.reason, True)
         ticket = await service.tickets.get(number)
-        language = _language(request, service.language)
-        gettext = translator(language).gettext
-        message = (
-            gettext("Already recorded.") if effects.replay else gettext("Recorded. Thank you.")
-        )
+        onsite = ticket.onsite_at if ticket else None
         return JSONResponse(
             {
                 "recorded": not effects.replay,
-                "message": message,
+                "message": gettext("Already recorded.")
+                if effects.replay
+                else gettext("Recorded. Thank you."),
                 "state": record.state,
-                "onsite_at": (
-                    ticket.onsite_at.isoformat() if ticket and ticket.onsite_at else None
-                ),
+                "onsite_at": onsite.isoformat() if onsite else None,
                 # The arrival as the page writes times: the desk's zone, YYYY-MM-DD HH:MM.
-                "onsite_local": format_local(ticket.onsite_at if ticket else None, zone),
+                "onsite_local": format_local(onsite, zone),
             }
         )
-
-    return api
 
 
 def _valid(number: str, token: str) -> bool:
