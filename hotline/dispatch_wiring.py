@@ -50,4 +50,5 @@ def build_dispatch(
         link_lifetime=timedelta(hours=settings.checkin_link_hours),
         public_base_url=config.public_base_url,
         language=check_language(settings.locale),
+        recipients=config.recipients,
     )

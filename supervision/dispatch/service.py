@@ -57,7 +57,7 @@ from supervision.notify.channels import (
     WeComRobot,
 )
 from supervision.notify.dispatcher import RetryPolicy
-from supervision.notify.recipients import Recipient
+from supervision.notify.recipients import Recipient, RecipientDirectory
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ class DispatchService:
         clock: Clock = utc_now,
         retry: RetryPolicy | None = None,
         roster: EngineerSource | None = None,
+        recipients: RecipientDirectory | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if len(key) < 16:
@@ -123,6 +124,7 @@ class DispatchService:
         self.link_lifetime = link_lifetime
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.roster: EngineerSource = roster or store
+        self.recipients = recipients
         self._key = key
         self._http = httpx.AsyncClient(timeout=10.0)
         self._channels: dict[str, Channel] = (
@@ -168,6 +170,10 @@ class DispatchService:
     ) -> DispatchResult:
         """Record the dispatch and send the engineer the notice with the check-in link."""
         recipient = _recipient(engineer, phone, channel, address)
+        if recipient is None and self.recipients is not None:
+            # No channel given: the engineer's own entry in [supervision] recipients, if any.
+            recipient = self.recipients.get(engineer)
+            channel = recipient.channel if recipient is not None else ""
         ticket = await self.tickets.get(number)
         if ticket is None:
             raise TicketNotFound(number)

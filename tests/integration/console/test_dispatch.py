@@ -28,6 +28,7 @@ from supervision.domain.calendar import WorkingCalendar
 from supervision.domain.dispatch import CheckinClaim, make_token
 from supervision.domain.escalation import SupervisionPolicy
 from supervision.notify.dispatcher import RetryPolicy
+from supervision.notify.recipients import RecipientDirectory
 
 KEY = b"k" * 32
 
@@ -467,3 +468,41 @@ async def test_a_wait_for_the_customer_pauses_the_clocks_the_api_shows(desk: Des
     listed = await desk.client.get("/api/tickets", headers=desk.agent)
     onsite = next(c for c in listed.json()["items"][0]["clocks"] if c["kind"] == "onsite")
     assert onsite["state"] == "running"
+
+
+async def test_an_engineer_in_the_recipients_is_notified_on_their_own_channel(
+    any_world: h.World, desk: Desk
+) -> None:
+    service = DispatchService(
+        store=DispatchRepository(any_world.db),
+        tickets=any_world.tickets,
+        sites=any_world.sites,
+        policy=SupervisionPolicy(),
+        key=KEY,
+        clock=desk.clock,
+        recipients=RecipientDirectory.from_config(
+            [
+                {
+                    "name": "Zhao Gang",
+                    "roles": ["engineer"],
+                    "channel": "webhook",
+                    "address": f"http://127.0.0.1:{desk.webhook.port}/zhao",
+                }
+            ]
+        ),
+    )
+    number = await _ticket_opened_at(desk)
+    try:
+        result = await service.dispatch(
+            number, engineer="Zhao Gang", by="alice", base_url="http://console.test"
+        )
+        await service.drain()
+        unknown = await service.dispatch(
+            number, engineer="Nobody Known", by="alice", base_url="http://console.test"
+        )
+    finally:
+        await service.stop()
+    assert [b["checkin_url"] for b in desk.webhook.bodies] == [result.checkin_url]
+    assert result.record.channel == "webhook"
+    stored = await service.store.get(unknown.record.id, number)
+    assert stored is not None and stored.notice_state == "none"
