@@ -51,6 +51,16 @@ _REFUSAL_STATUS = {
 }
 
 
+# What the agent routes may answer besides 200 (the console maps the domain errors).
+_AGENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not logged in, or the session ended"},
+    403: {"description": "the role may not do this, or a cross-site request"},
+    404: {"description": "no such ticket"},
+    422: {"description": "a field is missing or unacceptable, or the ticket is closed"},
+    503: {"description": "the database is not available"},
+}
+
+
 def N_(message: str) -> str:
     """Marks a message for the catalogue; translated where it is shown."""
     return message
@@ -127,7 +137,12 @@ def _agent_routes(
     agent = [Depends(require_agent)]
     actor = Depends(current_user)
 
-    @api.post("/api/tickets/{number}/dispatch", tags=["tickets"], dependencies=agent)
+    @api.post(
+        "/api/tickets/{number}/dispatch",
+        tags=["tickets"],
+        dependencies=agent,
+        responses=_AGENT_ERRORS,
+    )
     async def dispatch(
         number: str,
         body: DispatchBody,
@@ -150,7 +165,12 @@ def _agent_routes(
             "expires_at": result.record.expires_at.isoformat(),
         }
 
-    @api.get("/api/tickets/{number}/dispatches", tags=["tickets"], dependencies=agent)
+    @api.get(
+        "/api/tickets/{number}/dispatches",
+        tags=["tickets"],
+        dependencies=agent,
+        responses=_AGENT_ERRORS,
+    )
     async def dispatches(number: str) -> dict[str, Any]:
         ticket = await service.tickets.get(number)
         if ticket is None:

@@ -35,8 +35,12 @@ from ivr.menu_file import load_menu
 from ivr.mode import IvrMode
 from ivr.outage import OutageAnnouncements
 from routing.records import UserRole
+from storage.dispatch import DispatchRepository
 from storage.reports import ReportRepository
 from storage.supervision import SupervisionRepository
+from supervision.dispatch.service import DispatchService
+from supervision.dispatch.web import router as dispatch_router
+from supervision.domain.escalation import SupervisionPolicy
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
 from testkit.scratch_db import scratch_sqlite_url
@@ -83,7 +87,17 @@ class QuietBoard:
 
 
 def _production_like_app(world: h.World, tmp: Path, publisher: WallboardPublisher) -> Any:
-    app = create_app(dataclasses.replace(world.deps, board=QuietBoard()))
+    dispatch = DispatchService(
+        store=DispatchRepository(world.db),
+        tickets=world.tickets,
+        sites=world.sites,
+        policy=SupervisionPolicy(),
+        key=b"schemathesis-check-in-key",
+        channels={},
+    )
+    app = create_app(
+        dataclasses.replace(world.deps, board=QuietBoard(), ticket_clocks=dispatch.ticket_clocks)
+    )
     app.include_router(
         router(
             SupervisionWebDeps(
@@ -109,6 +123,11 @@ def _production_like_app(world: h.World, tmp: Path, publisher: WallboardPublishe
         bus=world.bus,
     )
     app.include_router(outage_router(outage))
+    app.include_router(
+        dispatch_router(
+            dispatch, require_agent=require(UserRole.AGENT), current_user=current_username
+        )
+    )
     return app
 
 
