@@ -1,4 +1,4 @@
-"""Wiring of engineer dispatch: its store, signing key, channels and the console hooks."""
+"""Wiring of engineer dispatch: its store, the check-in signing key and its settings."""
 
 from __future__ import annotations
 

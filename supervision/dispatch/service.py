@@ -5,8 +5,9 @@ and show the ticket's clocks.
 
     dispatch = DispatchService(store=DispatchRepository(db), tickets=tickets, sites=sites,
                                policy=supervision_config.policy(sla), key=secret, ...)
-    app.include_router(dispatch.web_router(require_agent=..., current_user=...))
-    await dispatch.start(); ...; await dispatch.stop()
+    app.include_router(router(dispatch, require_agent=..., current_user=...))  # .web
+    ...
+    await dispatch.stop()   # notices in flight are cancelled, the HTTP client closed
 
 The notice to the engineer goes through the supervision channels (DingTalk, WeCom, SMS
 gateway, e-mail, JSON webhook) in a background task with retries; its delivery state is
@@ -140,9 +141,6 @@ class DispatchService:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        log.info("engineer dispatch ready (check-in links last %s)", self.link_lifetime)
 
     async def stop(self) -> None:
         for task in tuple(self._tasks):
