@@ -18,6 +18,11 @@
     part_shipment: t("part shipment"), part_arrival: t("part arrival"),
   };
   const CLOCK_STATE = { running: t("running"), met: t("met"), breached: t("breached"), paused: t("paused") };
+  const NOTICE = {
+    pending: t("notice being sent"), retrying: t("notice not delivered yet, retrying"),
+    delivered: t("notice delivered"), failed: t("notice failed: phone the engineer"),
+    none: t("no notice sent: read the link out"),
+  };
 
   function clockText(c) {
     const when = c.state === "met" ? `${t("met")} ${fmtTime(c.met_at)}` : `${fmtTime(c.due)} · ${CLOCK_STATE[c.state] || c.state}`;
@@ -37,6 +42,9 @@
     $("dispatch-state").textContent = active
       ? `${STATE[state] || state} · ${active.engineer} · ${t("sent")} ${fmtTime(active.dispatched_at)}`
       : STATE.none;
+    const notice = $("dispatch-notice");
+    notice.dataset.state = active ? active.notice : "";
+    notice.textContent = active ? NOTICE[active.notice] || active.notice : "";
     const next = nextClock(answer.clocks);
     $("dispatch-next").textContent = next ? `${t("Next:")} ${clockText(next)}` : "";
     const clocks = clear($("dispatch-clocks"));

@@ -167,6 +167,7 @@ async def _scenario(system: System, browser: Any, artifacts: Path, sink: Webhook
     await page.press("#ts-q", "Enter")
     await page.locator("#ticket-list tbody button").first.click()
     await expect(page.locator("#dispatch-state")).to_have_attribute("data-state", "on_site")
+    await expect(page.locator("#dispatch-notice")).to_have_attribute("data-state", "delivered")
     await expect(page.locator("#dispatch-location")).to_contain_text("30.59280")
     await expect(page.locator('#dispatch-clocks li[data-kind="onsite"]')).to_have_attribute(
         "data-state", "met"
