@@ -396,6 +396,11 @@ class HotlineService:
             self._leader_tasks.append(
                 asyncio.create_task(self._start_supervision_later(), name="supervision-later")
             )
+        if self.database_up_at_start:
+            # Dispatch notices the last run left unsent go out once, from the leader.
+            self._leader_tasks.append(
+                asyncio.create_task(self.dispatch.resend_unsent(), name="dispatch-resend")
+            )
         if self.drill is not None and s.drill_interval_hours > 0:
             schedule = DrillSchedule(
                 self.drill,

@@ -116,6 +116,7 @@ class DispatchRepository:
                     phone=order.phone,
                     channel=order.channel,
                     address=order.address,
+                    link_base=order.link_base[:500],
                     dispatched_by=order.by,
                     dispatched_at=order.at,
                     expires_at=order.expires_at,
@@ -239,6 +240,26 @@ class DispatchRepository:
                 for number, began, ended in rows:
                     out.setdefault(number, []).append(Pause(began, ended))
         return out
+
+    async def unsent(self, now: datetime) -> list[tuple[DispatchRecord, str, str]]:
+        """Current dispatches whose notice is still pending or retrying, with the address,
+        while their links still work."""
+        with store_errors():
+            async with self.db.sessions() as session:
+                rows = (
+                    await session.execute(
+                        select(DispatchRow, TicketRow.number)
+                        .join(TicketRow, TicketRow.id == DispatchRow.ticket_id)
+                        .where(
+                            DispatchRow.notice_state.in_(("pending", "retrying")),
+                            DispatchRow.superseded_at.is_(None),
+                            DispatchRow.expires_at > now,
+                            DispatchRow.channel != "",
+                        )
+                        .order_by(DispatchRow.id)
+                    )
+                ).all()
+        return [(_record(row, number), row.address, row.link_base) for row, number in rows]
 
     async def note_notice(self, dispatch_id: int, state: str, error: str = "") -> None:
         with store_errors():

@@ -468,6 +468,8 @@ class DispatchRow(Base):
     phone: Mapped[str] = mapped_column(String(64), default="")
     channel: Mapped[str] = mapped_column(String(16), default="")
     address: Mapped[str] = mapped_column(String(500), default="")
+    # The console address the check-in link was built on (a re-sent notice uses it again).
+    link_base: Mapped[str] = mapped_column(String(500), default="")
     dispatched_by: Mapped[str] = mapped_column(String(100))
     dispatched_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

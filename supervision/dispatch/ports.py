@@ -25,6 +25,7 @@ class DispatchOrder:
     by: str
     at: datetime
     expires_at: datetime
+    link_base: str = ""  # the console address the check-in link is built on
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,11 @@ class DispatchStore(Protocol):
 
     async def for_ticket(self, ticket_number: str) -> Sequence[DispatchRecord]:
         """Every dispatch of the ticket, oldest first."""
+        ...
+
+    async def unsent(self, now: datetime) -> Sequence[tuple[DispatchRecord, str, str]]:
+        """Current dispatches whose notice is pending or retrying, with the notice's
+        address and the link's console address, while their check-in links work."""
         ...
 
     async def note_notice(self, dispatch_id: int, state: str, error: str = "") -> None: ...

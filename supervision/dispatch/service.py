@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -29,7 +29,7 @@ import httpx
 
 from calls.clock import Clock, utc_now
 from routing.domain.levels import FaultLevel
-from routing.errors import InvalidInput, TicketNotFound
+from routing.errors import InvalidInput, StoreUnavailable, TicketNotFound
 from routing.ports import SiteDirectory, TicketStore
 from routing.records import SiteRecord, Ticket
 from supervision.dispatch.notice import DispatchNoticeText, compose_dispatch_notice
@@ -176,6 +176,7 @@ class DispatchService:
         if ticket is None:
             raise TicketNotFound(number)
         now = self.clock()
+        link_base = self.public_base_url or base_url.rstrip("/")
         record = await self.store.dispatch(
             DispatchOrder(
                 ticket_number=number,
@@ -186,10 +187,11 @@ class DispatchService:
                 by=by,
                 at=now,
                 expires_at=now + self.link_lifetime,
+                link_base=link_base,
             )
         )
         token = make_token(self._key, CheckinClaim(record.id, number, record.expires_at))
-        url = f"{self.public_base_url or base_url.rstrip('/')}/checkin/{number}/{token}"
+        url = f"{link_base}/checkin/{number}/{token}"
         site = await self.sites.site_record(ticket.site_code) if ticket.site_code else None
         text = compose_dispatch_notice(ticket, site, record, url, self.language)
         log.info(
@@ -204,12 +206,39 @@ class DispatchService:
         if recipient is None:
             await self.store.note_notice(record.id, "none")
         else:
-            task = asyncio.create_task(
-                self._deliver(record, ticket, recipient, text, url), name=f"dispatch-{record.id}"
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._deliver(record, ticket, recipient, text, url), record.id)
         return DispatchResult(record, url)
+
+    async def resend_unsent(self) -> int:
+        """Send again the notices a previous run left undelivered (leader, at start)."""
+        try:
+            unsent = await self.store.unsent(self.clock())
+        except StoreUnavailable as exc:
+            log.warning("dispatch notices left unsent not re-sent: %s", exc)
+            return 0
+        count = 0
+        for record, address, link_base in unsent:
+            ticket = await self.tickets.get(record.ticket_number)
+            if ticket is None or not ticket.is_open:
+                continue
+            recipient = _recipient(record.engineer, record.phone, record.channel, address)
+            if recipient is None:
+                continue
+            claim = CheckinClaim(record.id, ticket.number, record.expires_at)
+            token = make_token(self._key, claim)
+            url = f"{self.public_base_url or link_base}/checkin/{ticket.number}/{token}"
+            site = await self.sites.site_record(ticket.site_code) if ticket.site_code else None
+            text = compose_dispatch_notice(ticket, site, record, url, self.language)
+            self._spawn(self._deliver(record, ticket, recipient, text, url), record.id)
+            count += 1
+        if count:
+            log.warning("re-sending %d dispatch notice(s) left unsent by the last run", count)
+        return count
+
+    def _spawn(self, delivery: Coroutine[Any, Any, None], dispatch_id: int) -> None:
+        task = asyncio.create_task(delivery, name=f"dispatch-{dispatch_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _deliver(
         self,

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=64), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("address", sa.String(length=500), nullable=False),
+        sa.Column("link_base", sa.String(length=500), nullable=False),
         sa.Column("dispatched_by", sa.String(length=100), nullable=False),
         sa.Column("dispatched_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),

@@ -22,6 +22,7 @@ from console.runtime import current_username, require
 from routing.records import UserRole
 from storage.dispatch import DispatchRepository
 from storage.supervision import SupervisionRepository
+from supervision.dispatch.ports import DispatchOrder
 from supervision.dispatch.service import DispatchService
 from supervision.dispatch.web import router as dispatch_router
 from supervision.domain.calendar import WorkingCalendar
@@ -506,3 +507,30 @@ async def test_an_engineer_in_the_recipients_is_notified_on_their_own_channel(
     assert result.record.channel == "webhook"
     stored = await service.store.get(unknown.record.id, number)
     assert stored is not None and stored.notice_state == "none"
+
+
+async def test_a_notice_left_unsent_by_a_crash_goes_out_once_at_the_next_start(
+    desk: Desk,
+) -> None:
+    number = await _ticket_opened_at(desk)
+    # The dispatch was written, then the process died before the notice went out.
+    record = await desk.service.store.dispatch(
+        DispatchOrder(
+            ticket_number=number,
+            engineer="Zhao Gang",
+            phone="13900000001",
+            channel="webhook",
+            address=f"http://127.0.0.1:{desk.webhook.port}/notice",
+            by="alice",
+            at=desk.clock.now,
+            expires_at=desk.clock.now + timedelta(hours=72),
+            link_base="http://console.test",
+        )
+    )
+    assert await desk.service.resend_unsent() == 1
+    await desk.service.drain()
+    assert len(desk.webhook.bodies) == 1
+    url = desk.webhook.bodies[0]["checkin_url"]
+    assert url.startswith(f"http://console.test/checkin/{number}/{record.id}.")
+    assert (await desk.client.get(urlsplit(url).path)).status_code == 200
+    assert await desk.service.resend_unsent() == 0  # delivered: not again
