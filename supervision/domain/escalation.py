@@ -122,6 +122,9 @@ class SupervisionPolicy:
 _BREACHED: Mapping[ClockKind, str] = {
     ClockKind.RESPONSE: N_("response deadline breached"),
     ClockKind.ONSITE: N_("onsite deadline breached"),
+    ClockKind.PART_DECISION: N_("no part decision in time after arrival"),
+    ClockKind.PART_SHIPMENT: N_("spare part not shipped in time"),
+    ClockKind.PART_ARRIVAL: N_("spare part not on site in time"),
 }
 
 

@@ -61,6 +61,9 @@ _CLOCK_LABELS: Mapping[ClockState, str] = {
 _CLOCK_DUE: Mapping[ClockKind, str] = {
     ClockKind.RESPONSE: N_("Response due"),
     ClockKind.ONSITE: N_("On-site due"),
+    ClockKind.PART_DECISION: N_("Part decision due"),
+    ClockKind.PART_SHIPMENT: N_("Part shipment due"),
+    ClockKind.PART_ARRIVAL: N_("Part arrival due"),
 }
 
 

@@ -7,8 +7,8 @@ ticket_dispatches holds one row per engineer sent: the channel the notice went b
 check-in link's expiry, the steps checked in from the phone (on the way, arrived with the
 phone's location, fixed, part needed) and, after a re-dispatch, when it was superseded.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-05
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
