@@ -96,7 +96,8 @@ def _plot(
                 ax.annotate(f"{r.rate:.0%}", (x, r.tickets), ha="center", va="bottom")
         ax.set_xlabel(axis_label)
         ax.set_ylabel(_("tickets"))
-        ax.legend()
+        # A fixed place: "best" is searched for, slowly, on a busy machine.
+        ax.legend(loc="upper right")
     fig.tight_layout()
     fig.savefig(target / f"{name}.png", dpi=100)
 
