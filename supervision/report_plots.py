@@ -136,7 +136,7 @@ def _plot_calls(plot: _Plotter, f: MonthlyFigures) -> None:
     )
     ax.set_xlabel(_("day of month"))
     ax.set_ylabel(_("calls"))
-    ax.legend()
+    ax.legend(loc="upper right")  # "best" placement is slow and warns under load
     save(fig, "calls_per_day", 0)
 
     fig, ax = new(_("Answered vs abandoned"))
@@ -147,7 +147,7 @@ def _plot_calls(plot: _Plotter, f: MonthlyFigures) -> None:
         _("day of month (total answered %(answered)d, abandoned %(abandoned)d)")
         % {"answered": totals["answered"], "abandoned": totals["abandoned"]}
     )
-    ax.legend()
+    ax.legend(loc="upper right")  # "best" placement is slow and warns under load
     save(fig, "answered_abandoned", 1)
 
     fig, ax = new(
@@ -161,7 +161,7 @@ def _plot_calls(plot: _Plotter, f: MonthlyFigures) -> None:
     )
     ax.set_ylim(0, 105)
     ax.set_ylabel("%")
-    ax.legend()
+    ax.legend(loc="upper right")  # "best" placement is slow and warns under load
     save(fig, "service_level", 2)
 
 
@@ -204,7 +204,7 @@ def _plot_tickets(plot: _Plotter, f: MonthlyFigures) -> None:
     for i, c in enumerate(f.compliance):
         if c.rate is not None:
             ax.annotate(f"{c.rate:.0%}", (i, c.tickets), ha="center", va="bottom")
-    ax.legend()
+    ax.legend(loc="upper right")  # "best" placement is slow and warns under load
     save(fig, "sla_compliance", 5)
 
     fig, ax = new(_("Escalation steps and notices"), (8, 4))
@@ -218,7 +218,7 @@ def _plot_tickets(plot: _Plotter, f: MonthlyFigures) -> None:
             label=_(KIND_WORDS.get(kind, kind)),
         )
     ax.set_xticks([lv + 0.4 - width / 2 for lv in range(1, 5)], [f"P{lv}" for lv in range(1, 5)])
-    ax.legend()
+    ax.legend(loc="upper right")  # "best" placement is slow and warns under load
     save(fig, "escalations", 6)
 
 

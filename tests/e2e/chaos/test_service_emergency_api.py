@@ -178,6 +178,8 @@ async def test_the_drill_runs_on_schedule_and_reports_through_the_service(
         first = json.loads(drills.read_text().splitlines()[0])
         assert first["by"] == "schedule" and first["answered"] is True, first
         assert first["member"] == "PJSIP/1901"
+        # The drill writes its journal line, then hands the result to the service.
+        await until(lambda: r.service.emergency.last_drill is not None, 5, "drill result")
         last = r.service.emergency.last_drill
         assert last is not None and last.drill_id == first["drill_id"] and last.answered
         await until(lambda: not r.pbx.channels(), 10, "drill channels gone")
