@@ -239,6 +239,7 @@ async def run_one(kind: str, args: argparse.Namespace, rows: list[dict[str, str]
 
             service.tracker.subscribe(on_event)
             handler_ms: dict[str, list[float]] = {}
+            published_at: dict[str, float] = {}
             statements: dict[str, int] = {}
             if args.profile:
                 from sqlalchemy import event as sa_event
@@ -250,10 +251,17 @@ async def run_one(kind: str, args: argparse.Namespace, rows: list[dict[str, str]
 
                 for engine in {service.db.engine, service.db.read_engine}:
                     sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
-                service.pipeline.handlers = [
-                    (name, timed(name, handler, handler_ms))
-                    for name, handler in service.pipeline.handlers
-                ]
+                handlers = service.pipeline._handlers
+                for name, handler in list(handlers.items()):
+                    handlers[name] = timed(name, handler, handler_ms)
+                publish = service.bus.publish
+
+                async def published(topic: str, message: Any) -> None:
+                    if isinstance(message, dict) and message.get("type") == "screen_pop":
+                        published_at.setdefault(message["call_id"], time.perf_counter())
+                    await publish(topic, message)
+
+                service.bus.publish = published  # type: ignore[method-assign]
             try:
                 await service.start()
                 await service.ami.wait_connected(10)
@@ -265,6 +273,18 @@ async def run_one(kind: str, args: argparse.Namespace, rows: list[dict[str, str]
                         for c in result.call_ids
                         if c in tracked_at and c in connect_at
                     ]
+                for result in results:
+                    if published_at:
+                        spans = [
+                            (published_at[c] - tracked_at[c]) * 1000
+                            for c in result.call_ids
+                            if c in published_at and c in tracked_at
+                        ]
+                        if spans:
+                            console.print(
+                                f"  {result.db}: CallAnswered -> pop published: "
+                                f"p50 {pct(spans, 0.5):.1f} ms p99 {pct(spans, 0.99):.1f} ms"
+                            )
                 for key, values in sorted(handler_ms.items()):
                     console.print(
                         f"  {key:<32} n={len(values):<4} p50 {pct(values, 0.5):7.1f} ms "

@@ -54,9 +54,11 @@ from routing.router import CallRouter
 from routing.stages import screen_pop_stage, tickets_stage
 from routing.tickets import CallTicketService
 from routing.unseen import UnseenCallSweep
+from storage.call_events import CallEventWriter
 from storage.calls import CallRepository
 from storage.cdr import CdrRepository
 from storage.database import Database
+from storage.group_commit import GroupCommit
 from storage.reports import ReportRepository
 from storage.sites import SiteRepository
 from storage.supervision import SupervisionRepository
@@ -151,12 +153,20 @@ class HotlineService:
         call_tickets = CallTicketService(
             tickets=tickets,
             calls=calls,
+            writes=CallEventWriter(
+                GroupCommit(db, window=settings.db_batch_window_ms / 1000), tickets, calls
+            ),
             sites=sites,
             users=users,
             policy=policy,
         )
         fanout = ConsoleFanout(
-            users=users, tickets=tickets, sites=sites, bus=bus, open_ticket=call_tickets.open_ticket
+            users=users,
+            tickets=tickets,
+            sites=sites,
+            bus=bus,
+            open_ticket=call_tickets.open_ticket,
+            known_ticket=call_tickets.known_ticket,
         )
         cluster: ClusterController | None = None
         if settings.redis_url:

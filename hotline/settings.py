@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # Call events waiting for the database are spooled to disk (journal_dir) up to this
     # size; the health page warns at 80 %.
     spool_max_mb: int = Field(100, ge=1, le=100_000)
+    # Group commit: a call event with no write in flight waits this long for others to
+    # share its transaction (0 = none); events arriving during a write always share.
+    db_batch_window_ms: float = Field(2.0, ge=0, le=100)
     backfill_reconcile_interval: float = Field(30.0, gt=0)
     sla: dict[str, Any] = Field(default_factory=dict)
     # [supervision] table: calendar, notification channels, recipients (supervision.config).

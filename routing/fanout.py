@@ -73,11 +73,14 @@ class ConsoleFanout:
         user_cache_seconds: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
         open_ticket: Callable[[CallSnapshot, datetime], Awaitable[Ticket]] | None = None,
+        known_ticket: Callable[[str], Ticket | None] | None = None,
     ) -> None:
         """`open_ticket` (the ticket service's, idempotent per call) is used when a call is
-        answered before its ticket exists, so a pop never goes out without one."""
+        answered before its ticket exists, so a pop never goes out without one.
+        `known_ticket` gives the ticket the queue join opened, without a database read."""
         self.users = users
         self.open_ticket = open_ticket
+        self.known_ticket = known_ticket
         self.tickets = tickets
         self.sites = sites
         self.bus = bus
@@ -116,8 +119,11 @@ class ConsoleFanout:
     def forget_user_cache(self) -> None:
         self._user_cache.clear()
 
+    def _known(self, call_id: str) -> Ticket | None:
+        return self.known_ticket(call_id) if self.known_ticket is not None else None
+
     async def _prepare(self, call: CallSnapshot) -> _Prepared:
-        ticket = await self.tickets.get_by_call(call.call_id)
+        ticket = self._known(call.call_id) or await self.tickets.get_by_call(call.call_id)
         incident = call.variables.get("HOTLINE_INCIDENT")
         if ticket is None and incident:
             ticket = await self.tickets.get(incident)  # the caller joined an announced incident
@@ -157,6 +163,9 @@ class ConsoleFanout:
         prepared_task = pops.prepared
         # Prepared while ringing (site record and ticket), so the pop costs only a publish.
         prepared = await prepared_task if prepared_task is not None else None
+        if prepared is not None and prepared.ticket is None:
+            # Rang before the queue join's ticket was written; it is known by now.
+            prepared = replace(prepared, ticket=self._known(event.call_id))
         if prepared is None or prepared.ticket is None:
             prepared = await self._prepare(event.call)
             if prepared.ticket is None and self.open_ticket is not None:

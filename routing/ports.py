@@ -92,6 +92,52 @@ class TicketStore(Protocol):
         ...
 
 
+class CallEventStore(Protocol):
+    """The writes of the call events: each event's ticket change and call record in one
+    transaction, which call events arriving together share (group commit). Every method
+    is idempotent per call id, so a retried event never writes twice."""
+
+    async def record_call(
+        self, call: CallSnapshot, *, agent: str | None = None, ticket_number: str | None = None
+    ) -> None: ...
+
+    async def open_ticket(self, call: CallSnapshot, draft: NewTicket) -> TicketOpening:
+        """The call's ticket, opened from `draft` if the call has none, and the call
+        record carrying its number."""
+        ...
+
+    async def answer(
+        self,
+        call: CallSnapshot,
+        *,
+        incident: str | None,
+        agent: str | None,
+        at: datetime,
+        note: str,
+    ) -> str | None:
+        """The answer's changes on the call's ticket (or on the incident's ticket it
+        joined) and the call record; the ticket's number. None, and nothing written, when
+        there is no ticket."""
+        ...
+
+    async def end(
+        self,
+        call: CallSnapshot,
+        *,
+        incident: str | None,
+        agent: str | None,
+        callback: bool,
+        at: datetime,
+    ) -> str | None:
+        """The final call record with its ticket's number, the call's own ticket due for a
+        callback if `callback`; the ticket's number, None if there is none."""
+        ...
+
+    async def callback_due(self, call_id: str, at: datetime) -> None:
+        """The call's ticket, still open, is due for a callback."""
+        ...
+
+
 class CallStore(Protocol):
     async def upsert(
         self,

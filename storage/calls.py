@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Row, Table, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from calls import CallSnapshot
 from calls.clock import Clock, utc_now
@@ -33,7 +34,7 @@ _LIMITS = {
 }
 
 
-def to_call(row: CallRow) -> CallRecord:
+def to_call(row: CallRow | Row[Any]) -> CallRecord:
     return CallRecord(
         call_id=row.call_id,
         caller_number=row.caller_number,
@@ -55,6 +56,9 @@ def to_call(row: CallRow) -> CallRecord:
     )
 
 
+_WRITTEN = [c for c in CallRow.__table__.c if c.name != "id"]
+
+
 def _clip(name: str, value: str | None) -> str | None:
     """Caller ids come from the network: keep them, but bounded and without CR/LF."""
     if value is None:
@@ -63,24 +67,44 @@ def _clip(name: str, value: str | None) -> str | None:
     return cleaned[: _LIMITS[name]]
 
 
+def upsert_statement(dialect: str) -> postgresql.Insert | sqlite.Insert:
+    """The call-record upsert, built once: every column a bound parameter of the same name.
+    A later snapshot never erases what an earlier one knew (e.g. after a resync)."""
+    table: Table = CallRow.__table__  # type: ignore[assignment]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values({c.name: bindparam(c.name, type_=c.type) for c in _WRITTEN})
+    keep: dict[str, Any] = {
+        c.name: func.coalesce(stmt.excluded[c.name], c)
+        for c in _WRITTEN
+        if c.name not in ("call_id", "started_at", "caller_number", "caller_name")
+    }
+    earliest = func.least if dialect == "postgresql" else func.min
+    keep["started_at"] = earliest(stmt.excluded.started_at, table.c.started_at)
+    return stmt.on_conflict_do_update(index_elements=[table.c.call_id], set_=keep)
+
+
 class CallRepository:
     """Implements `routing.ports.CallStore`."""
 
     def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
         self.db = db
         self.clock = clock
+        self._upsert = upsert_statement(db.dialect)
 
-    async def upsert(
+    def values(
         self,
         call: CallSnapshot,
         *,
         agent: str | None = None,
         ticket_number: str | None = None,
         paper_number: str | None = None,
-    ) -> CallRecord:
+    ) -> dict[str, Any]:
+        """The call record's columns from `call` (bounded, checked)."""
         check_call_id(call.call_id)
+        if call.started_at.tzinfo is None:
+            raise InvalidInput("started_at", "needs a UTC offset")
         site = call.site_code if call.site_code and call.site_code.isdigit() else None
-        values: dict[str, Any] = {
+        return {
             "call_id": call.call_id,
             "caller_number": _clip("caller_number", call.caller_number) or "",
             "caller_name": _clip("caller_name", call.caller_name) or "",
@@ -100,27 +124,36 @@ class CallRepository:
             "talk_seconds": call.talk_seconds,
             "updated_at": self.clock(),
         }
-        if call.started_at.tzinfo is None:
-            raise InvalidInput("started_at", "needs a UTC offset")
-        insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        stmt = insert(CallRow).values(**values)
-        # A later snapshot never erases what an earlier one knew (e.g. after a resync).
-        keep: dict[str, Any] = {
-            name: func.coalesce(getattr(stmt.excluded, name), getattr(CallRow, name))
-            for name in values
-            if name not in ("call_id", "started_at", "caller_number", "caller_name")
-        }
-        keep["started_at"] = func.min(stmt.excluded.started_at, CallRow.started_at)
-        if self.db.dialect == "postgresql":
-            keep["started_at"] = func.least(stmt.excluded.started_at, CallRow.started_at)
-        stmt = stmt.on_conflict_do_update(index_elements=[CallRow.call_id], set_=keep)
-        # RETURNING hands back the merged row in the same round trip: this runs several
-        # times per call, and a separate read doubled its cost under a flash crowd.
+
+    async def write(
+        self,
+        session: AsyncSession,
+        call: CallSnapshot,
+        *,
+        agent: str | None = None,
+        ticket_number: str | None = None,
+    ) -> None:
+        """Upsert `call`'s record inside `session`'s transaction: one constant statement,
+        no row handed back (the call events' writes need none)."""
+        values = self.values(call, agent=agent, ticket_number=ticket_number)
+        await session.execute(self._upsert, values)
+
+    async def upsert(
+        self,
+        call: CallSnapshot,
+        *,
+        agent: str | None = None,
+        ticket_number: str | None = None,
+        paper_number: str | None = None,
+    ) -> CallRecord:
+        values = self.values(
+            call, agent=agent, ticket_number=ticket_number, paper_number=paper_number
+        )
+        # RETURNING hands back the merged row in the same round trip.
+        stmt = self._upsert.returning(*CallRow.__table__.c)
         with store_errors():
             async with self.db.sessions.begin() as session:
-                row = await session.scalar(
-                    stmt.returning(CallRow), execution_options={"populate_existing": True}
-                )
+                row = (await session.execute(stmt, values)).first()
                 if row is None:
                     raise StoreUnavailable(f"call {call.call_id}: upsert returned no row")
                 return to_call(row)

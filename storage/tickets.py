@@ -154,7 +154,7 @@ def to_ticket(
     )
 
 
-def _with_details(stmt: Select[TicketRow]) -> Select[TicketRow]:
+def with_details(stmt: Select[TicketRow]) -> Select[TicketRow]:
     return stmt.options(selectinload(TicketRow.history), selectinload(TicketRow.log))
 
 
@@ -188,14 +188,14 @@ class TicketRepository:
         if draft.call_id is None:
             raise InvalidInput("call_id", "a call ticket needs the call id")
         check_call_id(draft.call_id)
-        values = self._draft_values(draft)
+        values = self.draft_values(draft)
         existing = await self.get_by_call(draft.call_id)
         if existing is not None:
             return TicketOpening(existing, created=False)
         try:
             with store_errors():
                 async with self.db.sessions.begin() as session:
-                    ticket = await self._insert(session, values, draft)
+                    ticket = await self.insert_new(session, values, draft)
         except IntegrityError:
             # Another task or process opened it between our check and our insert.
             found = await self.get_by_call(draft.call_id)
@@ -209,12 +209,12 @@ class TicketRepository:
     async def create(self, draft: NewTicket) -> Ticket:
         if draft.call_id is not None:
             return (await self.open_for_call(draft)).ticket
-        values = self._draft_values(draft)
+        values = self.draft_values(draft)
         with store_errors():
             async with self.db.sessions.begin() as session:
-                return await self._insert(session, values, draft)
+                return await self.insert_new(session, values, draft)
 
-    def _draft_values(self, draft: NewTicket) -> dict[str, Any]:
+    def draft_values(self, draft: NewTicket) -> dict[str, Any]:
         if draft.created_at.tzinfo is None:
             raise InvalidInput("created_at", "needs a UTC offset")
         values = validate_changes(
@@ -255,7 +255,7 @@ class TicketRepository:
         sequence = (await session.execute(stmt)).scalar_one()
         return ticket_number(day, sequence, self.node)
 
-    async def _insert(
+    async def insert_new(
         self, session: AsyncSession, values: dict[str, Any], draft: NewTicket
     ) -> Ticket:
         number = await self._allocate(session, draft.created_at)
@@ -282,13 +282,41 @@ class TicketRepository:
         # Everything is known: build the record without reading the ticket back.
         return to_ticket(row, history=[opened], log_rows=[])
 
+    # --- shared by the call events' writes (storage.call_events) ------------------------
+
+    async def locked_state(
+        self, session: AsyncSession, call_id: str, incident: str | None
+    ) -> TicketRow | None:
+        row = await session.scalar(
+            select(TicketRow).where(TicketRow.call_id == call_id).with_for_update()
+        )
+        if row is None and incident:
+            row = await session.scalar(
+                select(TicketRow).where(TicketRow.number == incident).with_for_update()
+            )
+        return row
+
+    def set_callback_due(self, session: AsyncSession, row: TicketRow, at: datetime) -> None:
+        if row.status != TicketStatus.OPEN:
+            return
+        self.apply_changes(
+            session,
+            row,
+            {"status": TicketStatus.CALLBACK_DUE.value},
+            by="system",
+            at=at,
+            note="caller hung up before an agent answered: call back",
+        )
+        row.updated_at = at
+        log.info("call %s: ticket %s is due for a callback", row.call_id, row.number)
+
     # --- reading ---------------------------------------------------------------------------
 
     async def get(self, number: str) -> Ticket | None:
         with store_errors():
             async with self.db.reads() as session:
                 row = await session.scalar(
-                    _with_details(select(TicketRow).where(TicketRow.number == number))
+                    with_details(select(TicketRow).where(TicketRow.number == number))
                 )
                 return None if row is None else to_ticket(row)
 
@@ -296,7 +324,7 @@ class TicketRepository:
         with store_errors():
             async with self.db.reads() as session:
                 row = await session.scalar(
-                    _with_details(select(TicketRow).where(TicketRow.call_id == call_id))
+                    with_details(select(TicketRow).where(TicketRow.call_id == call_id))
                 )
                 return None if row is None else to_ticket(row)
 
@@ -346,7 +374,7 @@ class TicketRepository:
                         )
                     )
                 stmt = stmt.order_by(TicketRow.created_at.desc(), TicketRow.id.desc()).limit(limit)
-                rows = (await session.scalars(_with_details(stmt))).all()
+                rows = (await session.scalars(with_details(stmt))).all()
                 return [to_ticket(r) for r in rows]
 
     # --- changing --------------------------------------------------------------------------
@@ -369,7 +397,7 @@ class TicketRepository:
             async with self.db.sessions.begin() as session:
                 row = await self._locked(session, number)
                 await self._recompute_deadlines(session, row, values)
-                self._add_milestones(row, values, when)
+                self.add_milestones(row, values, when)
                 values.update(
                     matching_part_fields(
                         values,
@@ -378,7 +406,7 @@ class TicketRepository:
                         self.tz,
                     )
                 )
-                changed = self._apply(session, row, values, by=by, at=when, note=note)
+                changed = self.apply_changes(session, row, values, by=by, at=when, note=note)
                 if changed:
                     row.updated_at = when
         ticket = await self.get(number)
@@ -420,7 +448,7 @@ class TicketRepository:
         values["onsite_due"] = due.onsite_due
 
     @staticmethod
-    def _add_milestones(row: TicketRow, values: dict[str, Any], at: datetime) -> None:
+    def add_milestones(row: TicketRow, values: dict[str, Any], at: datetime) -> None:
         status = values.get("status")
         if status is None or status == row.status:
             return
@@ -433,7 +461,7 @@ class TicketRepository:
             values.setdefault("closed_at", at)
 
     @staticmethod
-    def _apply(
+    def apply_changes(
         session: AsyncSession,
         row: TicketRow,
         values: Mapping[str, Any],
@@ -465,23 +493,11 @@ class TicketRepository:
     async def mark_callback_due(self, call_id: str, at: datetime) -> Ticket | None:
         with store_errors():
             async with self.db.sessions.begin() as session:
-                row = await session.scalar(
-                    select(TicketRow).where(TicketRow.call_id == call_id).with_for_update()
-                )
+                row = await self.locked_state(session, call_id, None)
                 if row is None:
                     return None
                 number = row.number
-                if row.status == TicketStatus.OPEN:
-                    self._apply(
-                        session,
-                        row,
-                        {"status": TicketStatus.CALLBACK_DUE.value},
-                        by="system",
-                        at=at,
-                        note="caller hung up before an agent answered: call back",
-                    )
-                    row.updated_at = at
-                    log.info("call %s: ticket %s is due for a callback", call_id, number)
+                self.set_callback_due(session, row, at)
         return await self.get(number)
 
     async def add_service_entry(

@@ -23,8 +23,10 @@ from calls import (
 from routing.domain.levels import SlaPolicy
 from routing.records import CallFilter, TicketFilter, TicketStatus
 from routing.tickets import CallTicketService
+from storage.call_events import CallEventWriter
 from storage.calls import CallRepository
 from storage.database import Database
+from storage.group_commit import GroupCommit
 from storage.site_import import import_sites
 from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
@@ -86,9 +88,11 @@ async def service(db: Database, tmp_path: Path) -> CallTicketService:
     await import_sites(db, tmp_path / "sites.csv")
     users = UserRepository(db)
     await users.create("alice", "agent", "blue-harbour-42", "PJSIP/1001")
+    tickets, calls = TicketRepository(db), CallRepository(db)
     return CallTicketService(
-        tickets=TicketRepository(db),
-        calls=CallRepository(db),
+        tickets=tickets,
+        calls=calls,
+        writes=CallEventWriter(GroupCommit(db), tickets, calls),
         sites=SiteRepository(db),
         users=users,
         policy=SlaPolicy(),
@@ -124,9 +128,11 @@ async def test_concurrent_queued_events_across_processes(
     service: CallTicketService, db: Database
 ) -> None:
     other_db = Database(db.url)
+    other_tickets, other_calls = TicketRepository(other_db), CallRepository(other_db)
     other = CallTicketService(
-        tickets=TicketRepository(other_db),
-        calls=CallRepository(other_db),
+        tickets=other_tickets,
+        calls=other_calls,
+        writes=CallEventWriter(GroupCommit(other_db), other_tickets, other_calls),
         sites=SiteRepository(other_db),
         users=UserRepository(other_db),
         policy=SlaPolicy(),
