@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 import statistics
@@ -318,6 +319,8 @@ async def main() -> None:
         )
         print(header)
         print("-" * len(header))
+        figures: dict[str, dict[str, float | None]] = {}
+        all_detect: list[float] = []
         for n in sizes:
             detect: list[float] = []
             moving: list[float] = []
@@ -329,14 +332,35 @@ async def main() -> None:
                 moving.append(m)
                 queues.add(q)
                 manual.append(await manual_trial(args, pg_url, n))
+            all_detect += detect
+            figures[str(n)] = {
+                "detect_to_routing_s": round(statistics.median(detect), 3) if detect else None,
+                "moved_s": round(statistics.median(moving), 3) if moving else None,
+                "manual_s": round(statistics.median(manual), 3) if manual else None,
+            }
             label = f"{n} (baseline)" if n == 0 else str(n)
             print(f"{label:>12}  {fmt(detect):>30}  {fmt(moving):>30}  {fmt(manual):>30}")
             if queues != {EMER}:
                 print(f"{'':>12}  control call after the switch went to {queues}!")
-        print(
-            f"target: detection->routing under 5 s with a 1 s probe and N=3 "
-            f"(this run: {'yes' if args.interval == 1 and args.failures == 3 else 'n/a'})"
-        )
+        # The verdict comes from what was measured: every trial's detection under 5 s.
+        worst = max(all_detect) if all_detect else None
+        if worst is None:
+            verdict = "n/a (no trial)"
+        elif args.interval == 1 and args.failures == 3:
+            verdict = f"{'yes' if worst < 5 else 'NO'} (slowest trial {worst:.2f} s)"
+        else:
+            verdict = f"n/a: probe every {args.interval:g} s, N={args.failures}"
+        print(f"target: detection->routing under 5 s with a 1 s probe and N=3: {verdict}")
+        line = {
+            "bench": "failover",
+            "detect_to_routing_s": (
+                round(statistics.median(all_detect), 3) if all_detect else None
+            ),
+            "detect_to_routing_max_s": round(worst, 3) if worst is not None else None,
+            "probe_round_ms": round(round_time * 1000, 2),
+            "waiting": figures,
+        }
+        print(json.dumps(line))
     finally:
         await asyncio.to_thread(drop_scratch_postgres, pg_url)
 

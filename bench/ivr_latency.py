@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import statistics
 import sys
@@ -186,6 +187,23 @@ async def main() -> None:
         f"hotline {statistics.fmean(rtts) * 1e3:.3f} ms "
         f"({len(base_rtts)} / {len(rtts)} commands timed)"
     )
+
+    def ms(values: list[float], q: float) -> float:
+        return round(sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1e3, 3)
+
+    line = {
+        "bench": "ivr_latency",
+        "calls": calls,
+        "rtt_p50_ms": ms(rtts, 0.5),
+        "rtt_p99_ms": ms(rtts, 0.99),
+        "traversal_p50_ms": ms(traversals, 0.5),
+        "traversal_p99_ms": ms(traversals, 0.99),
+        "baseline_rtt_p50_ms": ms(base_rtts, 0.5),
+        "baseline_rtt_p99_ms": ms(base_rtts, 0.99),
+        "calls_per_s": round(calls / ours_wall, 1),
+        "baseline_calls_per_s": round(calls / base_wall, 1),
+    }
+    print(json.dumps(line))
 
 
 if __name__ == "__main__":
