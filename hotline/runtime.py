@@ -60,6 +60,7 @@ from storage.cdr import CdrRepository
 from storage.database import Database
 from storage.group_commit import GroupCommit
 from storage.reports import ReportRepository
+from storage.site_cache import SiteCacheKeeper
 from storage.sites import SiteRepository
 from storage.supervision import SupervisionRepository
 from storage.tickets import TicketRepository
@@ -119,6 +120,8 @@ class HotlineService:
     _spooled: list[Spooled] = field(default_factory=list)
     # Records calls no controller saw on AMI, from the PBX's CDR (leader only).
     unseen: UnseenCallSweep | None = None
+    # Site profiles in memory for the IVR and the tickets (storage.site_cache).
+    site_cache: SiteCacheKeeper | None = None
 
     # --- construction ---------------------------------------------------------------------
 
@@ -127,7 +130,9 @@ class HotlineService:
         if not settings.ami_user or settings.ami_secret is None:
             raise ConfigError("HOTLINE_AMI_USER and HOTLINE_AMI_SECRET are required")
         policy = settings.sla_policy()
-        db = Database(settings.db_url)
+        db = Database(
+            settings.db_url, write_pool=settings.db_write_pool, read_pool=settings.db_read_pool
+        )
         if settings.role == "console" and not settings.redis_url:
             raise ConfigError("HOTLINE_ROLE=console needs HOTLINE_REDIS_URL (screen-pops)")
         if bus is None:
@@ -306,6 +311,7 @@ class HotlineService:
                 calls=calls,
                 pbx_synced=lambda: ami.state is LinkState.CONNECTED,
             ),
+            site_cache=SiteCacheKeeper(sites),
         )
         if cluster is not None:
             cluster.on_elected = service._take_lead
@@ -345,6 +351,8 @@ class HotlineService:
                 raise
         if self.drill is not None and self.drill.results is not None:
             self._drill_records = await self.drill.results.open()
+        if self.site_cache is not None:
+            await self.site_cache.start()
 
         async def on_connected(_client: AmiClient) -> None:
             await self.emergency.on_ami_connected()
@@ -460,6 +468,8 @@ class HotlineService:
         await self.ivr.stop()
         await self.ami.stop()
         await self.pipeline.stop()
+        if self.site_cache is not None:
+            await self.site_cache.stop()
         await self.emergency.stop()
         await self.outage.stop()
         if self.drill is not None and self.drill.results is not None:

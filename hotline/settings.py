@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Group commit: a call event with no write in flight waits this long for others to
     # share its transaction (0 = none); events arriving during a write always share.
     db_batch_window_ms: float = Field(2.0, ge=0, le=100)
+    # Connections for writes and, separately, for reads (the IVR and the screen-pop).
+    db_write_pool: int = Field(10, ge=1, le=200)
+    db_read_pool: int = Field(8, ge=1, le=200)
     backfill_reconcile_interval: float = Field(30.0, gt=0)
     sla: dict[str, Any] = Field(default_factory=dict)
     # [supervision] table: calendar, notification channels, recipients (supervision.config).

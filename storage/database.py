@@ -64,10 +64,15 @@ class Database:
         connect_timeout: float = 5.0,
         statement_timeout: float | None = 60.0,
         pool_timeout: float | None = None,
+        write_pool: int = 10,
+        read_pool: int = 4,
     ) -> None:
         """`connect_timeout`, `statement_timeout` (PostgreSQL) and `pool_timeout` bound how
         long a call can hang on a database that stopped answering: the caller then gets
-        StoreUnavailable instead of waiting for TCP to give up (emergency mode needs that)."""
+        StoreUnavailable instead of waiting for TCP to give up (emergency mode needs that).
+        Reads have their own pool of `read_pool` connections (for a file database or
+        PostgreSQL), so a read never queues behind the writes' `write_pool` (SQLite: one
+        writer connection whatever `write_pool` says)."""
         self.url = async_url(url)
         self.node = node
         self.dialect = make_url(self.url).get_backend_name()
@@ -83,8 +88,8 @@ class Database:
             )
         else:
             kwargs.update(
-                pool_size=10,
-                max_overflow=10,
+                pool_size=write_pool,
+                max_overflow=write_pool,
                 pool_pre_ping=True,
                 pool_timeout=10.0 if pool_timeout is None else pool_timeout,
                 connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout},
@@ -92,13 +97,21 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self.read_engine: AsyncEngine = self.engine
         database = make_url(self.url).database
-        if self.dialect == "sqlite":
+        if self.dialect == "postgresql":
+            self.read_engine = create_async_engine(
+                self.url, **(kwargs | {"pool_size": read_pool, "max_overflow": read_pool})
+            )
+        elif self.dialect == "sqlite":
             _sqlite_setup(self.engine, "BEGIN IMMEDIATE")
             if database and database != ":memory:":
                 # Readers get their own small pool and a deferred BEGIN: in WAL mode they
                 # read a snapshot and never wait for the writer (screen-pop latency).
                 self.read_engine = create_async_engine(
-                    self.url, echo=echo, pool_size=4, max_overflow=0, connect_args={"timeout": 30}
+                    self.url,
+                    echo=echo,
+                    pool_size=read_pool,
+                    max_overflow=0,
+                    connect_args={"timeout": 30},
                 )
                 _sqlite_setup(self.read_engine, "BEGIN")
         # `sessions` for anything that writes; `reads` for read-only work.

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from calls.clock import Clock, utc_now
@@ -38,7 +38,20 @@ from storage.tickets import like_pattern
 log = logging.getLogger(__name__)
 
 RECENT_TICKETS = 5
+# Far more sites than a provincial directory holds; beyond this the cache starts over.
+MAX_CACHED_SITES = 200_000
 OPEN_TICKETS_SHOWN = 20
+
+
+def _with_static(stmt: Select[Any]) -> Select[Any]:
+    """`stmt` loading what a site record's static part needs."""
+    return stmt.options(
+        selectinload(SiteRow.contacts),
+        selectinload(SiteRow.equipment),
+        selectinload(SiteRow.contract),
+        selectinload(SiteRow.engineer_links).joinedload(SiteEngineerRow.engineer),
+        selectinload(SiteRow.special_periods),
+    )
 
 
 def _tier(value: str | None) -> SiteTier | None:
@@ -107,9 +120,10 @@ class SiteRepository:
     """Implements `routing.ports.SiteDirectory` (and the IVR's site lookup).
 
     The static part of a site record (site, contacts, equipment, contract, engineers,
-    guard windows) is cached for `cache_seconds` (0 = off): the screen-pop for a busy site
-    then costs two small ticket queries. Imports through another process show up within
-    that time; `forget()` drops the cache at once.
+    guard windows) is cached: every site from `load_changed` (at start, then every few
+    seconds for what imports changed), a site read on a miss for `cache_seconds` (0 = no
+    caching of misses). The screen-pop for a site then costs two small ticket queries and
+    the IVR's routing advice none; `forget()` drops the cache at once.
     """
 
     def __init__(
@@ -128,37 +142,62 @@ class SiteRepository:
         self.clock = clock
         self.cache_seconds = cache_seconds
         self._monotonic = monotonic
+        # site code -> (valid until, on the monotonic clock; static part or None)
         self._cache: dict[str, tuple[float, _SiteStatic | None]] = {}
+        self._changed_since: datetime | None = None  # newest change `load_changed` saw
 
     def forget(self, site_code: str | None = None) -> None:
         if site_code is None:
             self._cache.clear()
+            self._changed_since = None
         else:
             self._cache.pop(site_code, None)
 
     async def _static(self, site_code: str) -> _SiteStatic | None:
         now = self._monotonic()
         cached = self._cache.get(site_code)
-        if cached is not None and now - cached[0] < self.cache_seconds:
+        if cached is not None and now < cached[0]:
             return cached[1]
         async with self.db.reads() as session:
             site = await session.scalar(
-                select(SiteRow)
-                .where(SiteRow.site_code == site_code)
-                .options(
-                    selectinload(SiteRow.contacts),
-                    selectinload(SiteRow.equipment),
-                    selectinload(SiteRow.contract),
-                    selectinload(SiteRow.engineer_links).joinedload(SiteEngineerRow.engineer),
-                    selectinload(SiteRow.special_periods),
-                )
+                _with_static(select(SiteRow).where(SiteRow.site_code == site_code))
             )
         static = None if site is None else _to_static(site)
         if self.cache_seconds > 0:
-            if len(self._cache) > 10_000:
+            if len(self._cache) > MAX_CACHED_SITES:
                 self._cache.clear()
-            self._cache[site_code] = (now, static)
+                self._changed_since = None
+            self._cache[site_code] = (now + self.cache_seconds, static)
         return static
+
+    async def load_changed(self, *, batch: int = 500) -> int:
+        """Load the static records of every site changed since the last call (all of them
+        the first time) into the cache, where they stay until an import changes them;
+        returns how many. Run at start and then every few seconds (`SiteCacheKeeper`),
+        it keeps the cache current with imports made by any process."""
+        since = self._changed_since
+        loaded, last_id = 0, 0
+        newest = since
+        with store_errors():
+            while True:
+                stmt = select(SiteRow).where(SiteRow.id > last_id)
+                if since is not None:
+                    stmt = stmt.where(SiteRow.updated_at >= since)
+                async with self.db.reads() as session:
+                    rows = (
+                        await session.scalars(_with_static(stmt.order_by(SiteRow.id).limit(batch)))
+                    ).all()
+                if not rows:
+                    break
+                for site in rows:
+                    self._cache[site.site_code] = (float("inf"), _to_static(site))
+                    newest = site.updated_at if newest is None else max(newest, site.updated_at)
+                loaded += len(rows)
+                last_id = rows[-1].id
+        # Rows stamped in the same instant as the newest are read again next time (>=):
+        # an import still writing then is not missed.
+        self._changed_since = newest
+        return loaded
 
     async def site_profile(self, site_code: str) -> SiteRecord | None:
         with store_errors():
