@@ -172,6 +172,7 @@ class HotlineService:
             bus=bus,
             open_ticket=call_tickets.open_ticket,
             known_ticket=call_tickets.known_ticket,
+            cached_site=sites.cached_profile,
         )
         cluster: ClusterController | None = None
         if settings.redis_url:

@@ -1,8 +1,9 @@
 """The messages a call sends to the consoles, as typed records built in one place.
 
 Each record's `as_message()` is the JSON object `/ws/console` delivers (INTERFACE.md:
-`ringing`, `screen_pop`, `call_ended`, plus `ring_cancelled`, `call_update` and
-`paper_number`). Adding a field to the screen-pop is a change to `ScreenPop` alone.
+`ringing`, `screen_pop`, `call_ended`, plus `screen_pop_site`, `ring_cancelled`,
+`call_update` and `paper_number`). Adding a field to the screen-pop is a change to
+`ScreenPop` alone.
 """
 
 from __future__ import annotations
@@ -86,6 +87,18 @@ class ScreenPop:
 
 
 @dataclass(frozen=True, slots=True)
+class PopSite:
+    """The full site record (its open and recent tickets included) of a pop that went
+    out with the site's profile only, because the record was still being read."""
+
+    call_id: str
+    site: SiteRecord
+
+    def as_message(self) -> dict[str, Any]:
+        return {"type": "screen_pop_site", "call_id": self.call_id, "site": self.site.as_json()}
+
+
+@dataclass(frozen=True, slots=True)
 class CallFinished:
     """The call the agent had (or that rang them) ended."""
 
@@ -123,4 +136,6 @@ class PaperNumber:
         }
 
 
-ConsoleMessage = Ringing | RingCancelled | ScreenPop | CallFinished | CallUpdate | PaperNumber
+ConsoleMessage = (
+    Ringing | RingCancelled | ScreenPop | PopSite | CallFinished | CallUpdate | PaperNumber
+)

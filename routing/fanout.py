@@ -4,7 +4,10 @@
   The site record and the call's ticket are loaded *now*, while the phone rings, so the
   pop on answer costs only a publish.
 * ``CallAnswered`` → ``screen_pop`` (call id, ticket number, full site record, ticket)
-  to the answering agent only; ``ring_cancelled`` to the other agents that rang.
+  to the answering agent only; ``ring_cancelled`` to the other agents that rang. The pop
+  never waits for the database when the ticket is known (opened at the queue join) and
+  the site's profile is in memory: if the full record (last tickets) is still being read,
+  the pop shows the profile and ``screen_pop_site`` follows with the record.
 * ``AgentNoAnswer`` → ``ring_cancelled`` to that agent.
 * ``CallEnded`` → ``call_ended`` (call id, outcome) to the agent who had the call.
 
@@ -38,6 +41,7 @@ from routing.console_messages import (
     CallFinished,
     CallUpdate,
     ConsoleMessage,
+    PopSite,
     RingCancelled,
     Ringing,
     ScreenPop,
@@ -60,6 +64,7 @@ class _CallPops:
     rang: dict[str, str] = field(default_factory=dict)  # interface -> username
     prepared: asyncio.Task[_Prepared] | None = None
     agent: str | None = None
+    follow_up: asyncio.Future[None] | None = None  # the site record after the pop
 
 
 class ConsoleFanout:
@@ -74,13 +79,16 @@ class ConsoleFanout:
         monotonic: Callable[[], float] = time.monotonic,
         open_ticket: Callable[[CallSnapshot, datetime], Awaitable[Ticket]] | None = None,
         known_ticket: Callable[[str], Ticket | None] | None = None,
+        cached_site: Callable[[str], SiteRecord | None] | None = None,
     ) -> None:
         """`open_ticket` (the ticket service's, idempotent per call) is used when a call is
         answered before its ticket exists, so a pop never goes out without one.
-        `known_ticket` gives the ticket the queue join opened, without a database read."""
+        `known_ticket` gives the ticket the queue join opened, and `cached_site` a site's
+        profile from memory: with both, the pop on answer never waits for the database."""
         self.users = users
         self.open_ticket = open_ticket
         self.known_ticket = known_ticket
+        self.cached_site = cached_site
         self.tickets = tickets
         self.sites = sites
         self.bus = bus
@@ -160,21 +168,10 @@ class ConsoleFanout:
             )
             return
         pops.agent = username
-        prepared_task = pops.prepared
-        # Prepared while ringing (site record and ticket), so the pop costs only a publish.
-        prepared = await prepared_task if prepared_task is not None else None
-        if prepared is not None and prepared.ticket is None:
-            # Rang before the queue join's ticket was written; it is known by now.
-            prepared = replace(prepared, ticket=self._known(event.call_id))
-        if prepared is None or prepared.ticket is None:
-            prepared = await self._prepare(event.call)
-            if prepared.ticket is None and self.open_ticket is not None:
-                # Answered without our seeing it queue (resync): open it now (idempotent).
-                opened = await self.open_ticket(event.call, event.at)
-                site = prepared.site
-                if site is None and opened.site_code:
-                    site = await self.sites.site_record(opened.site_code)
-                prepared = _Prepared(opened, site)
+        prepared, loading = self._ready(event.call, pops.prepared)
+        if prepared.ticket is None:
+            prepared = await self._prepared_now(event, pops.prepared)
+            loading = None
         ticket = prepared.ticket
         if ticket is not None:
             # The pop goes out before the ticket service writes the answer: show the ticket
@@ -195,6 +192,53 @@ class ConsoleFanout:
                 )
         await self._send(user_topic(username), ScreenPop(event.call, ticket, prepared.site))
         self.pops_sent += 1
+        if loading is not None:
+            pops.follow_up = asyncio.ensure_future(
+                self._site_follows(event.call_id, username, loading)
+            )
+
+    def _ready(
+        self, call: CallSnapshot, task: asyncio.Task[_Prepared] | None
+    ) -> tuple[_Prepared, asyncio.Task[_Prepared] | None]:
+        """What the pop can show without waiting: what ringing prepared if it is read, else
+        the ticket the queue join opened and the site's profile from memory (the task
+        still reading the full record is returned, to follow in a second message)."""
+        if task is not None and task.done() and not task.cancelled() and not task.exception():
+            done = task.result()
+            ticket = done.ticket or self._known(call.call_id)
+            return _Prepared(ticket, done.site), None
+        ticket = self._known(call.call_id)
+        code = call.site_code or (ticket.site_code if ticket is not None else None)
+        site = self.cached_site(code) if code and self.cached_site is not None else None
+        return _Prepared(ticket, site), task
+
+    async def _prepared_now(
+        self, event: CallAnswered, task: asyncio.Task[_Prepared] | None
+    ) -> _Prepared:
+        """No ticket known yet: wait for what ringing prepares, read it again, or open the
+        ticket now (answered without our seeing it queue, e.g. after a resync)."""
+        prepared = await task if task is not None else None
+        if prepared is None or prepared.ticket is None:
+            prepared = await self._prepare(event.call)
+            if prepared.ticket is None and self.open_ticket is not None:
+                opened = await self.open_ticket(event.call, event.at)  # idempotent
+                site = prepared.site
+                if site is None and opened.site_code:
+                    site = await self.sites.site_record(opened.site_code)
+                prepared = _Prepared(opened, site)
+        return prepared
+
+    async def _site_follows(
+        self, call_id: str, username: str, loading: asyncio.Task[_Prepared]
+    ) -> None:
+        """The full site record once read, to the agent whose pop showed only the profile."""
+        try:
+            prepared = await asyncio.shield(loading)
+        except Exception as exc:
+            log.warning("call %s: site record for the pop not read (%s)", call_id, exc)
+            return
+        if prepared.site is not None:
+            await self._send(user_topic(username), PopSite(call_id, prepared.site))
 
     async def _no_answer(self, event: AgentNoAnswer) -> None:
         pops = self._calls.get(event.call_id)
@@ -206,8 +250,8 @@ class ConsoleFanout:
         pops = self._calls.pop(event.call_id, None)
         if pops is None:
             return
-        if pops.prepared is not None and not pops.prepared.done():
-            pops.prepared.cancel()
+        # A prepare still reading is left to finish: cancelling a query mid-flight can
+        # leave its pooled connection unusable.
         outcome = event.call.outcome.value if event.call.outcome else None
         notified = {pops.agent} if pops.agent else set()
         if pops.agent is None:

@@ -199,6 +199,14 @@ class SiteRepository:
         self._changed_since = newest
         return loaded
 
+    def cached_profile(self, site_code: str) -> SiteRecord | None:
+        """The site's profile if the cache holds it (no database read), else None."""
+        cached = self._cache.get(site_code)
+        if cached is None or cached[1] is None or self._monotonic() >= cached[0]:
+            return None
+        static = cached[1]
+        return replace(static.record, special_periods=static.stored_periods)
+
     async def site_profile(self, site_code: str) -> SiteRecord | None:
         with store_errors():
             static = await self._static(site_code)

@@ -267,6 +267,13 @@
     currentCall = null;
   }
 
+  // The pop went out with the site's profile; its full record (last tickets) follows.
+  function onPopSite(msg) {
+    if (!msg.site || msg.call_id !== currentCall) return;
+    $("pop-site-name").textContent = `${msg.site.organisation} · ${msg.site.site_name}`;
+    showPopSite(msg.site, current);
+  }
+
   function showPopSite(site, ticket) {
     const level = ticket ? ticket.level : (current && current.site_code === site.site_code ? current.level : null);
     clear($("pop-summary")).append(SiteRecordView.summary(site, level, openTicket));
@@ -343,6 +350,7 @@
       case "hello": showState(msg.agent_state); showEmergency(msg.emergency); break;
       case "ringing": onRinging(msg); break;
       case "screen_pop": onScreenPop(msg); break;
+      case "screen_pop_site": onPopSite(msg); break;
       case "call_ended": onCallEnded(msg); break;
       case "ring_cancelled": onRingCancelled(msg); break;
       case "emergency": case "mode": showEmergency(msg); break;

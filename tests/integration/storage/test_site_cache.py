@@ -40,9 +40,7 @@ async def test_a_warm_cache_serves_profiles_without_the_database(
     assert profile.distance_km == 777
 
 
-async def test_an_import_by_another_process_reaches_the_cache(
-    db: Database, tmp_path: Path
-) -> None:
+async def test_an_import_by_another_process_reaches_the_cache(db: Database, tmp_path: Path) -> None:
     await imported(db, tmp_path, "400001,宜昌市应急管理局,视频会议室,0717-6123456,10\n")
     sites = SiteRepository(db, cache_seconds=3600)
     keeper = SiteCacheKeeper(sites, interval=0.05)

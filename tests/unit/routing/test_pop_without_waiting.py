@@ -1,0 +1,106 @@
+"""The pop on answer never waits for the database: the ticket the queue join opened and
+the site's profile come from memory, and the full site record (with its tickets) follows
+in a second message once it has been read."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from bus import InProcessBus
+from calls import AgentRinging, CallAnswered
+from routing.fanout import ConsoleFanout
+from routing.records import SiteRecord, TicketStatus, TicketSummary
+
+from .test_answered_pop import T0, Stores, snapshot, ticket
+
+PROFILE = SiteRecord("C-1", "湖北省水利厅", "200001", "视频会议中心", None, "", 8.5)
+FULL = replace(
+    PROFILE,
+    open_tickets=(TicketSummary("HL-20261121-0007", T0, 2, TicketStatus.OPEN, "黑屏", ""),),
+)
+
+
+class SlowDirectory(Stores):
+    """The site record takes until `release` is set (the read pool is busy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def site_record(self, code: str) -> SiteRecord | None:  # type: ignore[override]
+        await self.release.wait()
+        return FULL if code == "200001" else None
+
+
+async def test_the_pop_goes_out_before_the_site_record_is_read() -> None:
+    stores = SlowDirectory()
+    call = snapshot(site_code="200001")
+    known = ticket(call.call_id)
+    bus = InProcessBus()
+    fanout = ConsoleFanout(
+        users=stores,
+        tickets=stores,
+        sites=stores,
+        bus=bus,
+        open_ticket=stores.open_ticket,
+        known_ticket={call.call_id: known}.get,
+        cached_site={"200001": PROFILE}.get,
+    )
+    sub = await bus.subscribe("user:alice")
+    at = T0 + timedelta(seconds=20)
+    await fanout.handle(AgentRinging(call, T0, interface="PJSIP/1001", member_name="alice"))
+    async with asyncio.timeout(1):  # the record is still being read: no waiting for it
+        await fanout.handle(CallAnswered(call, at, interface="PJSIP/1001", member_name="alice"))
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(5):
+        async for message in sub:
+            got.append(dict(message))
+            if message["type"] == "screen_pop":
+                stores.release.set()
+            if message["type"] == "screen_pop_site":
+                break
+    pop = next(m for m in got if m["type"] == "screen_pop")
+    assert pop["ticket_number"] == known.number and pop["ticket"]["status"] == "in_progress"
+    assert pop["site"]["site_name"] == "视频会议中心" and pop["site"]["open_tickets"] == []
+    follow = got[-1]
+    assert follow["call_id"] == call.call_id
+    assert [t["number"] for t in follow["site"]["open_tickets"]] == ["HL-20261121-0007"]
+    assert stores.ticket_reads == 0 and stores.opened == []
+    await sub.close()
+    await bus.close()
+
+
+async def test_a_pop_whose_record_was_read_while_ringing_sends_no_second_message() -> None:
+    stores = SlowDirectory()
+    stores.release.set()
+    call = snapshot(site_code="200001")
+    bus = InProcessBus()
+    fanout = ConsoleFanout(
+        users=stores,
+        tickets=stores,
+        sites=stores,
+        bus=bus,
+        known_ticket={call.call_id: ticket(call.call_id)}.get,
+        cached_site={"200001": PROFILE}.get,
+    )
+    sub = await bus.subscribe("user:alice")
+    await fanout.handle(AgentRinging(call, T0, interface="PJSIP/1001", member_name="alice"))
+    await asyncio.sleep(0.05)  # the phone rings a while: the record is read by the answer
+    await fanout.handle(CallAnswered(call, T0, interface="PJSIP/1001", member_name="alice"))
+    kinds: list[str] = []
+    pop: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(0.3):
+            async for message in sub:
+                kinds.append(message["type"])
+                if message["type"] == "screen_pop":
+                    pop = dict(message)
+    except TimeoutError:
+        pass
+    assert kinds == ["ringing", "screen_pop"]
+    assert len(pop["site"]["open_tickets"]) == 1
+    await sub.close()
+    await bus.close()
