@@ -411,7 +411,12 @@ async def phase(
     results = await asyncio.wait_for(
         asyncio.gather(*(c.finished for c in placed), return_exceptions=True), 900
     )
-    await service.pipeline.drain(60)
+    try:
+        await service.pipeline.drain(60)
+    except TimeoutError:
+        console.print(
+            f"{name}: the pipeline still had {service.pipeline.backlog} events after 60 s"
+        )
     await asyncio.sleep(0.2)  # last frames in flight
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
