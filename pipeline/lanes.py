@@ -114,12 +114,18 @@ class CallPipeline:
     async def _work(self, stage: Stage, key: tuple[str, str], queue: asyncio.Queue[_Item]) -> None:
         try:
             while True:
-                try:
-                    event, spool_id = await asyncio.wait_for(queue.get(), LANE_IDLE_SECONDS)
-                except TimeoutError:
-                    if queue.empty():
-                        return
-                    continue
+                if not queue.empty():
+                    event, spool_id = queue.get_nowait()
+                else:
+                    # asyncio.timeout, not wait_for: no extra task and no extra turn of the
+                    # loop between an event's arrival and its handler (screen-pop latency).
+                    try:
+                        async with asyncio.timeout(LANE_IDLE_SECONDS):
+                            event, spool_id = await queue.get()
+                    except TimeoutError:
+                        if queue.empty():
+                            return
+                        continue
                 try:
                     await self._run(stage, event, spool_id)
                     self.stats.handled += 1
