@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
@@ -240,3 +241,24 @@ def cdr_row(linkedid: str) -> dict[str, Any]:
         "linkedid": linkedid,
         "sequence": 0,
     }
+
+
+async def test_each_call_event_is_one_write_transaction(directory: Database) -> None:
+    commits = GroupCommit(directory, window=0)
+    service = service_on(directory, commits)
+    await service.sites.site_profile("234567")  # the profile is cached, as after warm-up
+    writes: list[str] = []
+
+    def count(conn: Any) -> None:
+        writes.append("commit")
+
+    sa_event.listen(directory.engine.sync_engine, "commit", count)
+    try:
+        for call_event in answered_call("one-write"):  # started, queued, answered, ended
+            before = len(writes)
+            await service.handle(call_event)
+            assert len(writes) == before + 1, type(call_event).__name__
+    finally:
+        sa_event.remove(directory.engine.sync_engine, "commit", count)
+    (ticket,) = await service.tickets.list(TicketFilter(call_id="one-write"))
+    assert ticket.status is TicketStatus.IN_PROGRESS
