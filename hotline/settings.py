@@ -76,8 +76,10 @@ class Settings(BaseSettings):
     # size; the health page warns at 80 %.
     spool_max_mb: int = Field(100, ge=1, le=100_000)
     # Group commit: a call event with no write in flight waits this long for others to
-    # share its transaction (0 = none); events arriving during a write always share.
-    db_batch_window_ms: float = Field(2.0, ge=0, le=100)
+    # share its transaction (0 = one turn of the event loop); events arriving during a
+    # write always share the next one. A timed wait costs a lone call the OS scheduler's
+    # wake-up on a busy machine, more than the window itself.
+    db_batch_window_ms: float = Field(0.0, ge=0, le=100)
     # Connections for writes and, separately, for reads (the IVR and the screen-pop).
     db_write_pool: int = Field(10, ge=1, le=200)
     db_read_pool: int = Field(8, ge=1, le=200)

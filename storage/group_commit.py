@@ -3,8 +3,9 @@
 A job is an `async` function of an open write session; `GroupCommit.run(job)` returns its
 result once the transaction that ran it has committed. While a transaction is being
 written, the jobs that arrive meanwhile wait and then go together into the next one. A
-job that arrives when nothing is being written waits at most `window` seconds (other
-jobs submitted in that time join it), so a lone call is never held up by more than that.
+job that arrives when nothing is being written waits `window` seconds (other jobs
+submitted in that time join it; 0 = one turn of the event loop), so a lone call is never
+held up by more than that.
 
 Failures keep every job exactly-once and in order:
 
@@ -43,8 +44,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 WriteJob = Callable[[AsyncSession], Awaitable[T]]
 
-# Long enough for the events of one AMI read to meet, short enough not to be noticed.
-DEFAULT_WINDOW = 0.002
+# One turn of the event loop: the jobs submitted in the same turn share the transaction.
+DEFAULT_WINDOW = 0.0
 DEFAULT_MAX_BATCH = 200
 
 
@@ -95,8 +96,8 @@ class GroupCommit:
         return await done
 
     async def _write(self) -> None:
-        if self.window > 0:
-            await asyncio.sleep(self.window)
+        # Zero still yields once: the jobs submitted in this turn of the loop join.
+        await asyncio.sleep(self.window)
         while self._queue:
             batch = self._queue[: self.max_batch]
             del self._queue[: self.max_batch]
