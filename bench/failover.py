@@ -281,6 +281,20 @@ def fmt(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} (min {min(values):.3f}, max {max(values):.3f})"
 
 
+def closing_line(
+    detect: list[float], round_time: float, figures: dict[str, dict[str, float | None]]
+) -> dict[str, object]:
+    """The JSON line the run ends with: detection (median and slowest of every trial),
+    the healthy probe round, and per waiting count the medians of each measure."""
+    return {
+        "bench": "failover",
+        "detect_to_routing_s": round(statistics.median(detect), 3) if detect else None,
+        "detect_to_routing_max_s": round(max(detect), 3) if detect else None,
+        "probe_round_ms": round(round_time * 1000, 2),
+        "waiting": figures,
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--interval", type=float, default=1.0, help="probe interval, s")
@@ -351,16 +365,7 @@ async def main() -> None:
         else:
             verdict = f"n/a: probe every {args.interval:g} s, N={args.failures}"
         print(f"target: detection->routing under 5 s with a 1 s probe and N=3: {verdict}")
-        line = {
-            "bench": "failover",
-            "detect_to_routing_s": (
-                round(statistics.median(all_detect), 3) if all_detect else None
-            ),
-            "detect_to_routing_max_s": round(worst, 3) if worst is not None else None,
-            "probe_round_ms": round(round_time * 1000, 2),
-            "waiting": figures,
-        }
-        print(json.dumps(line))
+        print(json.dumps(closing_line(all_detect, round_time, figures)))
     finally:
         await asyncio.to_thread(drop_scratch_postgres, pg_url)
 

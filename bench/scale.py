@@ -86,6 +86,24 @@ async def redis_round_trip(url: str, samples: int = 400) -> tuple[float, float]:
     return percentile(latencies, 50), percentile(latencies, 99)
 
 
+def pops_at_answering_agent(
+    received: list[tuple[str, str, float]], placed: list[Any], interfaces: dict[str, str]
+) -> tuple[dict[str, float], int]:
+    """First pop per call of `placed` on the socket of the agent whose phone took it, and
+    how many pops went to another agent's socket."""
+    answering = {c.linkedid: c.agent_interface for c in placed}
+    pops: dict[str, float] = {}
+    misdirected = 0
+    for user, call_id, at in sorted(received, key=lambda p: p[2]):
+        if call_id not in answering:
+            continue
+        if interfaces[user] != answering[call_id]:
+            misdirected += 1
+            continue
+        pops.setdefault(call_id, at)
+    return pops, misdirected
+
+
 async def run_config(
     h: Any,
     db_url: str,
@@ -127,18 +145,7 @@ async def run_config(
                     break
                 await asyncio.sleep(0.1)
             await asyncio.sleep(1.0)
-            # A pop counts only on the socket of the agent whose phone took the call.
-            step_ids = {c.linkedid for c in placed}
-            answering = {c.linkedid: c.agent_interface for c in placed}
-            pops: dict[str, float] = {}
-            misdirected = 0
-            for user, call_id, at in sorted(cluster.screen_pops(), key=lambda p: p[2]):
-                if call_id not in step_ids:
-                    continue
-                if interfaces[user] != answering[call_id]:
-                    misdirected += 1
-                    continue
-                pops.setdefault(call_id, at)
+            pops, misdirected = pops_at_answering_agent(cluster.screen_pops(), placed, interfaces)
             latencies = [
                 (pops[c.linkedid] - cluster.connected_at[c.linkedid]) * 1000
                 for c in placed

@@ -62,6 +62,7 @@ from pydantic import SecretStr  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
+from screenpop_probes import Stamps, advice_timeouts, batch_sizes  # noqa: E402
 from screenpop_setup import (  # noqa: E402
     PASSWORD,
     Agent,
@@ -72,7 +73,6 @@ from screenpop_setup import (  # noqa: E402
     prepare,
     read_socket,
     scratch_database,
-    timed,
 )
 from websockets.asyncio.client import connect  # noqa: E402
 
@@ -82,26 +82,6 @@ from pbx import CallerScript, PbxStandIn, SimCall  # noqa: E402
 from testkit.demo_directory import generate  # noqa: E402
 
 console = Console(width=150)
-
-
-class AdviceTimeouts(logging.Handler):
-    """Counts the IVR's "routing advice took over" lines (its one log line per miss)."""
-
-    count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().find("routing advice took over") >= 0:
-            AdviceTimeouts.count += 1
-
-
-def advice_timeouts() -> int:
-    return AdviceTimeouts.count
-
-
-def batch_sizes(service: HotlineService) -> dict[int, int]:
-    """The group commit's batch sizes so far (empty where there is no group commit)."""
-    commits = getattr(getattr(service.call_tickets, "writes", None), "commits", None)
-    return commits.stats.sizes if commits is not None else {}
 
 
 async def run_one(kind: str, args: argparse.Namespace, rows: list[dict[str, str]]) -> list[Result]:
@@ -139,85 +119,15 @@ async def run_one(kind: str, args: argparse.Namespace, rows: list[dict[str, str]
                 sounds_dir=tmp / "sounds",
             )
             service = HotlineService.build(settings)
-            tracked_at: dict[str, float] = {}
-            ticketed_at: dict[str, float] = {}
-
-            def on_event(event: Any) -> None:
-                if type(event).__name__ == "CallAnswered":
-                    tracked_at.setdefault(event.call_id, time.perf_counter())
-
-            service.tracker.subscribe(on_event)
-            open_ticket = service.call_tickets.open_ticket
-
-            async def stamped(call: Any, at: Any) -> Any:
-                ticket = await open_ticket(call, at)
-                ticketed_at.setdefault(call.call_id, time.perf_counter())
-                return ticket
-
-            service.call_tickets.open_ticket = stamped  # type: ignore[method-assign]
-            ivr_log = logging.getLogger("ivr.server")
-            ivr_log.addHandler(AdviceTimeouts())
-            ivr_log.setLevel(logging.WARNING)
-            ivr_log.propagate = False
-            handler_ms: dict[str, list[float]] = {}
-            published_at: dict[str, float] = {}
-            statements: dict[str, int] = {}
-            if args.profile:
-                from sqlalchemy import event as sa_event
-
-                def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-                    words = statement.split()
-                    key = " ".join(words[:3])[:60] if words else "?"
-                    statements[key] = statements.get(key, 0) + 1
-
-                for engine in {service.db.engine, service.db.read_engine}:
-                    sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
-                handlers = service.pipeline._handlers
-                for name, handler in list(handlers.items()):
-                    handlers[name] = timed(name, handler, handler_ms)
-                publish = service.bus.publish
-
-                async def published(topic: str, message: Any) -> None:
-                    if isinstance(message, dict) and message.get("type") == "screen_pop":
-                        published_at.setdefault(message["call_id"], time.perf_counter())
-                    await publish(topic, message)
-
-                service.bus.publish = published  # type: ignore[method-assign]
+            stamps = Stamps()
+            stamps.attach(service, profile=args.profile)
             try:
                 await service.start()
                 await service.ami.wait_connected(10)
                 pbx.set_agi_target("127.0.0.1", service.ivr.port or 0)
                 results = await drive(kind, args, rows, agents, pbx, service, connect_at, queued_at)
-                for result in results:
-                    result.ticket_ms = [
-                        (ticketed_at[c] - queued_at[c]) * 1000
-                        for c in result.call_ids
-                        if c in ticketed_at and c in queued_at
-                    ]
-                    result.tracker_ms = [
-                        (tracked_at[c] - connect_at[c]) * 1000
-                        for c in result.call_ids
-                        if c in tracked_at and c in connect_at
-                    ]
-                for result in results:
-                    if published_at:
-                        spans = [
-                            (published_at[c] - tracked_at[c]) * 1000
-                            for c in result.call_ids
-                            if c in published_at and c in tracked_at
-                        ]
-                        if spans:
-                            console.print(
-                                f"  {result.db}: CallAnswered -> pop published: "
-                                f"p50 {pct(spans, 0.5):.1f} ms p99 {pct(spans, 0.99):.1f} ms"
-                            )
-                for key, values in sorted(handler_ms.items()):
-                    console.print(
-                        f"  {key:<32} n={len(values):<4} p50 {pct(values, 0.5):7.1f} ms "
-                        f"p99 {pct(values, 0.99):7.1f} ms"
-                    )
-                for key, n in sorted(statements.items(), key=lambda kv: -kv[1])[:25]:
-                    console.print(f"  {n:6d}  {key}")
+                stamps.apply(results, queued_at, connect_at)
+                stamps.print_profile(results)
                 return results
             finally:
                 for agent in agents:
@@ -316,16 +226,12 @@ async def drive(
         # Phase 2 "flash": the same number of callers at once (overload): how many tickets
         # per second the whole path sustains, and what the pop latency becomes.
         t_flash = progress.add_task(f"{kind}: flash pops", total=args.calls)
-        for agent in agents:
-            agent.reader.cancel()  # type: ignore[union-attr]
-            with contextlib.suppress(asyncio.CancelledError):
-                await agent.reader  # type: ignore[misc]
-            agent.reader = asyncio.create_task(read_socket(agent, progress, t_flash))
+        await restart_readers(agents, progress, t_flash)
         flash = await phase(
             f"{kind} flash",
             progress,
             t_flash,
-            callers[args.calls :],
+            callers[args.calls : args.calls * 2],
             ramp=0.0,
             talk=args.flash_talk,
             pbx=pbx,
@@ -339,11 +245,7 @@ async def drive(
             return [steady, flash]
         # Phase 3 "storm": a province-wide outage, S callers within a few seconds.
         t_storm = progress.add_task(f"{kind}: storm pops", total=args.storm)
-        for agent in agents:
-            agent.reader.cancel()  # type: ignore[union-attr]
-            with contextlib.suppress(asyncio.CancelledError):
-                await agent.reader  # type: ignore[misc]
-            agent.reader = asyncio.create_task(read_socket(agent, progress, t_storm))
+        await restart_readers(agents, progress, t_storm)
         storm = await phase(
             f"{kind} storm",
             progress,
@@ -359,6 +261,16 @@ async def drive(
         )
         storm.baseline_ms = baseline
         return [steady, flash, storm]
+
+
+async def restart_readers(agents: list[Agent], progress: Progress, task: Any) -> None:
+    """The agents' socket readers, counting pops into the next phase's progress bar."""
+    for agent in agents:
+        if agent.reader is not None:
+            agent.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await agent.reader
+        agent.reader = asyncio.create_task(read_socket(agent, progress, task))
 
 
 async def phase(

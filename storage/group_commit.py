@@ -46,7 +46,9 @@ WriteJob = Callable[[AsyncSession], Awaitable[T]]
 
 # One turn of the event loop: the jobs submitted in the same turn share the transaction.
 DEFAULT_WINDOW = 0.0
-DEFAULT_MAX_BATCH = 200
+# A bigger transaction holds SQLite's one writer connection longer: the health probe and
+# an agent's edit wait behind it.
+DEFAULT_MAX_BATCH = 50
 
 
 @dataclass
