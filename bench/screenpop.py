@@ -458,6 +458,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             ticket_p99 = pct(r.ticket_ms, 0.99) if r.ticket_ms else float("inf")
             verdicts.append(("ticketed within 1 s (p99)", ticket_p99 <= 1000))
         verdicts.append(("no misdirected or missing pop", r.misdirected == 0 and r.missing == 0))
+        verdicts.append((f"every call answered ({r.answered}/{r.calls})", r.answered == r.calls))
         console.print(
             f"{r.db}: "
             + "; ".join(f"{name}: {'meets' if ok else 'MISSES'}" for name, ok in verdicts)
