@@ -19,9 +19,14 @@ log = logging.getLogger(__name__)
 
 
 class SiteCacheKeeper:
-    def __init__(self, sites: SiteRepository, *, interval: float = 5.0) -> None:
+    def __init__(
+        self, sites: SiteRepository, *, interval: float = 5.0, full_every: int = 360
+    ) -> None:
+        """Every `interval` s the sites changed since the last look; every `full_every`
+        rounds all of them (two imports in parallel could interleave their stamps)."""
         self.sites = sites
         self.interval = interval
+        self.full_every = max(1, full_every)
         self.loaded = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -37,10 +42,12 @@ class SiteCacheKeeper:
 
     async def _run(self) -> None:
         first = True
+        rounds = 0
         while True:
             started = time.perf_counter()
+            rounds += 1
             try:
-                count = await self.sites.load_changed()
+                count = await self.sites.load_changed(everything=rounds % self.full_every == 0)
             except RoutingError as exc:  # the database is down: emergency mode's business
                 log.warning("site cache not refreshed (%s); retrying in %.0f s", exc, self.interval)
             except Exception:

@@ -170,19 +170,20 @@ class SiteRepository:
             self._cache[site_code] = (now + self.cache_seconds, static)
         return static
 
-    async def load_changed(self, *, batch: int = 500) -> int:
+    async def load_changed(self, *, batch: int = 500, everything: bool = False) -> int:
         """Load the static records of every site changed since the last call (all of them
-        the first time) into the cache, where they stay until an import changes them;
-        returns how many. Run at start and then every few seconds (`SiteCacheKeeper`),
-        it keeps the cache current with imports made by any process."""
-        since = self._changed_since
+        the first time, or with `everything`) into the cache, where they stay until an
+        import changes them; returns how many. Run at start and then every few seconds
+        (`SiteCacheKeeper`), it keeps the cache current with imports made by any process:
+        an import stamps each of its transactions with a later time than the previous."""
+        since = None if everything else self._changed_since
         loaded, last_id = 0, 0
         newest = since
         with store_errors():
             while True:
                 stmt = select(SiteRow).where(SiteRow.id > last_id)
                 if since is not None:
-                    stmt = stmt.where(SiteRow.updated_at >= since)
+                    stmt = stmt.where(SiteRow.updated_at > since)
                 async with self.db.reads() as session:
                     rows = (
                         await session.scalars(_with_static(stmt.order_by(SiteRow.id).limit(batch)))
@@ -194,8 +195,6 @@ class SiteRepository:
                     newest = site.updated_at if newest is None else max(newest, site.updated_at)
                 loaded += len(rows)
                 last_id = rows[-1].id
-        # Rows stamped in the same instant as the newest are read again next time (>=):
-        # an import still writing then is not missed.
         self._changed_since = newest
         return loaded
 

@@ -30,6 +30,7 @@ async def test_a_warm_cache_serves_profiles_without_the_database(
     await imported(db, tmp_path, rows)
     sites = SiteRepository(db, cache_seconds=0)  # nothing cached on a miss
     assert await sites.load_changed(batch=500) == 1200
+    assert await sites.load_changed(batch=500) == 0  # nothing changed: nothing read again
 
     def no_database() -> None:
         raise StoreUnavailable("database unavailable")
