@@ -14,7 +14,8 @@ Failures keep every job exactly-once and in order:
   job's writes are idempotent per call, so a retried batch never opens a second ticket;
 * one job fails for its own reason (a bad value, a conflicting insert by another
   process): the batch is rolled back and each of its jobs runs again alone, in its own
-  transaction, in the order they were taken, so only that job fails;
+  transaction, in the order they were taken, so only that job fails (a job that lost a
+  race with another process finds the other's row on its second try);
 * the process dies after a batch was taken but before it committed: nothing of it was
   written; the jobs' events were never acknowledged, and the AMI resync and the CDR
   sweep rebuild those calls as for any crash.
@@ -111,12 +112,14 @@ class GroupCommit:
         self.stats.count(len(batch))
         try:
             results = await self._transaction(batch)
-        except Exception as exc:
-            if isinstance(exc, StoreUnavailable) or len(batch) == 1:
-                for pending in batch:
-                    _settle(pending, exc=exc)
-                return
+        except StoreUnavailable as exc:
+            for pending in batch:
+                _settle(pending, exc=exc)
+            return
+        except Exception:
             # One job's own failure must not fail the others: each again, alone, in order.
+            # A lone job gets its second try too: a conflicting insert by another process
+            # has committed by now, and the job finds its row.
             self.stats.split += 1
             log.info("group commit: a batch of %d failed; writing its jobs one by one", len(batch))
             for pending in batch:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -154,6 +154,14 @@ def to_ticket(
     )
 
 
+# Column defaults of a ticket, for the record of one inserted with Core statements.
+_TICKET_DEFAULTS: dict[str, Any] = {
+    c.key: c.default.arg
+    for c in TicketRow.__table__.c
+    if c.default is not None and getattr(c.default, "is_scalar", False)
+}
+
+
 def with_details(stmt: Select[TicketRow]) -> Select[TicketRow]:
     return stmt.options(selectinload(TicketRow.history), selectinload(TicketRow.log))
 
@@ -258,29 +266,29 @@ class TicketRepository:
     async def insert_new(
         self, session: AsyncSession, values: dict[str, Any], draft: NewTicket
     ) -> Ticket:
+        """Insert the ticket and its first history row (Core statements: no unit of work
+        to flush) and build its record from what was written, without reading it back."""
         number = await self._allocate(session, draft.created_at)
         opened_at = draft.created_at.astimezone(UTC)
-        row = TicketRow(
-            number=number,
-            call_id=draft.call_id,
-            created_at=opened_at,
-            updated_at=opened_at,
-            **values,
+        fields = _TICKET_DEFAULTS | values
+        fields.update(
+            number=number, call_id=draft.call_id, created_at=opened_at, updated_at=opened_at
         )
-        session.add(row)
-        await session.flush()
-        opened = TicketHistoryRow(
-            ticket_id=row.id,
-            at=opened_at,
-            by=draft.created_by,
-            field="ticket",
-            old=None,
-            new=number,
-            note=f"opened ({values['source']}), level {values['level']}",
-        )
-        session.add(opened)
-        # Everything is known: build the record without reading the ticket back.
-        return to_ticket(row, history=[opened], log_rows=[])
+        ticket_id = (
+            await session.execute(insert(TicketRow).values(fields).returning(TicketRow.id))
+        ).scalar_one()
+        history = {
+            "ticket_id": ticket_id,
+            "at": opened_at,
+            "by": draft.created_by,
+            "field": "ticket",
+            "old": None,
+            "new": number,
+            "note": f"opened ({values['source']}), level {values['level']}",
+        }
+        await session.execute(insert(TicketHistoryRow).values(history))
+        row = TicketRow(id=ticket_id, **fields)  # never added to the session
+        return to_ticket(row, history=[TicketHistoryRow(**history)], log_rows=[])
 
     # --- shared by the call events' writes (storage.call_events) ------------------------
 
