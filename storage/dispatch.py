@@ -96,7 +96,7 @@ class DispatchRepository:
                 changes.setdefault("responded_at", at)
             if row.resolved_at is None:
                 changes.setdefault("resolved_at", at)
-        if TicketRepository._apply(session, row, changes, by=by, at=at, note=note):
+        if TicketRepository.apply_changes(session, row, changes, by=by, at=at, note=note):
             row.updated_at = at
 
     async def dispatch(self, order: DispatchOrder) -> DispatchRecord:
