@@ -38,6 +38,17 @@ class JournalError(FallbackError):
     """The durable journal could not be written or read (disk full, permissions...)."""
 
 
+class JournalNotReplicated(JournalError):
+    """A journal record or paper number was not confirmed by the replica within the wait:
+    the record is on this host's disk (and goes to the replica as soon as it answers), but
+    nothing may be acknowledged on it yet."""
+
+
+class PaperNumbersUnavailable(JournalNotReplicated):
+    """No paper number can be handed out: the replicated counter could not be raised and
+    confirmed on the replica (Redis primary or replica down). No number was used."""
+
+
 class SwitchError(FallbackError):
     """The PBX could not be switched (AMI down or an action refused); the cause is chained."""
 

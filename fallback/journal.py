@@ -18,20 +18,25 @@ skipped; the records around it are kept.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fallback.errors import JournalError
+from fallback.errors import JournalError, JournalNotReplicated
+from fallback.ports import JournalReplica
 
 log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "emergency-journal.jsonl"
+# Records per replica write when catching up.
+PUSH_BATCH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,39 +189,174 @@ class JsonLinesLog:
 
 
 class EmergencyJournal:
-    """The emergency call journal: every record also kept in memory, in order."""
+    """The emergency call journal: the local fsynced file first, then the replica.
 
-    def __init__(self, directory: Path) -> None:
+    Every record gets a unique `id` and goes to the local file (fsync) before anything
+    else; with a `replica` it is then pushed to the replicated journal and confirmed
+    there. A record the replica did not confirm stays in the backlog, is pushed again
+    (in order, before any newer record) at the next append or `catch_up`, and the
+    journal reports itself degraded meanwhile; `append(..., confirm=True)` raises
+    `JournalNotReplicated` in that case so the caller acknowledges nothing.
+
+    `records()` is the union of the replicated journal (every controller's records, in
+    the order the primary took them, as of the last `refresh`) and this host's records
+    the replica does not have yet; each record once.
+    """
+
+    def __init__(self, directory: Path, replica: JournalReplica | None = None) -> None:
         self.directory = directory
+        self.replica = replica
         self._log = JsonLinesLog(directory / JOURNAL_FILE)
-        self._records: list[dict[str, Any]] = []
+        self._local: list[dict[str, Any]] = []
+        self._remote: list[dict[str, Any]] = []
+        self._remote_ids: set[str] = set()
+        self._backlog: list[dict[str, Any]] = []
+        self._push_lock = asyncio.Lock()
         self._opened = False
+        # The last replication failure (None: in step with the replica).
+        self.replication_error: str | None = None
 
     @property
     def damage(self) -> list[JournalDamage]:
         return list(self._log.damage)
 
     async def open(self) -> None:
-        self._records = await self._log.open()
+        self._local = [_with_id(r, n) for n, r in enumerate(await self._log.open())]
         self._opened = True
         log.info(
             "emergency journal %s: %d records, %d damaged",
             self._log.path,
-            len(self._records),
+            len(self._local),
             len(self._log.damage),
         )
+        if self.replica is not None:
+            self._backlog = list(self._local)  # the replica skips those it already has
+            await self.catch_up()
 
-    async def append(self, record: Mapping[str, Any]) -> None:
+    async def append(self, record: Mapping[str, Any], *, confirm: bool = False) -> None:
+        """Write `record` locally (fsync), then to the replica. With `confirm`, raise
+        `JournalNotReplicated` unless the replica confirmed it (it is kept all the same)."""
         if not self._opened:
             raise JournalError("emergency journal is not open")
-        await self._log.append(record)
-        self._records.append(dict(record))
+        entry = _with_id(record)
+        await self._log.append(entry)
+        self._local.append(entry)
+        if self.replica is None:
+            return
+        self._backlog.append(entry)
+        await self._push()
+        if confirm and entry["id"] not in self._remote_ids:
+            raise JournalNotReplicated(
+                f"journal record not confirmed by the replica: {self.replication_error}"
+            )
+
+    async def catch_up(self) -> bool:
+        """Push the backlog and read what the other controllers wrote; True when this host
+        is in step with the replica."""
+        if self.replica is None:
+            return True
+        await self._push()
+        await self.refresh()
+        return not self._backlog and self.replication_error is None
+
+    async def refresh(self) -> None:
+        """Read the records added to the replicated journal since the last read."""
+        if self.replica is None:
+            return
+        try:
+            fresh = await self.replica.read_from(len(self._remote))
+        except JournalError as exc:
+            self._replication_failed(exc)
+            return
+        self._take_remote(fresh)
+
+    async def _push(self) -> None:
+        assert self.replica is not None
+        async with self._push_lock:
+            pending = [r for r in self._backlog if r["id"] not in self._remote_ids]
+            pushed: set[str] = set()
+            try:
+                # In bounded batches, oldest first: a long backlog after an outage.
+                for first in range(0, len(pending), PUSH_BATCH):
+                    batch = pending[first : first + PUSH_BATCH]
+                    await self.replica.append(batch)
+                    pushed.update(r["id"] for r in batch)
+            except JournalError as exc:
+                self._replication_failed(exc)
+                return
+            finally:
+                # Records appended meanwhile stay in the backlog for the next push.
+                self._backlog = [
+                    r
+                    for r in self._backlog
+                    if r["id"] not in pushed and r["id"] not in self._remote_ids
+                ]
+                self._remote_ids.update(pushed)
+            if self.replication_error is not None:
+                log.warning("emergency journal replicated again (%d records)", len(pending))
+            self.replication_error = None
+            if pending:
+                # Read them back in the primary's order (with the other controllers' records).
+                await self.refresh()
+
+    def _take_remote(self, fresh: list[dict[str, Any]]) -> None:
+        for record in fresh:
+            self._remote.append(record)
+            if "id" in record:
+                self._remote_ids.add(str(record["id"]))
+
+    def _replication_failed(self, exc: JournalError) -> None:
+        if self.replication_error is None:
+            log.error("emergency journal not replicated (kept on this host): %s", exc)
+        self.replication_error = str(exc)
 
     def records(self, kind: str | None = None) -> list[dict[str, Any]]:
-        if kind is None:
-            return list(self._records)
-        return [r for r in self._records if r.get("kind") == kind]
+        seen: set[str] = set()
+        merged: list[dict[str, Any]] = []
+        for record in (*self._remote, *self._local):
+            key = str(record.get("id", ""))
+            if key in seen:
+                continue
+            seen.add(key)
+            if kind is None or record.get("kind") == kind:
+                merged.append(record)
+        return merged
+
+    def local_records(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """This host's own records, in its order."""
+        return [r for r in self._local if kind is None or r.get("kind") == kind]
+
+    def state(self) -> dict[str, Any]:
+        """For `/healthz`: whether every record is on the replicas too."""
+        if self.replica is None:
+            return {"status": "ok", "replication": "off", "records": len(self._local)}
+        in_step = self.replication_error is None and not self._backlog
+        state: dict[str, Any] = {
+            "status": "ok" if in_step else "degraded",
+            "replication": "ok" if in_step else "degraded",
+            "records": len(self.records()),
+            "unreplicated": len(self._backlog),
+        }
+        if self.replication_error is not None:
+            state["error"] = self.replication_error[:200]
+        return state
 
     async def close(self) -> None:
         await self._log.close()
         self._opened = False
+        if self.replica is not None:
+            await self.replica.close()
+
+
+def _with_id(record: Mapping[str, Any], line: int | None = None) -> dict[str, Any]:
+    """The record with its unique id. A record written before ids existed (`line`: its
+    place in the file) gets one from its place and content, the same at every start, so
+    the catch-up never pushes it twice."""
+    entry = dict(record)
+    if "id" not in entry:
+        if line is None:
+            entry["id"] = uuid.uuid4().hex
+        else:
+            digest = hashlib.sha256(_encode(entry)).hexdigest()[:24]
+            entry["id"] = f"l{line}-{digest}"
+    return entry

@@ -5,6 +5,13 @@ pad sheet carrying that number. The allocator is a fsynced JSON-lines log
 (`paper-numbers.jsonl` in HOTLINE_JOURNAL_DIR): a number is on disk before it is handed
 out, so a restart continues after the highest number ever issued and never reuses one.
 It needs no database.
+
+With a `replica` (`fallback.ports.JournalReplica`) the number comes from the replicated
+counter shared by every controller, confirmed on the replicas before it is used, with
+this host's highest number (and any higher one seen in the replicated journal, `raise_floor`)
+as a floor: numbers stay unique across hosts and a takeover, also when a host lost its
+disk or Redis restarted without its data. Without the replica's confirmation no number is
+handed out (`PaperNumbersUnavailable`); a number refused that way is never used.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from pathlib import Path
 
 from fallback.errors import InvalidRequest
 from fallback.journal import JsonLinesLog
+from fallback.ports import JournalReplica
 from translations import DEFAULT_LANGUAGE, translator
 
 PAPER_FILE = "paper-numbers.jsonl"
@@ -64,8 +72,15 @@ class PaperNumberFormat:
 class PaperNumberAllocator:
     """Durable allocator. `open()` once, then `allocate()`; safe to share in one loop."""
 
-    def __init__(self, directory: Path, number_format: PaperNumberFormat | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        number_format: PaperNumberFormat | None = None,
+        replica: JournalReplica | None = None,
+    ) -> None:
         self.format = number_format or PaperNumberFormat()
+        self.replica = replica
+        self._floor = 0
         self._log = JsonLinesLog(directory / PAPER_FILE)
         self._lock = asyncio.Lock()
         self._highest_allocated = 0
@@ -90,6 +105,13 @@ class PaperNumberAllocator:
     async def close(self) -> None:
         await self._log.close()
 
+    def raise_floor(self, number: str) -> None:
+        """A number issued elsewhere (read from the replicated journal): never go below it."""
+        try:
+            self._floor = max(self._floor, self.format.parse(number))
+        except InvalidRequest:
+            return
+
     @property
     def next_number(self) -> int:
         return self._highest_allocated + 1
@@ -104,6 +126,9 @@ class PaperNumberAllocator:
             raise InvalidRequest("paper number allocator is not open")
         async with self._lock:
             n = self._highest_allocated + 1
+            if self.replica is not None:
+                floor = max(self._highest_allocated, self._highest_printed, self._floor)
+                n = await self.replica.allocate_paper(floor)
             number = self.format.format(n)
             await self._log.append(
                 {
@@ -114,7 +139,7 @@ class PaperNumberAllocator:
                     "at": at.isoformat(),
                 }
             )
-            self._highest_allocated = n
+            self._highest_allocated = max(self._highest_allocated, n)
             self._allocated[n] = call_id
             return number
 

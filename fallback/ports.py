@@ -11,9 +11,10 @@ drill reads PBX events as `PbxFields`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from fallback.records import (
     AuditRecord,
@@ -156,6 +157,29 @@ class PaperNumberNotice(Protocol):
     ) -> None: ...
 
 
+class JournalReplica(Protocol):
+    """The emergency journal's second copy, on other hosts (`fallback.replica` adapts a
+    Redis primary with replicas). Every method raises `fallback.errors.JournalError` when
+    the store cannot be reached, and `JournalNotReplicated` when a write reached the
+    primary but not enough replicas within the wait."""
+
+    async def append(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Add the records (each carries a unique `id`; one already there is skipped), in
+        order, and return once they are confirmed on the replicas."""
+        ...
+
+    async def read_from(self, start: int) -> list[dict[str, Any]]:
+        """Every record from position `start` (0-based) of the replicated journal on."""
+        ...
+
+    async def allocate_paper(self, floor: int) -> int:
+        """The next paper number of the shared counter, above `floor`, confirmed on the
+        replicas before it is returned; a number is never returned twice."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class PbxFields(Protocol):
     """The header fields of one PBX event (`ami.protocol.AmiMessage` fits)."""
 
@@ -171,6 +195,7 @@ __all__ = [
     "EmergencyControl",
     "HealthBoard",
     "HealthProbe",
+    "JournalReplica",
     "PaperNumberNotice",
     "PbxFields",
 ]

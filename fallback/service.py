@@ -56,6 +56,7 @@ from fallback.errors import (
     FallbackError,
     InvalidRequest,
     JournalError,
+    JournalNotReplicated,
     PbxError,
     TicketSystemUnavailable,
     UnknownPaperNumber,
@@ -175,6 +176,11 @@ class EmergencyService:
         self._in_flight = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
+        # Whether the journal is in step with its replica, as last announced.
+        self._replicated = True
+        # Calls whose paper number is journaled but not yet confirmed on the replica:
+        # nobody is told that number (the backfill lists it once it is replicated).
+        self._unconfirmed: set[str] = set()
         switch.is_connected = self._talking.__contains__
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -183,12 +189,12 @@ class EmergencyService:
         """Open the journal and the allocator and resume the journaled mode."""
         await self.journal.open()
         await self.paper.open()
-        for record in self.journal.records("mode"):
+        # The mode is this host's: a takeover adopts the PBX's (cluster.handover).
+        for record in self.journal.local_records("mode"):
             self._state = md.ModeState.from_json(record["state"])
             for raw in record.get("audit", ()):
                 self._audit.append(_audit_from_json(raw))
-        for call in bf.fold(self.journal.records()).calls.values():
-            self._paper_by_call[call.call_id] = call.paper_number
+        self._learn_papers()
         if self.journal.damage:
             log.error("emergency journal damage on open: %s", self.journal.damage)
         log.info(
@@ -204,8 +210,30 @@ class EmergencyService:
         await self.paper.close()
 
     async def on_ami_connected(self) -> None:
-        """AMI (re)connected: restore the pool and the journaled mode on the PBX."""
+        """AMI (re)connected: read what the other controllers journaled (a takeover), then
+        restore the pool and the journaled mode on the PBX."""
+        await self.refresh_journal()
         await self._sync_pbx()
+
+    async def refresh_journal(self) -> None:
+        """Push this host's unreplicated records and read the other controllers' ones: the
+        calls they journaled keep their paper numbers, and numbering goes on above them."""
+        await self.journal.catch_up()
+        self._learn_papers()
+        await self._publish_replication()
+
+    def _learn_papers(self) -> None:
+        for call in bf.fold(self.journal.records()).calls.values():
+            self._paper_by_call.setdefault(call.call_id, call.paper_number)
+            self.paper.raise_floor(call.paper_number)
+
+    async def _publish_replication(self) -> None:
+        state = self.journal.state()
+        replicated = state["replication"] != "degraded"
+        if replicated == self._replicated:
+            return
+        self._replicated = replicated
+        await self._publish({"type": "journal", **state})
 
     async def run_health_watch(self, interval: float) -> None:
         if self.health_watch is None:
@@ -358,14 +386,17 @@ class EmergencyService:
         try:
             await self.process_call_event(event)
         except JournalError as exc:
-            # Disk trouble may pass (space freed); a wasted paper number is fine.
+            # Disk or replica trouble may pass (space freed, replica back); the stage
+            # retries. A wasted (refused) paper number is fine.
             self.journal_error = str(exc)
             log.error("call %s: journal write failed: %s", event.call_id, exc)
+            await self._publish_replication()
             raise
         finally:
             self._in_flight -= 1
             if not self._in_flight:
                 self._quiet.set()
+        await self._publish_replication()
 
     async def drain(self) -> None:
         """Wait until every call event handed in is processed (journaled)."""
@@ -498,10 +529,25 @@ class EmergencyService:
                 fields["agent_interface"] = call.agent_interface
             if call.outcome is not None:
                 fields["outcome"] = call.outcome.value
-            await self.journal.append(
-                {"kind": "call", "call_id": call_id, "at": at.isoformat(), "fields": fields}
-            )
             self._paper_by_call[call_id] = number
+            try:
+                await self.journal.append(
+                    {"kind": "call", "call_id": call_id, "at": at.isoformat(), "fields": fields},
+                    confirm=True,
+                )
+            except JournalNotReplicated as exc:
+                # On this host's disk, not yet on the replica: acknowledge nothing.
+                self._unconfirmed.add(call_id)
+                log.error(
+                    "call %s: paper number %s journaled on this host only, not announced: %s",
+                    call_id,
+                    number,
+                    exc,
+                )
+                return
+            except JournalError:
+                del self._paper_by_call[call_id]
+                raise
         log.info("call %s: emergency call journaled with paper number %s", call_id, number)
         await self._publish(
             {
@@ -530,7 +576,7 @@ class EmergencyService:
     async def _notify(
         self, interface: str, member_name: str, call_id: str, call: CallSnapshot
     ) -> None:
-        if self.paper_notice is None:
+        if self.paper_notice is None or call_id in self._unconfirmed:
             return
         try:
             await self.paper_notice(
@@ -651,11 +697,13 @@ class EmergencyService:
             log.warning("call %s: call record not completed from the journal: %r", call_id, exc)
 
     async def items(self) -> list[BackfillItem]:
-        """The open backfill as the journal has it (reads only)."""
+        """The open backfill as the journal has it: every controller's calls (reads only)."""
+        await self.refresh_journal()
         return self._open_items()
 
     async def reconciliation(self) -> Reconciliation:
         """Where the backfill stands (reads only)."""
+        await self.refresh_journal()
         return bf.reconcile(self._open_items())
 
     async def submit(
@@ -683,6 +731,7 @@ class EmergencyService:
         number = _line(caller_number, "caller number", required=False, limit=25) or None
         if number is not None and not _NUMBER.fullmatch(number):
             raise InvalidRequest(f"caller number must be digits (optionally +): {number!r}")
+        await self.refresh_journal()
         async with self._backfill_lock:
             ledger = self._ledger()
             entry = ledger.entries.get(paper)
@@ -765,6 +814,7 @@ class EmergencyService:
         paper = self.paper.format.normalise(paper_number)
         reason = _line(reason, "a reason")
         by = _line(by, "who waives", limit=100)
+        await self.refresh_journal()
         async with self._backfill_lock:
             ledger = self._ledger()
             entry = ledger.entries.get(paper)
@@ -790,6 +840,7 @@ class EmergencyService:
 
     async def close_backfill(self, by: str) -> None:
         by = _line(by, "who closes the backfill", limit=100)
+        await self.refresh_journal()
         async with self._mode_lock, self._backfill_lock:
             await self._link_automatic_tickets()
             items = self._open_items()
@@ -822,6 +873,7 @@ class EmergencyService:
         return list(reversed(self._audit[-limit:])) if limit > 0 else []
 
     async def callback_list(self) -> list[CallbackTarget]:
+        await self.refresh_journal()
         return bf.callback_targets(self._ledger())
 
     async def call_back(self, caller_number: str, *, interface: str, by: str) -> str:
@@ -870,10 +922,13 @@ def _audit_from_json(raw: dict[str, Any]) -> AuditRecord:
 
 def emergency_journal_stage(service: EmergencyService) -> Stage:
     """The emergency journal's place in the call pipeline: on every node that tracks
-    calls, independent of the database; a journal write is retried briefly."""
+    calls, independent of the database. A journal write that failed (disk, or no paper
+    number without the replica) is retried until it succeeds, the event kept in the
+    pipeline's spool meanwhile: no emergency call goes unjournaled."""
     return Stage(
         "emergency-journal",
         30,
         service.handle_call_event,
-        retry=RetryPolicy((JournalError,), initial=0.2, longest=0.4, give_up_after=1.0),
+        retry=RetryPolicy((JournalError,), initial=0.2, longest=2.0),
+        spool=True,
     )

@@ -25,6 +25,7 @@ from fallback.health import ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe, Sq
 from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
 from fallback.ports import BackfillTicketSink, PaperNumberNotice
+from fallback.replica import RedisJournalReplica
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from hotline.settings import Settings
@@ -101,6 +102,16 @@ def build_emergency(
         ],
         utc_now,
     )
+    replica = (
+        RedisJournalReplica(
+            settings.journal_redis_url,
+            prefix=settings.redis_prefix,
+            replicas=settings.journal_replicas,
+            wait_ms=settings.journal_wait_ms,
+        )
+        if settings.journal_redis_url
+        else None
+    )
     emergency = EmergencyService(
         control=ami,
         switch=PbxSwitch(
@@ -109,8 +120,8 @@ def build_emergency(
             main_queue=settings.main_queue,
             emergency_queue=settings.emergency_queue,
         ),
-        journal=EmergencyJournal(settings.journal_dir),
-        paper=PaperNumberAllocator(settings.journal_dir),
+        journal=EmergencyJournal(settings.journal_dir, replica),
+        paper=PaperNumberAllocator(settings.journal_dir, replica=replica),
         sink=sink,
         clock=utc_now,
         policy=EmergencyPolicy(
@@ -186,6 +197,8 @@ class SystemHealth:
             if self.settings.role != "console"
             else {"status": "disabled", "port": None},
             "emergency": {"status": "ok", "active": status.active, "state": status.state},
+            # The emergency journal's copy on the replicas.
+            "journal": self.emergency.journal.state(),
             "calls": {
                 "status": "ok",
                 "live": len(self.tracker.calls),

@@ -33,6 +33,7 @@ from console.shared_state import ConsoleState
 from console.websocket_auth import websocket_role_check
 from fallback.drill import DrillSchedule, EmergencyDrill
 from fallback.health import ConsoleHeartbeats, HealthWatch
+from fallback.replica import keep_in_step
 from fallback.service import EmergencyService, emergency_journal_stage
 from fallback.tickets import TicketStoreBackfillSink
 from hotline.assembly import SystemHealth, access_settings, build_emergency, console_state_for
@@ -439,6 +440,13 @@ class HotlineService:
                 name="backfill-reconciliation",
             )
         )
+        if s.journal_redis_url:
+            self._leader_tasks.append(
+                asyncio.create_task(
+                    keep_in_step(self.emergency.refresh_journal, s.health_interval),
+                    name="journal-replication",
+                )
+            )
         if self.unseen is not None and s.cdr_sweep_interval > 0:
             self._leader_tasks.append(
                 asyncio.create_task(self.unseen.run_forever(s.cdr_sweep_interval), name="cdr-sweep")

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     # Language of pages, messages, notices and reports when nobody chose (zh-CN or en).
     locale: str = DEFAULT_LANGUAGE
     journal_dir: Path = Path("./journal")
+    # The emergency journal's second copy (docs/deployment.md): a Redis primary with
+    # `appendfsync always` whose replicas confirm each write by WAIT; unset = this host
+    # only. Paper numbers then come from its shared counter. `journal_replicas` replicas
+    # must confirm within `journal_wait_ms`, or nothing is acknowledged on the record.
+    journal_redis_url: str | None = None
+    journal_replicas: int = Field(1, ge=0, le=10)
+    journal_wait_ms: int = Field(500, ge=10, le=60_000)
     sounds_dir: Path = Path("./sounds")
     emergency_members: Annotated[list[str], NoDecode] = Field(default_factory=list)
     menu_file: Path | None = None  # None = the default menu shipped in ivr/

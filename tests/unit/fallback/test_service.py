@@ -444,11 +444,11 @@ async def test_a_broken_journal_does_not_stop_the_failover(make_service, pbx, cl
     real_append = service.journal.append
     failures = {"left": 10**6}
 
-    async def flaky_append(record):
+    async def flaky_append(record, *, confirm=False):
         if failures["left"] > 0:
             failures["left"] -= 1
             raise JournalError("No space left on device")
-        await real_append(record)
+        await real_append(record, confirm=confirm)
 
     service.journal.append = flaky_append
     status = await service.set_active(True, reason="db down", by="lead")
