@@ -400,6 +400,9 @@ class HotlineService:
             replayed = self.pipeline.replay(self._spooled)
             self._spooled = []
             log.warning("replaying %d call events spooled before a restart", replayed)
+        # Before the resync adopts live calls: the calls the old leader journaled keep
+        # their paper numbers, and numbering goes on above them.
+        await self.emergency.refresh_journal()
         self.ami.start()
         # Give Asterisk a moment so the first health round and wallboard see real state;
         # if it is down we serve anyway (the IVR and console work; AMI keeps retrying).
