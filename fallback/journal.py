@@ -266,7 +266,7 @@ class EmergencyJournal:
         try:
             fresh = await self.replica.read_from(len(self._remote))
         except JournalError as exc:
-            self._replication_failed(exc)
+            self.replication_failed(exc)
             return
         self._take_remote(fresh)
 
@@ -282,7 +282,7 @@ class EmergencyJournal:
                     await self.replica.append(batch)
                     pushed.update(r["id"] for r in batch)
             except JournalError as exc:
-                self._replication_failed(exc)
+                self.replication_failed(exc)
                 return
             finally:
                 # Records appended meanwhile stay in the backlog for the next push.
@@ -305,7 +305,9 @@ class EmergencyJournal:
             if "id" in record:
                 self._remote_ids.add(str(record["id"]))
 
-    def _replication_failed(self, exc: JournalError) -> None:
+    def replication_failed(self, exc: JournalError) -> None:
+        """Something that needed the replica (a write, a read, a paper number) failed: the
+        journal is degraded until its next confirmed write."""
         if self.replication_error is None:
             log.error("emergency journal not replicated (kept on this host): %s", exc)
         self.replication_error = str(exc)

@@ -76,7 +76,7 @@ class RedisJournalReplica:
         *,
         prefix: str = "hotline",
         replicas: int = 1,
-        wait_ms: int = 500,
+        wait_ms: int = 1000,
         socket_timeout: float = 2.0,
     ) -> None:
         if replicas < 0:

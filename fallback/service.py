@@ -390,6 +390,8 @@ class EmergencyService:
             # retries. A wasted (refused) paper number is fine.
             self.journal_error = str(exc)
             log.error("call %s: journal write failed: %s", event.call_id, exc)
+            if isinstance(exc, JournalNotReplicated):
+                self.journal.replication_failed(exc)
             await self._publish_replication()
             raise
         finally:

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     # must confirm within `journal_wait_ms`, or nothing is acknowledged on the record.
     journal_redis_url: str | None = None
     journal_replicas: int = Field(1, ge=0, le=10)
-    journal_wait_ms: int = Field(500, ge=10, le=60_000)
+    journal_wait_ms: int = Field(1000, ge=10, le=60_000)
     sounds_dir: Path = Path("./sounds")
     emergency_members: Annotated[list[str], NoDecode] = Field(default_factory=list)
     menu_file: Path | None = None  # None = the default menu shipped in ivr/

@@ -86,6 +86,9 @@ class RedisServer:
             "always",
             "--save",
             "",
+            # A replica that (re)connects is synced at once, not after the default 5 s.
+            "--repl-diskless-sync-delay",
+            "0",
             "--daemonize",
             "no",
             "--logfile",
@@ -137,8 +140,11 @@ class RedisPair:
     def wait_in_sync(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if "connected_slaves:1" in self.primary.info("replication") and (
-                "master_link_status:up" in self.replica.info("replication")
+            primary = self.primary.info("replication")
+            if (
+                "connected_slaves:1" in primary
+                and "state=online" in primary
+                and "master_link_status:up" in self.replica.info("replication")
             ):
                 return
             time.sleep(0.05)

@@ -43,7 +43,7 @@ async def replicas(pair: RedisPair) -> AsyncIterator[list[RedisJournalReplica]]:
 
 
 def client(pair: RedisPair, made: list[RedisJournalReplica]) -> RedisJournalReplica:
-    replica = RedisJournalReplica(pair.url, prefix="t", replicas=1, wait_ms=300)
+    replica = RedisJournalReplica(pair.url, prefix="t", replicas=1, wait_ms=1500)
     made.append(replica)
     return replica
 
