@@ -354,6 +354,7 @@
       case "call_ended": onCallEnded(msg); break;
       case "ring_cancelled": onRingCancelled(msg); break;
       case "emergency": case "mode": showEmergency(msg); break;
+      case "journal": Hotline.showJournal(msg); break;
       case "paper_number":
         // Emergency mode: the paper-ticket number the agent writes on the pad for this call.
         if (currentCall && msg.call_id === currentCall) {

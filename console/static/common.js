@@ -206,6 +206,19 @@ const Hotline = (() => {
     }
   }
 
+  // The emergency journal's copy on the replicas: while it lags, no paper number is given.
+  function showJournal(state) {
+    const banner = document.getElementById("journal-banner");
+    if (!banner || !state) return;
+    if (state.replication === "degraded") {
+      banner.textContent = t("The emergency journal is not reaching its second host: no paper numbers are given out meanwhile. Write each call on a blank sheet with the caller's number and the time; the backfill lists these calls once the journal is replicated again.");
+      banner.classList.remove("hidden");
+    } else {
+      banner.textContent = "";
+      banner.classList.add("hidden");
+    }
+  }
+
   function flash(node, text, ok) {
     node.textContent = text;
     node.className = ok ? "msg ok" : "msg error";
@@ -264,6 +277,6 @@ const Hotline = (() => {
 
   return {
     el, clear, fmtTime, fmtClock, zonedIso, fmtDuration, timeLeft, t, api, ApiError, connectLive,
-    showEmergency, flash, onShortcut, LANG,
+    showEmergency, showJournal, flash, onShortcut, LANG,
   };
 })();

@@ -343,6 +343,7 @@
     switch (msg.type) {
       case "hello": showEmergency(msg.emergency); return;
       case "mode": showMode(msg); loadBackfill(); loadChecks(); return;
+      case "journal": Hotline.showJournal(msg); return;
       case "health": renderChecks(msg.checks || []); $("checks-verdict").textContent = msg.verdict || ""; return;
       case "backfill": case "paper_number": loadBackfill(); loadLive(); return;
       default: if (msg.call_id) loadLive();

@@ -326,3 +326,30 @@ async def test_the_accessibility_check_sees_violations(browser: Browser) -> None
     page = await browser.new_page()
     await page.set_content('<html lang="en"><body><main><input id="x"></main></body></html>')
     assert any(v.startswith("label (critical)") for v in await axe_violations(page))
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+async def test_agent_sees_when_the_emergency_journal_is_not_replicated(
+    language: str,
+    world: h.World,
+    live: h.LiveServer,
+    browser: Browser,
+    watch_errors: Callable[[Page], list[str]],
+) -> None:
+    page = await new_page(browser, live, language)
+    errors = watch_errors(page)
+    await page.goto(entry_url(live, "/login", language))
+    await log_in_by_keyboard(page, "alice")
+    await expect(page).to_have_url(f"{live.url}/agent")
+    await wait_subscribed(world, "emergency")
+    banner = page.locator("#journal-banner")
+    await expect(banner).to_be_hidden()
+    degraded = {"type": "journal", "status": "degraded", "replication": "degraded"}
+    await world.bus.publish("emergency", degraded)
+    await expect(banner).to_be_visible()
+    words = "暂停发放纸质工单号" if language == "zh-CN" else "no paper numbers are given out"
+    await expect(banner).to_contain_text(words)
+    assert await axe_violations(page) == []
+    await world.bus.publish("emergency", {"type": "journal", "status": "ok", "replication": "ok"})
+    await expect(banner).to_be_hidden()
+    assert errors == []
