@@ -176,3 +176,32 @@ async def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
         "CallStarted",
         "CallQueued",
     ]
+
+
+async def test_a_long_outage_with_calls_throughout_keeps_the_spool_compact(
+    tmp_path: Path,
+) -> None:
+    """One call's event stays pending (its store write keeps failing) while thousands of
+    others are spooled and written: the done ones are compacted away, nothing is
+    refused, and a restart replays exactly what is still pending, in order."""
+    path = tmp_path / "spool.jsonl"
+    spool = EventSpool(path, max_bytes=256 * 1024)
+    spool.open()
+    stuck = [
+        await spool.add("tickets", EVERY_EVENT[0]),
+        await spool.add("tickets", EVERY_EVENT[-1]),
+    ]
+    largest = 0
+    for n in range(4000):
+        spool_id = await spool.add("tickets", EVERY_EVENT[n % len(EVERY_EVENT)])
+        assert spool_id is not None
+        await spool.done(spool_id)
+        largest = max(largest, spool.size)
+    assert spool.refused == 0 and spool.compactions > 0
+    # Bounded by the compaction threshold, far below the 4000 events' worth of lines.
+    assert largest <= 64 * 1024 + 4096 and path.stat().st_size == spool.size
+    path.with_name(path.name + ".compact").write_bytes(b"half a rewrite, then a crash")
+    again = EventSpool(path)
+    replay = again.open()
+    assert [s.id for s in replay] == stuck
+    assert [type(s.event).__name__ for s in replay] == ["CallStarted", "CallEnded"]
