@@ -127,7 +127,7 @@ class CallPipeline:
                             return
                         continue
                 try:
-                    await self._run(stage, event, spool_id)
+                    await self._run(stage, event, spool_id, queue)
                     self.stats.handled += 1
                 finally:
                     self._done(stage.name, 1)
@@ -147,7 +147,27 @@ class CallPipeline:
             self._unfinished[stage] = 0
             self._settled[stage].set()
 
-    async def _run(self, stage: Stage, event: DomainCallEvent, spool_id: int | None) -> None:
+    async def _spool_waiting(self, stage: Stage, queue: asyncio.Queue[_Item]) -> None:
+        """The call's events queued behind one being retried go to the spool as well: a
+        crash during a long outage must lose none of them, not only the first."""
+        assert self.spool is not None
+        waiting = _take_all(queue)
+        spooled: list[_Item] = []
+        for event, spool_id in waiting:
+            if spool_id is None:
+                spool_id = await self.spool.add(stage.name, event)
+            spooled.append((event, spool_id))
+        # Events submitted meanwhile come after, in their order (no await from here on).
+        for item in [*spooled, *_take_all(queue)]:
+            queue.put_nowait(item)
+
+    async def _run(
+        self,
+        stage: Stage,
+        event: DomainCallEvent,
+        spool_id: int | None,
+        queue: asyncio.Queue[_Item] | None = None,
+    ) -> None:
         handler = self._handlers[stage.name]
         policy = stage.retry
         loop = asyncio.get_running_loop()
@@ -160,8 +180,11 @@ class CallPipeline:
             except asyncio.CancelledError:
                 raise  # a spooled event stays spooled: the next start replays it
             except policy.retryable as exc:
-                if stage.spool and self.spool is not None and spool_id is None:
-                    spool_id = await self.spool.add(stage.name, event)
+                if stage.spool and self.spool is not None:
+                    if spool_id is None:
+                        spool_id = await self.spool.add(stage.name, event)
+                    if queue is not None:
+                        await self._spool_waiting(stage, queue)
                 waited = loop.time() - started
                 if policy.give_up_after is not None and waited >= policy.give_up_after:
                     self.stats.gave_up += 1
@@ -228,3 +251,10 @@ class CallPipeline:
         for task in list(self._workers.values()):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _take_all(queue: asyncio.Queue[_Item]) -> list[_Item]:
+    items: list[_Item] = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items

@@ -1,0 +1,197 @@
+"""A long database outage with calls throughout, and a crash in the middle of it.
+
+`hotline serve` (a real process) reaches PostgreSQL through a proxy that black-holes it
+(a hung database, the worst kind), the PBX stand-in carries calls before, during and
+after. The outage lasts OUTAGE real seconds: many rounds of the tickets stage's retry
+(its back-off tops out at 10 s and it never gives up) while events pile up in the
+on-disk spool; half-way the controller is SIGKILLed and restarted, still without a
+database. (Twenty minutes of real outage would prove nothing more: nothing in the
+pipeline counts time any more; the spool's bound is size, tested on its own.) The health
+watch switches to emergency mode as it should (a restart without the database is only
+allowed in emergency mode), so most calls of the outage are answered by the pool.
+
+Afterwards every call has exactly one record and one ticket, each record complete (queue
+join, answer or abandon, end, outcome), and the tickets were opened in the order the
+callers joined the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from chaos_test_harness import (
+    SESSION_SECRET,
+    BlackHoleProxy,
+    Controller,
+    controller_env,
+    free_port,
+    prepare_database,
+    until,
+)
+from sqlalchemy.engine import make_url
+
+from pbx import CallerScript, PbxStandIn, SimCall
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
+
+SPEED = 20.0
+OUTAGE = 40.0  # real seconds of black-holed database
+AGENTS = tuple((f"agent{n}", f"PJSIP/{1200 + n}") for n in range(4))
+POOL = ("PJSIP/1951", "PJSIP/1952", "PJSIP/1953", "PJSIP/1954")
+
+
+def rows_of(url: str, ids: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Call records and tickets of `ids`, straight from PostgreSQL (not through the proxy)."""
+    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(False)) as c:
+        cur = c.cursor(row_factory=psycopg.rows.dict_row)
+        calls = cur.execute(
+            "SELECT call_id, queued_at, answered_at, ended_at, outcome, ticket_number"
+            " FROM calls WHERE call_id = ANY(%s)",
+            (ids,),
+        ).fetchall()
+        tickets = cur.execute(
+            "SELECT number, call_id, status, created_at FROM tickets WHERE call_id = ANY(%s)"
+            " ORDER BY id",
+            (ids,),
+        ).fetchall()
+    return calls, tickets
+
+
+async def test_calls_throughout_a_long_outage_and_a_crash_all_get_record_and_ticket(
+    scratch_pg: str, tmp_path: Path
+) -> None:
+    rng = random.Random(14)
+    users: list[tuple[str, str, str | None]] = [(n, "agent", i) for n, i in AGENTS]
+    rows = await prepare_database(scratch_pg, tmp_path, users, sites=30)
+    numbers = [r["contact_phone"] for r in rows]
+    proxy = BlackHoleProxy()
+    proxy_port = await proxy.start()
+    agi_port, http_port = free_port(), free_port()
+    pbx = PbxStandIn(speed=SPEED, agi_port=agi_port, auth_failure_delay=0)
+    for username, interface in AGENTS:
+        pbx.add_agent(interface, answer_after=2.0, talk_time=None, member_name=username)
+        pbx.add_static_member("hotline-main", interface, member_name=username)
+    for desk in POOL:
+        pbx.add_agent(desk, answer_after=2.0, talk_time=None)
+    await pbx.start()
+    controller = Controller(
+        env=controller_env(
+            ami_host="127.0.0.1",
+            ami_port=str(pbx.ami_port),
+            ami_user="hotline",
+            ami_secret="hotline-secret",
+            ami_ping_interval="1",
+            agi_host="127.0.0.1",
+            agi_port=str(agi_port),
+            http_host="127.0.0.1",
+            http_port=str(http_port),
+            db_url=f"postgresql://postgres@127.0.0.1:{proxy_port}/{make_url(scratch_pg).database}",
+            journal_dir=str(tmp_path / "journal"),
+            sounds_dir=str(tmp_path / "sounds"),
+            emergency_members=",".join(POOL),
+            health_interval="0.5",
+            health_timeout="0.5",
+            health_failures="3",
+            emergency_hold_down="600",
+            cdr_sweep_interval="0",
+            session_secret=SESSION_SECRET,
+        ),
+        cwd=tmp_path,
+        http_port=http_port,
+        log_path=tmp_path / "controller.log",
+    )
+    placed: list[SimCall] = []
+    stop = asyncio.Event()
+
+    async def traffic() -> None:
+        while not stop.is_set():
+            placed.append(
+                await pbx.place_call(
+                    rng.choice(numbers),
+                    "Caller",
+                    script=CallerScript(("3",)),
+                    patience=rng.uniform(20, 200),
+                    talk_time=rng.uniform(20, 120),
+                )
+            )
+            await asyncio.sleep(rng.uniform(0.3, 1.2))
+
+    generator: asyncio.Task[None] | None = None
+    try:
+        controller.start()
+        await controller.wait_ready()
+        generator = asyncio.create_task(traffic())
+        await until(lambda: len(placed) >= 5, 30, "calls before the outage")
+
+        proxy.freeze()
+        during_from = len(placed)
+        await asyncio.sleep(OUTAGE / 2)
+        async with httpx.AsyncClient(base_url=controller.url, timeout=5) as http:
+            spooled = (await http.get("/healthz")).json()
+        assert spooled["database"]["status"] == "down"
+        assert spooled["spool"]["events"] > 0, spooled["spool"]
+        controller.kill()
+        await asyncio.sleep(1)
+        # Restarted in the middle of the outage: it serves without the database.
+        controller.start()
+        await controller.wait_ready(timeout=60)
+        await asyncio.sleep(OUTAGE / 2)
+        during_to = len(placed)
+        assert during_to - during_from >= 20, "calls throughout the outage"
+        proxy.thaw()
+
+        await asyncio.sleep(5)  # a few calls after the outage too
+        stop.set()
+        await generator
+        generator = None
+        await asyncio.wait_for(asyncio.gather(*(c.finished for c in placed)), 240)
+        ids = [c.linkedid for c in placed]
+
+        def complete() -> bool:
+            calls, tickets = rows_of(scratch_pg, ids)
+            return len(tickets) == len(ids) and all(
+                c["ended_at"] is not None and c["outcome"] for c in calls
+            )
+
+        await until(complete, 120, "every record and ticket written after the outage")
+        calls, tickets = rows_of(scratch_pg, ids)
+        assert sorted(c["call_id"] for c in calls) == sorted(ids)  # one record each
+        assert sorted(t["call_id"] for t in tickets) == sorted(ids)  # one ticket each
+        results = {c.linkedid: c.finished.result() for c in placed}
+        by_id = {c["call_id"]: c for c in calls}
+        for call_id, result in results.items():
+            record = by_id[call_id]
+            assert record["outcome"] == result.outcome, (call_id, record, result)
+            assert record["queued_at"] is not None
+            assert (record["answered_at"] is not None) == (result.outcome == "answered")
+        # Replayed in order: the tickets were opened in the order the callers queued.
+        queued = sorted(ids, key=lambda i: (by_id[i]["queued_at"], i))
+        opened = [t["call_id"] for t in tickets]
+        out_of_order = [
+            (a, b)
+            for a, b in zip(opened, opened[1:], strict=False)
+            if by_id[a]["queued_at"] > by_id[b]["queued_at"]
+        ]
+        assert not out_of_order, (out_of_order, queued)
+        print(
+            f"\n{len(ids)} calls, {during_to - during_from} placed during a {OUTAGE:.0f} s "
+            f"outage with a SIGKILL half-way; spool held {spooled['spool']['events']} events "
+            f"({spooled['spool']['bytes']} bytes) at the kill"
+        )
+        assert await controller.stop() == 0
+    except BaseException:
+        print(controller.tail(80))
+        raise
+    finally:
+        if generator is not None:
+            generator.cancel()
+        if controller.process is not None:
+            controller.kill()
+        await pbx.stop()
+        await proxy.stop()
