@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # A lane lingers this long after its call's last event: a call's events come in bursts.
 LANE_IDLE_SECONDS = 30.0
+# A spooling stage's event not handled within this many seconds goes to the spool (and
+# the call's events behind it): a crash while the database hangs loses none of them.
+SPOOL_AFTER = 1.0
 
 Fence = Callable[[CallEventHandler], CallEventHandler]
 # An event on a lane, with its spool id once it is spooled.
@@ -161,6 +164,34 @@ class CallPipeline:
         for item in [*spooled, *_take_all(queue)]:
             queue.put_nowait(item)
 
+    async def _first_attempt(
+        self, stage: Stage, event: DomainCallEvent, queue: asyncio.Queue[_Item] | None
+    ) -> tuple[int | None, Exception | None]:
+        """Hand `event` to a spooling stage; if it is not through within `SPOOL_AFTER`
+        (a hung database answers nothing, for minutes), spool it and the call's events
+        behind it, then wait on. Returns the spool id (if it was spooled) and the
+        handler's error (None: handled)."""
+        assert self.spool is not None
+        attempt = asyncio.ensure_future(self._handlers[stage.name](event))
+        try:
+            await asyncio.wait_for(asyncio.shield(attempt), SPOOL_AFTER)
+        except asyncio.CancelledError:
+            attempt.cancel()
+            raise
+        except Exception:
+            if attempt.done():
+                return None, attempt.exception()  # type: ignore[return-value]
+        else:
+            return None, None
+        spool_id = await self.spool.add(stage.name, event)
+        if queue is not None:
+            await self._spool_waiting(stage, queue)
+        try:
+            await attempt
+        except Exception as exc:
+            return spool_id, exc
+        return spool_id, None
+
     async def _run(
         self,
         stage: Stage,
@@ -175,7 +206,12 @@ class CallPipeline:
         delay = policy.initial
         while True:
             try:
-                await handler(event)
+                if stage.spool and self.spool is not None and spool_id is None:
+                    spool_id, failure = await self._first_attempt(stage, event, queue)
+                    if failure is not None:
+                        raise failure
+                else:
+                    await handler(event)
                 break
             except asyncio.CancelledError:
                 raise  # a spooled event stays spooled: the next start replays it

@@ -73,7 +73,9 @@ async def test_calls_throughout_a_long_outage_and_a_crash_all_get_record_and_tic
     proxy = BlackHoleProxy()
     proxy_port = await proxy.start()
     agi_port, http_port = free_port(), free_port()
-    pbx = PbxStandIn(speed=SPEED, agi_port=agi_port, auth_failure_delay=0)
+    # The PBX writes its CDR as cdr_pgsql does (its own link to PostgreSQL, not the
+    # controller's): calls that end while the controller is down are closed from it.
+    pbx = PbxStandIn(speed=SPEED, agi_port=agi_port, auth_failure_delay=0, cdr_db_url=scratch_pg)
     for username, interface in AGENTS:
         pbx.add_agent(interface, answer_after=2.0, talk_time=None, member_name=username)
         pbx.add_static_member("hotline-main", interface, member_name=username)
@@ -99,7 +101,7 @@ async def test_calls_throughout_a_long_outage_and_a_crash_all_get_record_and_tic
             health_timeout="0.5",
             health_failures="3",
             emergency_hold_down="600",
-            cdr_sweep_interval="0",
+            cdr_sweep_interval="5",
             session_secret=SESSION_SECRET,
         ),
         cwd=tmp_path,
@@ -108,9 +110,12 @@ async def test_calls_throughout_a_long_outage_and_a_crash_all_get_record_and_tic
     )
     placed: list[SimCall] = []
     stop = asyncio.Event()
+    arrivals = asyncio.Event()  # cleared: nobody new calls in
+    arrivals.set()
 
     async def traffic() -> None:
         while not stop.is_set():
+            await arrivals.wait()
             placed.append(
                 await pbx.place_call(
                     rng.choice(numbers),
@@ -136,11 +141,15 @@ async def test_calls_throughout_a_long_outage_and_a_crash_all_get_record_and_tic
             spooled = (await http.get("/healthz")).json()
         assert spooled["database"]["status"] == "down"
         assert spooled["spool"]["events"] > 0, spooled["spool"]
+        # No new call while no controller runs the IVR (a call that begins and ends
+        # unseen is the CDR sweep's business, tested elsewhere); calls in progress go on.
+        arrivals.clear()
         controller.kill()
         await asyncio.sleep(1)
         # Restarted in the middle of the outage: it serves without the database.
         controller.start()
         await controller.wait_ready(timeout=60)
+        arrivals.set()
         await asyncio.sleep(OUTAGE / 2)
         during_to = len(placed)
         assert during_to - during_from >= 20, "calls throughout the outage"
@@ -159,7 +168,14 @@ async def test_calls_throughout_a_long_outage_and_a_crash_all_get_record_and_tic
                 c["ended_at"] is not None and c["outcome"] for c in calls
             )
 
-        await until(complete, 120, "every record and ticket written after the outage")
+        try:
+            await until(complete, 120, "every record and ticket written after the outage")
+        except AssertionError:
+            calls, tickets = rows_of(scratch_pg, ids)
+            ticketed = {t["call_id"] for t in tickets}
+            print("without ticket:", [i for i in ids if i not in ticketed])
+            print("incomplete:", [c for c in calls if c["ended_at"] is None or not c["outcome"]])
+            raise
         calls, tickets = rows_of(scratch_pg, ids)
         assert sorted(c["call_id"] for c in calls) == sorted(ids)  # one record each
         assert sorted(t["call_id"] for t in tickets) == sorted(ids)  # one ticket each

@@ -214,3 +214,40 @@ async def test_a_long_outage_with_calls_throughout_keeps_the_spool_compact(
     replay = again.open()
     assert [s.id for s in replay] == stuck
     assert [type(s.event).__name__ for s in replay] == ["CallStarted", "CallEnded"]
+
+
+async def test_a_hung_database_spools_within_a_second(tmp_path: Path) -> None:
+    """A hung database answers nothing (no error to retry on) for as long as the driver
+    waits: the event still reaches the spool within `SPOOL_AFTER`, with the call's events
+    behind it, so a crash meanwhile loses none."""
+    path = tmp_path / "spool.jsonl"
+    hung = asyncio.Event()
+
+    async def hangs(event: DomainCallEvent) -> None:
+        await hung.wait()
+
+    spool = EventSpool(path)
+    spool.open()
+    stage = Stage("tickets", 20, hangs, RetryPolicy((StoreDown,), 0.001, 0.005), spool=True)
+    pipe = CallPipeline([stage], spool=spool)
+    for event in events("c1"):
+        pipe.submit(event)
+    async with asyncio.timeout(3):
+        while spool.pending < 3:
+            await asyncio.sleep(0.01)
+    await pipe.stop(timeout=0.05)  # the crash
+    kinds = [type(s.event).__name__ for s in EventSpool(path).open()]
+    assert kinds == ["CallStarted", "CallQueued", "CallEnded"]
+
+
+async def test_a_quick_write_is_never_spooled(tmp_path: Path) -> None:
+    store = Store()
+    store.up.set()
+    spool = EventSpool(tmp_path / "spool.jsonl")
+    spool.open()
+    pipe = CallPipeline([tickets(store)], spool=spool)
+    for event in events("c1"):
+        pipe.submit(event)
+    await pipe.settled("tickets", 5)
+    assert len(store.written) == 3 and spool.size == 0 and not (tmp_path / "spool.jsonl").exists()
+    await pipe.stop(timeout=0.05)
