@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from calls import CallEnded, DomainCallEvent
@@ -164,33 +164,32 @@ class CallPipeline:
         for item in [*spooled, *_take_all(queue)]:
             queue.put_nowait(item)
 
-    async def _first_attempt(
-        self, stage: Stage, event: DomainCallEvent, queue: asyncio.Queue[_Item] | None
-    ) -> tuple[int | None, Exception | None]:
-        """Hand `event` to a spooling stage; if it is not through within `SPOOL_AFTER`
-        (a hung database answers nothing, for minutes), spool it and the call's events
-        behind it, then wait on. Returns the spool id (if it was spooled) and the
-        handler's error (None: handled)."""
+    async def _spooling_meanwhile(
+        self,
+        stage: Stage,
+        event: DomainCallEvent,
+        held: list[int | None],
+        queue: asyncio.Queue[_Item],
+        step: Awaitable[None],
+    ) -> None:
+        """Await `step` (an attempt at `event`, or the pause before the next one); every
+        `SPOOL_AFTER` seconds it takes, spool `event` (its id kept in `held[0]`) and the
+        call's events queued behind it: a hung database answers nothing for minutes, and
+        a crash meanwhile must lose none of them. A quick step spools nothing."""
         assert self.spool is not None
-        attempt = asyncio.ensure_future(self._handlers[stage.name](event))
+        task = asyncio.ensure_future(step)
         try:
-            await asyncio.wait_for(asyncio.shield(attempt), SPOOL_AFTER)
+            while not task.done():
+                await asyncio.wait({task}, timeout=SPOOL_AFTER)
+                if task.done():
+                    break
+                if held[0] is None:
+                    held[0] = await self.spool.add(stage.name, event)
+                await self._spool_waiting(stage, queue)
         except asyncio.CancelledError:
-            attempt.cancel()
+            task.cancel()
             raise
-        except Exception:
-            if attempt.done():
-                return None, attempt.exception()  # type: ignore[return-value]
-        else:
-            return None, None
-        spool_id = await self.spool.add(stage.name, event)
-        if queue is not None:
-            await self._spool_waiting(stage, queue)
-        try:
-            await attempt
-        except Exception as exc:
-            return spool_id, exc
-        return spool_id, None
+        task.result()
 
     async def _run(
         self,
@@ -204,12 +203,16 @@ class CallPipeline:
         loop = asyncio.get_running_loop()
         started = loop.time()
         delay = policy.initial
+        spooling = stage.spool and self.spool is not None and queue is not None
+        held: list[int | None] = [spool_id]
         while True:
             try:
-                if stage.spool and self.spool is not None and spool_id is None:
-                    spool_id, failure = await self._first_attempt(stage, event, queue)
-                    if failure is not None:
-                        raise failure
+                if spooling:
+                    assert queue is not None
+                    try:
+                        await self._spooling_meanwhile(stage, event, held, queue, handler(event))
+                    finally:
+                        spool_id = held[0]
                 else:
                     await handler(event)
                 break
@@ -218,7 +221,7 @@ class CallPipeline:
             except policy.retryable as exc:
                 if stage.spool and self.spool is not None:
                     if spool_id is None:
-                        spool_id = await self.spool.add(stage.name, event)
+                        spool_id = held[0] = await self.spool.add(stage.name, event)
                     if queue is not None:
                         await self._spool_waiting(stage, queue)
                 waited = loop.time() - started
@@ -242,7 +245,12 @@ class CallPipeline:
                     exc,
                     delay,
                 )
-                await asyncio.sleep(delay)
+                if spooling:
+                    assert queue is not None
+                    pause = asyncio.sleep(delay)
+                    await self._spooling_meanwhile(stage, event, held, queue, pause)
+                else:
+                    await asyncio.sleep(delay)
                 delay = min(delay * 2, policy.longest)
             except Exception:
                 self.stats.failed += 1

@@ -235,9 +235,14 @@ async def test_a_hung_database_spools_within_a_second(tmp_path: Path) -> None:
     async with asyncio.timeout(3):
         while spool.pending < 3:
             await asyncio.sleep(0.01)
+    # Still hung: what the call does next is spooled as well, within a second.
+    pipe.submit(CallAnswered(call_snapshot("c1", T0), T0, "PJSIP/1001", "alice", 3))
+    async with asyncio.timeout(3):
+        while spool.pending < 4:
+            await asyncio.sleep(0.01)
     await pipe.stop(timeout=0.05)  # the crash
     kinds = [type(s.event).__name__ for s in EventSpool(path).open()]
-    assert kinds == ["CallStarted", "CallQueued", "CallEnded"]
+    assert kinds == ["CallStarted", "CallQueued", "CallEnded", "CallAnswered"]
 
 
 async def test_a_quick_write_is_never_spooled(tmp_path: Path) -> None:
