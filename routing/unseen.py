@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable, Collection
 from datetime import timedelta
 
-from calls import CallAnswered, CallEnded, CallSnapshot, CallState, DomainCallEvent
+from calls import CallAnswered, CallEnded, CallOutcome, CallSnapshot, CallState, DomainCallEvent
 from calls.clock import Clock, utc_now
 from routing.domain.unseen_calls import Closing, UnseenCall, closing, unseen_calls
 from routing.errors import RoutingError
@@ -172,6 +172,11 @@ class UnseenCallSweep:
 
 def _ended_snapshot(record: CallRecord, end: Closing) -> CallSnapshot:
     answered = end.answered_at
+    queued_at = record.queued_at
+    if queued_at is None and end.outcome in (CallOutcome.ANSWERED, CallOutcome.ABANDONED):
+        # It reached a queue while no controller saw it (the PBX says answered or given
+        # up there): it gets its ticket; the start is the closest known moment.
+        queued_at = record.started_at
     return CallSnapshot(
         call_id=record.call_id,
         channel="",
@@ -180,7 +185,7 @@ def _ended_snapshot(record: CallRecord, end: Closing) -> CallSnapshot:
         state=CallState.ENDED,
         started_at=record.started_at,
         queue=record.queue,
-        queued_at=record.queued_at,
+        queued_at=queued_at,
         agent_interface=end.agent_interface,
         agent_member_name=record.agent or end.agent_interface,
         answered_at=answered,
