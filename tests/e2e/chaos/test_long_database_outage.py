@@ -11,8 +11,8 @@ watch switches to emergency mode as it should (a restart without the database is
 allowed in emergency mode), so most calls of the outage are answered by the pool.
 
 Afterwards every call has exactly one record and one ticket, each record complete (queue
-join, answer or abandon, end, outcome), and the tickets were opened in the order the
-callers joined the queue.
+join, answer or abandon, end, outcome), and each call's events applied in its order
+(times in sequence; an abandoned call's ticket waiting for the callback).
 """
 
 from __future__ import annotations
@@ -190,15 +190,18 @@ async def test_calls_throughout_a_long_outage_and_a_crash_all_get_record_and_tic
             assert record["outcome"] == result.outcome, (call_id, record, result)
             assert record["queued_at"] is not None
             assert (record["answered_at"] is not None) == (result.outcome == "answered")
-        # Replayed in order: the tickets were opened in the order the callers queued.
-        queued = sorted(ids, key=lambda i: (by_id[i]["queued_at"], i))
-        opened = [t["call_id"] for t in tickets]
-        out_of_order = [
-            (a, b)
-            for a, b in zip(opened, opened[1:], strict=False)
-            if by_id[a]["queued_at"] > by_id[b]["queued_at"]
-        ]
-        assert not out_of_order, (out_of_order, queued)
+        # Each call's events applied in its order (calls run concurrently, so tickets of
+        # different calls may be opened in any order): the times follow each other and
+        # the ticket's state is the one the call's last event leaves.
+        status_of = {t["call_id"]: t["status"] for t in tickets}
+        for call_id, record in by_id.items():
+            times = [record["queued_at"], record["answered_at"], record["ended_at"]]
+            known = [t for t in times if t is not None]
+            assert known == sorted(known), (call_id, record)
+            # An abandoned call's ticket waits for the callback. (An answered call whose
+            # answer only the CDR saw keeps its ticket "open": not checked here.)
+            if record["outcome"] == "abandoned":
+                assert status_of[call_id] == "callback_due", (call_id, record)
         print(
             f"\n{len(ids)} calls, {during_to - during_from} placed during a {OUTAGE:.0f} s "
             f"outage with a SIGKILL half-way; spool held {spooled['spool']['events']} events "
