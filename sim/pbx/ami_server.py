@@ -30,6 +30,7 @@ from pbx.domain.events import (
 )
 from pbx.domain.wire import BANNER, Action, ActionDecoder, encode_message
 from pbx.errors import UnknownChannel
+from pbx.mixmonitor import option_value
 from pbx.simulation import OriginateSpec, SimChannel, Simulation
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,8 @@ class AmiServer:
             "userevent": self._user_event,
             "hangup": self._hangup,
             "corestatus": self._core_status,
+            "mixmonitor": self._mixmonitor,
+            "stopmixmonitor": self._stop_mixmonitor,
         }
         sim.add_sink(self.broadcast)
 
@@ -769,6 +772,42 @@ class AmiServer:
             return
         session.send(response("Success", aid, message="Channel Hungup"))
         self.sim.request_hangup(name, cause)
+
+    def _mixmonitor(self, session: AmiSession, action: Action) -> None:
+        """manager_mixmonitor(): `File,Options,Command` run as the application would."""
+        aid = action.action_id
+        name = action.get("Channel")
+        if not name:
+            session.send(response("Error", aid, message="No channel specified"))
+            return
+        chan = self.sim.channels.get(name)
+        if chan is None or chan.gone:
+            session.send(response("Error", aid, message="No such channel"))
+            return
+        data = f"{action.get('File')},{action.get('Options')},{action.get('Command')}"
+        if self.sim.mixmonitors.start(chan, data) is None:
+            session.send(response("Error", aid, message="Could not start monitoring channel"))
+            return
+        extra: list[Header] = []
+        monitor_id = self.sim.mixmonitors.monitor_id(chan)
+        if option_value(action.get("Options"), "i") and monitor_id:
+            extra.append(("MixMonitorID", monitor_id))
+        session.send(response("Success", aid, *extra))
+
+    def _stop_mixmonitor(self, session: AmiSession, action: Action) -> None:
+        aid = action.action_id
+        name = action.get("Channel")
+        if not name:
+            session.send(response("Error", aid, message="No channel specified"))
+            return
+        chan = self.sim.channels.get(name)
+        if chan is None or chan.gone:
+            session.send(response("Error", aid, message="No such channel"))
+            return
+        if not self.sim.mixmonitors.stop(chan):
+            session.send(response("Error", aid, message="Could not stop monitoring channel"))
+            return
+        session.send(response("Success", aid))
 
     def _setvar(self, session: AmiSession, action: Action) -> None:
         aid = action.action_id

@@ -14,6 +14,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from pbx.agi_client import (
@@ -48,6 +49,7 @@ from pbx.domain.queueing import (
     rolling_average,
 )
 from pbx.errors import BadCallSpec, UnknownChannel
+from pbx.mixmonitor import MixMonitors
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ EventSink = Callable[[list[Header]], None]
 HOTLINE_NUMBER = "4000"  # caller id the agents' phones see on queue calls
 HOTLINE_NAME = "Hotline"
 QUEUE_TIMEOUT = 300.0  # Queue(...,,,300)
+# [globals] HOTLINE_RECORDINGS of asterisk-conf/extensions.conf
+RECORDINGS_DIR = "/var/spool/asterisk/monitor/hotline"
 MAX_FINISHED_CALLS = 1000
 CAUSE_TEXT = {
     0: "Unknown",
@@ -386,7 +390,10 @@ class Simulation:
         seed: int = 0,
         agi_runner: AgiRunner | None = None,
         prompt_seconds: float = 1.0,
+        recordings_dir: Path | None = None,
     ) -> None:
+        """`recordings_dir`: where the stand-in writes what the dialplan's MixMonitor
+        records in its recordings directory; None: no recording can be written."""
         self.clock = clock
         self.agi_host = agi_host
         self.agi_port = agi_port
@@ -412,6 +419,13 @@ class Simulation:
         self.globals: dict[str, str] = {}
         self.calls: list[SimCall] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.mixmonitors: MixMonitors[SimChannel] = MixMonitors(
+            varset=self._varset,
+            channel_event=lambda event, ch: self._chan_event(event, "call,all", ch),
+            now=clock.now,
+            pbx_dir=RECORDINGS_DIR,
+            local_dir=recordings_dir,
+        )
 
     # ----------------------------------------------------------------- plumbing
     def add_sink(self, sink: EventSink) -> None:
@@ -448,6 +462,7 @@ class Simulation:
         for call in self.calls:
             if not call.finished.done():
                 call.finished.cancel()
+        self.mixmonitors.close_all()
 
     def _uniqueid(self) -> str:
         uid = f"{int(self.clock.now())}.{self._uid_seq}"
@@ -551,6 +566,7 @@ class Simulation:
         if ch.gone:
             return
         ch.gone = True
+        self.mixmonitors.hung_up(ch)
         self._chan_event(
             "Hangup",
             "call,all",
@@ -967,27 +983,35 @@ class Simulation:
             prio = ch.variables.get("HOTLINE_PRIORITY", "")
             self._newexten(ch, 8, "Set", f"QUEUE_PRIO={prio}")
             self._varset(ch, "QUEUE_PRIO", prio)
-        preferred = ch.variables.get("HOTLINE_PREFERRED", "")
         if start <= 9:
+            self._mixmonitor_app(ch, 9, f"{RECORDINGS_DIR}/{ch.uniqueid}.wav,b")
+        preferred = ch.variables.get("HOTLINE_PREFERRED", "")
+        if start <= 10:
             # GotoIf($["${HOTLINE_PREFERRED}" = ""]?queue)
-            self._newexten(ch, 9, "GotoIf", f"{int(not preferred)}?queue")
-        if start <= 10 and preferred:
+            self._newexten(ch, 10, "GotoIf", f"{int(not preferred)}?queue")
+        if start <= 11 and preferred:
             timeout = ch.variables.get("HOTLINE_PREFERRED_TIMEOUT", "")
-            await self._dial_app(call, 10, preferred, timeout)
+            await self._dial_app(call, 11, preferred, timeout)
             if ch.gone:
                 return
-        if start <= 11 and preferred:
+        if start <= 12 and preferred:
             # GotoIf($["${DIALSTATUS}" = "ANSWER"]?hotline-survey,s,1): Dial option g
             answered = ch.variables.get("DIALSTATUS", "") == "ANSWER"
-            self._newexten(ch, 11, "GotoIf", f"{int(answered)}?hotline-survey,s,1")
+            self._newexten(ch, 12, "GotoIf", f"{int(answered)}?hotline-survey,s,1")
             if answered:
                 raise _Redirected(("hotline-survey", "s", 1))
-        if start <= 12:
-            queue = ch.variables.get("HOTLINE_QUEUE", "")
-            await self._queue_app(call, 12, queue)
         if start <= 13:
-            self._survey_after_queue(call, 13)
-        self._hangup_app(call, 14)
+            queue = ch.variables.get("HOTLINE_QUEUE", "")
+            await self._queue_app(call, 13, queue)
+        if start <= 14:
+            self._survey_after_queue(call, 14)
+        self._hangup_app(call, 15)
+
+    def _mixmonitor_app(self, ch: SimChannel, priority: int, data: str) -> None:
+        """MixMonitor(${HOTLINE_RECORDINGS}/${UNIQUEID}.wav,b): record the bridged audio
+        of the call, both directions, from here on (pbx.mixmonitor)."""
+        self._newexten(ch, priority, "MixMonitor", data)
+        self.mixmonitors.start(ch, data)
 
     async def _hotline_requeue(self, call: SimCall, start: int) -> None:
         if start <= 1:
@@ -1609,6 +1633,7 @@ class Simulation:
         for target in (agent_ch, ch):
             bridge.channels.append(target)
             target.bridge_id = bridge.uniqueid
+            self.mixmonitors.bridged(target)
             self.emit(bridge_event("BridgeEnter", bridge.snapshot(), target.snapshot()))
         self._varset(ch, "BRIDGEPEER", agent_ch.name)
         self._varset(agent_ch, "BRIDGEPEER", ch.name)
@@ -1767,6 +1792,7 @@ class Simulation:
         if chan in bridge.channels:
             bridge.channels.remove(chan)
             chan.bridge_id = ""
+            self.mixmonitors.unbridged(chan)
             self._varset(chan, "BRIDGEPEER", "")
             self.emit(bridge_event("BridgeLeave", bridge.snapshot(), chan.snapshot()))
 
@@ -1973,6 +1999,7 @@ class Simulation:
         for target in (ch, agent_ch):
             bridge.channels.append(target)
             target.bridge_id = bridge.uniqueid
+            self.mixmonitors.bridged(target)
             self.emit(bridge_event("BridgeEnter", bridge.snapshot(), target.snapshot()))
         self._varset(ch, "BRIDGEPEER", agent_ch.name)
         self._varset(agent_ch, "BRIDGEPEER", ch.name)

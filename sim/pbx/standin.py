@@ -8,6 +8,7 @@ hotline uses.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from pbx.agi_client import CallerScript
 from pbx.ami_server import AmiServer
@@ -44,11 +45,14 @@ class PbxStandIn:
         agi_runner: AgiRunner | None = None,
         read: str = "all",
         cdr_db_url: str | None = None,
+        recordings_dir: Path | None = None,
     ) -> None:
         """`read` is the AMI user's manager.conf read classes: "all" (as in the recordings)
         or e.g. "system,call,agent,user,dialplan,reporting" (asterisk-conf's user, which
         gets no dtmf, agi or security events). `cdr_db_url`: write each call's CDR rows
-        into that database's `pbx_cdr`, as cdr_pgsql does (pbx.cdr)."""
+        into that database's `pbx_cdr`, as cdr_pgsql does (pbx.cdr). `recordings_dir`: the
+        directory the dialplan's MixMonitor writes call recordings to (the PBX's
+        `${HOTLINE_RECORDINGS}`); None: recordings are started but no file is written."""
         self.clock = SimClock(speed)
         self.sim = Simulation(
             clock=self.clock,
@@ -57,6 +61,7 @@ class PbxStandIn:
             seed=seed,
             agi_runner=agi_runner,
             prompt_seconds=prompt_seconds,
+            recordings_dir=recordings_dir,
         )
         self._ami = AmiServer(
             self.sim,

@@ -88,7 +88,8 @@ async def test_queue_call_and_survey(pbx: PbxStandIn, ivr: ScriptedIvr, ami: Ami
     result = await call_through(pbx, ami)
     ran = assert_follows_the_conf(ami, result)
     apps = [a for _c, _p, a in ran]
-    assert apps[apps.index("Set", 6) :][:3] == ["Set", "GotoIf", "Queue"]  # no preference
+    # no preference; the recording starts before the queue
+    assert apps[apps.index("Set", 6) :][:4] == ["Set", "MixMonitor", "GotoIf", "Queue"]
     assert ("hotline-survey", 2, "AGI") in ran  # Queue option c, then the GotoIf
     assert result.variables["QUEUESTATUS"] == "CONTINUE"
     assert result.survey is not None
@@ -148,6 +149,7 @@ async def test_preferred_engineer_not_answering_leads_to_the_queue(
     apps = [a for c, _p, a in ran if c == "hotline-in"]
     # the caller hangs up talking to the agent: Queue() is the last step run
     assert apps[apps.index("Dial") :] == ["Dial", "GotoIf", "Queue"]
+    assert apps[apps.index("MixMonitor") + 1 :][:2] == ["GotoIf", "Dial"]
     assert result.variables["DIALSTATUS"] == status
     assert result.outcome == "answered" and result.agent_interface == "PJSIP/1001"
     assert result.queue == "hotline-main"

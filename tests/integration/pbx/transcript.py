@@ -27,8 +27,10 @@ SIGNIFICANT_VARS = re.compile(
 IVR_EVENTS = {"AGIExecStart", "AGIExecEnd", "DTMFBegin", "DTMFEnd"}
 # Steps of asterisk-conf's [hotline-in] that the recording's dialplan did not have: the
 # branches around the preferred-engineer Dial() and after Queue(...,c) (never taken in the
-# recorded scenarios, so they add only their own Newexten).
-OUR_DIALPLAN_ONLY = {"GotoIf"}
+# recorded scenarios, so they add only their own Newexten), and the MixMonitor step that
+# records the call (its Newexten and MixMonitorStart; its VarSet is not significant).
+OUR_DIALPLAN_ONLY = {"GotoIf", "MixMonitor"}
+OUR_DIALPLAN_EVENTS = {"MixMonitorStart"}
 
 
 def parse(payload: str) -> Msg:
@@ -77,6 +79,8 @@ def call_shape(
         if event == "VarSet" and not SIGNIFICANT_VARS.match(get(m, "Variable") or ""):
             continue
         if event == "Newexten" and get(m, "Application") in OUR_DIALPLAN_ONLY:
+            continue
+        if event in OUR_DIALPLAN_EVENTS:
             continue
         shape.append((event, tuple(k for k, _ in m)))
     return shape
