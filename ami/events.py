@@ -122,6 +122,15 @@ class VarSet(ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class MixMonitorStart(ChannelEvent):
+    """app_mixmonitor started recording the channel: the channel snapshot only (the file
+    name is in the `MIXMONITOR_FILENAME` VarSet just before it)."""
+
+    name = "MixMonitorStart"
+    _map = _CHANNEL
+
+
+@dataclass(frozen=True, slots=True)
 class Hangup(ChannelEvent):
     cause: int = 0
     cause_txt: str = ""
@@ -401,6 +410,7 @@ EVENT_TYPES: dict[str, type[AmiEvent]] = {
         Newstate,
         Newexten,
         VarSet,
+        MixMonitorStart,
         Hangup,
         DTMFBegin,
         DTMFEnd,

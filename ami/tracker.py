@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 from ami import events as ev
@@ -83,6 +84,10 @@ class TrackedCall:
     channels: dict[str, str] = field(default_factory=dict)
     # True when the call was learnt from a resync rather than seen from its start.
     resynced: bool = False
+    # MIXMONITOR_FILENAME of the caller channel, and the recording's file name once
+    # MixMonitorStart confirmed that the monitor runs.
+    monitor_file: str | None = None
+    recording: str | None = None
 
     @property
     def site_code(self) -> str | None:
@@ -114,6 +119,7 @@ class TrackedCall:
             level=self.level,
             variables=dict(self.variables),
             resynced=self.resynced,
+            recording=self.recording,
         )
 
 
@@ -155,6 +161,9 @@ class ResyncChannel:
         )
 
 
+MONITOR_FILE_VARIABLE = "MIXMONITOR_FILENAME"
+
+
 class CallTracker:
     def __init__(
         self,
@@ -181,6 +190,7 @@ class CallTracker:
             ev.Newchannel: self._on_newchannel,
             ev.Newexten: self._on_newexten,
             ev.VarSet: self._on_varset,
+            ev.MixMonitorStart: self._on_mixmonitor_start,
             ev.QueueCallerJoin: self._on_join,
             ev.QueueCallerLeave: self._on_leave,
             ev.QueueCallerAbandon: self._on_abandon,
@@ -220,8 +230,13 @@ class CallTracker:
         cls = ev.EVENT_TYPES.get(name)
         if cls is None or cls not in self._handlers:
             return False
-        # Most VarSets are Asterisk's own noise; only HOTLINE_* ones describe the call.
-        return cls is not ev.VarSet or message.contains_text("Variable: HOTLINE_")
+        # Most VarSets are Asterisk's own noise; only HOTLINE_* ones describe the call
+        # (and MixMonitor's file name, the call's recording).
+        return (
+            cls is not ev.VarSet
+            or message.contains_text("Variable: HOTLINE_")
+            or message.contains_text(f"Variable: {MONITOR_FILE_VARIABLE}")
+        )
 
     def handle(self, event: ev.AmiEvent) -> None:
         handler = self._handlers.get(type(event))
@@ -277,6 +292,9 @@ class CallTracker:
             self._start(other)
 
     def _on_varset(self, e: ev.VarSet) -> None:
+        if e.variable == MONITOR_FILE_VARIABLE:
+            self._on_monitor_file(e)
+            return
         if not e.variable.startswith("HOTLINE_"):
             return
         call = self._call_for(e)
@@ -287,6 +305,22 @@ class CallTracker:
         call.variables[e.variable] = e.value
         # CALLERID(num) is cleaned by the dialplan before the IVR; follow it.
         self._publish(CallIdentified(call.snapshot(), self._clock(), e.variable, e.value))
+
+    def _on_monitor_file(self, e: ev.VarSet) -> None:
+        call = self._call_for(e)
+        if call is not None and e.uniqueid == call.call_id:
+            call.monitor_file = e.value
+
+    def _on_mixmonitor_start(self, e: ev.MixMonitorStart) -> None:
+        """The dialplan's MixMonitor runs on the caller channel: its file is the call's
+        recording (the name only; the controller finds it in its recordings directory)."""
+        call = self._call_for(e)
+        if call is None or e.uniqueid != call.call_id or not call.monitor_file:
+            return
+        name = PurePosixPath(call.monitor_file).name
+        if call.recording is None and name:
+            call.recording = name
+            log.info("call %s: recorded to %s", call.call_id, name)
 
     def _on_join(self, e: ev.QueueCallerJoin) -> None:
         call = self._call_for(e)

@@ -54,3 +54,5 @@ class CallSnapshot:
     level: int | None
     variables: dict[str, str]
     resynced: bool
+    # File name (no directory) of the call's recording on the PBX, once MixMonitor started.
+    recording: str | None = None

@@ -24,6 +24,7 @@ from console.errors import (
 )
 from console.i18n import language_of
 from console.messages import error_message
+from console.recordings import call_json, with_calls
 from console.runtime import AgentSession, SupervisorSession, client_address, record, runtime_of
 from console.session_end import announce_session_end
 from console.sessions import COOKIE_NAME, Session
@@ -252,7 +253,10 @@ assert set(TicketPatch.model_fields) - _NOT_FIELDS == set(AGENT_FIELDS), "form d
 
 
 async def _ticket_json(ticket: Any, request: Request) -> dict[str, Any]:
-    return (await tickets_json(runtime_of(request).deps, [ticket]))[0]
+    deps = runtime_of(request).deps
+    item = (await tickets_json(deps, [ticket]))[0]
+    await with_calls(deps.calls, [item])
+    return item
 
 
 @router.get("/tickets", tags=["tickets"])
@@ -274,8 +278,10 @@ async def list_tickets(
         call_id=call_id,
         text=q.strip() if q and q.strip() else None,
     )
-    tickets = await runtime_of(request).deps.tickets.list(filters, limit=limit, before=before)
-    items = await tickets_json(runtime_of(request).deps, tickets)
+    deps = runtime_of(request).deps
+    tickets = await deps.tickets.list(filters, limit=limit, before=before)
+    items = await tickets_json(deps, tickets)
+    await with_calls(deps.calls, items)
     return {"items": items, "next_before": items[-1]["number"] if len(items) == limit else None}
 
 
@@ -333,7 +339,8 @@ async def create_ticket(
 
 @router.get("/tickets/{number}", tags=["tickets"])
 async def get_ticket(number: str, session: AgentSession, request: Request) -> dict[str, Any]:
-    ticket = await runtime_of(request).deps.tickets.get(number)
+    deps = runtime_of(request).deps
+    ticket = await deps.tickets.get(number)
     if ticket is None:
         raise TicketNotFound(number)
     return await _ticket_json(ticket, request)
@@ -386,7 +393,7 @@ async def list_calls(
 ) -> dict[str, Any]:
     filters = CallFilter(call_id=call_id, outcome=outcome, site_code=site)
     calls = await runtime_of(request).deps.calls.list(filters, limit=limit, before=before)
-    items = [json_value(c) for c in calls]
+    items = [call_json(c) for c in calls]
     next_before = items[-1]["call_id"] if len(items) == limit else None
     if active:  # the live list: calls not yet ended, within the page asked for
         items = [c for c in items if c.get("ended_at") is None]

@@ -26,7 +26,9 @@ from console.errors import (
     NoPhoneInterface,
     NotAuthenticated,
     NotPermitted,
+    NotYourRecording,
     PbxRefused,
+    RecordingNotFound,
     TooManyAttempts,
     WrongPassword,
 )
@@ -143,6 +145,14 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
 
     @app.exception_handler(NotPermitted)
     async def _forbidden(request: Request, exc: NotPermitted) -> JSONResponse:
+        return _error(403, _say(request, exc))
+
+    @app.exception_handler(RecordingNotFound)
+    async def _no_recording(request: Request, exc: RecordingNotFound) -> JSONResponse:
+        return _error(404, _say(request, exc))
+
+    @app.exception_handler(NotYourRecording)
+    async def _not_your_recording(request: Request, exc: NotYourRecording) -> JSONResponse:
         return _error(403, _say(request, exc))
 
     @app.exception_handler(NoPhoneInterface)

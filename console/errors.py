@@ -24,6 +24,16 @@ class NotPermitted(ConsoleError):
         self.role = role
 
 
+class RecordingNotFound(ConsoleError):
+    """The call has no recording to play (unknown call, not answered, purged, or the
+    file is not in the recordings directory)."""
+
+
+class NotYourRecording(ConsoleError):
+    """An agent asked for the recording of a call that is neither theirs nor on a
+    ticket of theirs."""
+
+
 class NoPhoneInterface(ConsoleError):
     """The user has no queue-member interface, so the console cannot put them in a queue."""
 

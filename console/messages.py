@@ -18,7 +18,9 @@ from console.errors import (
     NoPhoneInterface,
     NotAuthenticated,
     NotPermitted,
+    NotYourRecording,
     PbxRefused,
+    RecordingNotFound,
     TooManyAttempts,
     WrongPassword,
 )
@@ -129,6 +131,12 @@ def error_message(exc: Exception, _: Gettext) -> str:
         return _("No such user.")
     if isinstance(exc, TicketNotFound):
         return _("No such ticket.")
+    if isinstance(exc, RecordingNotFound):
+        return _("This call has no recording.")
+    if isinstance(exc, NotYourRecording):
+        return _(
+            "Only the call's agent, the ticket's people and supervisors may play this recording."
+        )
     if isinstance(exc, SiteNotFound):
         return _("No such site.")
     if isinstance(exc, StoreUnavailable):

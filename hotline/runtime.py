@@ -27,6 +27,7 @@ from calls.clock import utc_now
 from cluster import ClusterController, ModeHandover, build_controller
 from console import ConsoleDeps, create_app
 from console.outage import outage_router
+from console.recordings import recordings_router
 from console.runtime import current_username, record, require, wallboard_session
 from console.server import ConsoleServer, ConsoleServerError
 from console.shared_state import ConsoleState
@@ -60,6 +61,7 @@ from storage.calls import CallRepository
 from storage.cdr import CdrRepository
 from storage.database import Database
 from storage.group_commit import GroupCommit
+from storage.recordings import RecordingArchive, RecordingPurge
 from storage.reports import ReportRepository
 from storage.site_cache import SiteCacheKeeper
 from storage.sites import SiteRepository
@@ -123,6 +125,8 @@ class HotlineService:
     unseen: UnseenCallSweep | None = None
     # Site profiles in memory for the IVR and the tickets (storage.site_cache).
     site_cache: SiteCacheKeeper | None = None
+    # Daily retention purge of call recordings (leader only).
+    recording_purge: RecordingPurge | None = None
 
     # --- construction ---------------------------------------------------------------------
 
@@ -314,6 +318,9 @@ class HotlineService:
                 pbx_synced=lambda: ami.state is LinkState.CONNECTED,
             ),
             site_cache=SiteCacheKeeper(sites),
+            recording_purge=RecordingPurge(
+                calls, RecordingArchive(settings.recordings_dir), days=settings.recording_days
+            ),
         )
         if cluster is not None:
             cluster.on_elected = service._take_lead
@@ -454,6 +461,8 @@ class HotlineService:
             self._leader_tasks.append(
                 asyncio.create_task(self.unseen.run_forever(s.cdr_sweep_interval), name="cdr-sweep")
             )
+        if self.recording_purge is not None:
+            self.recording_purge.start()
 
     async def _step_down(self, reason: str) -> None:
         """Stop the leader's part; the IVR and the console keep serving."""
@@ -467,6 +476,8 @@ class HotlineService:
         if self._supervision_started:
             await self.supervision.scheduler.stop()
             await self.supervision.publisher.stop()
+        if self.recording_purge is not None:
+            await self.recording_purge.stop()
         await self.ami.stop()
         log.warning("no longer leading (%s): AMI and schedulers stopped", reason)
 
@@ -579,4 +590,5 @@ def _console_app(
             timezone=settings.timezone,
         )
     )
+    app.include_router(recordings_router(RecordingArchive(settings.recordings_dir)))
     return app

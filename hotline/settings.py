@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     journal_replicas: int = Field(1, ge=0, le=10)
     journal_wait_ms: int = Field(1000, ge=10, le=60_000)
     sounds_dir: Path = Path("./sounds")
+    # Call recordings: where the PBX's MixMonitor files are readable (docs/asterisk.md),
+    # kept this many days (0 = for ever), and whether callers hear that calls are recorded.
+    recordings_dir: Path = Path("./recordings")
+    recording_days: int = Field(180, ge=0, le=36_500)
+    recording_notice: bool = True
     emergency_members: Annotated[list[str], NoDecode] = Field(default_factory=list)
     menu_file: Path | None = None  # None = the default menu shipped in ivr/
     main_queue: str = "hotline-main"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from calls import CallSnapshot
@@ -161,6 +162,20 @@ class CallStore(Protocol):
         self, filters: CallFilter | None = None, *, limit: int = 50, before: str | None = None
     ) -> Sequence[CallRecord]:
         """Newest first. `before` is a call id: only calls started before it."""
+        ...
+
+    async def attached_to(
+        self, tickets: Sequence[tuple[str, str | None]]
+    ) -> Mapping[str, Sequence[CallRecord]]:
+        """The calls of each ticket `(number, call_id)`, oldest first."""
+        ...
+
+
+class RecordingFiles(Protocol):
+    """The directory where the PBX's call recordings can be read."""
+
+    def path_of(self, name: str) -> Path | None:
+        """The readable file of recording `name`, or None when there is none."""
         ...
 
 

@@ -405,6 +405,7 @@ class CallRecord(_JsonRecord):
     paper_number: str | None = None
     hold_seconds: int | None = None
     talk_seconds: int | None = None
+    recording: str | None = None  # file name in the recordings directory
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, bindparam, func, or_, select
+from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,7 @@ _LIMITS = {
     "agent_interface": 100,
     "ticket_number": 40,
     "paper_number": 64,
+    "recording": 128,
 }
 
 
@@ -53,6 +54,7 @@ def to_call(row: CallRow | Row[Any]) -> CallRecord:
         paper_number=row.paper_number,
         hold_seconds=row.hold_seconds,
         talk_seconds=row.talk_seconds,
+        recording=row.recording,
     )
 
 
@@ -122,6 +124,7 @@ class CallRepository:
             "paper_number": _clip("paper_number", paper_number),
             "hold_seconds": call.hold_seconds,
             "talk_seconds": call.talk_seconds,
+            "recording": _clip("recording", call.recording),
             "updated_at": self.clock(),
         }
 
@@ -207,3 +210,47 @@ class CallRepository:
                     )
                 stmt = stmt.order_by(CallRow.started_at.desc(), CallRow.id.desc()).limit(limit)
                 return [to_call(r) for r in (await session.scalars(stmt)).all()]
+
+    async def attached_to(
+        self, tickets: Sequence[tuple[str, str | None]]
+    ) -> dict[str, Sequence[CallRecord]]:
+        """The calls of each ticket `(number, call_id)`: the call that opened it and every
+        call whose record carries its number, oldest first."""
+        if not tickets:
+            return {}
+        numbers = [number for number, _ in tickets]
+        opener = {call_id: number for number, call_id in tickets if call_id}
+        stmt = (
+            select(CallRow)
+            .where(or_(CallRow.ticket_number.in_(numbers), CallRow.call_id.in_(list(opener))))
+            .order_by(CallRow.started_at, CallRow.id)
+        )
+        found: dict[str, Sequence[CallRecord]] = {number: () for number in numbers}
+        with store_errors():
+            async with self.db.reads() as session:
+                rows = (await session.scalars(stmt)).all()
+        for row in rows:
+            owners = {row.ticket_number, opener.get(row.call_id)}
+            for number in owners:
+                if number is not None and number in found:
+                    found[number] = (*found[number], to_call(row))
+        return found
+
+    async def forget_recordings(self, started_before: datetime) -> Sequence[str]:
+        """Unlink the recordings of calls started before `started_before`; the file names
+        that were linked, for the caller to delete."""
+        which = (CallRow.recording.is_not(None), CallRow.started_at < started_before)
+        with store_errors():
+            async with self.db.sessions.begin() as session:
+                linked = [
+                    n
+                    for n in (await session.scalars(select(CallRow.recording).where(*which))).all()
+                    if n
+                ]
+                if linked:
+                    await session.execute(
+                        update(CallRow)
+                        .where(*which)
+                        .values(recording=None, updated_at=self.clock())
+                    )
+        return linked

@@ -297,11 +297,13 @@ class CallRow(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     outcome: Mapped[str | None] = mapped_column(String(16), index=True)
-    ticket_number: Mapped[str | None] = mapped_column(String(40))
+    ticket_number: Mapped[str | None] = mapped_column(String(40), index=True)
     paper_number: Mapped[str | None] = mapped_column(String(64))
     hold_seconds: Mapped[int | None] = mapped_column(Integer)
     talk_seconds: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # File name of the call's recording in HOTLINE_RECORDINGS_DIR; NULL once purged.
+    recording: Mapped[str | None] = mapped_column(String(128))
 
 
 class PbxCdrRow(Base):

@@ -123,7 +123,7 @@ async def test_without_a_writable_directory_the_events_come_and_no_file(
 ) -> None:
     linkedid = await answered_call(pbx, ami, talk_time=1.0)
     assert of_call(ami, linkedid, "MixMonitorStart")
-    assert list(tmp_path.iterdir()) == []
+    assert not any(tmp_path.iterdir())  # noqa: ASYNC240 - a test's own tmp dir
 
 
 async def test_the_mixmonitor_actions(

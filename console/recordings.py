@@ -1,0 +1,141 @@
+"""Call recordings in the console: `recording_url` on call records, `calls` on tickets, and
+`GET /api/calls/{call_id}/recording`, the WAV file with HTTP range requests.
+
+Supervisors and admins play every recording; an agent only those of calls they answered
+or of tickets that are theirs (`routing.domain.recordings.may_play`). The file is read
+from the recordings directory (`routing.ports.RecordingFiles`) in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import Response, StreamingResponse
+
+from console.deps import json_value
+from console.domain.byte_ranges import ByteRange, Unsatisfiable, requested_range
+from console.errors import ERROR_RESPONSES, NotYourRecording, RecordingNotFound
+from console.runtime import AgentSession, runtime_of
+from routing.domain.recordings import may_play, recording_url
+from routing.ports import CallStore, RecordingFiles
+from routing.records import CallRecord, UserRole
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 64 * 1024
+MEDIA_TYPE = "audio/wav"
+
+
+def call_json(call: CallRecord) -> dict[str, Any]:
+    """A call record as the API shows it: the recording as a URL, never as a file name."""
+    data: dict[str, Any] = json_value(call)
+    data.pop("recording", None)
+    data["recording_url"] = recording_url(call.call_id, call.recording, call.answered_at)
+    return data
+
+
+def ticket_call_json(call: CallRecord) -> dict[str, Any]:
+    return {
+        "call_id": call.call_id,
+        "started_at": call.started_at.isoformat(),
+        "outcome": call.outcome,
+        "recording_url": recording_url(call.call_id, call.recording, call.answered_at),
+    }
+
+
+async def with_calls(calls: CallStore, tickets: Sequence[dict[str, Any]]) -> None:
+    """Give each ticket (as JSON) its `calls`: every call attached to it."""
+    keys = [(str(t["number"]), t.get("call_id")) for t in tickets]
+    attached = await calls.attached_to(keys)
+    for ticket, (number, _call_id) in zip(tickets, keys, strict=True):
+        ticket["calls"] = [ticket_call_json(c) for c in attached.get(number, [])]
+
+
+def _read(path: Path, first: int, length: int) -> bytes:
+    with path.open("rb") as file:
+        file.seek(first)
+        return file.read(length)
+
+
+async def _stream(path: Path, first: int, length: int) -> AsyncIterator[bytes]:
+    offset, left = first, length
+    while left > 0:
+        chunk = await asyncio.to_thread(_read, path, offset, min(CHUNK_BYTES, left))
+        if not chunk:  # the file shrank under us (purged): end the body here
+            return
+        offset += len(chunk)
+        left -= len(chunk)
+        yield chunk
+
+
+async def _ticket_people(request: Request, call: CallRecord) -> tuple[str, ...]:
+    if call.ticket_number is None:
+        return ()
+    ticket = await runtime_of(request).deps.tickets.get(call.ticket_number)
+    if ticket is None:
+        return ()
+    return tuple(p for p in (ticket.duty_agent, ticket.owner) if p)
+
+
+def recordings_router(files: RecordingFiles) -> APIRouter:
+    """The playback route, reading recordings from `files`."""
+    router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+
+    @router.get(
+        "/calls/{call_id}/recording",
+        tags=["calls"],
+        response_class=Response,
+        responses={
+            200: {"content": {MEDIA_TYPE: {}}, "description": "the whole recording"},
+            206: {"content": {MEDIA_TYPE: {}}, "description": "the requested byte range"},
+            416: {"description": "the range is outside the recording"},
+        },
+    )
+    async def play_recording(
+        call_id: str,
+        session: AgentSession,
+        request: Request,
+        range_header: Annotated[str | None, Header(alias="Range", max_length=200)] = None,
+    ) -> Response:
+        """The call's recording (audio/wav), whole or the one byte range asked for."""
+        call = await runtime_of(request).deps.calls.get(call_id)
+        if call is None or recording_url(call.call_id, call.recording, call.answered_at) is None:
+            raise RecordingNotFound(call_id)
+        user = session.user
+        if not may_play(
+            role_at_least_supervisor=user.role.at_least(UserRole.SUPERVISOR),
+            username=user.username,
+            call_agent=call.agent,
+            ticket_people=await _ticket_people(request, call),
+        ):
+            log.warning("call %s: %s may not play its recording", call_id, user.username)
+            raise NotYourRecording(call_id)
+        path = files.path_of(call.recording or "")
+        if path is None:
+            log.warning("call %s: recording %s is not in the directory", call_id, call.recording)
+            raise RecordingNotFound(call_id)
+        size = (await asyncio.to_thread(path.stat)).st_size
+        headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
+        try:
+            wanted = requested_range(range_header, size)
+        except Unsatisfiable:
+            return Response(
+                status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"}
+            )
+        part = wanted or ByteRange(0, size - 1)
+        headers["Content-Length"] = str(max(part.length, 0))
+        if wanted is not None:
+            headers["Content-Range"] = wanted.content_range(size)
+        return StreamingResponse(
+            _stream(path, part.first, part.length),
+            status_code=206 if wanted is not None else 200,
+            media_type=MEDIA_TYPE,
+            headers=headers,
+        )
+
+    return router
