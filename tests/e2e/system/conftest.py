@@ -227,8 +227,11 @@ async def running_system(
     directory = tmp_path / "sites.csv"
     directory.write_text(directory_csv(date.today()), encoding="utf-8")
     await prepare_database(db_url, directory)
-    # The PBX writes its CDR into the hotline database, as cdr_pgsql does.
+    # The PBX writes its CDR into the hotline database, as cdr_pgsql does, and its call
+    # recordings into a directory the controller reads (a shared mount in production).
+    recordings = tmp_path / "recordings"
     pbx = PbxStandIn(
+        recordings_dir=recordings,
         speed=SPEED,
         agi_port=free_port(),
         auth_failure_delay=0,
@@ -251,7 +254,7 @@ async def running_system(
         journal_dir=tmp_path / "journal",
         sounds_dir=tmp_path / "sounds",
         emergency_members=list(emergency_desks),
-        **settings_overrides,
+        **{"recordings_dir": recordings, **settings_overrides},
     )
     service = HotlineService.build(settings)
     events: list[DomainCallEvent] = []
