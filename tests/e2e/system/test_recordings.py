@@ -108,9 +108,7 @@ async def test_a_recorded_call_plays_with_ranges_for_its_agent_only(
     assert [(c["call_id"], c["outcome"], c["recording_url"]) for c in calls] == [
         (call_id, "answered", url)
     ]
-    listed = await system.http.get(
-        "/api/tickets", params={"call_id": call_id}, headers=auth(token)
-    )
+    listed = await system.http.get("/api/tickets", params={"call_id": call_id}, headers=auth(token))
     assert listed.json()["items"][0]["calls"] == calls
 
 
