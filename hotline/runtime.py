@@ -243,6 +243,7 @@ class HotlineService:
             emergency_queue=settings.emergency_queue,
             sounds_dir=settings.sounds_dir,
             max_connections=settings.agi_max_connections,
+            recording_notice=settings.recording_notice,
             router=IvrRoutingAdvisor(
                 CallRouter(
                     sites,

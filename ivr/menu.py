@@ -98,6 +98,8 @@ class Menu:
     level_menu: LevelMenu
     connecting: str | None
     survey: SurveyMenu
+    # Told after the greeting when the call is recorded (HOTLINE_RECORDING_NOTICE).
+    recording_notice: str | None = None
 
 
 # --- the call being handled -----------------------------------------------------------
@@ -111,6 +113,7 @@ class CallContext:
     outage: Outage | None
     main_queue: str = "hotline-main"
     emergency_queue: str = "hotline-emergency"
+    recording_notice: bool = False  # the caller hears that the call is recorded
 
     @property
     def queue(self) -> str:
@@ -216,6 +219,7 @@ class MenuProtocolError(Exception):
 
 class Stage(StrEnum):
     GREETING = "greeting"
+    RECORDING_NOTICE = "recording_notice"
     OUTAGE_ANNOUNCEMENT = "outage_announcement"
     OUTAGE_OFFER = "outage_offer"
     LOOKUP = "lookup"
@@ -247,9 +251,11 @@ def advance(
 ) -> tuple[MenuState, Action]:
     stage = state.stage
     if stage is Stage.GREETING and isinstance(event, PromptPlayed):
-        if call.outage is not None:
-            return replace(state, stage=Stage.OUTAGE_ANNOUNCEMENT), Play(call.outage.prompt)
-        return _lookup(state, call)
+        if call.recording_notice and menu.recording_notice is not None:
+            return replace(state, stage=Stage.RECORDING_NOTICE), Play(menu.recording_notice)
+        return _after_greeting(state, call)
+    if stage is Stage.RECORDING_NOTICE and isinstance(event, PromptPlayed):
+        return _after_greeting(state, call)
     if stage is Stage.OUTAGE_ANNOUNCEMENT and isinstance(event, PromptPlayed):
         q = menu.outage_offer
         return replace(state, stage=Stage.OUTAGE_OFFER), Ask(q.prompt, q.timeout_ms, 1)
@@ -290,6 +296,12 @@ def advance(
     if stage is Stage.LEVEL and isinstance(event, DigitsEntered):
         return _level_answer(menu, call, state, event)
     raise MenuProtocolError(f"stage {stage} cannot take {type(event).__name__}")
+
+
+def _after_greeting(state: MenuState, call: CallContext) -> tuple[MenuState, Action]:
+    if call.outage is not None:
+        return replace(state, stage=Stage.OUTAGE_ANNOUNCEMENT), Play(call.outage.prompt)
+    return _lookup(state, call)
 
 
 def _lookup(state: MenuState, call: CallContext) -> tuple[MenuState, Action]:

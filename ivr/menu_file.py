@@ -64,6 +64,10 @@ class _Connecting(_Strict):
     prompt: str | None = Field(None, pattern=_NAME)
 
 
+class _RecordingNotice(_Strict):
+    prompt: str | None = Field(None, pattern=_NAME)
+
+
 class _Survey(_Question):
     enabled: bool = True
     thanks_prompt: str | None = Field(None, pattern=_NAME)
@@ -77,6 +81,7 @@ class _MenuFile(_Strict):
     site_code: _SiteCode
     level_menu: _LevelMenu
     connecting: _Connecting = _Connecting()
+    recording_notice: _RecordingNotice = _RecordingNotice()
     survey: _Survey
     prompts: dict[str, dict[str, str]]
 
@@ -104,6 +109,7 @@ class _MenuFile(_Strict):
             ("greeting.prompt", self.greeting.prompt),
             ("outage.offer_prompt", self.outage.offer_prompt),
             ("connecting.prompt", self.connecting.prompt),
+            ("recording_notice.prompt", self.recording_notice.prompt),
             ("survey.thanks_prompt", self.survey.thanks_prompt),
         ]
         for section, q in (
@@ -140,6 +146,7 @@ class _MenuFile(_Strict):
                 question(lm, 1), lm.operator_key, lm.repeat_key, lm.max_repeats, lm.default
             ),
             connecting=self.connecting.prompt,
+            recording_notice=self.recording_notice.prompt,
             survey=SurveyMenu(
                 self.survey.enabled, question(self.survey, 1), self.survey.thanks_prompt
             ),

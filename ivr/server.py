@@ -89,8 +89,12 @@ class IvrServer:
         command_observer: Callable[[str, float], None] | None = None,
         router: RoutingAdvisorPort | None = None,
         max_connections: int = 200,
+        recording_notice: bool = False,
     ) -> None:
+        """`recording_notice`: callers hear the menu's recording notice after the
+        greeting."""
         self.menu = menu
+        self.recording_notice = recording_notice
         self.sites = sites
         self.mode = mode
         self.surveys = surveys
@@ -222,6 +226,7 @@ class IvrServer:
             outage=outage,
             main_queue=self.main_queue,
             emergency_queue=self.emergency_queue,
+            recording_notice=self.recording_notice,
         )
 
     async def ivr(self, chan: AgiChannel) -> None:

@@ -55,3 +55,50 @@ def parse_dialplan(text: str) -> tuple[Dialplan, dict[str, str]]:
 def application(step: str) -> str:
     """`Queue(${HOTLINE_QUEUE},c,,,300)` → `Queue`."""
     return step.split("(", 1)[0]
+
+
+# Dialplan applications of Asterisk 22 that asterisk-conf uses, and the module that
+# registers each (read from Asterisk 22.9.0's sources: ast_register_application calls in
+# main/pbx_builtins.c, main/pbx_variables.c, res/res_agi.c and apps/app_*.c). "core" is
+# built into the asterisk binary; the others must be loaded (modules.conf).
+ASTERISK_22_APPLICATIONS: dict[str, str] = {
+    "Answer": "core",
+    "Goto": "core",
+    "GotoIf": "core",
+    "Hangup": "core",
+    "NoOp": "core",
+    "Set": "core",
+    "Wait": "core",
+    "AGI": "res_agi",
+    "Dial": "app_dial",
+    "MixMonitor": "app_mixmonitor",
+    "StopMixMonitor": "app_mixmonitor",
+    "Playback": "app_playback",
+    "Queue": "app_queue",
+    "UserEvent": "app_userevent",
+}
+
+# MixMonitor's option letters (AST_APP_OPTIONS(mixmonitor_opts) in apps/app_mixmonitor.c);
+# the ones followed by `(...)` take an argument.
+MIXMONITOR_OPTIONS = frozenset("abcdpPD")
+MIXMONITOR_OPTIONS_WITH_ARGUMENT = frozenset("BvVWrtimSns")
+
+
+def application_arguments(step: str) -> str:
+    """`MixMonitor(${X}/${UNIQUEID}.wav,b)` → `${X}/${UNIQUEID}.wav,b`."""
+    _name, _, rest = step.partition("(")
+    return rest[:-1] if rest.endswith(")") else rest
+
+
+def unknown_mixmonitor_options(options: str) -> list[str]:
+    """Option letters app_mixmonitor would not know (empty when all are valid)."""
+    unknown: list[str] = []
+    i = 0
+    while i < len(options):
+        letter = options[i]
+        i += 1
+        if letter in MIXMONITOR_OPTIONS_WITH_ARGUMENT and options[i : i + 1] == "(":
+            i = options.index(")", i) + 1 if ")" in options[i:] else len(options)
+        elif letter not in MIXMONITOR_OPTIONS and letter not in MIXMONITOR_OPTIONS_WITH_ARGUMENT:
+            unknown.append(letter)
+    return unknown

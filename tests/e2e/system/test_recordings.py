@@ -13,8 +13,9 @@ import pytest
 
 from pbx import CallerScript
 from testkit.audio import sox_info
+from testkit.scratch_db import scratch_sqlite_url
 
-from .conftest import System
+from .conftest import System, running_system
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +49,11 @@ async def answered_call(system: System, talk_time: float = 8.0) -> tuple[str, st
     )
     result = await asyncio.wait_for(call.finished, 30)
     assert result.outcome == "answered" and result.agent_interface == "PJSIP/1001"
+    # HOTLINE_RECORDING_NOTICE defaults to on: the IVR told the caller after the greeting
+    assert result.agi is not None
+    streamed = [c.split()[2] for c in result.agi.commands if c.startswith("STREAM FILE")]
+    notice = str(system.settings.sounds_dir.resolve() / "recording-notice")
+    assert streamed[:2] == [str(system.settings.sounds_dir.resolve() / "greeting"), notice]
     return token, call.linkedid
 
 
@@ -110,6 +116,19 @@ async def test_a_recorded_call_plays_with_ranges_for_its_agent_only(
     ]
     listed = await system.http.get("/api/tickets", params={"call_id": call_id}, headers=auth(token))
     assert listed.json()["items"][0]["calls"] == calls
+
+
+async def test_the_notice_can_be_switched_off(tmp_path: Path) -> None:
+    async with running_system(
+        scratch_sqlite_url(tmp_path), tmp_path, recording_notice=False
+    ) as system:
+        call = await system.pbx.place_call(
+            "010-12345678", "Wang Li", script=CallerScript(("1",)), patience=1.0
+        )
+        result = await asyncio.wait_for(call.finished, 30)
+        assert result.agi is not None
+        assert not [c for c in result.agi.commands if "recording-notice" in c]
+        assert [c for c in result.agi.commands if c.endswith('greeting ""')]
 
 
 async def test_an_unanswered_call_has_no_recording(system: System) -> None:

@@ -138,3 +138,20 @@ async def test_outage_announcement_is_rendered_for_the_ivr(tmp_path: Path):
     assert not (tmp_path / "greeting.wav").exists()  # only the announcement was rendered
     with pytest.raises(PromptBuildError, match="no announcement text"):
         await render_announcement(load_menu(), tmp_path, "INC-8", {"zh": "故障"})
+
+
+async def test_the_recording_notice_renders_in_asterisk_format(tmp_path: Path):
+    """The shipped menu's recorded-call notice, both languages, as Asterisk plays it."""
+    menu = load_menu()
+    assert menu.recording_notice is not None
+    notice = menu.prompts[menu.recording_notice]
+    report = await build_prompts(replace(menu, prompts={notice.name: notice}), tmp_path)
+    assert report.rendered == (notice.name,) and report.segments_rendered == 2
+    wav = tmp_path / f"{notice.name}.wav"
+    info = await asyncio.to_thread(sox_info, wav)
+    assert (info["Sample Rate"], info["Channels"], info["Precision"]) == ("8000", "1", "16-bit")
+    seconds = float(info["Duration"].split("=")[0].split(":")[-1]) + 60 * int(
+        info["Duration"].split(":")[1]
+    )
+    assert 2.0 < seconds < 15.0  # two short sentences, zh then en
+    assert await asyncio.to_thread(sox_rms, wav) > 0.01

@@ -10,13 +10,23 @@ from pathlib import Path
 import pytest
 
 from pbx.agi_client import agi_environment
-from pbx.dialplan import parse_dialplan
+from pbx.dialplan import (
+    ASTERISK_22_APPLICATIONS,
+    application,
+    application_arguments,
+    parse_dialplan,
+    unknown_mixmonitor_options,
+)
+from pbx.simulation import RECORDINGS_DIR
 
 CONF = Path(__file__).resolve().parents[3] / "asterisk-conf"
 AGI_IVR = "AGI(agi://${HOTLINE_AGI_HOST}:${HOTLINE_AGI_PORT}/ivr)"
 AGI_SURVEY = "AGI(agi://${HOTLINE_AGI_HOST}:${HOTLINE_AGI_PORT}/survey)"
 QUEUE = "Queue(${HOTLINE_QUEUE},c,,,300)"
 SURVEY_AFTER_QUEUE = 'GotoIf($["${QUEUESTATUS}" = "CONTINUE"]?hotline-survey,s,1)'
+# Every answered call is recorded (both directions, only while bridged) into the
+# recordings directory, named by the caller channel's Uniqueid (= the call's Linkedid).
+MIXMONITOR = "MixMonitor(${HOTLINE_RECORDINGS}/${UNIQUEID}.wav,b)"
 PREFERRED_DIAL = [
     'GotoIf($["${HOTLINE_PREFERRED}" = ""]?queue)',
     "Dial(${HOTLINE_PREFERRED},${HOTLINE_PREFERRED_TIMEOUT},g)",
@@ -48,12 +58,13 @@ def test_hotline_in(dialplan, exten: str):
         "Set(HOTLINE_PRIORITY=1)",
         AGI_IVR,
         "Set(QUEUE_PRIO=${HOTLINE_PRIORITY})",
+        MIXMONITOR,
         *PREFERRED_DIAL,
         QUEUE,
         SURVEY_AFTER_QUEUE,
         "Hangup()",
     ]
-    assert body[-9:] == order
+    assert body[-10:] == order
     # The preferred-engineer GotoIf skips to the labelled Queue step.
     assert next(label for _p, label, app in steps if app == QUEUE) == "queue"
     assert body.index("Answer()") < body.index(AGI_IVR)
@@ -71,6 +82,44 @@ def test_hotline_in(dialplan, exten: str):
     assert str(agi_priority) == default["agi_priority"]
 
 
+def test_every_application_is_asterisk_22s_and_loaded(dialplan):
+    """The dialplan loads on Asterisk 22: each application exists there, in a module
+    modules.conf does not keep from loading."""
+    contexts, _ = dialplan
+    text = (CONF / "modules.conf").read_text(encoding="utf-8")
+    noload = set(re.findall(r"^noload\s*=>?\s*(\w+)\.so", text, re.MULTILINE))
+    assert "autoload = yes" in text
+    used = {
+        application(step)
+        for extens in contexts.values()
+        for steps in extens.values()
+        for _p, _l, step in steps
+    }
+    assert "MixMonitor" in used
+    for app in used:
+        assert app in ASTERISK_22_APPLICATIONS, f"{app} is not an Asterisk 22 application"
+        assert ASTERISK_22_APPLICATIONS[app] not in noload, app
+
+
+def test_recording_step(dialplan):
+    contexts, globals_ = dialplan
+    # The stand-in writes what Asterisk would under the same directory name.
+    assert globals_["HOTLINE_RECORDINGS"] == RECORDINGS_DIR
+    assert RECORDINGS_DIR.startswith("/")  # absolute: not under the monitor spool
+    for exten in ("s", "_X."):
+        steps = contexts["hotline-in"][exten]
+        [mix] = [app for _p, _l, app in steps if application(app) == "MixMonitor"]
+        file, options = application_arguments(mix).split(",")
+        assert file.endswith(".wav")  # the format comes from the extension: WAV
+        assert unknown_mixmonitor_options(options) == []
+        assert "b" in options  # only bridged audio: the IVR and the hold music are not in it
+        # Before both ways an agent can answer: the preferred Dial() and the Queue().
+        position = [app for _p, _l, app in steps].index(mix)
+        later = [application(app) for _p, _l, app in steps[position:]]
+        assert "Dial" in later and "Queue" in later
+    assert unknown_mixmonitor_options("bB(10)i(ID)x") == ["x"]
+
+
 def test_survey_and_requeue(dialplan):
     contexts, _ = dialplan
     survey = contexts["hotline-survey"]["s"]
@@ -82,7 +131,11 @@ def test_survey_and_requeue(dialplan):
 
 def test_globals_bind_agi_to_loopback(dialplan):
     _, globals_ = dialplan
-    assert globals_ == {"HOTLINE_AGI_HOST": "127.0.0.1", "HOTLINE_AGI_PORT": "4573"}
+    assert globals_ == {
+        "HOTLINE_AGI_HOST": "127.0.0.1",
+        "HOTLINE_AGI_PORT": "4573",
+        "HOTLINE_RECORDINGS": RECORDINGS_DIR,
+    }
 
 
 def test_no_shell_anywhere(dialplan):

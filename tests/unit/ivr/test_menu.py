@@ -28,9 +28,10 @@ def run(
     outage: m.Outage | None = None,
     directory_down: bool = False,
     menu: m.Menu = MENU,
+    recording_notice: bool = False,
 ):
     """Play a whole call; returns (actions taken, final Finish)."""
-    call = m.CallContext("1.1", number, emergency, outage)
+    call = m.CallContext("1.1", number, emergency, outage, recording_notice=recording_notice)
     keys = list(inputs)
     state, action = m.start(menu, call)
     trace: list[m.Action] = []
@@ -131,6 +132,22 @@ def test_wrong_codes_prompt_sequence():
         "play:site-code-invalid",
         "ask:level-menu",
     ]
+
+
+def test_recorded_calls_hear_the_notice_after_the_greeting():
+    trace, _ = run(["1"], recording_notice=True)
+    assert prompts(trace) == ["play:greeting", "play:recording-notice", "ask:level-menu"]
+    trace, _ = run(["1"], number="139", outage=m.Outage("INC-7", "outage-7"), recording_notice=True)
+    assert prompts(trace)[:3] == ["play:greeting", "play:recording-notice", "play:outage-7"]
+    # a menu file without the notice: nothing to play even when asked for
+    trace, _ = run(["1"], recording_notice=True, menu=replace(MENU, recording_notice=None))
+    assert prompts(trace) == ["play:greeting", "ask:level-menu"]
+
+
+def test_the_default_notice_is_bilingual():
+    assert MENU.recording_notice == "recording-notice"
+    texts = dict(MENU.prompts["recording-notice"].texts)
+    assert "录音" in texts["zh"] and "recorded" in texts["en"]
 
 
 def test_emergency_queue():
