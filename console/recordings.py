@@ -50,7 +50,7 @@ def ticket_call_json(call: CallRecord) -> dict[str, Any]:
 
 async def with_calls(calls: CallStore, tickets: Sequence[dict[str, Any]]) -> None:
     """Give each ticket (as JSON) its `calls`: every call attached to it."""
-    keys = [(str(t["number"]), t.get("call_id")) for t in tickets]
+    keys = [(str(ticket["number"]), ticket.get("call_id")) for ticket in tickets]
     attached = await calls.attached_to(keys)
     for ticket, (number, _call_id) in zip(tickets, keys, strict=True):
         ticket["calls"] = [ticket_call_json(c) for c in attached.get(number, [])]

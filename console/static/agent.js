@@ -65,11 +65,13 @@
     resolved: t("resolved"), closed: t("closed"),
   };
   const SOURCE = { call: t("call"), backfill: t("backfill"), manual: t("by hand") };
+  const OUTCOME = { answered: t("answered"), abandoned: t("abandoned"), ivr_hangup: t("hung up in the menu"), no_agent: t("no agent"), transferred: t("transferred") };
   const LEVEL = { 1: t("1 critical"), 2: t("2 major"), 3: t("3 minor"), 4: t("4 consultation") };
   const FIELD_NAMES = Object.fromEntries([...document.querySelectorAll("#ticket-form [name]")]
     .map((input) => [input.name, input.closest("label") ? input.closest("label").firstChild.textContent.trim() : input.name]));
 
   function fillTicket(ticket) {
+    const shownBefore = current;
     current = ticket;
     $("ticket-editor").classList.remove("hidden");
     $("ticket-number").textContent = ticket.number;
@@ -107,8 +109,27 @@
     for (const p of ticket.progress_log || []) {
       progress.append(el("li", { text: `${fmtTime(p.at)} · ${p.by}: ${p.text}` }));
     }
+    // A ticket shown without its calls (a pop, another panel's answer) keeps the rows of
+    // the same ticket; another ticket starts empty.
+    if (ticket.calls) fillCalls(ticket.calls);
+    else if (!shownBefore || shownBefore.number !== ticket.number) fillCalls([]);
     // The dispatch panel (dispatch.js) follows the ticket on screen.
     document.dispatchEvent(new CustomEvent("hotline:ticket", { detail: ticket }));
+  }
+
+  // Every call on the ticket; a recorded one plays here (the browser asks for byte
+  // ranges with the session cookie; the server checks who may hear it).
+  function fillCalls(calls) {
+    const rows = clear($("ticket-calls").tBodies[0]);
+    for (const c of calls) {
+      const player = c.recording_url
+        ? el("audio", { controls: true, preload: "metadata", src: c.recording_url, "aria-label": t("Recording of call %(call)s", { call: c.call_id }) })
+        : t("no recording");
+      rows.append(el("tr", {}, [
+        el("td", { text: fmtTime(c.started_at) }), el("td", { text: c.call_id }),
+        el("td", { text: OUTCOME[c.outcome] || c.outcome || "—" }), el("td", {}, player),
+      ]));
+    }
   }
 
   // Another panel changed the ticket on the server (dispatch, arrival): show it as it is now.
@@ -261,7 +282,7 @@
     Alerting.stop();
     $("call-ringing").classList.add("hidden");
     const ended = $("call-ended");
-    const outcome = { answered: t("answered"), abandoned: t("abandoned"), ivr_hangup: t("hung up in the menu"), no_agent: t("no agent"), transferred: t("transferred") }[msg.outcome] || msg.outcome || t("ended");
+    const outcome = OUTCOME[msg.outcome] || msg.outcome || t("ended");
     ended.textContent = t("Call %(call)s ended (%(outcome)s). The ticket stays open below.", { call: msg.call_id, outcome });
     ended.classList.remove("hidden");
     currentCall = null;
