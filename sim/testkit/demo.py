@@ -124,12 +124,14 @@ async def agents_ready(client: AmiClient, queue: str) -> None:
 async def run_demo(
     settings: Settings, *, speed: float, interval: float, sites: int, max_calls: int | None
 ) -> None:
-    # Like a PBX with cdr_pgsql: every call's CDR lands in the demo database too.
+    # Like a PBX with cdr_pgsql: every call's CDR lands in the demo database too; its
+    # MixMonitor recordings land in the directory the console plays them from.
     pbx = PbxStandIn(
         agi_host=settings.agi_host,
         agi_port=settings.agi_port,
         speed=speed,
         cdr_db_url=settings.db_url,
+        recordings_dir=settings.recordings_dir,
     )
     for _username, _role, interface, delay in DEMO_AGENTS:
         pbx.add_agent(interface, answer_after=delay)
