@@ -29,6 +29,7 @@ from schemathesis.checks import not_a_server_error, status_code_conformance
 
 from console import create_app
 from console.outage import outage_router
+from console.recordings import recordings_router
 from console.runtime import current_username, record, require, wallboard_session
 from fallback.records import AuditRecord, CallbackTarget, CheckResult
 from ivr.menu_file import load_menu
@@ -36,6 +37,7 @@ from ivr.mode import IvrMode
 from ivr.outage import OutageAnnouncements
 from routing.records import UserRole
 from storage.dispatch import DispatchRepository
+from storage.recordings import RecordingArchive
 from storage.reports import ReportRepository
 from storage.supervision import SupervisionRepository
 from supervision.dispatch.service import DispatchService
@@ -128,6 +130,7 @@ def _production_like_app(world: h.World, tmp: Path, publisher: WallboardPublishe
             dispatch, require_agent=require(UserRole.AGENT), current_user=current_username
         )
     )
+    app.include_router(recordings_router(RecordingArchive(tmp / "recordings")))
     return app
 
 
