@@ -181,6 +181,7 @@ async def test_no_get_route_changes_any_state(drill_system: System) -> None:
         "code": "AckE2e1",
         "month": "2026-11",
         "name": "calls.csv",
+        "call_id": result.linkedid,
     }
     schema = (await s.http.get("/openapi.json")).json()
     db_before = database_rows(s.db_url)
@@ -198,5 +199,6 @@ async def test_no_get_route_changes_any_state(drill_system: System) -> None:
         visited.append(path)
     assert "/api/backfill" in visited and "/api/backfill/reconciliation" in visited
     assert "/ack/{code}" in visited and "/api/tickets/{number}" in visited
+    assert "/api/calls/{call_id}/recording" in visited
     assert database_rows(s.db_url) == db_before
     assert journal_files(s.settings.journal_dir) == journal_before
