@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import wave
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from pbx.agi_client import CallerScript
 from pbx.domain.events import ChannelSnapshot, ChannelState, channel_block
+from pbx.mixmonitor import MixMonitors
 from pbx.simulation import RECORDINGS_DIR
 from pbx.standin import PbxStandIn
 from testkit.audio import sox_info
@@ -163,3 +165,59 @@ async def test_the_mixmonitor_actions(
     assert no_channel[-1] == ("Message", "No channel specified")
     recording_pbx.sim.request_hangup(channel)
     await asyncio.wait_for(call.finished, 20)
+
+
+async def test_only_the_bridged_talk_is_in_the_file(
+    recording_pbx: PbxStandIn, rami: AmiTestClient, tmp_path: Path
+) -> None:
+    """Queue wait before (3 s of ringing) and the survey after (the agent hangs up first,
+    Queue option c) are not recorded: only the 2 s the caller was bridged."""
+    recording_pbx.add_agent("PJSIP/1001", answer_after=3.0, talk_time=2.0)
+    await rami.action(
+        "QueueAdd", Queue="hotline-main", Interface="PJSIP/1001", MemberName="1001", Penalty="0"
+    )
+    call = await recording_pbx.place_call(
+        "13800138000", "Site caller", script=CallerScript(("234567#", "1")), talk_time=30.0
+    )
+    result = await asyncio.wait_for(call.finished, 30)
+    assert result.outcome == "answered" and result.hangup_by != "caller"
+    assert result.survey is not None  # the caller went on after the bridge
+    with wave.open(str(tmp_path / f"{result.linkedid}.wav"), "rb") as w:
+        seconds = w.getnframes() / w.getframerate()
+    assert 1.5 <= seconds <= 2.6
+
+
+@dataclass
+class FakeChannel:
+    name: str = "PJSIP/trunk-00000001"
+    uniqueid: str = "1.1"
+    bridge_id: str = ""
+
+
+def test_bridged_only_on_a_simulated_clock(tmp_path: Path) -> None:
+    """Option b on a fake clock: joined a bridge at 3 s, left it at 5 s, hung up at 20 s:
+    the file holds 2 s; without b the whole 20 s."""
+    now = [0.0]
+    seen: list[tuple[str, str]] = []
+    monitors: MixMonitors[FakeChannel] = MixMonitors(
+        varset=lambda ch, name, value: seen.append((name, value)),
+        channel_event=lambda event, ch: seen.append((event, ch.uniqueid)),
+        now=lambda: now[0],
+        pbx_dir=RECORDINGS_DIR,
+        local_dir=tmp_path,
+    )
+    for name, options, expected in (("b", "b", 2.0), ("all", "", 20.0)):
+        channel = FakeChannel(uniqueid=name)
+        now[0] = 0.0
+        monitors.start(channel, f"{RECORDINGS_DIR}/{name}.wav,{options}")
+        now[0] = 3.0
+        channel.bridge_id = "bridge"
+        monitors.bridged(channel)
+        now[0] = 5.0
+        channel.bridge_id = ""
+        monitors.unbridged(channel)
+        now[0] = 20.0
+        monitors.hung_up(channel)
+        with wave.open(str(tmp_path / f"{name}.wav"), "rb") as w:
+            assert w.getnframes() / w.getframerate() == pytest.approx(expected)
+    assert ("MixMonitorStart", "b") in seen and not [e for e in seen if e[0] == "MixMonitorStop"]
