@@ -2,7 +2,7 @@
 alice through the stand-in PBX (MixMonitor writes the WAV), alice opens the ticket from
 the list, and its "calls and recordings" table has an audio element that loads the file
 through the authenticated range route (its duration is above 0). Bob's page, for the
-same ticket, gets the 403 and no playable audio.
+same ticket, gets the 403 and no playable audio; sue, a supervisor, plays it.
 """
 
 from __future__ import annotations
@@ -90,3 +90,13 @@ async def test_an_agent_plays_the_recording_of_her_call(
     refused = await system.http.get(record["recording_url"], headers=auth(bob))
     assert refused.status_code == 403
     await bob_context.close()
+
+    # a supervisor plays it from the same ticket view (the console's agent page)
+    sue_context, sue_page, sue_errors = await logged_in_page(
+        browser, system.url, "sue", lands_on="supervisor"
+    )
+    await sue_page.goto(f"{system.url}/agent")
+    await open_ticket(sue_page, ticket.number)
+    assert 10.0 <= await audio_duration(sue_page) <= 14.0
+    assert sue_errors == []
+    await sue_context.close()
