@@ -43,7 +43,7 @@ from ami.errors import (
 )
 from ami.events import AmiEvent, typed_event
 from ami.protocol import AmiFrameParser, AmiMessage
-from ami.tracker import CallTracker, ResyncChannel
+from ami.tracker import MONITOR_FILE_VARIABLE, CallTracker, ResyncChannel
 from calls.control import QueueEntry, QueueMemberState, QueueSnapshot
 
 log = logging.getLogger(__name__)
@@ -371,6 +371,12 @@ class AmiClient(Manager):  # type: ignore[misc]
                         value = await self.getvar(name, channel=call.channel)
                         if value:
                             call.variables[name] = value
+                # The recording started while we were away: app_mixmonitor left its file
+                # name on the caller channel.
+                with contextlib.suppress(AmiActionError):
+                    file = await self.getvar(MONITOR_FILE_VARIABLE, channel=call.channel)
+                    if file:
+                        call.adopt_recording(file)
         self.queue_snapshot = await self.queue_status()
 
     # --- message intake --------------------------------------------------------------------

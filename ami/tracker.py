@@ -93,6 +93,13 @@ class TrackedCall:
     def site_code(self) -> str | None:
         return self.variables.get("HOTLINE_SITE") or None
 
+    def adopt_recording(self, file: str) -> None:
+        """The caller channel's MixMonitor file (an absolute name) is this call's
+        recording: the file name only is kept."""
+        name = PurePosixPath(file).name
+        if self.recording is None and name:
+            self.recording = name
+
     @property
     def level(self) -> int | None:
         raw = self.variables.get("HOTLINE_LEVEL", "")
@@ -317,10 +324,8 @@ class CallTracker:
         call = self._call_for(e)
         if call is None or e.uniqueid != call.call_id or not call.monitor_file:
             return
-        name = PurePosixPath(call.monitor_file).name
-        if call.recording is None and name:
-            call.recording = name
-            log.info("call %s: recorded to %s", call.call_id, name)
+        call.adopt_recording(call.monitor_file)
+        log.info("call %s: recorded to %s", call.call_id, call.recording)
 
     def _on_join(self, e: ev.QueueCallerJoin) -> None:
         call = self._call_for(e)

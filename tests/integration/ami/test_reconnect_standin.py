@@ -80,3 +80,42 @@ async def test_cut_mid_call_every_call_ends_exactly_once() -> None:
             assert call.agent_interface == r.agent_interface
     assert not tracker.calls
     assert any(e.call.resynced for e in ended), "the resync path was exercised"
+
+
+async def test_a_call_recorded_before_we_connected_keeps_its_recording(tmp_path) -> None:
+    """The controller connects while a call is already talking: the MixMonitor events went
+    by unseen, the resync reads MIXMONITOR_FILENAME from the caller channel."""
+    pbx = PbxStandIn(
+        speed=20,
+        agi_port=closed_port(),
+        prompt_seconds=0,
+        auth_failure_delay=0,
+        recordings_dir=tmp_path,
+    )
+    pbx.add_agent("PJSIP/1001", answer_after=1.0, talk_time=None)
+    await pbx.start()
+    tracker = CallTracker()
+    events: list[DomainCallEvent] = []
+    tracker.subscribe(events.append)
+    client = AmiClient(
+        port=pbx.ami_port, username="hotline", secret="hotline-secret", tracker=tracker
+    )
+    try:
+        pbx.sim.queue_add("hotline-main", "PJSIP/1001", member_name="Agent 1001")
+        call = await pbx.place_call("13800138000", "Caller", talk_time=600.0)
+        async with asyncio.timeout(10):
+            while pbx.sim.find_call(call.linkedid).answered_at is None:  # type: ignore[union-attr]
+                await asyncio.sleep(0.01)
+        client.start()
+        await client.wait_connected(5)
+        assert tracker.calls[call.linkedid].recording == f"{call.linkedid}.wav"
+        pbx.sim.request_hangup(pbx.sim.find_call(call.linkedid).channel.name)  # type: ignore[union-attr]
+        await asyncio.wait_for(call.finished, 20)
+        async with asyncio.timeout(5):
+            while not any(isinstance(e, CallEnded) for e in events):
+                await asyncio.sleep(0.01)
+    finally:
+        await client.stop()
+        await pbx.stop()
+    [ended] = [e for e in events if isinstance(e, CallEnded)]
+    assert ended.call.resynced and ended.call.recording == f"{call.linkedid}.wav"
