@@ -87,16 +87,28 @@ def option_value(options: str, letter: str) -> str | None:
     return None
 
 
-def conversation_samples(seconds: float, offset: float = 0.0) -> bytes:
-    """`seconds` of a two-sided conversation: each side's tone in turn, 8 kHz s16le."""
-    count = max(int(round(seconds * SAMPLE_RATE)), 0)
+def _one_cycle() -> bytes:
+    """Both turns once: 2 x 1.5 s. Each tone makes whole periods in it, so the cycle
+    repeats seamlessly."""
+    samples = int(2 * _TURN_SECONDS * SAMPLE_RATE)
     out = bytearray()
-    start = int(round(offset * SAMPLE_RATE))
-    for n in range(start, start + count):
+    for n in range(samples):
         t = n / SAMPLE_RATE
         tone = _TONES[int(t / _TURN_SECONDS) % 2]
         out += struct.pack("<h", int(6000 * math.sin(2 * math.pi * tone * t)))
     return bytes(out)
+
+
+_CYCLE = _one_cycle()
+
+
+def conversation_samples(seconds: float, offset: float = 0.0) -> bytes:
+    """`seconds` of a two-sided conversation from `offset` on: each side's tone in turn,
+    8 kHz s16le."""
+    count = max(int(round(seconds * SAMPLE_RATE)), 0) * 2
+    start = (int(round(offset * SAMPLE_RATE)) * 2) % len(_CYCLE)
+    repeats = (start + count) // len(_CYCLE) + 1
+    return (_CYCLE * repeats)[start : start + count]
 
 
 @dataclass(eq=False)

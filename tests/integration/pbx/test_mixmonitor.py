@@ -35,7 +35,7 @@ SNAPSHOT_KEYS = [
 async def recording_pbx(ivr: ScriptedIvr, tmp_path: Path) -> AsyncIterator[PbxStandIn]:
     standin = PbxStandIn(
         agi_port=ivr.port,
-        speed=20.0,
+        speed=8.0,  # durations are checked: keep scheduling jitter small in simulated time
         auth_failure_delay=0.05,
         prompt_seconds=0.2,
         recordings_dir=tmp_path,
@@ -99,7 +99,7 @@ async def test_an_answered_call_is_recorded_while_bridged(
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
         seconds = w.getnframes() / w.getframerate()
     # option b: the talk time (4 s simulated), not the IVR or the wait in the queue
-    assert 3.5 <= seconds <= 5.0
+    assert 3.5 <= seconds <= 5.5
     info = sox_info(path)
     assert (info.rate, info.channels) == (8000, 1)
     assert info.seconds == pytest.approx(seconds, abs=0.01)
@@ -184,7 +184,7 @@ async def test_only_the_bridged_talk_is_in_the_file(
     assert result.survey is not None  # the caller went on after the bridge
     with wave.open(str(tmp_path / f"{result.linkedid}.wav"), "rb") as w:
         seconds = w.getnframes() / w.getframerate()
-    assert 1.5 <= seconds <= 2.6
+    assert 1.5 <= seconds <= 3.5  # not the 3 s of ringing before
 
 
 @dataclass

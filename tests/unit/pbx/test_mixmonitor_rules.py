@@ -63,3 +63,9 @@ def test_only_the_recordings_directory_is_writable(tmp_path: Path) -> None:
     )
     assert monitors.local_path("/var/spool/asterisk/monitor/other.wav") is None
     assert monitors.local_path("/var/spool/asterisk/monitor/hotline/../x.wav") is None
+
+
+def test_the_conversation_continues_where_it_stopped() -> None:
+    whole = conversation_samples(7.0)
+    assert conversation_samples(3.0) + conversation_samples(4.0, offset=3.0) == whole
+    assert conversation_samples(600.0)[-2:] != b""  # ten minutes, at once
