@@ -114,6 +114,10 @@ async def test_a_recorded_call_plays_with_ranges_for_its_agent_only(
     assert [(c["call_id"], c["outcome"], c["recording_url"]) for c in calls] == [
         (call_id, "answered", url)
     ]
+    patched = await system.http.patch(
+        f"/api/tickets/{ticket.number}", json={"cause": "power"}, headers=auth(token)
+    )
+    assert patched.status_code == 200 and patched.json()["calls"] == calls
     listed = await system.http.get("/api/tickets", params={"call_id": call_id}, headers=auth(token))
     assert listed.json()["items"][0]["calls"] == calls
 
