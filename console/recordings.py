@@ -115,7 +115,7 @@ def recordings_router(files: RecordingFiles) -> APIRouter:
         ):
             log.warning("call %s: %s may not play its recording", call_id, user.username)
             raise NotYourRecording(call_id)
-        path = files.path_of(call.recording or "")
+        path = await asyncio.to_thread(files.path_of, call.recording or "")
         if path is None:
             log.warning("call %s: recording %s is not in the directory", call_id, call.recording)
             raise RecordingNotFound(call_id)

@@ -122,6 +122,10 @@ class RecordingPurge:
                 log.error("recording purge failed on %s: %s", self.archive.directory, exc)
             await self._sleep(self.interval.total_seconds())
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         if self._task is None and self.days > 0:
             self._task = asyncio.get_running_loop().create_task(

@@ -135,6 +135,13 @@ async def test_the_notice_can_be_switched_off(tmp_path: Path) -> None:
         assert [c for c in result.agi.commands if c.endswith('greeting ""')]
 
 
+async def test_the_leader_runs_the_purge_on_the_recordings_directory(system: System) -> None:
+    purge = system.service.recording_purge
+    assert purge is not None and purge.running
+    assert purge.archive.directory == system.settings.recordings_dir
+    assert purge.days == system.settings.recording_days == 180
+
+
 async def test_an_unanswered_call_has_no_recording(system: System) -> None:
     token = await system.login("sue")
     call = await system.pbx.place_call(

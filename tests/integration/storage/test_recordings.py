@@ -119,4 +119,4 @@ async def test_zero_days_keeps_everything(db: Database, tmp_path: Path) -> None:
     assert await purge.purge_once() == (0, 0)
     assert kept.exists()
     purge.start()  # days 0: no loop at all
-    assert purge._task is None
+    assert not purge.running
