@@ -182,6 +182,7 @@ async def test_no_get_route_changes_any_state(drill_system: System) -> None:
         "month": "2026-11",
         "name": "calls.csv",
         "call_id": result.linkedid,
+        "language": "en",
     }
     schema = (await s.http.get("/openapi.json")).json()
     db_before = database_rows(s.db_url)
