@@ -81,6 +81,11 @@ _INPUT_MESSAGES = frozenset(
         N_("needs more different characters"),
         N_("1-64 characters: letters, digits, '.', '_', '@', '-'"),
         N_("must look like PJSIP/1001 or Local/1001@agents"),
+        # Splitting a repeat call off its ticket (routing.tickets).
+        N_("repeat calls are not merged here"),
+        N_("this call opened the ticket: nothing to split"),
+        N_("the call is not attached to this ticket"),
+        N_("no such call"),
     }
 )
 _PASSWORD_LENGTH = f"must be {MIN_PASSWORD}-{MAX_PASSWORD} characters"

@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(365, ge=1)
     # FastAGI connections served at once; more are refused with one log line.
     agi_max_connections: int = Field(200, ge=1)
+    # A call joins its site's open ticket opened this recently (0 = always a new ticket).
+    repeat_window_minutes: int = Field(240, ge=0, le=7 * 24 * 60)
+    # On-call paging: the next engineer is paged when nobody acknowledged within this
+    # time; the leader looks for pages to send or escalate every `oncall_interval` s.
+    oncall_escalate_minutes: float = Field(10.0, gt=0)
+    oncall_interval: float = Field(5.0, gt=0)
     # One line per log event: plain text, or JSON objects for log shippers.
     log_format: Literal["text", "json"] = "text"
     # Engineer check-in links: signed with this key (else the session secret; random per

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from calls import CallSnapshot
+from routing.domain.repeat_calls import OpenTicketView
 from routing.records import SiteRecord, Ticket
+
+
+def repeat_json(joined: OpenTicketView | None) -> dict[str, Any]:
+    """`repeat_of` (the open ticket a repeat call joined) and when that ticket opened."""
+    if joined is None:
+        return {"repeat_of": None, "repeat_opened_at": None}
+    return {"repeat_of": joined.number, "repeat_opened_at": joined.created_at.isoformat()}
 
 
 def call_json(call: CallSnapshot) -> dict[str, Any]:
@@ -41,6 +49,7 @@ class Ringing:
 
     call: CallSnapshot
     interface: str
+    repeat: OpenTicketView | None = None
 
     def as_message(self) -> dict[str, Any]:
         call = self.call
@@ -53,6 +62,7 @@ class Ringing:
             "level": call.level,
             "queue": call.queue,
             "interface": self.interface,
+            **repeat_json(self.repeat),
         }
 
 
@@ -74,6 +84,7 @@ class ScreenPop:
     call: CallSnapshot
     ticket: Ticket | None
     site: SiteRecord | None
+    repeat: OpenTicketView | None = None
 
     def as_message(self) -> dict[str, Any]:
         return {
@@ -83,6 +94,7 @@ class ScreenPop:
             "site": self.site.as_json() if self.site is not None else None,
             "ticket": self.ticket.as_json() if self.ticket is not None else None,
             "call": call_json(self.call),
+            **repeat_json(self.repeat),
         }
 
 

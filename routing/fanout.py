@@ -1,6 +1,7 @@
 """Screen-pop fan-out: tells the console of the agent whose phone rings who is calling.
 
-* ``AgentRinging`` → ``ringing`` to that agent (caller number/name, site code, level).
+* ``AgentRinging`` → ``ringing`` to that agent (caller number/name, site code, level,
+  and ``repeat_of`` when the call joins an open ticket of its site).
   The site record and the call's ticket are loaded *now*, while the phone rings, so the
   pop on answer costs only a publish.
 * ``CallAnswered`` → ``screen_pop`` (call id, ticket number, full site record, ticket)
@@ -47,6 +48,7 @@ from routing.console_messages import (
     ScreenPop,
 )
 from routing.domain.answering import answered_changes
+from routing.domain.repeat_calls import OpenTicketView
 from routing.ports import SiteDirectory, TicketStore, UserStore
 from routing.records import SiteRecord, Ticket, TicketStatus
 
@@ -65,6 +67,17 @@ class _CallPops:
     prepared: asyncio.Task[_Prepared] | None = None
     agent: str | None = None
     follow_up: asyncio.Future[None] | None = None  # the site record after the pop
+    repeat: asyncio.Task[OpenTicketView | None] | None = None
+
+
+def _joined_view(call: CallSnapshot, ticket: Ticket | None) -> OpenTicketView | None:
+    """The ticket a repeat call joined, as the ringing card and the pop show it (None
+    for the call's own ticket or an announced incident's)."""
+    if ticket is None or ticket.call_id == call.call_id or call.variables.get("HOTLINE_INCIDENT"):
+        return None
+    return OpenTicketView(
+        ticket.number, ticket.level, ticket.status.value, ticket.created_at, ticket.call_id
+    )
 
 
 class ConsoleFanout:
@@ -80,11 +93,16 @@ class ConsoleFanout:
         open_ticket: Callable[[CallSnapshot, datetime], Awaitable[Ticket]] | None = None,
         known_ticket: Callable[[str], Ticket | None] | None = None,
         cached_site: Callable[[str], SiteRecord | None] | None = None,
+        repeat_of: Callable[[CallSnapshot, datetime], Awaitable[OpenTicketView | None]]
+        | None = None,
     ) -> None:
         """`open_ticket` (the ticket service's, idempotent per call) is used when a call is
         answered before its ticket exists, so a pop never goes out without one.
         `known_ticket` gives the ticket the queue join opened, and `cached_site` a site's
-        profile from memory: with both, the pop on answer never waits for the database."""
+        profile from memory: with both, the pop on answer never waits for the database.
+        `repeat_of` (the ticket service's repeat-call decision) marks repeat calls on the
+        ringing card when their ticket is not known yet."""
+        self.repeat_of = repeat_of
         self.users = users
         self.open_ticket = open_ticket
         self.known_ticket = known_ticket
@@ -130,11 +148,27 @@ class ConsoleFanout:
     def _known(self, call_id: str) -> Ticket | None:
         return self.known_ticket(call_id) if self.known_ticket is not None else None
 
-    async def _prepare(self, call: CallSnapshot) -> _Prepared:
+    async def _repeat(self, call: CallSnapshot, at: datetime) -> OpenTicketView | None:
+        if call.variables.get("HOTLINE_INCIDENT"):
+            return None
+        known = self._known(call.call_id)
+        if known is not None or self.repeat_of is None:
+            return _joined_view(call, known)
+        joined = await self.repeat_of(call, at)  # one read when the site has none open
+        if joined is not None and await self.tickets.get_by_call(call.call_id) is not None:
+            return None  # the call opened (or was split into) a ticket of its own
+        return joined
+
+    async def _prepare(
+        self, call: CallSnapshot, repeat: asyncio.Task[OpenTicketView | None] | None = None
+    ) -> _Prepared:
         ticket = self._known(call.call_id) or await self.tickets.get_by_call(call.call_id)
         incident = call.variables.get("HOTLINE_INCIDENT")
         if ticket is None and incident:
             ticket = await self.tickets.get(incident)  # the caller joined an announced incident
+        if ticket is None and repeat is not None:
+            joined = await repeat
+            ticket = await self.tickets.get(joined.number) if joined is not None else None
         code = call.site_code or (ticket.site_code if ticket is not None else None)
         site = await self.sites.site_record(code) if code else None
         return _Prepared(ticket, site)
@@ -142,8 +176,10 @@ class ConsoleFanout:
     async def _ringing(self, event: AgentRinging) -> None:
         pops = self._calls.setdefault(event.call_id, _CallPops())
         username = await self.username_for(event.interface)
+        if pops.repeat is None:
+            pops.repeat = asyncio.ensure_future(self._repeat(event.call, event.at))
         if pops.prepared is None:
-            pops.prepared = asyncio.ensure_future(self._prepare(event.call))
+            pops.prepared = asyncio.ensure_future(self._prepare(event.call, pops.repeat))
         if username is None:
             log.warning(
                 "call %s: %s rings but no console user has that interface",
@@ -152,7 +188,8 @@ class ConsoleFanout:
             )
             return
         pops.rang[event.interface] = username
-        await self._send(user_topic(username), Ringing(event.call, event.interface))
+        joined = await pops.repeat
+        await self._send(user_topic(username), Ringing(event.call, event.interface, joined))
 
     async def _answered(self, event: CallAnswered) -> None:
         pops = self._calls.setdefault(event.call_id, _CallPops())
@@ -190,7 +227,8 @@ class ConsoleFanout:
                     duty_agent=str(answered.get("duty_agent", ticket.duty_agent)),
                     responded_at=ticket.responded_at or event.at,
                 )
-        await self._send(user_topic(username), ScreenPop(event.call, ticket, prepared.site))
+        pop = ScreenPop(event.call, ticket, prepared.site, _joined_view(event.call, ticket))
+        await self._send(user_topic(username), pop)
         self.pops_sent += 1
         if loading is not None:
             pops.follow_up = asyncio.ensure_future(
@@ -223,7 +261,7 @@ class ConsoleFanout:
             if prepared.ticket is None and self.open_ticket is not None:
                 opened = await self.open_ticket(event.call, event.at)  # idempotent
                 site = prepared.site
-                if site is None and opened.site_code:
+                if opened.site_code:  # again: its open tickets now include this one
                     site = await self.sites.site_record(opened.site_code)
                 prepared = _Prepared(opened, site)
         return prepared

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from calls import CallSnapshot
+from routing.domain.repeat_calls import OpenTicketView
 from routing.domain.unseen_calls import CdrEntry
 from routing.records import (
     CallFilter,
@@ -179,6 +180,52 @@ class RecordingFiles(Protocol):
         ...
 
 
+class RepeatCallStore(Protocol):
+    """Calls joined to (or split from) another call's ticket."""
+
+    async def open_at_site(self, site_code: str, since: datetime) -> Sequence[OpenTicketView]:
+        """The site's open tickets created at or after `since`, newest first."""
+        ...
+
+    async def note_repeat_call(
+        self, number: str, *, call_id: str, caller_number: str, at: datetime
+    ) -> bool:
+        """The ticket's "repeat call" history entry, written once per call (False: it was
+        there already). Raises TicketNotFound."""
+        ...
+
+    async def note_split(
+        self, number: str, *, call_id: str, new_number: str, by: str, at: datetime
+    ) -> None:
+        """History entry on the ticket a call was split off from."""
+        ...
+
+    async def ticket_number_of_call(self, call_id: str) -> str | None:
+        """The ticket number on the call record (None: no record or no ticket yet)."""
+        ...
+
+    async def move_call(self, call_id: str, number: str) -> bool:
+        """Point the call record at ticket `number`; False when the call has no record."""
+        ...
+
+
+class LevelOnePager(Protocol):
+    """Pages the engineer on call when a ticket is (or becomes) level 1."""
+
+    async def request_page(
+        self,
+        *,
+        ticket_number: str,
+        site_code: str | None,
+        caller_number: str,
+        reason: str,
+        at: datetime,
+    ) -> None:
+        """Record that the ticket needs its on-call engineer paged (once per ticket) and
+        have it sent; returns once the request is durable."""
+        ...
+
+
 class SiteDirectory(Protocol):
     async def site_record(self, site_code: str, *, at: datetime | None = None) -> SiteRecord | None:
         """Everything the screen-pop shows; warranty state computed for `at` (default now)."""
@@ -255,6 +302,8 @@ class SiteLookup(Protocol):
 
 __all__ = [
     "CallStore",
+    "LevelOnePager",
+    "RepeatCallStore",
     "SiteDirectory",
     "SiteLookup",
     "SurveySink",
