@@ -14,6 +14,7 @@ from fallback.cli import paper_app
 from hotline.admin_commands import db_app, sites_app, users_app
 from hotline.drill_command import drill_app
 from hotline.logs import configure_logging
+from hotline.oncall_command import oncall_app
 from hotline.report_command import report_app
 from hotline.settings import ConfigError, Settings, load_settings
 from ivr.cli import prompts_app
@@ -31,6 +32,7 @@ app.add_typer(prompts_app, name="prompts")
 app.add_typer(paper_app, name="paper")
 app.add_typer(drill_app, name="drill")
 app.add_typer(report_app, name="report")
+app.add_typer(oncall_app, name="oncall")
 
 err = Console(stderr=True)
 # Top-level packages of the development distribution (sim/), which `hotline demo` needs.

@@ -39,6 +39,7 @@ from fallback.service import EmergencyService, emergency_journal_stage
 from fallback.tickets import TicketStoreBackfillSink
 from hotline.assembly import SystemHealth, access_settings, build_emergency, console_state_for
 from hotline.dispatch_wiring import build_dispatch
+from hotline.oncall_wiring import OnCallParts, build_oncall
 from hotline.settings import ConfigError, Settings
 from ivr.menu_file import load_menu
 from ivr.mode import IvrMode
@@ -127,6 +128,8 @@ class HotlineService:
     site_cache: SiteCacheKeeper | None = None
     # Daily retention purge of call recordings (leader only).
     recording_purge: RecordingPurge | None = None
+    # On-call paging (leader only) and repeat calls.
+    oncall: OnCallParts | None = None
 
     # --- construction ---------------------------------------------------------------------
 
@@ -160,6 +163,11 @@ class HotlineService:
             tracker=tracker,
             ping_interval=settings.ami_ping_interval,
         )
+        try:
+            supervision_config = SupervisionConfig.from_mapping(settings.supervision)
+        except ValueError as exc:
+            raise ConfigError(f"bad [supervision] configuration: {exc}") from exc
+        oncall = build_oncall(settings, db, supervision_config)
         call_tickets = CallTicketService(
             tickets=tickets,
             calls=calls,
@@ -169,6 +177,9 @@ class HotlineService:
             sites=sites,
             users=users,
             policy=policy,
+            repeats=oncall.repeats,
+            repeat_window=oncall.repeat_window,
+            pager=oncall.service,
         )
         fanout = ConsoleFanout(
             users=users,
@@ -178,6 +189,7 @@ class HotlineService:
             open_ticket=call_tickets.open_ticket,
             known_ticket=call_tickets.known_ticket,
             cached_site=sites.cached_profile,
+            repeat_of=call_tickets.repeat_of,
         )
         cluster: ClusterController | None = None
         if settings.redis_url:
@@ -195,10 +207,6 @@ class HotlineService:
             call_records=calls,
         )
         emergency, heartbeats, drill = parts.service, parts.heartbeats, parts.drill
-        try:
-            supervision_config = SupervisionConfig.from_mapping(settings.supervision)
-        except ValueError as exc:
-            raise ConfigError(f"bad [supervision] configuration: {exc}") from exc
         supervision_store = SupervisionRepository(db)
         supervision = SupervisionService(
             store=supervision_store,
@@ -285,6 +293,14 @@ class HotlineService:
             outage,
             dispatch,
         )
+        for extra in oncall.routers(
+            settings,
+            call_tickets,
+            require_supervisor=require(UserRole.SUPERVISOR),
+            current_user=current_username,
+            audit=record,
+        ):
+            app.include_router(extra)
         service = cls(
             settings=settings,
             db=db,
@@ -310,6 +326,7 @@ class HotlineService:
             health=health,
             drill=drill,
             cluster=cluster,
+            oncall=oncall,
             unseen=UnseenCallSweep(
                 CdrRepository(db),
                 sites,
@@ -392,6 +409,8 @@ class HotlineService:
             self.http = None
             raise ConfigError(str(exc)) from exc
         self.http_port = self.http.port
+        if self.oncall is not None and not self.oncall.service.has_ack_base_url:
+            self.oncall.service.set_ack_base_url(self.console_url)
         log.info("console on http://%s:%s", s.http_host, self.http_port)
 
     async def _take_lead(self, token: int) -> None:
@@ -458,6 +477,8 @@ class HotlineService:
                     name="journal-replication",
                 )
             )
+        if self.oncall is not None:
+            await self.oncall.service.start()
         if self.unseen is not None and s.cdr_sweep_interval > 0:
             self._leader_tasks.append(
                 asyncio.create_task(self.unseen.run_forever(s.cdr_sweep_interval), name="cdr-sweep")
@@ -479,6 +500,8 @@ class HotlineService:
             await self.supervision.publisher.stop()
         if self.recording_purge is not None:
             await self.recording_purge.stop()
+        if self.oncall is not None:
+            await self.oncall.service.stop()
         await self.ami.stop()
         log.warning("no longer leading (%s): AMI and schedulers stopped", reason)
 
@@ -501,6 +524,8 @@ class HotlineService:
         if self._supervision_started:
             await self.supervision.stop()
         await self.dispatch.stop()
+        if self.oncall is not None:
+            await self.oncall.close()
         await self.console_state.close()
         await self.bus.close()
         await self.db.dispose()

@@ -487,6 +487,54 @@ class DispatchRow(Base):
     notice_error: Mapped[str] = mapped_column(Text, default="")
 
 
+class OnCallShiftRow(Base):
+    """One duty period of the on-call rota (`hotline oncall import`)."""
+
+    __tablename__ = "oncall_shifts"
+    __table_args__ = (Index("ix_oncall_shifts_period", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    engineer: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))  # dingtalk / wecom / sms / email / webhook
+    address: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class OnCallPageRow(Base):
+    """One page of a level-1 ticket to one engineer; `seq` 1 is the first, each further
+    one an escalation. Requested first (engineer unknown), then claimed and sent by the
+    leader: the unique (ticket, seq) means no ticket is paged twice at one step."""
+
+    __tablename__ = "oncall_pages"
+    __table_args__ = (
+        UniqueConstraint("ticket_number", "seq"),
+        Index("ix_oncall_pages_state", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_number: Mapped[str] = mapped_column(String(40), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))  # keypress / level_1 / escalation
+    site_code: Mapped[str | None] = mapped_column(String(32))
+    caller_number: Mapped[str] = mapped_column(String(64), default="")
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16))  # requested/sending/delivered/failed/no_one
+    shift_id: Mapped[int | None] = mapped_column(Integer)
+    engineer: Mapped[str] = mapped_column(String(100), default="")
+    channel: Mapped[str] = mapped_column(String(16), default="")
+    address: Mapped[str] = mapped_column(String(500), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ack_code: Mapped[str] = mapped_column(String(32), unique=True)
+    acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acked_by: Mapped[str] = mapped_column(String(100), default="")
+
+
 SUPERVISION_TABLES: tuple[Table, ...] = tuple(
     Base.metadata.tables[name]
     for name in ("supervision_steps", "supervision_notices", "supervision_pauses")

@@ -43,6 +43,8 @@ class OutboundNotice:
     ack_code: str
     ack_url: str | None
     step_key: str = ""
+    # Facts a program reading a webhook wants as fields (e.g. site_code, caller_number).
+    details: tuple[tuple[str, str], ...] = ()
 
 
 class Channel(Protocol):
@@ -153,6 +155,12 @@ class WeComRobot:
         )
 
 
+_WEBHOOK_KEYS = frozenset(
+    {"type", "notice_id", "step", "ticket_number", "recipient", "title", "text", "ack_code"}
+    | {"ack_url"}
+)
+
+
 class JsonWebhook:
     """Generic JSON webhook; with a secret, `X-Hotline-Signature: sha256=<hex HMAC of body>`."""
 
@@ -173,6 +181,7 @@ class JsonWebhook:
             "text": notice.markdown,
             "ack_code": notice.ack_code,
             "ack_url": notice.ack_url,
+            **{k: v for k, v in notice.details if k not in _WEBHOOK_KEYS},
         }
 
     async def deliver(self, notice: OutboundNotice, recipient: Recipient) -> None:
