@@ -123,7 +123,8 @@ class OnCallService:
             self._wake.clear()
 
     async def run_once(self) -> None:
-        """One pass: pages for level raises, requested pages sent, escalations due."""
+        """One pass: pages for level raises, escalations due, then every requested page
+        sent (in the background: a slow channel holds up nothing else)."""
         now = self.clock()
         if not self._released:
             released = await self.store.release_unsent()
@@ -139,11 +140,11 @@ class OnCallService:
                 reason="level_1",
                 at=now,
             )
+        await self._escalate(now)
         for page in await self.store.claim_requested():
             task = asyncio.create_task(self._send(page), name=f"oncall-page-{page.id}")
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
-        await self._escalate(now)
 
     async def _escalate(self, now: datetime) -> None:
         for number, pages in (await self.store.unacknowledged()).items():
