@@ -58,16 +58,16 @@ async def rota(db: Database, recorder: HttpRecorder) -> OnCallRepository:
     day = timedelta(hours=12)
     for name, start in (("王工", T0 - 1 * M), ("李工", T0 - 2 * M), ("赵工", T0 + day)):
         await store.import_shift(
-            ShiftDraft(start, start + day, name, "13900000000", "webhook", recorder.url(f"/{PATHS[name]}")),
+            ShiftDraft(
+                start, start + day, name, "13900000000", "webhook", recorder.url(f"/{PATHS[name]}")
+            ),
             by="test",
             at=T0,
         )
     return store
 
 
-def service(
-    store: OnCallRepository, clock: FakeClock, http: httpx.AsyncClient
-) -> OnCallService:
+def service(store: OnCallRepository, clock: FakeClock, http: httpx.AsyncClient) -> OnCallService:
     return OnCallService(
         store,
         {"webhook": JsonWebhook(http)},
@@ -162,7 +162,10 @@ async def test_two_controllers_send_each_page_once(
             one, two = service(store, clock, http), service(OnCallRepository(other_db), clock, http)
             for svc in (one, two):
                 await svc.request_page(
-                    ticket_number=number, site_code=None, caller_number="1", reason="keypress",
+                    ticket_number=number,
+                    site_code=None,
+                    caller_number="1",
+                    reason="keypress",
                     at=T0,
                 )
             await asyncio.gather(one.run_once(), two.run_once())
