@@ -215,6 +215,8 @@ AUDIT_ACTION_LABELS = (
     (AuditAction.BACKFILL_WAIVED, N_("paper ticket waived")),
     (AuditAction.SLA_PAUSE, N_("SLA clocks paused")),
     (AuditAction.SLA_RESUME, N_("SLA clocks resumed")),
+    (AuditAction.ONCALL_SWAP, N_("on-call duty swapped")),
+    (AuditAction.ONCALL_ACK, N_("on-call page acknowledged")),
 )
 
 
@@ -240,3 +242,14 @@ async def audit_page(request: Request, session: PageSession) -> Response:
     return render(
         request, "audit.html", {"user": session.user, "page": "audit", "actions": actions}
     )
+
+
+@router.get("/oncall", response_class=HTMLResponse)
+async def oncall_page(request: Request, session: PageSession) -> Response:
+    """Today's on-call duty and the pages sent (supervisor+); the page script works over
+    `/api/oncall`."""
+    if session is None:
+        return _to_login()
+    if not session.user.role.at_least(UserRole.SUPERVISOR):
+        return _forbidden(request, session, UserRole.SUPERVISOR)
+    return render(request, "oncall.html", {"user": session.user, "page": "oncall"})

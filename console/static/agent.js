@@ -37,6 +37,7 @@
   }
   $("btn-ready").addEventListener("click", () => setState("ready"));
   $("btn-paused").addEventListener("click", () => setState("paused"));
+  $("pop-split").addEventListener("click", splitCall);
   onShortcut("Alt+r", () => setState("ready"));
   onShortcut("Alt+p", () => setState("paused"));
 
@@ -223,6 +224,37 @@
     }
   }
 
+  // "Repeat call: HL-… opened 09:10": the call joined its site's open ticket.
+  function repeatText(msg) {
+    if (!msg.repeat_of) return "";
+    return t("Repeat call: %(number)s opened %(time)s", { number: msg.repeat_of, time: fmtTime(msg.repeat_opened_at) });
+  }
+
+  function showRepeat(msg) {
+    $("pop-repeat-text").textContent = repeatText(msg);
+    $("pop-repeat").classList.toggle("hidden", !msg.repeat_of);
+    $("pop-split").disabled = !msg.repeat_of;
+    $("pop-split").dataset.ticket = msg.repeat_of || "";
+    $("pop-split-msg").textContent = "";
+  }
+
+  async function splitCall() {
+    const button = $("pop-split");
+    const number = button.dataset.ticket;
+    const call = $("pop").dataset.call;
+    if (!number || !call) return;
+    button.disabled = true;
+    try {
+      const ticket = await api("POST", `/api/tickets/${encodeURIComponent(number)}/split`, { call_id: call });
+      fillTicket(ticket);
+      $("pop-repeat-text").textContent = t("Split off: this call now has ticket %(number)s.", { number: ticket.number });
+      flash($("pop-split-msg"), "", true);
+    } catch (err) {
+      flash($("pop-split-msg"), err.message, false);
+      button.disabled = false;
+    }
+  }
+
   function onRinging(msg) {
     currentCall = msg.call_id;
     $("call-empty").classList.add("hidden");
@@ -231,7 +263,7 @@
     $("call-ringing").classList.remove("hidden");
     $("ring-caller").textContent = [msg.caller_number || t("unknown number"), msg.caller_name || ""].join(" ").trim();
     $("ring-site").textContent = msg.site_code || t("unidentified");
-    $("ring-repeat").textContent = msg.repeat_of ? t("Repeat call: ticket %(number)s is still open.", { number: msg.repeat_of }) : "";
+    $("ring-repeat").textContent = repeatText(msg);
     $("ring-repeat").classList.toggle("hidden", !msg.repeat_of);
     Alerting.ring(msg);
     $("ring-call").textContent = msg.call_id;
@@ -248,6 +280,7 @@
     const pop = $("pop");
     pop.classList.remove("hidden");
     pop.dataset.call = msg.call_id;
+    showRepeat(msg);
     const site = msg.site;
     $("pop-site-name").textContent = site ? `${site.organisation} · ${site.site_name}` : t("Unidentified site");
     if (site) showPopSite(site, msg.ticket);

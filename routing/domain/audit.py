@@ -33,6 +33,8 @@ class AuditAction(StrEnum):
     BACKFILL_WAIVED = "backfill_waived"
     SLA_PAUSE = "sla_pause"
     SLA_RESUME = "sla_resume"
+    ONCALL_SWAP = "oncall_swap"
+    ONCALL_ACK = "oncall_ack"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from calls.clock import Clock, utc_now
+from routing.domain.audit import AuditAction
 from supervision.domain.oncall import RotaRowError, Shift, check_contact, duty_order
 from supervision.oncall.ports import OnCallStore
 from supervision.oncall.records import Page, UnknownPage
@@ -155,7 +156,9 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
             raise HTTPException(404, f"no shift {shift_id}")
         log.info("on-call shift %d now %s (by %s)", shift_id, engineer, by)
         if deps.audit is not None:
-            await deps.audit(request, "oncall_swap", by, shift=shift_id, engineer=engineer)
+            await deps.audit(
+                request, AuditAction.ONCALL_SWAP.value, by, shift=shift_id, engineer=engineer
+            )
         if deps.on_change is not None:
             deps.on_change()
         return _shift_json(shift, now)
@@ -167,64 +170,77 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
         except UnknownPage as exc:
             raise HTTPException(404, f"no page {page_id}") from exc
         if deps.audit is not None:
-            await deps.audit(request, "oncall_ack", by, ticket_number=page.ticket_number)
+            await deps.audit(
+                request, AuditAction.ONCALL_ACK.value, by, ticket_number=page.ticket_number
+            )
         return page.as_json()
 
-    def _html(request: Request, title: str, body: str, status: int = 200) -> HTMLResponse:
-        lang = deps.language_of(request).language
-        return HTMLResponse(
-            f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{html.escape(title)}</title></head><body style="font-family:sans-serif;'
-            f'max-width:40em;margin:2em auto;padding:0 1em"><h1>{html.escape(title)}</h1>'
-            f"{body}</body></html>",
-            status_code=status,
-        )
+    _add_ack_routes(api, deps)
+    return api
 
-    def _about(request: Request, page: Page) -> str:
-        _ = deps.language_of(request).gettext
-        rows = [
-            (_("Ticket"), page.ticket_number),
-            (_("Site"), page.site_code or "—"),
-            (_("Caller"), page.caller_number or "—"),
-            (_("Engineer"), page.engineer or "—"),
-            (_("Requested at"), format_local(page.requested_at, deps.zone)),
-        ]
-        items = "".join(f"<li>{html.escape(k)}: <b>{html.escape(v)}</b></li>" for k, v in rows)
-        if page.acked_at is not None:
-            items += (
-                "<li>"
-                + html.escape(
-                    _("Acknowledged by %(name)s at %(time)s")
-                    % {"name": page.acked_by, "time": format_local(page.acked_at, deps.zone)}
-                )
-                + "</li>"
+
+def _html(
+    deps: OnCallWebDeps, request: Request, title: str, body: str, status: int = 200
+) -> HTMLResponse:
+    lang = deps.language_of(request).language
+    return HTMLResponse(
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{html.escape(title)}</title></head><body style="font-family:sans-serif;'
+        f'max-width:40em;margin:2em auto;padding:0 1em"><h1>{html.escape(title)}</h1>'
+        f"{body}</body></html>",
+        status_code=status,
+    )
+
+
+def _about(deps: OnCallWebDeps, request: Request, page: Page) -> str:
+    _ = deps.language_of(request).gettext
+    rows = [
+        (_("Ticket"), page.ticket_number),
+        (_("Site"), page.site_code or "—"),
+        (_("Caller"), page.caller_number or "—"),
+        (_("Engineer"), page.engineer or "—"),
+        (_("Requested at"), format_local(page.requested_at, deps.zone)),
+    ]
+    items = "".join(f"<li>{html.escape(k)}: <b>{html.escape(v)}</b></li>" for k, v in rows)
+    if page.acked_at is not None:
+        items += (
+            "<li>"
+            + html.escape(
+                _("Acknowledged by %(name)s at %(time)s")
+                % {"name": page.acked_by, "time": format_local(page.acked_at, deps.zone)}
             )
-        return f"<ul>{items}</ul>"
-
-    def _valid(code: str) -> bool:
-        return (
-            code.isascii()
-            and 0 < len(code) <= 32
-            and code.replace("-", "").replace("_", "").isalnum()
+            + "</li>"
         )
+    return f"<ul>{items}</ul>"
 
-    def _unknown(request: Request) -> HTMLResponse:
-        _ = deps.language_of(request).gettext
-        return _html(request, _("Unknown acknowledgement code"), "", 404)
+
+def _valid(code: str) -> bool:
+    return (
+        code.isascii() and 0 < len(code) <= 32 and code.replace("-", "").replace("_", "").isalnum()
+    )
+
+
+def _unknown(deps: OnCallWebDeps, request: Request) -> HTMLResponse:
+    _ = deps.language_of(request).gettext
+    return _html(deps, request, _("Unknown acknowledgement code"), "", 404)
+
+
+def _add_ack_routes(api: APIRouter, deps: OnCallWebDeps) -> None:
+    """The link in a page: a form, and the acknowledgement it posts."""
 
     @api.get("/oncall/ack/{code}", response_class=HTMLResponse)
     async def ack_form(code: str, request: Request) -> HTMLResponse:
         """Opening the link changes nothing (an IM client's preview acknowledges nothing)."""
         _ = deps.language_of(request).gettext
         if not _valid(code):
-            return _unknown(request)
+            return _unknown(deps, request)
         try:
             page = await deps.store.page_by_code(code)
         except UnknownPage:
-            return _unknown(request)
+            return _unknown(deps, request)
         if page.acked_at is not None:
-            return _html(request, _("Acknowledged"), _about(request, page))
+            return _html(deps, request, _("Acknowledged"), _about(deps, request, page))
         form = (
             f'<form method="post" action="/oncall/ack/{html.escape(code)}"><p><label>'
             f"{html.escape(_('Your name'))} "
@@ -232,7 +248,7 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
             f'</label></p><p><button type="submit">{html.escape(_("Acknowledge"))}</button>'
             "</p></form>"
         )
-        return _html(request, _("On-call page"), _about(request, page) + form)
+        return _html(deps, request, _("On-call page"), _about(deps, request, page) + form)
 
     @api.post("/oncall/ack/{code}", response_class=HTMLResponse)
     async def ack_by_link(
@@ -240,13 +256,11 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
     ) -> HTMLResponse:
         _ = deps.language_of(request).gettext
         if not _valid(code):
-            return _unknown(request)
+            return _unknown(deps, request)
         name = " ".join(by.split()) or "link"
         try:
             page = await deps.store.acknowledge(by=name, at=deps.clock(), code=code)
         except UnknownPage:
-            return _unknown(request)
+            return _unknown(deps, request)
         log.info("ticket %s: page %d acknowledged by %s", page.ticket_number, page.seq, name)
-        return _html(request, _("Acknowledged"), _about(request, page))
-
-    return api
+        return _html(deps, request, _("Acknowledged"), _about(deps, request, page))

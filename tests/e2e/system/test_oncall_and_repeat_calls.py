@@ -211,3 +211,45 @@ async def test_two_calls_from_one_site_share_one_ticket(sqlite_system: System) -
         f"/api/tickets/{ticket.number}/split", headers=token, json={"call_id": second.linkedid}
     )
     assert again.status_code == 422
+
+
+@pytest.mark.browser
+async def test_supervisor_sees_and_swaps_todays_duty(
+    sqlite_system: System, webhook: Webhook, browser: Any, artifacts: Any
+) -> None:
+    from playwright.async_api import expect
+
+    from .conftest import logged_in_page
+
+    s = sqlite_system
+    await put_rota(s, webhook)
+    call = await s.pbx.place_call("13911112222", "Chen Jie", script=CallerScript(("1",)))
+    await s.until(lambda: bool(webhook.to("/wang")), timeout=10)
+    context, page, errors = await logged_in_page(browser, s.url, "sue", lands_on="supervisor")
+    await page.goto(f"{s.url}/oncall")
+    assert await page.get_attribute("html", "lang") == "zh-CN"
+    await expect(page.locator("#duty-title")).to_have_text("值班安排")
+    await expect(page.locator("#on-duty")).to_have_text("Duty Wang, Backup Li")
+    rows = page.locator("#shifts tbody tr")
+    await expect(rows).to_have_count(2)
+    # Backup Li takes Duty Wang's shift: the engineer list offers the rota's names.
+    first = rows.filter(has_text="Duty Wang")
+    await first.locator("input[name=engineer]").fill("Backup Li")
+    await first.locator("button[type=submit]").click()
+    await expect(page.locator("#duty-msg")).to_contain_text("Backup Li")
+    await expect(page.locator("#on-duty")).to_have_text("Backup Li")
+    # The page sent for the call, acknowledged from the page by the supervisor.
+    pages = page.locator("#page-list tbody tr")
+    await expect(pages).to_have_count(1)
+    await expect(pages.first).to_contain_text("Duty Wang")
+    await pages.first.locator("button").click()
+    await expect(pages.first).to_contain_text("sue")
+    await page.screenshot(path=str(artifacts / "oncall-page.png"), full_page=True)
+    sue = {"Authorization": f"Bearer {await s.login('sue')}"}
+    listed = (await s.http.get("/api/oncall", headers=sue)).json()
+    assert listed["pages"][0]["acked_by"] == "sue"
+    assert [i["engineer"] for i in listed["items"]] == ["Backup Li", "Backup Li"]
+    assert errors == []
+    await context.close()
+    await s.agent_on_duty("alice")
+    await call.finished
