@@ -12,7 +12,7 @@
   };
 
   function swapForm(shift) {
-    const input = el("input", { name: "engineer", required: true, maxlength: 100, autocomplete: "off" });
+    const input = el("input", { name: "engineer", maxlength: 100, autocomplete: "off" });
     input.setAttribute("list", "engineers");
     input.setAttribute("aria-label", t("Engineer taking this shift"));
     const form = el("form", { class: "row", dataset: { shift: String(shift.id) } },

@@ -226,7 +226,7 @@ async def test_supervisor_sees_and_swaps_todays_duty(
     call = await s.pbx.place_call("13911112222", "Chen Jie", script=CallerScript(("1",)))
     await s.until(lambda: bool(webhook.to("/wang")), timeout=10)
     context, page, errors = await logged_in_page(browser, s.url, "sue", lands_on="supervisor")
-    await page.goto(f"{s.url}/oncall")
+    await page.goto(f"{s.url}/oncall?lang=zh-CN")
     assert await page.get_attribute("html", "lang") == "zh-CN"
     await expect(page.locator("#duty-title")).to_have_text("值班安排")
     await expect(page.locator("#on-duty")).to_have_text("Duty Wang, Backup Li")
