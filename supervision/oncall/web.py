@@ -16,10 +16,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -79,6 +79,18 @@ class OnCallWebDeps:
     on_change: Callable[[], None] | None = None
 
 
+# Error answers for the OpenAPI schema (`{"detail": ...}`; 422 is FastAPI's own).
+_SIGNED_IN: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not logged in, or the session ended"},
+    403: {"description": "the role may not do this, or a cross-site request"},
+    503: {"description": "the database is not available"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such shift, page or code"}}
+
+
+_MAX_ID = 2**31 - 1  # row ids are 32-bit integers in every database we run on
+
+
 class SwapBody(BaseModel):
     engineer: str = Field(min_length=1, max_length=100, pattern=r"^[^\r\n\x00]+$")
     phone: str | None = Field(None, max_length=64)
@@ -104,7 +116,7 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
     supervisor = Depends(deps.require_supervisor)
     actor = Depends(deps.current_user)
 
-    @api.get("/api/oncall", dependencies=[supervisor])
+    @api.get("/api/oncall", dependencies=[supervisor], responses=_SIGNED_IN)
     async def rota(
         days: int = Query(7, ge=1, le=62), pages: int = Query(100, ge=1, le=1000)
     ) -> dict[str, Any]:
@@ -126,9 +138,16 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
             "pages": [p.as_json() for p in sent],
         }
 
-    @api.post("/api/oncall/shifts/{shift_id}", dependencies=[supervisor])
+    @api.post(
+        "/api/oncall/shifts/{shift_id}",
+        dependencies=[supervisor],
+        responses={**_SIGNED_IN, **_NOT_FOUND},
+    )
     async def swap(
-        shift_id: int, body: SwapBody, request: Request, by: str = actor
+        shift_id: Annotated[int, Path(ge=1, le=_MAX_ID)],
+        body: SwapBody,
+        request: Request,
+        by: str = actor,
     ) -> dict[str, Any]:
         """Another engineer takes the duty period. Without phone/channel/address the
         engineer's details are taken from their other shifts on the rota."""
@@ -141,7 +160,10 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
         try:
             channel, phone, address = check_contact(channel, phone, address)
         except RotaRowError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            _ = deps.language_of(request).gettext
+            raise HTTPException(
+                422, _("This value is not valid: %(reason)s") % {"reason": str(exc)}
+            ) from exc
         now = deps.clock()
         shift = await deps.store.swap_shift(
             shift_id,
@@ -153,7 +175,7 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
             at=now,
         )
         if shift is None:
-            raise HTTPException(404, f"no shift {shift_id}")
+            raise HTTPException(404, deps.language_of(request).gettext("No such shift."))
         log.info("on-call shift %d now %s (by %s)", shift_id, engineer, by)
         if deps.audit is not None:
             await deps.audit(
@@ -163,12 +185,18 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
             deps.on_change()
         return _shift_json(shift, now)
 
-    @api.post("/api/oncall/pages/{page_id}/ack", dependencies=[supervisor])
-    async def ack_page(page_id: int, request: Request, by: str = actor) -> dict[str, Any]:
+    @api.post(
+        "/api/oncall/pages/{page_id}/ack",
+        dependencies=[supervisor],
+        responses={**_SIGNED_IN, **_NOT_FOUND},
+    )
+    async def ack_page(
+        page_id: Annotated[int, Path(ge=1, le=_MAX_ID)], request: Request, by: str = actor
+    ) -> dict[str, Any]:
         try:
             page = await deps.store.acknowledge(by=by, at=deps.clock(), page_id=page_id)
         except UnknownPage as exc:
-            raise HTTPException(404, f"no page {page_id}") from exc
+            raise HTTPException(404, deps.language_of(request).gettext("No such page.")) from exc
         if deps.audit is not None:
             await deps.audit(
                 request, AuditAction.ONCALL_ACK.value, by, ticket_number=page.ticket_number
@@ -229,7 +257,7 @@ def _unknown(deps: OnCallWebDeps, request: Request) -> HTMLResponse:
 def _add_ack_routes(api: APIRouter, deps: OnCallWebDeps) -> None:
     """The link in a page: a form, and the acknowledgement it posts."""
 
-    @api.get("/oncall/ack/{code}", response_class=HTMLResponse)
+    @api.get("/oncall/ack/{code}", response_class=HTMLResponse, responses=_NOT_FOUND)
     async def ack_form(code: str, request: Request) -> HTMLResponse:
         """Opening the link changes nothing (an IM client's preview acknowledges nothing)."""
         _ = deps.language_of(request).gettext
@@ -250,7 +278,7 @@ def _add_ack_routes(api: APIRouter, deps: OnCallWebDeps) -> None:
         )
         return _html(deps, request, _("On-call page"), _about(deps, request, page) + form)
 
-    @api.post("/oncall/ack/{code}", response_class=HTMLResponse)
+    @api.post("/oncall/ack/{code}", response_class=HTMLResponse, responses=_NOT_FOUND)
     async def ack_by_link(
         code: str, request: Request, by: str = Form("", max_length=100)
     ) -> HTMLResponse:

@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import console_test_harness as h
 import httpx
@@ -28,21 +29,28 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, status_code_conformance
 
 from console import create_app
+from console.i18n import language_of
 from console.outage import outage_router
 from console.recordings import recordings_router
+from console.repeat_calls import split_router
 from console.runtime import current_username, record, require, wallboard_session
 from fallback.records import AuditRecord, CallbackTarget, CheckResult
 from ivr.menu_file import load_menu
 from ivr.mode import IvrMode
 from ivr.outage import OutageAnnouncements
+from routing.domain.levels import SlaPolicy
 from routing.records import UserRole
+from routing.tickets import CallTicketService
 from storage.dispatch import DispatchRepository
 from storage.recordings import RecordingArchive
+from storage.oncall import OnCallRepository
+from storage.repeat_calls import RepeatCallRepository
 from storage.reports import ReportRepository
 from storage.supervision import SupervisionRepository
 from supervision.dispatch.service import DispatchService
 from supervision.dispatch.web import router as dispatch_router
 from supervision.domain.escalation import SupervisionPolicy
+from supervision.oncall.web import OnCallWebDeps, oncall_router
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
 from testkit.scratch_db import scratch_sqlite_url
@@ -131,6 +139,27 @@ def _production_like_app(world: h.World, tmp: Path, publisher: WallboardPublishe
         )
     )
     app.include_router(recordings_router(RecordingArchive(tmp / "recordings")))
+    app.include_router(
+        oncall_router(
+            OnCallWebDeps(
+                OnCallRepository(world.db),
+                ZoneInfo("Asia/Shanghai"),
+                require_supervisor=require(UserRole.SUPERVISOR),
+                current_user=current_username,
+                language_of=lambda request: language_of(request, "zh-CN"),
+                audit=record,
+            )
+        )
+    )
+    tickets = CallTicketService(
+        tickets=world.tickets,
+        calls=world.calls,
+        sites=world.sites,
+        users=world.users,
+        policy=SlaPolicy(),
+        repeats=RepeatCallRepository(world.db),
+    )
+    app.include_router(split_router(tickets))
     return app
 
 
