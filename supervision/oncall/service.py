@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from calls.clock import Clock, utc_now
-from supervision.domain.errors import DeliveryError
+from supervision.domain.errors import DeliveryError, SupervisionConfigError
 from supervision.domain.oncall import duty_order, escalation_due, next_to_page
 from supervision.notify.channels import Channel, OutboundNotice
 from supervision.notify.recipients import Recipient
@@ -144,7 +144,7 @@ class OnCallService:
         for page in await self.store.claim_requested():
             task = asyncio.create_task(self._send(page), name=f"oncall-page-{page.id}")
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(self._sent)
 
     async def _escalate(self, now: datetime) -> None:
         for number, pages in (await self.store.unacknowledged()).items():
@@ -172,6 +172,12 @@ class OnCallService:
 
     # --- sending ---------------------------------------------------------------------------
 
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The page stays `sending`; the next leader start puts it back in the queue.
+            log.error("%s failed: %r", task.get_name(), task.exception())
+
     async def _send(self, page: Page) -> None:
         now = self.clock()
         shifts = await self.store.shifts_between(now, now + LOOKAHEAD)
@@ -184,17 +190,22 @@ class OnCallService:
             return
         await self.store.assign(page.id, shift)
         channel = self.channels.get(shift.channel)
-        recipient = Recipient(
-            name=shift.engineer,
-            roles=frozenset({"on_call"}),
-            channel=shift.channel,
-            address=shift.address,
-            at_mobiles=(shift.phone,),
-        )
+        try:
+            recipient = Recipient(
+                name=shift.engineer,
+                roles=frozenset({"on_call"}),
+                channel=shift.channel,
+                address=shift.address,
+                at_mobiles=(shift.phone,),
+            )
+        except SupervisionConfigError as exc:  # a rota row no channel can use
+            channel, recipient = None, None
+            error = str(exc)
+        else:
+            error = "no such channel"
         notice = self.notice(page, shift.engineer)
-        error = "no such channel"
         for attempt in range(1, self.attempts + 1):
-            if channel is None:
+            if channel is None or recipient is None:
                 break
             try:
                 await channel.deliver(notice, recipient)

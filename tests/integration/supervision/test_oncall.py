@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from routing.records import NewTicket, TicketSource
 from storage.database import Database
 from storage.oncall import OnCallRepository
+from storage.site_import import import_sites
 from storage.tickets import TicketRepository
 from supervision.domain.oncall import ShiftDraft
 from supervision.notify.channels import JsonWebhook
@@ -213,3 +215,24 @@ async def test_nobody_on_the_rota(any_database: Database, level: int) -> None:
         clock.now = T0 + 60 * M
         await page_once(svc)
     assert [p.state for p in await store.pages()] == ["no_one"]
+
+
+async def test_the_sites_own_engineer_is_paged_first_when_on_duty(
+    any_database: Database, http_recorder: HttpRecorder, tmp_path: Path
+) -> None:
+    db, clock = any_database, FakeClock()
+    (tmp_path / "sites.csv").write_text(
+        "site_code,organisation,site_name,contact_phone,engineer\n"
+        "234567,湖北省水利厅,视频会议中心,13800138000,王工\n",
+        encoding="utf-8",
+    )
+    await import_sites(db, tmp_path / "sites.csv")
+    store = await rota(db, http_recorder)
+    number = await open_ticket(db, 1)
+    async with httpx.AsyncClient() as http:
+        svc = service(store, clock, http)
+        await svc.request_page(
+            ticket_number=number, site_code="234567", caller_number="1", reason="keypress", at=T0
+        )
+        await page_once(svc)
+    assert len(http_recorder.to("/wang")) == 1 and http_recorder.to("/li") == []
