@@ -252,6 +252,8 @@ class TicketHistoryRow(Base):
     """Append-only change history (triggers refuse UPDATE and DELETE)."""
 
     __tablename__ = "ticket_history"
+    # The on-call pass looks for recent level changes every few seconds.
+    __table_args__ = (Index("ix_ticket_history_field_at", "field", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)

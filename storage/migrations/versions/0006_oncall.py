@@ -3,7 +3,8 @@
 oncall_shifts holds the duty periods imported with `hotline oncall import` (or swapped
 on the supervisor page). oncall_pages holds every page of a level-1 ticket to an engineer
 with its delivery and acknowledgement state; (ticket_number, seq) is unique so that two
-controllers never page one ticket twice at the same step.
+controllers never page one ticket twice at the same step. ticket_history gains an index
+on (field, at): the leader looks for tickets an edit raised to level 1.
 
 Revision ID: 0006
 Revises: 0005
@@ -24,6 +25,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # The leader's on-call pass looks for recent level changes every few seconds.
+    op.create_index("ix_ticket_history_field_at", "ticket_history", ["field", "at"], unique=False)
     op.create_table(
         "oncall_shifts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -76,3 +79,4 @@ def downgrade() -> None:
     op.drop_table("oncall_pages")
     op.drop_index("ix_oncall_shifts_period", table_name="oncall_shifts")
     op.drop_table("oncall_shifts")
+    op.drop_index("ix_ticket_history_field_at", table_name="ticket_history")
