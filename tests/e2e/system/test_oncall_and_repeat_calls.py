@@ -253,3 +253,41 @@ async def test_supervisor_sees_and_swaps_todays_duty(
     await context.close()
     await s.agent_on_duty("alice")
     await call.finished
+
+
+@pytest.mark.browser
+async def test_agent_sees_the_repeat_call_and_splits_it(
+    sqlite_system: System, browser: Any, artifacts: Any
+) -> None:
+    from playwright.async_api import expect
+
+    from .conftest import logged_in_page
+
+    s = sqlite_system
+    context, page, errors = await logged_in_page(browser, s.url, "alice")
+    await expect(page.locator("#link-state")).to_have_text("live")
+    await page.click("#btn-ready")
+    await expect(page.locator("#agent-state")).to_have_text("Ready")
+    first = await s.pbx.place_call(
+        "13911112222", "Chen Jie", script=CallerScript(("2",)), talk_time=1.0
+    )
+    await first.finished
+    ticket = await s.ticket_of(first.linkedid)
+    await expect(page.locator("#ticket-number")).to_have_text(ticket.number)
+    await expect(page.locator("#pop-repeat")).to_be_hidden()
+
+    second = await s.pbx.place_call(
+        "13911112222", "Chen Jie", script=CallerScript(("2",)), talk_time=1.0
+    )
+    await expect(page.locator("#pop-repeat")).to_be_visible(timeout=15_000)
+    await expect(page.locator("#pop-repeat-text")).to_contain_text(ticket.number)
+    await expect(page.locator("#ticket-number")).to_have_text(ticket.number)
+    await second.finished
+    await page.click("#pop-split")
+    await expect(page.locator("#pop-repeat-text")).not_to_contain_text(ticket.number)
+    own = await s.ticket_of(second.linkedid)
+    await expect(page.locator("#ticket-number")).to_have_text(own.number)
+    assert own.number != ticket.number
+    await page.screenshot(path=str(artifacts / "repeat-call-split.png"), full_page=True)
+    assert errors == []
+    await context.close()
