@@ -170,6 +170,27 @@ async def test_level_one_keypress_pages_before_the_answer_and_escalates(
     assert len(webhook.received) == 2
 
 
+async def test_an_agent_raising_a_ticket_to_level_one_pages_the_engineer(
+    sqlite_system: System, webhook: Webhook
+) -> None:
+    s = sqlite_system
+    await put_rota(s, webhook)
+    await s.agent_on_duty("alice")
+    call = await s.pbx.place_call(
+        "13911112222", "Chen Jie", script=CallerScript(("3",)), talk_time=1.0
+    )
+    assert (await call.finished).outcome == "answered"
+    ticket = await s.ticket_of(call.linkedid)
+    await asyncio.sleep(1.0)
+    assert webhook.received == []  # level 3: nobody paged
+    token = {"Authorization": f"Bearer {await s.login('alice')}"}
+    raised = await s.http.patch(f"/api/tickets/{ticket.number}", headers=token, json={"level": 1})
+    assert raised.status_code == 200, raised.text
+    # The leader's pass (every HOTLINE_ONCALL_INTERVAL = 5 s) finds the raise.
+    await s.until(lambda: bool(webhook.to("/wang")), timeout=12)
+    assert webhook.to("/wang")[0]["ticket_number"] == ticket.number
+
+
 async def test_two_calls_from_one_site_share_one_ticket(sqlite_system: System) -> None:
     s = sqlite_system
     alice = await s.agent_on_duty("alice")
