@@ -115,6 +115,10 @@ async def test_two_calls_from_one_site_share_one_ticket(
     record = await service.calls.get("c-2")
     assert record is not None and record.ticket_number == ticket.number
     assert len(await service.tickets.list(TicketFilter(site_code="234567"))) == 1
+    # The repeat caller's survey score lands on the joined ticket.
+    await service.record_score("c-2", 4)
+    scored = await service.tickets.get(ticket.number)
+    assert scored is not None and scored.satisfaction == 4
     # What the ringing card asks gives the same answer.
     joined = await service.repeat_of(second, second.started_at)
     assert joined is not None and joined.number == ticket.number
