@@ -139,53 +139,6 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
         }
 
     @api.post(
-        "/api/oncall/shifts/{shift_id}",
-        dependencies=[supervisor],
-        responses={**_SIGNED_IN, **_NOT_FOUND},
-    )
-    async def swap(
-        shift_id: Annotated[int, Path(ge=1, le=_MAX_ID)],
-        body: SwapBody,
-        request: Request,
-        by: str = actor,
-    ) -> dict[str, Any]:
-        """Another engineer takes the duty period. Without phone/channel/address the
-        engineer's details are taken from their other shifts on the rota."""
-        engineer = body.engineer.strip()
-        known = {s.engineer: s for s in await deps.store.all_engineers()}
-        base = known.get(engineer)
-        phone = body.phone or (base.phone if base else "")
-        channel = body.channel or (base.channel if base else "")
-        address = body.address or (base.address if base else "")
-        try:
-            channel, phone, address = check_contact(channel, phone, address)
-        except RotaRowError as exc:
-            _ = deps.language_of(request).gettext
-            raise HTTPException(
-                422, _("This value is not valid: %(reason)s") % {"reason": str(exc)}
-            ) from exc
-        now = deps.clock()
-        shift = await deps.store.swap_shift(
-            shift_id,
-            engineer=engineer,
-            phone=phone,
-            channel=channel,
-            address=address,
-            by=by,
-            at=now,
-        )
-        if shift is None:
-            raise HTTPException(404, deps.language_of(request).gettext("No such shift."))
-        log.info("on-call shift %d now %s (by %s)", shift_id, engineer, by)
-        if deps.audit is not None:
-            await deps.audit(
-                request, AuditAction.ONCALL_SWAP.value, by, shift=shift_id, engineer=engineer
-            )
-        if deps.on_change is not None:
-            deps.on_change()
-        return _shift_json(shift, now)
-
-    @api.post(
         "/api/oncall/pages/{page_id}/ack",
         dependencies=[supervisor],
         responses={**_SIGNED_IN, **_NOT_FOUND},
@@ -203,6 +156,7 @@ def oncall_router(deps: OnCallWebDeps) -> APIRouter:
             )
         return page.as_json()
 
+    _add_swap_route(api, deps)
     _add_ack_routes(api, deps)
     return api
 
@@ -292,3 +246,56 @@ def _add_ack_routes(api: APIRouter, deps: OnCallWebDeps) -> None:
             return _unknown(deps, request)
         log.info("ticket %s: page %d acknowledged by %s", page.ticket_number, page.seq, name)
         return _html(deps, request, _("Acknowledged"), _about(deps, request, page))
+
+
+def _add_swap_route(api: APIRouter, deps: OnCallWebDeps) -> None:
+    """Another engineer takes a duty period (supervisor+)."""
+    supervisor = Depends(deps.require_supervisor)
+    actor = Depends(deps.current_user)
+
+    @api.post(
+        "/api/oncall/shifts/{shift_id}",
+        dependencies=[supervisor],
+        responses={**_SIGNED_IN, **_NOT_FOUND},
+    )
+    async def swap(
+        shift_id: Annotated[int, Path(ge=1, le=_MAX_ID)],
+        body: SwapBody,
+        request: Request,
+        by: str = actor,
+    ) -> dict[str, Any]:
+        """Another engineer takes the duty period. Without phone/channel/address the
+        engineer's details are taken from their other shifts on the rota."""
+        engineer = body.engineer.strip()
+        known = {s.engineer: s for s in await deps.store.all_engineers()}
+        base = known.get(engineer)
+        phone = body.phone or (base.phone if base else "")
+        channel = body.channel or (base.channel if base else "")
+        address = body.address or (base.address if base else "")
+        try:
+            channel, phone, address = check_contact(channel, phone, address)
+        except RotaRowError as exc:
+            _ = deps.language_of(request).gettext
+            raise HTTPException(
+                422, _("This value is not valid: %(reason)s") % {"reason": str(exc)}
+            ) from exc
+        now = deps.clock()
+        shift = await deps.store.swap_shift(
+            shift_id,
+            engineer=engineer,
+            phone=phone,
+            channel=channel,
+            address=address,
+            by=by,
+            at=now,
+        )
+        if shift is None:
+            raise HTTPException(404, deps.language_of(request).gettext("No such shift."))
+        log.info("on-call shift %d now %s (by %s)", shift_id, engineer, by)
+        if deps.audit is not None:
+            await deps.audit(
+                request, AuditAction.ONCALL_SWAP.value, by, shift=shift_id, engineer=engineer
+            )
+        if deps.on_change is not None:
+            deps.on_change()
+        return _shift_json(shift, now)
