@@ -41,9 +41,11 @@ from ivr.outage import OutageAnnouncements
 from routing.domain.levels import SlaPolicy
 from routing.records import UserRole
 from routing.tickets import CallTicketService
+from storage.call_events import CallEventWriter
 from storage.dispatch import DispatchRepository
-from storage.recordings import RecordingArchive
+from storage.group_commit import GroupCommit
 from storage.oncall import OnCallRepository
+from storage.recordings import RecordingArchive
 from storage.repeat_calls import RepeatCallRepository
 from storage.reports import ReportRepository
 from storage.supervision import SupervisionRepository
@@ -154,6 +156,7 @@ def _production_like_app(world: h.World, tmp: Path, publisher: WallboardPublishe
     tickets = CallTicketService(
         tickets=world.tickets,
         calls=world.calls,
+        writes=CallEventWriter(GroupCommit(world.db), world.tickets, world.calls),
         sites=world.sites,
         users=world.users,
         policy=SlaPolicy(),

@@ -14,8 +14,10 @@ from routing.domain.levels import SlaPolicy
 from routing.errors import InvalidInput
 from routing.records import TicketFilter
 from routing.tickets import CallTicketService
+from storage.call_events import CallEventWriter
 from storage.calls import CallRepository
 from storage.database import Database
+from storage.group_commit import GroupCommit
 from storage.repeat_calls import RepeatCallRepository
 from storage.site_import import import_sites
 from storage.sites import SiteRepository
@@ -73,9 +75,11 @@ async def pager() -> RecordingPager:
 
 
 def make_service(db: Database, pager: RecordingPager, window_minutes: int) -> CallTicketService:
+    tickets, calls = TicketRepository(db), CallRepository(db)
     return CallTicketService(
-        tickets=TicketRepository(db),
-        calls=CallRepository(db),
+        tickets=tickets,
+        calls=calls,
+        writes=CallEventWriter(GroupCommit(db), tickets, calls),
         sites=SiteRepository(db),
         users=UserRepository(db),
         policy=SlaPolicy(),
