@@ -243,8 +243,10 @@ class ConsoleFanout:
         still reading the full record is returned, to follow in a second message)."""
         if task is not None and task.done() and not task.cancelled() and not task.exception():
             done = task.result()
-            ticket = done.ticket or self._known(call.call_id)
-            return _Prepared(ticket, done.site), None
+            if done.ticket is None:
+                # Read before the ticket existed: its open tickets lack it; read again.
+                return _Prepared(None, None), None
+            return done, None
         ticket = self._known(call.call_id)
         code = call.site_code or (ticket.site_code if ticket is not None else None)
         site = self.cached_site(code) if code and self.cached_site is not None else None
