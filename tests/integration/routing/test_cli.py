@@ -34,7 +34,7 @@ def test_operator_flow(cli: typer.Typer, tmp_path: Path) -> None:
     assert before.exit_code == 1 and "hotline db upgrade" in before.output
 
     upgraded = runner.invoke(cli, ["db", "upgrade"])
-    assert upgraded.exit_code == 0 and "revision 0008" in upgraded.output
+    assert upgraded.exit_code == 0 and "revision 0009" in upgraded.output
 
     imported = runner.invoke(cli, ["sites", "import", str(csv)])
     assert imported.exit_code == 2  # valid rows kept, bad rows reported

@@ -15,7 +15,7 @@ from storage.migrate import current, downgrade, upgrade
 from storage.models import STORAGE_TABLES, SUPERVISION_TABLES, Base
 from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
 
-HEAD = "0008"
+HEAD = "0009"
 # Created by migration 0002 for their owners (supervision, cluster.fence, fallback.health).
 OWNER_TABLES = {
     "supervision_steps",

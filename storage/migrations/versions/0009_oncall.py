@@ -6,8 +6,8 @@ with its delivery and acknowledgement state; (ticket_number, seq) is unique so t
 controllers never page one ticket twice at the same step. ticket_history gains an index
 on (field, at): the leader looks for tickets an edit raised to level 1.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-05
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
