@@ -1,41 +1,44 @@
-"""Builders the composition root uses for parts that other wiring (tests, the drill
-command) builds the same way: emergency mode, the console's shared state and its
-access settings, and the system health behind `/healthz`."""
+"""Wiring the composition root delegates: the web console with the supervision and
+outage routes, the console's shared state and its access settings, and the system
+health behind `/healthz`."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from fastapi import FastAPI
 
 from ami.client import AmiClient, LinkState
 from ami.tracker import CallTracker
 from bus import MessageBus
 from bus.redis import RedisBus
-from calls.clock import utc_now
 from cluster import ClusterController, default_node_name
+from console import ConsoleDeps, create_app
+from console.outage import outage_router
+from console.runtime import current_username, record, require, wallboard_session
 from console.shared_state import ConsoleState
-from fallback.domain.mode import EmergencyPolicy
-from fallback.drill import EmergencyDrill
-from fallback.health import ConsoleHeartbeats, HealthWatch, ReadyAgentsProbe, SqlWriteProbe
-from fallback.journal import EmergencyJournal
-from fallback.paper import PaperNumberAllocator
-from fallback.ports import BackfillTicketSink, PaperNumberNotice
-from fallback.replica import RedisJournalReplica
+from console.websocket_auth import websocket_role_check
+from fallback.health import ConsoleHeartbeats
 from fallback.service import EmergencyService
-from fallback.switching import PbxSwitch
 from hotline.settings import Settings
+from ivr.outage import OutageAnnouncements
 from ivr.server import IvrServer
 from pipeline import CallPipeline
 from pipeline.spool import EventSpool
-from routing.ports import CallStore
+from routing.records import UserRole
 from storage.audit import AuditRepository
+from storage.calls import CallRepository
 from storage.database import Database
 from storage.revocations import RevocationRepository
+from storage.sites import SiteRepository
+from storage.tickets import TicketRepository
+from storage.users import UserRepository
+from supervision.service import SupervisionService
 
 
 def access_settings(settings: Settings, db: Database, state: ConsoleState) -> dict[str, Any]:
@@ -61,93 +64,6 @@ def console_state_for(settings: Settings, db: Database) -> ConsoleState:
         redis_prefix=settings.redis_prefix,
         node=settings.node_name or default_node_name(),
     )
-
-
-@dataclass(frozen=True)
-class EmergencyParts:
-    """Emergency mode as `hotline serve` builds it. The service journals, switches and
-    backfills; the health watch decides when to switch; console heartbeats are one of
-    its probes; the drill tests the emergency pool."""
-
-    service: EmergencyService
-    health_watch: HealthWatch
-    heartbeats: ConsoleHeartbeats
-    drill: EmergencyDrill
-
-
-def build_emergency(
-    settings: Settings,
-    *,
-    ami: AmiClient,
-    engine: AsyncEngine,
-    sink: BackfillTicketSink,
-    bus: MessageBus | None = None,
-    paper_notice: PaperNumberNotice | None = None,
-    call_records: CallStore | None = None,
-) -> EmergencyParts:
-    """Emergency mode from `settings` on the AMI client `ami`; `engine` is the ticket
-    database the health watch writes to. The drill listens to `ami` from here on."""
-    heartbeats = ConsoleHeartbeats(clock=utc_now, critical="consoles" in settings.health_critical)
-    health_watch = HealthWatch(
-        [
-            SqlWriteProbe(
-                engine,
-                timeout=settings.health_timeout,
-                critical="database" in settings.health_critical,
-            ),
-            heartbeats,
-            ReadyAgentsProbe(
-                ami, queue=settings.main_queue, critical="agents" in settings.health_critical
-            ),
-        ],
-        utc_now,
-    )
-    replica = (
-        RedisJournalReplica(
-            settings.journal_redis_url,
-            prefix=settings.redis_prefix,
-            replicas=settings.journal_replicas,
-            wait_ms=settings.journal_wait_ms,
-        )
-        if settings.journal_redis_url
-        else None
-    )
-    emergency = EmergencyService(
-        control=ami,
-        switch=PbxSwitch(
-            ami,
-            pool=settings.emergency_members,
-            main_queue=settings.main_queue,
-            emergency_queue=settings.emergency_queue,
-        ),
-        journal=EmergencyJournal(settings.journal_dir, replica),
-        paper=PaperNumberAllocator(settings.journal_dir, replica=replica),
-        sink=sink,
-        clock=utc_now,
-        policy=EmergencyPolicy(
-            failures_to_enter=settings.health_failures,
-            hold_down=timedelta(seconds=settings.emergency_hold_down),
-        ),
-        bus=bus,
-        health=health_watch,
-        paper_notice=paper_notice,
-        call_records=call_records,
-        require_paper=settings.backfill_require_paper,
-    )
-    # Emergency-pool drill: `hotline drill` on demand, and every drill_interval_hours.
-    drill = EmergencyDrill(
-        ami,
-        utc_now,
-        results=EmergencyDrill.results_log(settings.journal_dir),
-        queue=settings.emergency_queue,
-        timeout=settings.drill_timeout,
-        on_result=emergency.on_drill_result,
-    )
-    ami.add_listener(
-        lambda event: drill.on_ami_message(event.message),
-        events=("AgentConnect", "OriginateResponse"),
-    )
-    return EmergencyParts(emergency, health_watch, heartbeats, drill)
 
 
 @dataclass(frozen=True)
@@ -197,8 +113,6 @@ class SystemHealth:
             if self.settings.role != "console"
             else {"status": "disabled", "port": None},
             "emergency": {"status": "ok", "active": status.active, "state": status.state},
-            # The emergency journal's copy on the replicas.
-            "journal": self.emergency.journal.state(),
             "calls": {
                 "status": "ok",
                 "live": len(self.tracker.calls),
@@ -213,3 +127,63 @@ class SystemHealth:
                 "refused": self.spool.refused,
             },
         }
+
+
+def console_app(
+    settings: Settings,
+    db: Database,
+    *,
+    tickets: TicketRepository,
+    calls: CallRepository,
+    sites: SiteRepository,
+    users: UserRepository,
+    ami: AmiClient,
+    bus: MessageBus,
+    emergency: EmergencyService,
+    heartbeats: ConsoleHeartbeats,
+    console_state: ConsoleState,
+    health: SystemHealth,
+    supervision: SupervisionService,
+    outage: OutageAnnouncements,
+) -> FastAPI:
+    """The web console with the supervision and outage routes."""
+    secret = (
+        settings.session_secret.get_secret_value()
+        if settings.session_secret
+        else secrets.token_hex(32)
+    )
+    app = create_app(
+        ConsoleDeps(
+            tickets=tickets,
+            calls=calls,
+            sites=sites,
+            users=users,
+            bus=bus,
+            call_control=ami,
+            emergency=emergency,
+            backfill=emergency,
+            health=health,
+            session_secret=secret,
+            main_queue=settings.main_queue,
+            board=emergency,
+            heartbeat=heartbeats,
+            revocations=console_state.revocations,
+            login_attempts=console_state.login_attempts,
+            presence=console_state.presence,
+            **access_settings(settings, db, console_state),
+            locale=settings.locale,
+            timezone=settings.timezone,
+        )
+    )
+    app.include_router(
+        supervision.web_router(
+            require_supervisor=require(UserRole.SUPERVISOR),
+            require_agent=require(UserRole.AGENT),
+            authorize_websocket=websocket_role_check(UserRole.SUPERVISOR, wallboard=True),
+            require_wallboard=wallboard_session,
+            current_user=current_username,
+            audit=record,
+        )
+    )
+    app.include_router(outage_router(outage))
+    return app

@@ -21,7 +21,6 @@ from bus.redis import (
 from cluster import (
     ClusterController,
     ClusterError,
-    FenceStore,
     LeaseTiming,
     RedisLease,
     Role,
@@ -30,6 +29,7 @@ from cluster import (
 )
 from hotline.runtime import HotlineService
 from hotline.settings import ConfigError, Settings, load_settings
+from storage.fence import FenceStore
 
 
 def test_envelope_round_trip_keeps_unicode_and_origin() -> None:
@@ -89,12 +89,9 @@ def _lease(prefix: str = "hl") -> RedisLease:
 
 @pytest.mark.parametrize("node", ["", "a\nb", "host\r", "host#1"])
 def test_node_names_that_break_the_lease_value_are_refused(node: str) -> None:
-    async def hook(_: Any) -> None:
-        return None
-
     fence = FenceStore(create_async_engine("sqlite+aiosqlite://"))
     with pytest.raises(ClusterError):
-        ClusterController(lease=_lease(), fence=fence, node=node, on_elected=hook, on_demoted=hook)
+        ClusterController(lease=_lease(), fence=fence, node=node)
 
 
 def test_a_lease_prefix_with_newlines_is_refused() -> None:
@@ -108,16 +105,9 @@ async def test_leader_only_handlers_do_nothing_on_a_standby_or_a_console() -> No
     async def handler(event: Any) -> None:
         calls.append(event)
 
-    async def hook(_: Any) -> None:
-        return None
-
     fence = FenceStore(create_async_engine("sqlite+aiosqlite://"))
-    standby = ClusterController(
-        lease=_lease(), fence=fence, node="n1", on_elected=hook, on_demoted=hook
-    )
-    console = ClusterController(
-        lease=_lease(), fence=fence, node="n2", on_elected=hook, on_demoted=hook, campaign=False
-    )
+    standby = ClusterController(lease=_lease(), fence=fence, node="n1")
+    console = ClusterController(lease=_lease(), fence=fence, node="n2", campaign=False)
     assert standby.role is Role.STANDBY and console.role is Role.CONSOLE
     await standby.fenced(handler)(object())
     await console.fenced(handler)(object())
@@ -127,16 +117,11 @@ async def test_leader_only_handlers_do_nothing_on_a_standby_or_a_console() -> No
 async def test_a_leader_whose_lease_ran_out_in_local_time_is_no_leader() -> None:
     now = [100.0]
 
-    async def hook(_: Any) -> None:
-        return None
-
     fence = FenceStore(create_async_engine("sqlite+aiosqlite://"))
     c = ClusterController(
         lease=_lease(),
         fence=fence,
         node="n1",
-        on_elected=hook,
-        on_demoted=hook,
         clock=lambda: now[0],
     )
     c.role, c.token, c.valid_until = Role.LEADER, 7, 103.0
