@@ -10,26 +10,36 @@ stop when it is demoted. Nothing is set on a part after it is built.
 
 from __future__ import annotations
 
-import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from ami.client import AmiClient, LinkState
+from ami.client import AmiClient
 from ami.component import AmiLink
 from ami.tracker import CallTracker
-from bus import InProcessBus, MessageBus
+from bus import MessageBus
 from bus.redis import RedisBus
-from calls.clock import utc_now
-from cluster import ClusterController, ModeHandover, SoleLeader, build_controller
+from cluster import ClusterController, SoleLeader
 from console.server import ConsoleServer, ConsoleServerError
 from console.shared_state import ConsoleState
 from fallback import components as emergency_parts
 from fallback.drill import EmergencyDrill
-from fallback.service import EmergencyService, emergency_journal_stage
-from fallback.tickets import TicketStoreBackfillSink
-from hotline.assembly import SystemHealth, console_app, console_state_for
+from fallback.service import EmergencyService
+from hotline.assembly import (
+    Edges,
+    SystemHealth,
+    ami_login_hooks,
+    build_edges,
+    call_path_on,
+    console_on,
+    console_state_for,
+    database_check,
+    emergency_on,
+    ivr_on,
+    supervision_on,
+)
 from hotline.schema import DatabaseAtStart
 from hotline.settings import ConfigError, Settings
 from ivr import components as ivr_parts
@@ -37,27 +47,19 @@ from ivr.mode import IvrMode
 from ivr.outage import OutageAnnouncements
 from ivr.server import IvrServer
 from lifecycle import Component, Lifecycle, Resource
-from pipeline import CallPipeline, Origin
+from pipeline import CallPipeline
 from pipeline.components import PipelineRun, SpoolReplay
-from pipeline.spool import EventSpool
 from routing import components as routing_parts
-from routing.errors import StoreUnavailable
 from routing.fanout import ConsoleFanout
 from routing.tickets import CallTicketService
 from routing.unseen import UnseenCallSweep
 from storage.calls import CallRepository
-from storage.cdr import CdrRepository
 from storage.database import Database
-from storage.fence import FenceStore
-from storage.health_probe import HealthProbeTable
-from storage.reports import ReportRepository
 from storage.sites import SiteRepository
-from storage.supervision import SupervisionRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
 from supervision import components as supervision_parts
 from supervision.service import SupervisionService
-from supervision.wallboard import wallboard_stage
 
 log = logging.getLogger(__name__)
 
@@ -98,187 +100,58 @@ class HotlineService:
         cls, settings: Settings, *, bus: MessageBus | None = None, check_schema: bool = False
     ) -> HotlineService:
         """`check_schema`: refuse to start on a database behind the newest migration."""
-        if not settings.ami_user or settings.ami_secret is None:
-            raise ConfigError("HOTLINE_AMI_USER and HOTLINE_AMI_SECRET are required")
-        if settings.role == "console" and not settings.redis_url:
-            raise ConfigError("HOTLINE_ROLE=console needs HOTLINE_REDIS_URL (screen-pops)")
-        policy, db = settings.sla_policy(), Database(settings.db_url)
-        if bus is None:
-            redis_url = settings.redis_url
-            bus = RedisBus(redis_url, prefix=settings.redis_prefix) if redis_url else InProcessBus()
-        # With the policy, a level/site change by an agent recomputes the SLA deadlines.
-        tickets = TicketRepository(db, policy=policy, tz=settings.tz())
-        calls, sites, users = (
-            CallRepository(db),
-            SiteRepository(db, tz=settings.tz()),
-            UserRepository(db),
-        )
-        tracker = CallTracker()
-        ami = AmiClient(
-            host=settings.ami_host,
-            port=settings.ami_port,
-            username=settings.ami_user,
-            secret=settings.ami_secret.get_secret_value(),
-            tracker=tracker,
-            ping_interval=settings.ami_ping_interval,
-        )
-        leadership: ClusterController | SoleLeader = (
-            build_controller(settings, FenceStore(db.engine))
-            if settings.redis_url
-            else SoleLeader()
-        )
-        cluster = leadership if isinstance(leadership, ClusterController) else None
-        routing_deps = routing_parts.RoutingDeps(tickets, calls, sites, users, bus, policy, ami)
-        routing = routing_parts.build(settings, routing_deps)
+        edges = build_edges(settings, bus)
+        ami, db = edges.ami, edges.db
+        routing = routing_parts.build(settings, edges.routing_deps())
         console_state = console_state_for(settings, db)
-        emergency = emergency_parts.build(
+        emergency = emergency_on(
+            settings, edges, paper_notice=routing.paper_notice, console_state=console_state
+        )
+        database = database_check(settings, edges, emergency.service, check_schema=check_schema)
+        supervision = supervision_on(
+            settings, edges, database=database, emergency=emergency.service
+        )
+        pipeline, sweep = call_path_on(
+            settings, edges, routing=routing, emergency=emergency, supervision=supervision
+        )
+        ivr = ivr_on(settings, edges, routing=routing, emergency=emergency.service)
+        console = console_on(
             settings,
-            emergency_parts.EmergencyDeps(
-                control=ami,
-                probe_table=HealthProbeTable(db.engine),
-                sink=TicketStoreBackfillSink(tickets, policy, utc_now),
-                bus=bus,
-                paper_notice=routing.paper_notice,
-                call_records=calls,
-                consoles_elsewhere=console_state.heartbeats_by_source,
-            ),
-        )
-        ami.add_listener(
-            lambda event: emergency.drill.on_ami_message(event.message),
-            events=("AgentConnect", "OriginateResponse"),
-        )
-        database = DatabaseAtStart(
-            db,
-            settings.db_url,
-            timeout=settings.health_timeout * settings.health_failures,
-            emergency_active=lambda: emergency.service.status().active,
-            check_schema=check_schema,
-        )
-        try:
-            supervision = supervision_parts.build(
-                settings,
-                supervision_parts.SupervisionDeps(
-                    stores=SupervisionRepository(db),
-                    reports=ReportRepository(db),
-                    bus=bus,
-                    sla=policy,
-                    call_control=ami,
-                    ping=db.ping,
-                    database_up_at_start=lambda: database.up_at_start,
-                    emergency_status=emergency.service.status,
-                ),
-            )
-        except ValueError as exc:
-            raise ConfigError(f"bad [supervision] configuration: {exc}") from exc
-        spool = EventSpool(
-            settings.journal_dir / "pipeline-spool.jsonl",
-            max_bytes=settings.spool_max_mb * 1024 * 1024,
-        )
-        # The one path of call events: the tracker and the CDR sweep feed it, nothing else
-        # subscribes. Stages run independently, each in call order.
-        pipeline = CallPipeline(
-            [
-                *routing.stages(),
-                emergency_journal_stage(emergency.service),
-                wallboard_stage(supervision.service.publisher),
-            ],
-            fence=cluster.fenced if cluster is not None else None,
-            spool=spool,
-        )
-        tracker.subscribe(pipeline.submit)
-        sweep = routing_parts.cdr_sweep(
-            settings,
-            routing_deps,
-            CdrRepository(db),
-            functools.partial(pipeline.submit, origin=Origin.CDR),
-            live_calls=lambda: tracker.calls.keys() | pipeline.pending_call_ids("tickets"),
-            pbx_synced=lambda: ami.state is LinkState.CONNECTED,
-        )
-        ivr = ivr_parts.build(
-            settings,
-            ivr_parts.IvrDeps(
-                sites=sites,
-                tickets=tickets,
-                surveys=routing.call_tickets,
-                advisor=routing.advisor,
-                bus=bus,
-                policy=policy,
-                emergency_active=lambda: emergency.service.status().active,
-            ),
-        )
-        health = SystemHealth(
-            settings, db, bus, ami, tracker, pipeline, emergency.service, ivr.server, cluster, spool
-        )
-        app = console_app(
-            settings,
-            db,
-            tickets=tickets,
-            calls=calls,
-            sites=sites,
-            users=users,
-            ami=ami,
-            bus=bus,
-            emergency=emergency.service,
-            heartbeats=emergency.heartbeats,
-            console_state=console_state,
-            health=health,
+            edges,
+            pipeline=pipeline,
+            emergency=emergency,
             supervision=supervision.service,
-            outage=ivr.outage,
+            ivr=ivr,
+            console_state=console_state,
         )
-        # X-Forwarded-For is believed from HOTLINE_TRUSTED_PROXIES only (console.middleware).
-        http = ConsoleServer(app, host=settings.http_host, port=settings.http_port)
-        leader_only: list[Component] = []
-        if cluster is not None:
-            # First AMI hook: after a takeover the PBX's routing mode wins (cluster.handover).
-            handover = ModeHandover(ami, emergency.service, cluster.node)
-            ami.on_connected.append(handover)
-            leader_only.append(handover)
-
-        async def on_ami_connected(_client: AmiClient) -> None:
-            await emergency.service.on_ami_connected()
-            # The resync just told the tracker which calls are live: the records of the
-            # others end now (a crash or a cut link left them open).
-            try:
-                await sweep.sweep.close_open()
-            except StoreUnavailable as exc:
-                log.warning("open call records not closed at log-in (%s)", exc)
-
-        ami.on_connected.append(on_ami_connected)
-        run = PipelineRun(pipeline)
-        leader_only += [SpoolReplay(run), AmiLink(ami), supervision.run, *emergency.watches()]
-        if sweep.loop is not None:
-            leader_only.append(sweep.loop)
-        # Start order; everything stops in reverse (the database last, the console first).
+        handover = ami_login_hooks(edges, emergency.service, sweep.sweep)
         lifecycle = Lifecycle(
-            [
-                Resource("database", close=db.dispose),
-                Resource(
-                    "bus", open=bus.start if isinstance(bus, RedisBus) else None, close=bus.close
-                ),
-                Resource("console-state", close=console_state.close),
-                Resource("supervision", close=supervision.run.close),
-                emergency.journal,  # says whether we restart in the middle of an outage
-                run,
-                database,
-                ivr.outage_component(),
-                *([ivr.listener] if settings.role != "console" else []),
-                leadership,
-                http,
-                *leader_only,
-            ]
+            _components(
+                settings,
+                edges,
+                emergency=emergency,
+                supervision=supervision,
+                ivr=ivr,
+                run=PipelineRun(pipeline),
+                database=database,
+                console_state=console_state,
+                http=console.http,
+                leader_first=[handover] if handover is not None else [],
+                sweep=sweep,
+            )
         )
-        leadership.subscribe(lifecycle)
+        edges.leadership.subscribe(lifecycle)
         return cls(
             settings=settings,
             db=db,
-            bus=bus,
-            tracker=tracker,
+            bus=edges.bus,
+            tracker=edges.tracker,
             ami=ami,
             pipeline=pipeline,
-            tickets=tickets,
-            calls=calls,
-            sites=sites,
-            users=users,
+            tickets=edges.tickets,
+            calls=edges.calls,
+            sites=edges.sites,
+            users=edges.users,
             call_tickets=routing.call_tickets,
             fanout=routing.fanout,
             emergency=emergency.service,
@@ -287,13 +160,13 @@ class HotlineService:
             ivr_mode=ivr.mode,
             supervision=supervision.service,
             outage=ivr.outage,
-            app=app,
+            app=console.app,
             console_state=console_state,
-            health=health,
-            http=http,
+            health=console.health,
+            http=console.http,
             unseen=sweep.sweep,
             database=database,
-            leadership=leadership,
+            leadership=edges.leadership,
             lifecycle=lifecycle,
         )
 
@@ -319,3 +192,45 @@ class HotlineService:
         except ConsoleServerError:
             port = self.settings.http_port
         return f"http://{self.settings.http_host}:{port}"
+
+
+def _opening(bus: MessageBus) -> Callable[[], Awaitable[None]] | None:
+    """Redis is connected at start, so that `/healthz` describes the link from then on."""
+    return bus.start if isinstance(bus, RedisBus) else None
+
+
+def _components(
+    settings: Settings,
+    edges: Edges,
+    *,
+    emergency: emergency_parts.Emergency,
+    supervision: supervision_parts.Supervision,
+    ivr: ivr_parts.Ivr,
+    run: PipelineRun,
+    database: DatabaseAtStart,
+    console_state: ConsoleState,
+    http: ConsoleServer,
+    leader_first: list[Component],
+    sweep: routing_parts.CdrSweep,
+) -> list[Component]:
+    """In start order; everything stops in reverse (the console first, the database last)."""
+    return [
+        Resource("database", close=edges.db.dispose),
+        Resource("bus", open=_opening(edges.bus), close=edges.bus.close),
+        Resource("console-state", close=console_state.close),
+        Resource("supervision", close=supervision.run.close),
+        emergency.journal,  # says whether we restart in the middle of an outage
+        run,
+        database,
+        ivr.outage_component(),
+        *([ivr.listener] if settings.role != "console" else []),
+        edges.leadership,
+        http,
+        # Leader only, started at each election in this order:
+        *leader_first,
+        SpoolReplay(run),
+        AmiLink(edges.ami),
+        supervision.run,
+        *emergency.watches(),
+        *([sweep.loop] if sweep.loop is not None else []),
+    ]
