@@ -101,6 +101,18 @@ def test_the_limits_are_measured_as_stated(tmp_path: Path) -> None:
     }
 
 
+def test_the_schema_comes_only_from_the_migrations() -> None:
+    # No run-time DDL "safety net": a table the migrations lack must fail loudly.
+    ddl = ("create_all", "CREATE TABLE", "create_table(", "DROP TABLE", "ALTER TABLE")
+    found = [
+        f"{path.relative_to(ROOT).as_posix()}: {word}"
+        for path in product_modules()
+        for word in ddl
+        if word.lower() in path.read_text(encoding="utf-8").lower()
+    ]
+    assert found == []
+
+
 def import_cycles(imports: Mapping[str, set[str]]) -> list[list[str]]:
     """Strongly connected groups of more than one module (Tarjan), sorted."""
     index: dict[str, int] = {}

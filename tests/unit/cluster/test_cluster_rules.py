@@ -149,3 +149,32 @@ def test_a_console_process_needs_redis(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="HOTLINE_REDIS_URL"):
         HotlineService.build(settings)
+
+
+async def test_listeners_hear_an_election_in_order_and_a_demotion_in_reverse() -> None:
+    log: list[str] = []
+
+    class Listener:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def elected(self, token: int) -> None:
+            log.append(f"{self.name} elected {token}")
+
+        async def demoted(self, reason: str) -> None:
+            log.append(f"{self.name} demoted: {reason}")
+
+    fence = FenceStore(create_async_engine("sqlite+aiosqlite://"))
+    c = ClusterController(lease=_lease(), fence=fence, node="n1")
+    c.subscribe(Listener("lifecycle"))
+    c.subscribe(Listener("other"))
+    c.role, c.token, c.valid_until = Role.LEADER, 7, c.clock() + 3
+    await c._elected(7)
+    await c._demote("lease lost")
+    assert log == [
+        "lifecycle elected 7",
+        "other elected 7",
+        "other demoted: lease lost",
+        "lifecycle demoted: lease lost",
+    ]
+    assert c.role is Role.STANDBY

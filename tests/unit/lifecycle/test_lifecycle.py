@@ -136,3 +136,26 @@ async def test_a_resource_opens_and_closes() -> None:
     await lifecycle.start()
     await lifecycle.stop()
     assert log == ["open", "close", "close"]
+
+
+class Listener:
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+    async def elected(self, token: int) -> None:
+        self.log.append(f"{self.name} elected {token}")
+
+    async def demoted(self, reason: str) -> None:
+        self.log.append(f"{self.name} demoted")
+
+
+async def test_the_sole_leader_tells_listeners_in_order_and_in_reverse() -> None:
+    log: list[str] = []
+    leadership = SoleLeader()
+    leadership.subscribe(Listener("first", log))
+    leadership.subscribe(Listener("second", log))
+    await leadership.start()
+    await leadership.stop()
+    await leadership.stop()  # once only
+    assert log == ["first elected 0", "second elected 0", "second demoted", "first demoted"]
