@@ -4,7 +4,7 @@ claimed.
 * A new leader writes its token into the ``controller_fence`` row (only upwards:
   ``UPDATE ... WHERE token < :new``) before it connects AMI. The table comes from
   Alembic migration 0002; `FenceStore.ensure` only adds this fence's row.
-* Leader-side writers run inside `fenced_writes`; every commit they make first reads
+* Leader-side writers run inside `FenceStore.writes`; every commit they make first reads
   the fence row in the same transaction (``FOR SHARE`` on PostgreSQL, so the new
   leader's claim waits for it; SQLite's BEGIN IMMEDIATE already holds the write lock)
   and refuses to commit if the token is no longer ours. The check is a SQLAlchemy

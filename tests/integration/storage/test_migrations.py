@@ -17,7 +17,7 @@ from storage.models import STORAGE_TABLES, SUPERVISION_TABLES, Base
 from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
 
 HEAD = "0008"
-# Created by migration 0002 for their owners (supervision, cluster.fence, fallback.health).
+# Created by migration 0002 for their owners (supervision, the controller fence, the write probe).
 OWNER_TABLES = {
     "supervision_steps",
     "supervision_notices",
