@@ -1,7 +1,9 @@
-"""Wiring the composition root delegates: the edges (database, stores, bus, AMI,
-leadership), emergency mode and supervision on them, the AMI log-in hooks, the web
-console with the supervision and outage routes, the console's shared state and its
-access settings, and the system health behind `/healthz`."""
+"""The steps `HotlineService.build` takes, each a few lines of wiring: the edges
+(database, stores, bus, AMI client, leadership); emergency mode, supervision, the IVR and
+the start-up database check on them; the call path (the pipeline with its stages and the
+CDR sweep); the AMI log-in hooks; the web console with the supervision and outage
+routes, its shared state and access settings, and the system health behind `/healthz`.
+"""
 
 from __future__ import annotations
 
