@@ -83,6 +83,7 @@ class ClusterController:
         self.clock = clock
         self.role = Role.STANDBY if campaign else Role.CONSOLE
         self.token: int | None = None
+        self.claiming: int | None = None
         self.valid_until = 0.0
         self.redis_ok = False
         self.elected_at: float | None = None
@@ -309,13 +310,24 @@ class ClusterController:
             fresh = await self.lease.acquire(self.node)
         except REDIS_FAILURES:
             fresh = None
-        if fresh is not None and await self._claim_fence(fresh):
-            self.token = fresh
+        if fresh is not None and await self._reclaim_fence(fresh):
             self.valid_until = sent + self.timing.ttl
             self.last_reason = f"lease re-acquired with token {fresh}"
             log.warning("controller %s re-acquired the lease (token %d)", self.node, fresh)
             return
         await self._demote("lease taken by another controller")
+
+    async def _reclaim_fence(self, fresh: int) -> bool:
+        # Our own writes commit while the claim does: once the fence holds `fresh` they
+        # are checked against it before `self.token` is `fresh` (`claiming`).
+        self.claiming = fresh
+        try:
+            if not await self._claim_fence(fresh):
+                return False
+            self.token = fresh
+            return True
+        finally:
+            self.claiming = None
 
     async def _lead_on_fence(self, token: int, sent: float) -> None:
         try:

@@ -17,6 +17,11 @@ class TokenHolder(Protocol):
     @property
     def token(self) -> int | None: ...
 
+    @property
+    def claiming(self) -> int | None:
+        """A newer token this holder is claiming right now: from the moment the fence
+        holds it until `token` becomes it, the holder's own commits pass under either."""
+
 
 class Fence(Protocol):
     """The highest fencing token any leader has claimed, kept in the database."""

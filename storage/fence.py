@@ -93,11 +93,12 @@ class FenceStore:
             )
         return int(value) if value is not None else None
 
-    def check_in(self, session: Session, token: int) -> None:
-        """Inside the writer's own transaction: refuse to commit under a stale token."""
+    def check_in(self, session: Session, token: int, claiming: int | None = None) -> None:
+        """Inside the writer's own transaction: refuse to commit under a stale token.
+        `claiming`: a newer token of the same writer whose claim is under way."""
         value = session.execute(self._select, {"name": self.name}).scalar()
         current = int(value) if value is not None else None
-        if current != token:
+        if current != token and (claiming is None or current != claiming):
             raise StaleLeader(token, current)
 
     def writes(self, holder: TokenHolder) -> contextlib.AbstractContextManager[None]:
@@ -137,7 +138,7 @@ def _check_fence_before_commit(session: Session) -> None:
     token = context.holder.token
     if token is None:
         raise StaleLeader(0, None)
-    context.fence.check_in(session, token)
+    context.fence.check_in(session, token, context.holder.claiming)
 
 
 def _install_commit_check() -> None:

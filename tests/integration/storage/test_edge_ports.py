@@ -3,13 +3,15 @@ emergency mode (`fallback.ports.ProbeTable`): failures come back in the owners' 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from cluster import FenceUnavailable
+from cluster import FenceUnavailable, StaleLeader
 from fallback.errors import HealthCheckFailed
 from fallback.health import DatabaseWriteProbe
 from storage.database import async_url
@@ -52,3 +54,40 @@ class Liar:
 async def test_a_probe_that_reads_back_another_token_fails() -> None:
     with pytest.raises(HealthCheckFailed, match="read back 'something else'"):
         await DatabaseWriteProbe(Liar(), node="n1").check()
+
+
+@dataclass
+class Holder:
+    token: int | None
+    claiming: int | None = None
+
+
+async def test_a_leader_reclaiming_the_fence_is_not_refused_its_own_writes(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    upgrade(url)
+    engine = create_async_engine(async_url(url))
+    sessions = async_sessionmaker(engine)
+    fence = FenceStore(engine)
+
+    async def commit_under(holder: Holder) -> None:
+        with fence.writes(holder):
+            async with sessions() as session:
+                await session.execute(text("DELETE FROM health_probe WHERE node = 'x'"))
+                await session.commit()
+
+    try:
+        await fence.ensure()
+        assert await fence.claim(1, "n1")
+        await commit_under(Holder(1))
+        # The re-acquired lease's token is in the fence; `token` is not updated yet.
+        assert await fence.claim(2, "n1")
+        await commit_under(Holder(1, claiming=2))
+        with pytest.raises(StaleLeader):
+            await commit_under(Holder(1))
+        with pytest.raises(StaleLeader):  # a newer leader's token: refused whatever we claim
+            assert await fence.claim(3, "n2")
+            await commit_under(Holder(1, claiming=2))
+    finally:
+        await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,24 @@ async def test_listeners_hear_an_election_in_order_and_a_demotion_in_reverse() -
         "lifecycle demoted: lease lost",
     ]
     assert c.role is Role.STANDBY
+
+
+async def test_while_reclaiming_the_fence_the_new_token_is_claiming() -> None:
+    seen: list[tuple[int | None, int | None]] = []
+
+    class Fence:
+        def __init__(self, accept: bool) -> None:
+            self.accept = accept
+
+        async def claim(self, token: int, holder: str) -> bool:
+            seen.append((c.token, c.claiming))
+            return self.accept
+
+    c = ClusterController(lease=_lease(), fence=Fence(True), node="n1")  # type: ignore[arg-type]
+    c.token = 4
+    assert await c._reclaim_fence(5)
+    assert seen == [(4, 5)] and (c.token, c.claiming) == (5, None)
+    c.fence = Fence(False)  # type: ignore[assignment]
+    with contextlib.suppress(Exception):  # the refusal path also tidies the lease
+        assert not await c._reclaim_fence(6)
+    assert (c.token, c.claiming) == (5, None)
