@@ -61,6 +61,8 @@ from storage.supervision import SupervisionRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
 from supervision import components as supervision_parts
+from supervision.dispatch.service import DispatchService
+from supervision.dispatch.web import router as dispatch_router
 from supervision.service import SupervisionService
 from supervision.wallboard import wallboard_stage
 
@@ -310,8 +312,9 @@ def console_app(
     health: SystemHealth,
     supervision: SupervisionService,
     outage: OutageAnnouncements,
+    dispatch: DispatchService,
 ) -> FastAPI:
-    """The web console with the supervision and outage routes."""
+    """The web console with the supervision, outage and dispatch routes."""
     secret = (
         settings.session_secret.get_secret_value()
         if settings.session_secret
@@ -338,6 +341,7 @@ def console_app(
             **access_settings(settings, db, console_state),
             locale=settings.locale,
             timezone=settings.timezone,
+            ticket_clocks=dispatch.ticket_clocks,
         )
     )
     app.include_router(
@@ -351,6 +355,14 @@ def console_app(
         )
     )
     app.include_router(outage_router(outage))
+    app.include_router(
+        dispatch_router(
+            dispatch,
+            require_agent=require(UserRole.AGENT),
+            current_user=current_username,
+            timezone=settings.timezone,
+        )
+    )
     return app
 
 
@@ -370,6 +382,7 @@ def console_on(
     supervision: SupervisionService,
     ivr: Ivr,
     console_state: ConsoleState,
+    dispatch: DispatchService,
 ) -> Console:
     """The console server with its app and the health it reports."""
     assert pipeline.spool is not None
@@ -400,6 +413,7 @@ def console_on(
         health=health,
         supervision=supervision,
         outage=ivr.outage,
+        dispatch=dispatch,
     )
     # X-Forwarded-For is believed from HOTLINE_TRUSTED_PROXIES only (console.middleware).
     return Console(

@@ -10,6 +10,7 @@ stop when it is demoted. Nothing is set on a part after it is built.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,13 +41,14 @@ from hotline.assembly import (
     ivr_on,
     supervision_on,
 )
+from hotline.dispatch_wiring import build_dispatch
 from hotline.schema import DatabaseAtStart
 from hotline.settings import ConfigError, Settings
 from ivr import components as ivr_parts
 from ivr.mode import IvrMode
 from ivr.outage import OutageAnnouncements
 from ivr.server import IvrServer
-from lifecycle import Component, Lifecycle, Resource
+from lifecycle import Component, LeaderLoop, Lifecycle, Resource
 from pipeline import CallPipeline
 from pipeline.components import PipelineRun, SpoolReplay
 from routing import components as routing_parts
@@ -59,6 +61,7 @@ from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
 from supervision import components as supervision_parts
+from supervision.dispatch.service import DispatchService
 from supervision.service import SupervisionService
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,7 @@ class HotlineService:
     ivr_mode: IvrMode
     supervision: SupervisionService
     outage: OutageAnnouncements
+    dispatch: DispatchService
     app: FastAPI
     # Log-outs (database), log-in throttle and open consoles (Redis) shared by consoles.
     console_state: ConsoleState
@@ -111,6 +115,9 @@ class HotlineService:
         supervision = supervision_on(
             settings, edges, database=database, emergency=emergency.service
         )
+        dispatch = build_dispatch(
+            settings, db, edges.tickets, edges.sites, supervision.service.config, edges.policy
+        )
         pipeline, sweep = call_path_on(
             settings, edges, routing=routing, emergency=emergency, supervision=supervision
         )
@@ -123,6 +130,7 @@ class HotlineService:
             supervision=supervision.service,
             ivr=ivr,
             console_state=console_state,
+            dispatch=dispatch,
         )
         handover = ami_login_hooks(edges, emergency.service, sweep.sweep)
         lifecycle = Lifecycle(
@@ -138,6 +146,7 @@ class HotlineService:
                 http=console.http,
                 leader_first=[handover] if handover is not None else [],
                 sweep=sweep,
+                dispatch=dispatch,
             )
         )
         edges.leadership.subscribe(lifecycle)
@@ -160,6 +169,7 @@ class HotlineService:
             ivr_mode=ivr.mode,
             supervision=supervision.service,
             outage=ivr.outage,
+            dispatch=dispatch,
             app=console.app,
             console_state=console_state,
             health=console.health,
@@ -212,6 +222,7 @@ def _components(
     http: ConsoleServer,
     leader_first: list[Component],
     sweep: routing_parts.CdrSweep,
+    dispatch: DispatchService,
 ) -> list[Component]:
     """In start order; everything stops in reverse (the console first, the database last)."""
     return [
@@ -219,6 +230,7 @@ def _components(
         Resource("bus", open=_opening(edges.bus), close=edges.bus.close),
         Resource("console-state", close=console_state.close),
         Resource("supervision", close=supervision.run.close),
+        Resource("dispatch", close=dispatch.stop),
         emergency.journal,  # says whether we restart in the middle of an outage
         run,
         database,
@@ -233,4 +245,11 @@ def _components(
         supervision.run,
         *emergency.watches(),
         *([sweep.loop] if sweep.loop is not None else []),
+        # Dispatch notices the last run left unsent go out once, from the leader.
+        LeaderLoop("dispatch-resend", functools.partial(_resend_unsent, dispatch, database)),
     ]
+
+
+async def _resend_unsent(dispatch: DispatchService, database: DatabaseAtStart) -> None:
+    if database.up_at_start:
+        await dispatch.resend_unsent()

@@ -47,8 +47,8 @@ class Resource:
 
 
 class LeaderLoop:
-    """A leader-only loop (`run` returns only when cancelled), run as a task while this
-    process leads."""
+    """A leader-only task, run while this process leads: a loop (`run` returns only when
+    cancelled) or a one-shot piece of work at each election; a demotion cancels it."""
 
     leader_only = True
 

@@ -16,6 +16,7 @@ EVERYWHERE = [
     "bus",
     "console-state",
     "supervision",
+    "dispatch",
     "emergency-journal",
     "pipeline",
     "database-check",
@@ -31,6 +32,7 @@ LEADER_ONLY = [
     "health-watch",
     "backfill-reconciliation",
     "cdr-sweep",
+    "dispatch-resend",
 ]
 
 
