@@ -4,8 +4,9 @@ the emergency-pool drill, and the two components the composition root runs.
 
 * `journal` runs everywhere: the journal, the paper numbers and the drill results are
   opened at start (the journal says whether we restart in the middle of an outage).
-* `watches` are leader only: the health watch, the backfill reconciliation and the
-  scheduled drills act on the PBX and the ticket database.
+* `watches` are leader only: the health watch, the backfill reconciliation, the
+  scheduled drills and the journal's replication act on the PBX, the ticket database and
+  the replicas; `JournalRefresh` reads the replicated journal at each election.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fallback.health import ConsoleHeartbeats, DatabaseWriteProbe, HealthWatch, 
 from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
 from fallback.ports import BackfillTicketSink, PaperNumberNotice, ProbeTable
+from fallback.replica import RedisJournalReplica, keep_in_step
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
 from lifecycle import LeaderLoop
@@ -60,6 +62,14 @@ class EmergencySettings(Protocol):
     def backfill_require_paper(self) -> bool: ...
     @property
     def backfill_reconcile_interval(self) -> float: ...
+    @property
+    def journal_redis_url(self) -> str | None: ...
+    @property
+    def redis_prefix(self) -> str: ...
+    @property
+    def journal_replicas(self) -> int: ...
+    @property
+    def journal_wait_ms(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,23 @@ class EmergencyJournalRun:
             await self.drill.results.close()
 
 
+class JournalRefresh:
+    """Leader only, at each election before AMI connects: the calls the old leader
+    journaled keep their paper numbers, and numbering goes on above them."""
+
+    name = "journal-refresh"
+    leader_only = True
+
+    def __init__(self, service: EmergencyService) -> None:
+        self.service = service
+
+    async def start(self) -> None:
+        await self.service.refresh_journal()
+
+    async def stop(self) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class Emergency:
     """Emergency mode as `hotline serve` runs it."""
@@ -114,7 +141,8 @@ class Emergency:
     clock: Clock
 
     def watches(self) -> list[LeaderLoop]:
-        """The leader's loops: scheduled drills, health watch, backfill reconciliation."""
+        """The leader's loops: scheduled drills, health watch, backfill reconciliation,
+        and with a replicated journal, keeping it in step with the replicas."""
         s = self.settings
         loops = [
             LeaderLoop("health-watch", lambda: self.service.run_health_watch(s.health_interval)),
@@ -125,6 +153,13 @@ class Emergency:
         ]
         if s.drill_interval_hours > 0:
             loops.insert(0, LeaderLoop("drills", self._drills))
+        if s.journal_redis_url:
+            loops.append(
+                LeaderLoop(
+                    "journal-replication",
+                    lambda: keep_in_step(self.service.refresh_journal, s.health_interval),
+                )
+            )
         return loops
 
     async def _drills(self) -> None:
@@ -155,6 +190,16 @@ def build(settings: EmergencySettings, deps: EmergencyDeps) -> Emergency:
         ],
         deps.clock,
     )
+    replica = (
+        RedisJournalReplica(
+            settings.journal_redis_url,
+            prefix=settings.redis_prefix,
+            replicas=settings.journal_replicas,
+            wait_ms=settings.journal_wait_ms,
+        )
+        if settings.journal_redis_url
+        else None
+    )
     service = EmergencyService(
         control=deps.control,
         switch=PbxSwitch(
@@ -163,8 +208,8 @@ def build(settings: EmergencySettings, deps: EmergencyDeps) -> Emergency:
             main_queue=settings.main_queue,
             emergency_queue=settings.emergency_queue,
         ),
-        journal=EmergencyJournal(settings.journal_dir),
-        paper=PaperNumberAllocator(settings.journal_dir),
+        journal=EmergencyJournal(settings.journal_dir, replica),
+        paper=PaperNumberAllocator(settings.journal_dir, replica=replica),
         sink=deps.sink,
         clock=deps.clock,
         policy=EmergencyPolicy(

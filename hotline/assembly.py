@@ -49,10 +49,12 @@ from routing.paper_notice import PaperNumberToAgent
 from routing.records import UserRole
 from routing.unseen import UnseenCallSweep
 from storage.audit import AuditRepository
+from storage.call_events import CallEventWriter
 from storage.calls import CallRepository
 from storage.cdr import CdrRepository
 from storage.database import Database
 from storage.fence import FenceStore
+from storage.group_commit import GroupCommit
 from storage.health_probe import HealthProbeTable
 from storage.reports import ReportRepository
 from storage.revocations import RevocationRepository
@@ -83,6 +85,8 @@ class Edges:
     users: UserRepository
     tracker: CallTracker
     ami: AmiClient
+    # Each call event's ticket change and call record in one transaction (group commit).
+    writes: CallEventWriter
     # ClusterController when HOTLINE_REDIS_URL is set: leader-only stages are fenced.
     leadership: ClusterController | SoleLeader
 
@@ -92,7 +96,15 @@ class Edges:
 
     def routing_deps(self) -> routing_parts.RoutingDeps:
         return routing_parts.RoutingDeps(
-            self.tickets, self.calls, self.sites, self.users, self.bus, self.policy, self.ami
+            self.tickets,
+            self.calls,
+            self.sites,
+            self.users,
+            self.bus,
+            self.policy,
+            self.ami,
+            writes=self.writes,
+            cached_site=self.sites.cached_profile,
         )
 
 
@@ -101,18 +113,23 @@ def build_edges(settings: Settings, bus: MessageBus | None) -> Edges:
         raise ConfigError("HOTLINE_AMI_USER and HOTLINE_AMI_SECRET are required")
     if settings.role == "console" and not settings.redis_url:
         raise ConfigError("HOTLINE_ROLE=console needs HOTLINE_REDIS_URL (screen-pops)")
-    policy, db = settings.sla_policy(), Database(settings.db_url)
+    policy = settings.sla_policy()
+    db = Database(
+        settings.db_url, write_pool=settings.db_write_pool, read_pool=settings.db_read_pool
+    )
     if bus is None:
         redis_url = settings.redis_url
         bus = RedisBus(redis_url, prefix=settings.redis_prefix) if redis_url else InProcessBus()
     tracker = CallTracker()
+    # With the policy, a level/site change by an agent recomputes the SLA deadlines.
+    tickets = TicketRepository(db, policy=policy, tz=settings.tz())
+    calls = CallRepository(db)
     return Edges(
         policy=policy,
         db=db,
         bus=bus,
-        # With the policy, a level/site change by an agent recomputes the SLA deadlines.
-        tickets=TicketRepository(db, policy=policy, tz=settings.tz()),
-        calls=CallRepository(db),
+        tickets=tickets,
+        calls=calls,
         sites=SiteRepository(db, tz=settings.tz()),
         users=UserRepository(db),
         tracker=tracker,
@@ -123,6 +140,9 @@ def build_edges(settings: Settings, bus: MessageBus | None) -> Edges:
             secret=settings.ami_secret.get_secret_value(),
             tracker=tracker,
             ping_interval=settings.ami_ping_interval,
+        ),
+        writes=CallEventWriter(
+            GroupCommit(db, window=settings.db_batch_window_ms / 1000), tickets, calls
         ),
         leadership=(
             build_controller(settings, FenceStore(db.engine))
@@ -280,6 +300,8 @@ class SystemHealth:
             if self.settings.role != "console"
             else {"status": "disabled", "port": None},
             "emergency": {"status": "ok", "active": status.active, "state": status.state},
+            # The emergency journal's copy on the replicas.
+            "journal": self.emergency.journal.state(),
             "calls": {
                 "status": "ok",
                 "live": len(self.tracker.calls),

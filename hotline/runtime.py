@@ -26,6 +26,7 @@ from cluster import ClusterController, SoleLeader
 from console.server import ConsoleServer, ConsoleServerError
 from console.shared_state import ConsoleState
 from fallback import components as emergency_parts
+from fallback.components import JournalRefresh
 from fallback.drill import EmergencyDrill
 from fallback.service import EmergencyService
 from hotline.assembly import (
@@ -57,6 +58,7 @@ from routing.tickets import CallTicketService
 from routing.unseen import UnseenCallSweep
 from storage.calls import CallRepository
 from storage.database import Database
+from storage.site_cache import SiteCacheKeeper
 from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
@@ -88,6 +90,8 @@ class HotlineService:
     supervision: SupervisionService
     outage: OutageAnnouncements
     dispatch: DispatchService
+    # Site profiles in memory for the IVR and the tickets (storage.site_cache).
+    site_cache: SiteCacheKeeper
     app: FastAPI
     # Log-outs (database), log-in throttle and open consoles (Redis) shared by consoles.
     console_state: ConsoleState
@@ -132,6 +136,7 @@ class HotlineService:
             console_state=console_state,
             dispatch=dispatch,
         )
+        site_cache = SiteCacheKeeper(edges.sites)
         handover = ami_login_hooks(edges, emergency.service, sweep.sweep)
         lifecycle = Lifecycle(
             _components(
@@ -147,6 +152,7 @@ class HotlineService:
                 leader_first=[handover] if handover is not None else [],
                 sweep=sweep,
                 dispatch=dispatch,
+                site_cache=Resource("site-cache", open=site_cache.start, close=site_cache.stop),
             )
         )
         edges.leadership.subscribe(lifecycle)
@@ -170,6 +176,7 @@ class HotlineService:
             supervision=supervision.service,
             outage=ivr.outage,
             dispatch=dispatch,
+            site_cache=site_cache,
             app=console.app,
             console_state=console_state,
             health=console.health,
@@ -223,6 +230,7 @@ def _components(
     leader_first: list[Component],
     sweep: routing_parts.CdrSweep,
     dispatch: DispatchService,
+    site_cache: Resource,
 ) -> list[Component]:
     """In start order; everything stops in reverse (the console first, the database last)."""
     return [
@@ -234,6 +242,7 @@ def _components(
         emergency.journal,  # says whether we restart in the middle of an outage
         run,
         database,
+        site_cache,  # site profiles in memory for the IVR and the tickets
         ivr.outage_component(),
         *([ivr.listener] if settings.role != "console" else []),
         edges.leadership,
@@ -241,6 +250,7 @@ def _components(
         # Leader only, started at each election in this order:
         *leader_first,
         SpoolReplay(run),
+        JournalRefresh(emergency.service),  # before the resync adopts live calls
         AmiLink(edges.ami),
         supervision.run,
         *emergency.watches(),

@@ -19,7 +19,15 @@ from routing.advice import IvrRoutingAdvisor
 from routing.domain.levels import SlaPolicy
 from routing.fanout import ConsoleFanout
 from routing.paper_notice import PaperNumberToAgent
-from routing.ports import CallStore, CdrSource, SiteDirectory, TicketStore, UserStore
+from routing.ports import (
+    CallEventStore,
+    CallStore,
+    CdrSource,
+    SiteDirectory,
+    TicketStore,
+    UserStore,
+)
+from routing.records import SiteRecord
 from routing.router import CallRouter
 from routing.stages import screen_pop_stage, tickets_stage
 from routing.tickets import CallTicketService
@@ -40,6 +48,9 @@ class RoutingSettings(Protocol):
 
 @dataclass(frozen=True)
 class RoutingDeps:
+    """`writes` takes each call event's ticket change and call record in one
+    transaction; `cached_site` gives a site's profile from memory (no database read)."""
+
     tickets: TicketStore
     calls: CallStore
     sites: SiteDirectory
@@ -47,6 +58,8 @@ class RoutingDeps:
     bus: MessageBus
     policy: SlaPolicy
     call_control: CallControl
+    writes: CallEventStore
+    cached_site: Callable[[str], SiteRecord | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,7 @@ def build(settings: RoutingSettings, deps: RoutingDeps) -> Routing:
     call_tickets = CallTicketService(
         tickets=deps.tickets,
         calls=deps.calls,
+        writes=deps.writes,
         sites=deps.sites,
         users=deps.users,
         policy=deps.policy,
@@ -75,6 +89,8 @@ def build(settings: RoutingSettings, deps: RoutingDeps) -> Routing:
         sites=deps.sites,
         bus=deps.bus,
         open_ticket=call_tickets.open_ticket,
+        known_ticket=call_tickets.known_ticket,
+        cached_site=deps.cached_site,
     )
     router = CallRouter(
         deps.sites,

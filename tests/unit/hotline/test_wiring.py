@@ -20,6 +20,7 @@ EVERYWHERE = [
     "emergency-journal",
     "pipeline",
     "database-check",
+    "site-cache",
     "outage",
     "ivr",
     "leadership",
@@ -27,6 +28,7 @@ EVERYWHERE = [
 ]
 LEADER_ONLY = [
     "spool-replay",
+    "journal-refresh",
     "ami",
     "supervision",
     "health-watch",
