@@ -138,24 +138,21 @@ class HotlineService:
         )
         site_cache = SiteCacheKeeper(edges.sites)
         handover = ami_login_hooks(edges, emergency.service, sweep.sweep)
-        lifecycle = Lifecycle(
-            _components(
-                settings,
-                edges,
-                emergency=emergency,
-                supervision=supervision,
-                ivr=ivr,
-                run=PipelineRun(pipeline),
-                database=database,
-                console_state=console_state,
-                http=console.http,
-                leader_first=[handover] if handover is not None else [],
-                sweep=sweep,
-                dispatch=dispatch,
-                site_cache=Resource("site-cache", open=site_cache.start, close=site_cache.stop),
-            )
+        lifecycle = _lifecycle(
+            settings,
+            edges,
+            emergency=emergency,
+            supervision=supervision,
+            ivr=ivr,
+            run=PipelineRun(pipeline),
+            database=database,
+            console_state=console_state,
+            http=console.http,
+            leader_first=[handover] if handover is not None else [],
+            sweep=sweep,
+            dispatch=dispatch,
+            site_cache=Resource("site-cache", open=site_cache.start, close=site_cache.stop),
         )
-        edges.leadership.subscribe(lifecycle)
         return cls(
             settings=settings,
             db=db,
@@ -216,7 +213,34 @@ def _opening(bus: MessageBus) -> Callable[[], Awaitable[None]] | None:
     return bus.start if isinstance(bus, RedisBus) else None
 
 
-def _components(
+def _lifecycle(
+    settings: Settings,
+    edges: Edges,
+    *,
+    emergency: emergency_parts.Emergency,
+    supervision: supervision_parts.Supervision,
+    ivr: ivr_parts.Ivr,
+    run: PipelineRun,
+    database: DatabaseAtStart,
+    console_state: ConsoleState,
+    http: ConsoleServer,
+    leader_first: list[Component],
+    sweep: routing_parts.CdrSweep,
+    dispatch: DispatchService,
+    site_cache: Resource,
+) -> Lifecycle:
+    """The components in start order; everything stops in reverse (the console first, the
+    database last). Leadership tells the lifecycle when to start the leader-only ones."""
+    lifecycle = Lifecycle(_components_in_order(
+        settings, edges, emergency=emergency, supervision=supervision, ivr=ivr, run=run,
+        database=database, console_state=console_state, http=http,
+        leader_first=leader_first, sweep=sweep, dispatch=dispatch, site_cache=site_cache,
+    ))  # fmt: skip
+    edges.leadership.subscribe(lifecycle)
+    return lifecycle
+
+
+def _components_in_order(
     settings: Settings,
     edges: Edges,
     *,
@@ -232,7 +256,6 @@ def _components(
     dispatch: DispatchService,
     site_cache: Resource,
 ) -> list[Component]:
-    """In start order; everything stops in reverse (the console first, the database last)."""
     return [
         Resource("database", close=edges.db.dispose),
         Resource("bus", open=_opening(edges.bus), close=edges.bus.close),
