@@ -74,7 +74,7 @@ async def test_a_cluster_member_fences_and_arms_the_hand_over_at_election(
         assert isinstance(leadership, ClusterController)
         assert leadership._listeners == [service.lifecycle]
         leader = [c.name for c in service.lifecycle.leader]
-        assert leader == ["mode-handover", *LEADER_ONLY[:3], "drills", *LEADER_ONLY[3:]]
+        assert leader == ["mode-handover", *LEADER_ONLY[:4], "drills", *LEADER_ONLY[4:]]
         # The hand-over is the first AMI log-in hook: the PBX's mode wins after a takeover.
         assert isinstance(service.ami.on_connected[0], ModeHandover)
         screen_pop = next(s for s in service.pipeline.stages if s.name == "screen-pop")
