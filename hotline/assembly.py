@@ -26,6 +26,7 @@ from calls.clock import utc_now
 from cluster import ClusterController, ModeHandover, SoleLeader, build_controller, default_node_name
 from console import ConsoleDeps, create_app
 from console.outage import outage_router
+from console.recordings import recordings_router
 from console.runtime import current_username, record, require, wallboard_session
 from console.server import ConsoleServer
 from console.shared_state import ConsoleState
@@ -34,6 +35,7 @@ from fallback import components as emergency_parts
 from fallback.health import ConsoleHeartbeats
 from fallback.service import EmergencyService, emergency_journal_stage
 from fallback.tickets import TicketStoreBackfillSink
+from hotline.dispatch_wiring import build_dispatch
 from hotline.schema import DatabaseAtStart
 from hotline.settings import ConfigError, Settings
 from ivr import components as ivr_parts
@@ -56,6 +58,7 @@ from storage.database import Database
 from storage.fence import FenceStore
 from storage.group_commit import GroupCommit
 from storage.health_probe import HealthProbeTable
+from storage.recordings import RecordingArchive, RecordingPurge
 from storage.reports import ReportRepository
 from storage.revocations import RevocationRepository
 from storage.sites import SiteRepository
@@ -377,6 +380,7 @@ def console_app(
         )
     )
     app.include_router(outage_router(outage))
+    app.include_router(recordings_router(RecordingArchive(settings.recordings_dir)))
     app.include_router(
         dispatch_router(
             dispatch,
@@ -510,4 +514,34 @@ def database_check(
         timeout=settings.health_timeout * settings.health_failures,
         emergency_active=lambda: emergency.status().active,
         check_schema=check_schema,
+    )
+
+
+class RecordingPurgeRun:
+    """Leader only: the daily retention purge of call recordings."""
+
+    name = "recording-purge"
+    leader_only = True
+
+    def __init__(self, purge: RecordingPurge) -> None:
+        self.purge = purge
+
+    async def start(self) -> None:
+        self.purge.start()
+
+    async def stop(self) -> None:
+        await self.purge.stop()
+
+
+def recording_purge_on(settings: Settings, edges: Edges) -> RecordingPurge:
+    return RecordingPurge(
+        edges.calls, RecordingArchive(settings.recordings_dir), days=settings.recording_days
+    )
+
+
+def dispatch_on(
+    settings: Settings, edges: Edges, supervision: SupervisionService
+) -> DispatchService:
+    return build_dispatch(
+        settings, edges.db, edges.tickets, edges.sites, supervision.config, edges.policy
     )

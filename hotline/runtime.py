@@ -31,6 +31,7 @@ from fallback.drill import EmergencyDrill
 from fallback.service import EmergencyService
 from hotline.assembly import (
     Edges,
+    RecordingPurgeRun,
     SystemHealth,
     ami_login_hooks,
     build_edges,
@@ -38,11 +39,12 @@ from hotline.assembly import (
     console_on,
     console_state_for,
     database_check,
+    dispatch_on,
     emergency_on,
     ivr_on,
+    recording_purge_on,
     supervision_on,
 )
-from hotline.dispatch_wiring import build_dispatch
 from hotline.schema import DatabaseAtStart
 from hotline.settings import ConfigError, Settings
 from ivr import components as ivr_parts
@@ -58,6 +60,7 @@ from routing.tickets import CallTicketService
 from routing.unseen import UnseenCallSweep
 from storage.calls import CallRepository
 from storage.database import Database
+from storage.recordings import RecordingPurge
 from storage.site_cache import SiteCacheKeeper
 from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
@@ -92,6 +95,8 @@ class HotlineService:
     dispatch: DispatchService
     # Site profiles in memory for the IVR and the tickets (storage.site_cache).
     site_cache: SiteCacheKeeper
+    # Daily retention purge of call recordings (leader only).
+    recording_purge: RecordingPurge
     app: FastAPI
     # Log-outs (database), log-in throttle and open consoles (Redis) shared by consoles.
     console_state: ConsoleState
@@ -119,9 +124,7 @@ class HotlineService:
         supervision = supervision_on(
             settings, edges, database=database, emergency=emergency.service
         )
-        dispatch = build_dispatch(
-            settings, db, edges.tickets, edges.sites, supervision.service.config, edges.policy
-        )
+        dispatch = dispatch_on(settings, edges, supervision.service)
         pipeline, sweep = call_path_on(
             settings, edges, routing=routing, emergency=emergency, supervision=supervision
         )
@@ -137,6 +140,7 @@ class HotlineService:
             dispatch=dispatch,
         )
         site_cache = SiteCacheKeeper(edges.sites)
+        purge = recording_purge_on(settings, edges)
         handover = ami_login_hooks(edges, emergency.service, sweep.sweep)
         lifecycle = _lifecycle(
             settings,
@@ -152,6 +156,7 @@ class HotlineService:
             sweep=sweep,
             dispatch=dispatch,
             site_cache=Resource("site-cache", open=site_cache.start, close=site_cache.stop),
+            purge=RecordingPurgeRun(purge),
         )
         return cls(
             settings=settings,
@@ -174,6 +179,7 @@ class HotlineService:
             outage=ivr.outage,
             dispatch=dispatch,
             site_cache=site_cache,
+            recording_purge=purge,
             app=console.app,
             console_state=console_state,
             health=console.health,
@@ -228,6 +234,7 @@ def _lifecycle(
     sweep: routing_parts.CdrSweep,
     dispatch: DispatchService,
     site_cache: Resource,
+    purge: RecordingPurgeRun,
 ) -> Lifecycle:
     """The components in start order; everything stops in reverse (the console first, the
     database last). Leadership tells the lifecycle when to start the leader-only ones."""
@@ -235,6 +242,7 @@ def _lifecycle(
         settings, edges, emergency=emergency, supervision=supervision, ivr=ivr, run=run,
         database=database, console_state=console_state, http=http,
         leader_first=leader_first, sweep=sweep, dispatch=dispatch, site_cache=site_cache,
+        purge=purge,
     ))  # fmt: skip
     edges.leadership.subscribe(lifecycle)
     return lifecycle
@@ -255,6 +263,7 @@ def _components_in_order(
     sweep: routing_parts.CdrSweep,
     dispatch: DispatchService,
     site_cache: Resource,
+    purge: RecordingPurgeRun,
 ) -> list[Component]:
     return [
         Resource("database", close=edges.db.dispose),
@@ -280,6 +289,7 @@ def _components_in_order(
         *([sweep.loop] if sweep.loop is not None else []),
         # Dispatch notices the last run left unsent go out once, from the leader.
         LeaderLoop("dispatch-resend", functools.partial(_resend_unsent, dispatch, database)),
+        purge,
     ]
 
 

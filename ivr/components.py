@@ -41,6 +41,8 @@ class IvrSettings(Protocol):
     def agi_port(self) -> int: ...
     @property
     def agi_max_connections(self) -> int: ...
+    @property
+    def recording_notice(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def build(settings: IvrSettings, deps: IvrDeps) -> Ivr:
         emergency_queue=settings.emergency_queue,
         sounds_dir=settings.sounds_dir,
         max_connections=settings.agi_max_connections,
+        recording_notice=settings.recording_notice,
         router=deps.advisor,
     )
     outage = OutageAnnouncements(

@@ -35,6 +35,7 @@ LEADER_ONLY = [
     "backfill-reconciliation",
     "cdr-sweep",
     "dispatch-resend",
+    "recording-purge",
 ]
 
 
