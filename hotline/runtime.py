@@ -139,8 +139,7 @@ class HotlineService:
             console_state=console_state,
             dispatch=dispatch,
         )
-        site_cache = SiteCacheKeeper(edges.sites)
-        purge = recording_purge_on(settings, edges)
+        site_cache, purge = SiteCacheKeeper(edges.sites), recording_purge_on(settings, edges)
         handover = ami_login_hooks(edges, emergency.service, sweep.sweep)
         lifecycle = _lifecycle(
             settings,
