@@ -49,7 +49,7 @@ from ami.client import AmiClient  # noqa: E402
 from ami.tracker import CallTracker  # noqa: E402
 from calls.clock import utc_now  # noqa: E402
 from fallback.domain.mode import EmergencyPolicy  # noqa: E402
-from fallback.health import HealthWatch, SqlWriteProbe  # noqa: E402
+from fallback.health import DatabaseWriteProbe, HealthWatch  # noqa: E402
 from fallback.journal import EmergencyJournal  # noqa: E402
 from fallback.paper import PaperNumberAllocator  # noqa: E402
 from fallback.ports import BackfillOutcome, BackfillTicket  # noqa: E402
@@ -57,6 +57,7 @@ from fallback.service import EmergencyService, emergency_journal_stage  # noqa: 
 from fallback.switching import PbxSwitch  # noqa: E402
 from pbx.standin import PbxStandIn  # noqa: E402
 from pipeline import CallPipeline  # noqa: E402
+from storage.health_probe import HealthProbeTable  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from testkit.scratch_db import (  # noqa: E402
     create_scratch_postgres,
@@ -159,7 +160,9 @@ class Stack:
             tracker=self.tracker,
             ping_interval=5.0,
         )
-        self.watch = HealthWatch([SqlWriteProbe(self.engine, timeout=args.timeout)], utc_now)
+        self.watch = HealthWatch(
+            [DatabaseWriteProbe(HealthProbeTable(self.engine), timeout=args.timeout)], utc_now
+        )
         self.service = EmergencyService(
             control=self.client,
             switch=PbxSwitch(self.client, pool=["PJSIP/1901"], retry_delay=0.05),
@@ -261,7 +264,9 @@ async def probe_round_time(args: argparse.Namespace, pg_url: str) -> float:
     url = make_url(pg_url).set(drivername="postgresql+asyncpg")
     engine = create_async_engine(url.render_as_string(hide_password=False))
     try:
-        watch = HealthWatch([SqlWriteProbe(engine, timeout=args.timeout)], utc_now)
+        watch = HealthWatch(
+            [DatabaseWriteProbe(HealthProbeTable(engine), timeout=args.timeout)], utc_now
+        )
         await watch.run_round()  # warms the pool
         times = []
         for _ in range(20):

@@ -32,6 +32,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from routing.domain.levels import FaultLevel  # noqa: E402
 from storage.database import Database  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
 from storage.models import TicketRow  # noqa: E402
 from storage.supervision import SupervisionRepository  # noqa: E402
 from supervision.domain.escalation import SupervisionPolicy, plan  # noqa: E402
@@ -71,8 +72,9 @@ async def fill(db: Database, n: int, seed: int = 6) -> None:
 
 async def measure(n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        await db.upgrade()
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        await asyncio.to_thread(upgrade, url)
+        db = Database(url)
         await fill(db, n)
         store = SupervisionRepository(db)
         policy = SupervisionPolicy()

@@ -1,9 +1,13 @@
 """Controller leadership: one `hotline serve` acts on AMI at a time, under a Redis lease
-(`cluster.lease`) with a fencing token that the database enforces (`cluster.fence`).
+(`cluster.lease`) with a fencing token that the database enforces (the `cluster.ports.Fence`
+port, implemented in storage/).
 
 * The new leader claims the database fence with its token before it connects AMI.
 * Renewal: every ttl/3. The local view of the lease is measured from *before* each
   renewal was sent, so a leader never believes in a lease longer than Redis grants it.
+* Role changes are published to the listeners registered with `subscribe` (the
+  composition root starts the leader's components on `elected`, stops them on
+  `demoted`): leadership knows nothing of what it leads.
 * Fencing: leader-side writers (the call pipeline's ticket and call-record stage) run
   through `ClusterController.fenced`; their commits are checked against the fence. A
   SIGSTOPped leader that resumes finds its lease expired in local time or its writes
@@ -27,17 +31,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cluster.errors import ClusterError
-from cluster.fence import (
-    DB_FAILURES,
-    FenceStore,
-    fenced_writes,
-    install_commit_check,
-    stale_leader_in,
-)
+from cluster.errors import ClusterError, FenceUnavailable, stale_leader_in
 from cluster.lease import REDIS_FAILURES, RedisLease, check_holder, default_node_name
+from cluster.ports import Fence
 
 log = logging.getLogger(__name__)
 
@@ -49,37 +46,44 @@ class Role(enum.StrEnum):
 
 
 Handler = TypeVar("Handler", bound=Callable[[Any], Awaitable[None]])
-ElectedHook = Callable[[int], Awaitable[None]]
-DemotedHook = Callable[[str], Awaitable[None]]
+
+
+class LeadershipListener(Protocol):
+    """Told when this process becomes the leader (with its fencing token; 0 = the only
+    instance, no cluster) and when it stops leading."""
+
+    async def elected(self, token: int) -> None: ...
+
+    async def demoted(self, reason: str) -> None: ...
 
 
 class ClusterController:
-    """Campaigns for the lease and runs `on_elected` / `on_demoted` on role changes."""
+    """Campaigns for the lease and tells its listeners about role changes. A component
+    that runs everywhere: `start` campaigns, `stop` steps down and releases the lease."""
+
+    name = "leadership"
+    leader_only = False
 
     def __init__(
         self,
         *,
         lease: RedisLease,
-        fence: FenceStore,
+        fence: Fence,
         node: str,
-        on_elected: ElectedHook,
-        on_demoted: DemotedHook,
         campaign: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         check_holder(node)
-        # Fenced writes are refused from the moment a controller exists.
-        install_commit_check()
         self.lease = lease
         self.fence = fence
         self.node = node
         self.timing = lease.timing
-        self.on_elected = on_elected
-        self.on_demoted = on_demoted
+        self._listeners: list[LeadershipListener] = []
         self.campaign = campaign
         self.clock = clock
         self.role = Role.STANDBY if campaign else Role.CONSOLE
         self.token: int | None = None
+        self.claiming: int | None = None
         self.valid_until = 0.0
         self.redis_ok = False
         self.elected_at: float | None = None
@@ -92,6 +96,10 @@ class ClusterController:
         self._demoting: asyncio.Task[None] | None = None
         self._standby_hold = 0.0
         self._redis_lost = False
+
+    def subscribe(self, listener: LeadershipListener) -> None:
+        """Listeners hear `elected` in subscription order and `demoted` in reverse."""
+        self._listeners.append(listener)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -145,7 +153,7 @@ class ClusterController:
                 )
                 return
             try:
-                with fenced_writes(self.fence, self):
+                with self.fence.writes(self):
                     await handler(event)
             except Exception as exc:
                 stale = stale_leader_in(exc)
@@ -247,7 +255,8 @@ class ClusterController:
 
     async def _elected(self, token: int) -> None:
         try:
-            await self.on_elected(token)
+            for listener in self._listeners:
+                await listener.elected(token)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -257,12 +266,12 @@ class ClusterController:
     async def _claim_fence(self, token: int) -> bool:
         try:
             claimed = await self.fence.claim(token, self.node)
-        except DB_FAILURES as exc:
+        except FenceUnavailable as exc:
             log.error("controller: cannot record token %d in the database fence: %s", token, exc)
             claimed = False
         if not claimed:
             log.warning("controller: token %d not accepted by the fence; staying standby", token)
-            with contextlib.suppress(*REDIS_FAILURES, *DB_FAILURES):
+            with contextlib.suppress(*REDIS_FAILURES, FenceUnavailable):
                 await self.lease.release(self.node, token)
                 current = await self.fence.current()
                 if current is not None and current >= token:
@@ -301,18 +310,29 @@ class ClusterController:
             fresh = await self.lease.acquire(self.node)
         except REDIS_FAILURES:
             fresh = None
-        if fresh is not None and await self._claim_fence(fresh):
-            self.token = fresh
+        if fresh is not None and await self._reclaim_fence(fresh):
             self.valid_until = sent + self.timing.ttl
             self.last_reason = f"lease re-acquired with token {fresh}"
             log.warning("controller %s re-acquired the lease (token %d)", self.node, fresh)
             return
         await self._demote("lease taken by another controller")
 
+    async def _reclaim_fence(self, fresh: int) -> bool:
+        # Our own writes commit while the claim does: once the fence holds `fresh` they
+        # are checked against it before `self.token` is `fresh` (`claiming`).
+        self.claiming = fresh
+        try:
+            if not await self._claim_fence(fresh):
+                return False
+            self.token = fresh
+            return True
+        finally:
+            self.claiming = None
+
     async def _lead_on_fence(self, token: int, sent: float) -> None:
         try:
             current = await self.fence.current()
-        except DB_FAILURES as exc:
+        except FenceUnavailable as exc:
             log.error("controller: neither Redis nor the fence reachable: %s", exc)
             return  # the lease runs out in local time and we step down then
         if current == token:
@@ -335,10 +355,11 @@ class ClusterController:
             lead.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await lead
-        try:
-            await self.on_demoted(reason)
-        except Exception:
-            log.exception("controller: stopping the leader's components failed")
+        for listener in reversed(self._listeners):
+            try:
+                await listener.demoted(reason)
+            except Exception:
+                log.exception("controller: stopping the leader's components failed")
 
 
 class LeadershipSettings(Protocol):
@@ -356,13 +377,7 @@ class LeadershipSettings(Protocol):
     def role(self) -> str: ...
 
 
-def build_controller(
-    settings: LeadershipSettings,
-    engine: AsyncEngine,
-    *,
-    on_elected: ElectedHook,
-    on_demoted: DemotedHook,
-) -> ClusterController:
+def build_controller(settings: LeadershipSettings, fence: Fence) -> ClusterController:
     """The controller for `hotline serve` when `HOTLINE_REDIS_URL` is set."""
     if not settings.redis_url:
         raise ClusterError("leadership needs HOTLINE_REDIS_URL")
@@ -373,9 +388,7 @@ def build_controller(
     )
     return ClusterController(
         lease=RedisLease(client, prefix=settings.redis_prefix, ttl=settings.lease_ttl),
-        fence=FenceStore(engine),
+        fence=fence,
         node=settings.node_name or default_node_name(),
-        on_elected=on_elected,
-        on_demoted=on_demoted,
         campaign=settings.role == "full",
     )

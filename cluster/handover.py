@@ -32,7 +32,12 @@ class ModeHandover:
     undo an emergency switched on by hand on the old leader - or revive one long closed.
     Run as the first `on_connected` hook, once per election: it reads `hotline/mode`
     from AstDB and, if it disagrees with ours, switches ours through the normal path
-    (journaled, audited, published)."""
+    (journaled, audited, published).
+
+    A leader-only component: each election arms it (`start`)."""
+
+    name = "mode-handover"
+    leader_only = True
 
     def __init__(self, pbx: AstDbReader, emergency: ModeSource, node: str) -> None:
         self.pbx = pbx
@@ -43,6 +48,12 @@ class ModeHandover:
 
     def arm(self) -> None:
         self.armed = True
+
+    async def start(self) -> None:
+        self.arm()
+
+    async def stop(self) -> None:
+        self.armed = False
 
     async def __call__(self, _client: object) -> None:
         if not self.armed:

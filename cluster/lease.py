@@ -3,7 +3,8 @@
 * Election: a Lua script does ``SET lease holder NX PX ttl`` and, only if that won,
   ``INCR`` the token counter and stores ``holder#token`` as the lease value. Tokens only
   ever grow, across Redis restarts too as long as the counter key survives; the database
-  fence (`cluster.fence`) refuses anything lower than what it has seen in any case.
+  fence (`cluster.ports.Fence`, in storage/fence.py) refuses anything lower than what it
+  has seen in any case.
 * Renewal: an atomic compare-and-extend (Lua), so only the holder extends its lease.
 """
 

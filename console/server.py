@@ -51,6 +51,10 @@ class ConsoleServer:
     handling stays off. The request head (request line and headers) is capped at
     `MAX_REQUEST_HEAD` bytes; a longer one is refused with 400 before it is buffered."""
 
+    # A component of the composition root: every process serves the console.
+    name = "console"
+    leader_only = False
+
     def __init__(
         self,
         app: FastAPI,

@@ -23,10 +23,12 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from bus.base import Subscription
 from bus.topics import EMERGENCY, SUPERVISORS, user_topic
 from console.errors import NotAuthenticated
-from console.runtime import runtime_of
+from console.runtime import ConsoleRuntime, runtime_of
 from console.session_end import CLOSE_CODE, SESSION_END, ends
+from console.sessions import Session
 from console.websocket_auth import authenticate_websocket, deny_handshake
 from routing.errors import StoreUnavailable
 from routing.records import ConsoleUser, UserRole
@@ -76,61 +78,40 @@ async def console_socket(websocket: WebSocket) -> None:
                 "emergency": _emergency_brief(runtime.deps.emergency.status()),
             }
         )
+        await _OpenSocket(websocket, runtime, session, subscription).serve()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await subscription.close()
+        await presence.disconnected(user.username, runtime.deps.clock())
+        if websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close()
+        log.info("console websocket closed for %s", user.username)
 
-        async def relay() -> None:
-            async for message in subscription:
-                if isinstance(message, dict) and message.get("type") == SESSION_END:
-                    if ends(message, session.claims):
-                        reason = str(message.get("reason") or "session ended")
-                        log.info("console websocket of %s closed: %s", user.username, reason)
-                        await websocket.close(code=CLOSE_CODE, reason=reason[:100])
-                        return
-                    continue  # another session of the same user
-                call_id = message.get("call_id") if isinstance(message, dict) else None
-                if call_id:
-                    log.debug("call %s: %s to %s", call_id, message.get("type"), user.username)
-                await websocket.send_text(json.dumps(message, default=str))
 
-        async def listen() -> None:
-            while True:
-                text = await websocket.receive_text()
-                if len(text) > MAX_CLIENT_MESSAGE:
-                    await websocket.close(code=1009, reason="message too big")
-                    return
-                try:
-                    incoming = json.loads(text)
-                except ValueError:
-                    continue
-                if isinstance(incoming, dict) and incoming.get("type") == "heartbeat":
-                    now = runtime.deps.clock()
-                    await presence.heartbeat(user.username, now)
-                    await runtime.sessions.touch(session)
-                    if runtime.deps.heartbeat is not None:
-                        runtime.deps.heartbeat.heartbeat(f"console:{user.username}", now)
-                    await websocket.send_json({"type": "heartbeat_ack", "at": now.isoformat()})
+class _OpenSocket:
+    """One accepted console socket: four loops, and the first to end closes it."""
 
-        async def expire() -> None:
-            # A socket does not outlive its session: the page then re-authenticates.
-            left = (session.claims.expires_at - runtime.deps.clock()).total_seconds()
-            await asyncio.sleep(max(0.0, left))
-            await websocket.close(code=CLOSE_CODE, reason="session expired")
+    def __init__(
+        self,
+        websocket: WebSocket,
+        runtime: ConsoleRuntime,
+        session: Session,
+        subscription: Subscription,
+    ) -> None:
+        self.websocket = websocket
+        self.runtime = runtime
+        self.session = session
+        self.subscription = subscription
+        self.username = session.user.username
 
-        async def recheck() -> None:
-            while True:
-                await asyncio.sleep(RECHECK_SECONDS)
-                try:
-                    await runtime.sessions.resolve(session.token)
-                except NotAuthenticated as exc:
-                    await websocket.close(code=CLOSE_CODE, reason=str(exc)[:100])
-                    return
-                except StoreUnavailable:
-                    continue  # cannot tell now; the bus or the next check decides
-
+    async def serve(self) -> None:
         tasks = [
-            asyncio.create_task(relay()),
-            asyncio.create_task(listen()),
-            asyncio.create_task(expire()),
-            asyncio.create_task(recheck()),
+            asyncio.create_task(self.relay()),
+            asyncio.create_task(self.listen()),
+            asyncio.create_task(self.expire()),
+            asyncio.create_task(self.recheck()),
         ]
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -144,15 +125,56 @@ async def console_socket(websocket: WebSocket) -> None:
             quiet = WebSocketDisconnect | RuntimeError | OSError
             if failure is not None and not isinstance(failure, quiet):
                 raise failure
-    except WebSocketDisconnect:
-        pass
-    finally:
-        await subscription.close()
-        await presence.disconnected(user.username, runtime.deps.clock())
-        if websocket.application_state is WebSocketState.CONNECTED:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await websocket.close()
-        log.info("console websocket closed for %s", user.username)
+
+    async def relay(self) -> None:
+        async for message in self.subscription:
+            if isinstance(message, dict) and message.get("type") == SESSION_END:
+                if ends(message, self.session.claims):
+                    reason = str(message.get("reason") or "session ended")
+                    log.info("console websocket of %s closed: %s", self.username, reason)
+                    await self.websocket.close(code=CLOSE_CODE, reason=reason[:100])
+                    return
+                continue  # another session of the same user
+            call_id = message.get("call_id") if isinstance(message, dict) else None
+            if call_id:
+                log.debug("call %s: %s to %s", call_id, message.get("type"), self.username)
+            await self.websocket.send_text(json.dumps(message, default=str))
+
+    async def listen(self) -> None:
+        deps = self.runtime.deps
+        while True:
+            text = await self.websocket.receive_text()
+            if len(text) > MAX_CLIENT_MESSAGE:
+                await self.websocket.close(code=1009, reason="message too big")
+                return
+            try:
+                incoming = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(incoming, dict) and incoming.get("type") == "heartbeat":
+                now = deps.clock()
+                await deps.presence.heartbeat(self.username, now)
+                await self.runtime.sessions.touch(self.session)
+                if deps.heartbeat is not None:
+                    deps.heartbeat.heartbeat(f"console:{self.username}", now)
+                await self.websocket.send_json({"type": "heartbeat_ack", "at": now.isoformat()})
+
+    async def expire(self) -> None:
+        # A socket does not outlive its session: the page then re-authenticates.
+        left = (self.session.claims.expires_at - self.runtime.deps.clock()).total_seconds()
+        await asyncio.sleep(max(0.0, left))
+        await self.websocket.close(code=CLOSE_CODE, reason="session expired")
+
+    async def recheck(self) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            try:
+                await self.runtime.sessions.resolve(self.session.token)
+            except NotAuthenticated as exc:
+                await self.websocket.close(code=CLOSE_CODE, reason=str(exc)[:100])
+                return
+            except StoreUnavailable:
+                continue  # cannot tell now; the bus or the next check decides
 
 
 def _emergency_brief(status: Any) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Health watch of the main seat system: named probes, each under its own timeout.
 
 Shipped probes:
-* `SqlWriteProbe`: the ticket database is reachable AND writable — a real write then
-  read-back in a small `health_probe` table through the SQLAlchemy async engine. A hung
-  database is caught by the timeout, not only a refused connection.
+* `DatabaseWriteProbe`: the ticket database is reachable AND writable — a real write
+  then read-back of this node's row through the `ProbeTable` port (`storage.health_probe`).
+  A hung database is caught by the timeout, not only a refused connection.
 * `CallableProbe`: any async callable (for another store, or for tests).
 * `ConsoleHeartbeats`: the agent console reports heartbeats; stale for `max_age` = failed.
 * `ReadyAgentsProbe`: at least `min_ready` unpaused, reachable members in `hotline-main`.
@@ -24,15 +24,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from calls.clock import Clock
 from calls.control import CallControl
 from calls.errors import CallControlError, PbxNotConnected, PbxTimeout
 from fallback.domain.mode import Verdict
 from fallback.errors import HealthCheckFailed, HealthCheckInconclusive
-from fallback.ports import HealthProbe
+from fallback.ports import HealthProbe, ProbeTable
 from fallback.records import CheckResult
 
 log = logging.getLogger(__name__)
@@ -70,13 +67,12 @@ class CallableProbe:
         return (await self.fn()) or "ok"
 
 
-class SqlWriteProbe:
-    """Write a fresh token for this node into `health_probe` (made by migration 0002),
-    read it back, compare."""
+class DatabaseWriteProbe:
+    """Write a fresh token for this node into the probe table, read it back, compare."""
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        table: ProbeTable,
         *,
         name: str = "database",
         timeout: float = 2.0,
@@ -84,7 +80,7 @@ class SqlWriteProbe:
         node: str | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.engine = engine
+        self.table = table
         self.name = name
         self.timeout = timeout
         self.critical = critical
@@ -93,20 +89,8 @@ class SqlWriteProbe:
 
     async def check(self) -> str:
         token = secrets.token_hex(8)
-        at = (self._clock() if self._clock else datetime.now().astimezone()).isoformat()
-        params = {"node": self.node, "token": token, "at": at}
-        async with self.engine.begin() as conn:
-            await conn.execute(text("DELETE FROM health_probe WHERE node = :node"), params)
-            await conn.execute(
-                text(
-                    "INSERT INTO health_probe (node, token, written_at) VALUES (:node, :token, :at)"
-                ),
-                params,
-            )
-            result = await conn.execute(
-                text("SELECT token FROM health_probe WHERE node = :node"), params
-            )
-            read_back = result.scalar_one_or_none()
+        at = self._clock() if self._clock else datetime.now().astimezone()
+        read_back = await self.table.write_and_read(self.node, token, at)
         if read_back != token:
             raise HealthCheckFailed(f"wrote token {token}, read back {read_back!r}")
         return "write/read ok"

@@ -4,7 +4,8 @@ Offered (the console and API code against these): `EmergencyControl`, `BackfillD
 `HealthBoard`, `ConsoleHeartbeat`. `fallback.service.EmergencyService` implements them all.
 
 Needed from the world (the composition root wires adapters): `HealthProbe` (the shipped
-probes are in `fallback.health`), `BackfillTicketSink` (`fallback.tickets.TicketStoreBackfillSink`
+probes are in `fallback.health`), `ProbeTable` (the database write probe's row, in
+`storage.health_probe`), `BackfillTicketSink` (`fallback.tickets.TicketStoreBackfillSink`
 adapts `routing.ports.TicketStore`), and the PBX through `calls.control.CallControl`; the
 drill reads PBX events as `PbxFields`.
 """
@@ -105,6 +106,15 @@ class HealthProbe(Protocol):
     critical: bool
 
     async def check(self) -> str: ...
+
+
+class ProbeTable(Protocol):
+    """One row per node in the ticket database, written and read back to prove the
+    database is reachable and writable."""
+
+    async def write_and_read(self, node: str, token: str, at: datetime) -> str | None:
+        """Replace `node`'s row with `token`, read it back in the same transaction."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,10 +105,10 @@ def serve(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
 
     async def _serve() -> None:
-        service = HotlineService.build(settings)
         # Checks the database and its schema, except on a restart during an outage (the
         # journal says emergency mode): then it serves without the database.
-        await service.start(check_schema=True)
+        service = HotlineService.build(settings, check_schema=True)
+        await service.start()
         err.print(
             f"hotline serving: console {service.console_url}, FastAGI "
             f"{settings.agi_host}:{service.ivr.port}, AMI {settings.ami_host}:"

@@ -8,7 +8,7 @@ HTTP routes the console mounts.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,12 @@ from fastapi import APIRouter, Request
 
 from console.i18n import language_of
 from console.repeat_calls import CallSplitter, split_router
-from hotline.settings import Settings
+from console.runtime import current_username, record, require
+from hotline.assembly import Edges
+from hotline.settings import ConfigError, Settings
+from lifecycle import Resource
+from routing.components import RoutingDeps
+from routing.records import UserRole
 from storage.database import Database
 from storage.oncall import OnCallRepository
 from storage.repeat_calls import RepeatCallRepository
@@ -69,8 +74,51 @@ class OnCallParts:
         await self.service.stop()
         await self.http.aclose()
 
+    def console_routers(self, settings: Settings, splitter: CallSplitter) -> list[APIRouter]:
+        """`/api/oncall`, the rota page's API, the acknowledgement link and the split."""
+        return self.routers(
+            settings,
+            splitter,
+            require_supervisor=require(UserRole.SUPERVISOR),
+            current_user=current_username,
+            audit=record,
+        )
 
-def build_oncall(settings: Settings, db: Database, config: SupervisionConfig) -> OnCallParts:
+    def routing_deps(self, deps: RoutingDeps) -> RoutingDeps:
+        """The call path's ports with repeat calls and level-1 paging added."""
+        return replace(
+            deps, repeats=self.repeats, repeat_window=self.repeat_window, pager=self.service
+        )
+
+    def components(self) -> list[Resource | OnCallPaging]:
+        """Its HTTP client (everywhere, closed at stop) and the pager (leader only)."""
+        return [Resource("oncall", close=self.close), OnCallPaging(self.service)]
+
+
+class OnCallPaging:
+    """Leader only: the paging passes (one controller pages each step)."""
+
+    name = "oncall-paging"
+    leader_only = True
+
+    def __init__(self, service: OnCallService) -> None:
+        self.service = service
+
+    async def start(self) -> None:
+        await self.service.start()
+
+    async def stop(self) -> None:
+        await self.service.stop()
+
+
+def build_oncall(
+    settings: Settings,
+    db: Database,
+    config: SupervisionConfig,
+    console_url: Callable[[], str] | None = None,
+) -> OnCallParts:
+    """`console_url` gives the acknowledgement links' base when `[supervision]` has no
+    `public_base_url` (the console's own address, known once it listens)."""
     http = httpx.AsyncClient(timeout=10.0)
     channels: dict[str, Channel] = {
         "dingtalk": DingTalkRobot(http),
@@ -85,7 +133,7 @@ def build_oncall(settings: Settings, db: Database, config: SupervisionConfig) ->
         channels,
         escalate_after=timedelta(minutes=settings.oncall_escalate_minutes),
         interval=settings.oncall_interval,
-        ack_base_url=config.public_base_url,
+        ack_base_url=config.public_base_url or console_url,
         language=settings.locale,
         zone=settings.tz(),
     )
@@ -96,3 +144,13 @@ def build_oncall(settings: Settings, db: Database, config: SupervisionConfig) ->
         http=http,
         repeat_window=timedelta(minutes=settings.repeat_window_minutes),
     )
+
+
+def oncall_on(settings: Settings, edges: Edges, console_url: Callable[[], str]) -> OnCallParts:
+    """On-call paging and repeat calls on the edges' database; the notice channels come
+    from `[supervision]` as for escalation notices."""
+    try:
+        config = SupervisionConfig.from_mapping(dict(settings.supervision))
+    except ValueError as exc:
+        raise ConfigError(f"bad [supervision] configuration: {exc}") from exc
+    return build_oncall(settings, edges.db, config, console_url)

@@ -1,11 +1,19 @@
-"""Refuse to serve on a database whose schema is not at the newest migration."""
+"""Refuse to serve on a database that does not answer or whose schema is not at the
+newest migration."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
 
 from alembic.script import ScriptDirectory
 
 from hotline.settings import ConfigError
+from storage.database import Database
 from storage.migrate import alembic_config, current
+
+log = logging.getLogger(__name__)
 
 
 def head_revision(url: str) -> str | None:
@@ -25,3 +33,46 @@ def check_current(url: str) -> None:
             f"database {url} is at revision {at or 'none'}, expected {head}: "
             "run `hotline db upgrade`"
         )
+
+
+class DatabaseAtStart:
+    """Everywhere, at start: the database must answer (under a time limit: a black-holed
+    database must not hang the start for minutes) and, for `hotline serve`, be at the
+    newest migration. A restart in the middle of an outage is the exception: when the
+    emergency journal says emergency mode, the process serves without the database and
+    `up_at_start` stays False (supervision then waits for it)."""
+
+    name = "database-check"
+    leader_only = False
+
+    def __init__(
+        self,
+        db: Database,
+        url: str,
+        *,
+        timeout: float,
+        emergency_active: Callable[[], bool],
+        check_schema: bool,
+    ) -> None:
+        self.db = db
+        self.url = url
+        self.timeout = timeout
+        self.emergency_active = emergency_active
+        self.check_schema = check_schema
+        self.up_at_start = True
+
+    async def start(self) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.db.ping()
+        except Exception as exc:
+            if not self.emergency_active():
+                raise ConfigError(f"database {self.url} unreachable: {exc!r}") from exc
+            self.up_at_start = False
+            log.error("database unreachable at start (%r): serving in emergency mode", exc)
+            return
+        if self.check_schema:
+            await asyncio.to_thread(check_current, self.url)
+
+    async def stop(self) -> None:
+        return None

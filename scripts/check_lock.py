@@ -6,7 +6,9 @@ Run by `scripts/test` before anything else. It prints one line and exits 1 when
   since requirements.lock was made (the lock records a digest of them),
 * a range is not satisfied by the version the lock pins, or
 * the venv running this script holds another version than the lock pins, misses a
-  locked package, or holds a package the lock does not know.
+  locked package, or holds a package the lock does not know, or
+* a package of this repository (a pyproject's `packages.find` include list) cannot be
+  imported from the venv: the editable install predates it.
 
 Exits 0 silently when all agree. Uses only the standard library and `packaging`
 (which the lock installs), so it runs in the project's venv.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.metadata
+import importlib.util
 import re
 import sys
 import tomllib
@@ -122,6 +125,22 @@ def check_installed(lock: Path) -> None:
         )
 
 
+def check_packages(pyprojects: list[Path]) -> None:
+    """The editable installs map each package they knew when made: a package added
+    since is not importable until scripts/install runs again."""
+    for path in pyprojects:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+        find = config.get("tool", {}).get("setuptools", {}).get("packages", {}).get("find", {})
+        for pattern in find.get("include", []):
+            name = pattern.rstrip("*").rstrip(".")
+            if name and importlib.util.find_spec(name) is None:
+                raise Drift(
+                    f"package {name!r} of {path.parent.name or path.parent}/pyproject.toml is"
+                    " not importable from the venv (added since the last install):"
+                    " run scripts/install"
+                )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT)
@@ -146,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         check_inputs(pyprojects, tools, lock)
         if not args.no_venv:
             check_installed(lock)
+            check_packages(pyprojects)
     except Drift as exc:
         print(f"dependency drift: {exc}", file=sys.stderr)
         return 1

@@ -6,7 +6,6 @@ query ever blocks the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 
 from calls.clock import utc_now
 from routing.errors import StoreUnavailable
-from storage.models import Base, HealthProbeRow
+from storage.models import HealthProbeRow
 
 log = logging.getLogger(__name__)
 
@@ -122,17 +121,6 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
             yield session
-
-    async def create(self) -> None:
-        """Create every table straight from the models (tests, throw-away demo databases)."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-
-    async def upgrade(self) -> None:
-        """Apply the Alembic migrations (in a thread: Alembic is synchronous)."""
-        from storage.migrate import upgrade
-
-        await asyncio.to_thread(upgrade, self.url)
 
     async def probe(self) -> None:
         """Prove the database is reachable and writable; raise StoreUnavailable if not."""

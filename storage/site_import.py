@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -223,13 +223,35 @@ async def _insert_new_sites(
         select(SiteRow.site_code, SiteRow.id).where(SiteRow.site_code.in_(list(fresh)))
     )
     ids = {code: site_id for code, site_id in result.all()}
-    contacts: list[dict[str, Any]] = []
-    equipment: list[dict[str, Any]] = []
-    contracts: list[dict[str, Any]] = []
-    links: list[dict[str, Any]] = []
-    periods: list[dict[str, Any]] = []
+    new = _NewSiteRows()
     for code, rows in fresh.items():
-        site_id = ids[code]
+        new.add(ids[code], rows, engineers)
+    for table, values in (
+        (_table(ContactRow), new.contacts),
+        (_table(EquipmentRow), new.equipment),
+        (_table(ContractRow), new.contracts),
+        (_table(SiteEngineerRow), new.links),
+        (_table(SpecialPeriodRow), new.periods),
+    ):
+        if values:
+            await session.execute(insert(table), values)
+    return len(new.contacts)
+
+
+@dataclass
+class _NewSiteRows:
+    """The rows of new sites' contacts, equipment, contracts, engineers and guard
+    windows, ready for multi-row INSERTs."""
+
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    equipment: list[dict[str, Any]] = field(default_factory=list)
+    contracts: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    periods: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self, site_id: int, rows: Sequence[DirectoryRow], engineers: dict[str, EngineerRow]
+    ) -> None:
         numbers: set[str] = set()
         serials: dict[str, dict[str, Any]] = {}
         linked: list[int] = []
@@ -237,7 +259,7 @@ async def _insert_new_sites(
         for row in rows:
             if row.contact_normalised not in numbers:
                 numbers.add(row.contact_normalised)
-                contacts.append(
+                self.contacts.append(
                     {
                         "site_id": site_id,
                         "name": row.contact_name,
@@ -256,14 +278,14 @@ async def _insert_new_sites(
                 }
             engineer = engineers.get(row.engineer) if row.engineer else None
             if engineer is not None and engineer.id not in linked:
-                links.append(
+                self.links.append(
                     {"site_id": site_id, "engineer_id": engineer.id, "position": len(linked)}
                 )
                 linked.append(engineer.id)
             for window in row.guard_windows:
                 if (window.starts_at, window.ends_at) not in windows:
                     windows.add((window.starts_at, window.ends_at))
-                    periods.append(
+                    self.periods.append(
                         {
                             "site_id": site_id,
                             "kind": "guard",
@@ -272,22 +294,12 @@ async def _insert_new_sites(
                             "ends_at": window.ends_at,
                         }
                     )
-        equipment.extend(serials.values())
+        self.equipment.extend(serials.values())
         contract_rows = [r for r in rows if r.contract_tier or r.warranty_end]
         if contract_rows:
             tier = next((r.contract_tier for r in reversed(contract_rows) if r.contract_tier), "")
             end = next((r.warranty_end for r in reversed(contract_rows) if r.warranty_end), None)
-            contracts.append({"site_id": site_id, "tier": tier, "warranty_end": end})
-    for table, values in (
-        (_table(ContactRow), contacts),
-        (_table(EquipmentRow), equipment),
-        (_table(ContractRow), contracts),
-        (_table(SiteEngineerRow), links),
-        (_table(SpecialPeriodRow), periods),
-    ):
-        if values:
-            await session.execute(insert(table), values)
-    return len(contacts)
+            self.contracts.append({"site_id": site_id, "tier": tier, "warranty_end": end})
 
 
 def _apply_site(

@@ -88,13 +88,22 @@ def migrated_scratch_postgres(prefix: str) -> Iterator[str]:
         drop_scratch_postgres(url)
 
 
+async def create_tables(database: Database) -> None:
+    """Every table straight from the models, for a throw-away test database. The product
+    makes its schema only with the Alembic migrations (`hotline db upgrade`)."""
+    from storage.models import Base
+
+    async with database.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+
+
 @asynccontextmanager
 async def fresh_database(kind: str, tmp_path: Path, pg_url: str | None) -> AsyncIterator[Database]:
     """A clean database for one test: a new SQLite file, or the session's PostgreSQL
     database emptied."""
     if kind == "sqlite":
         database = Database(scratch_sqlite_url(tmp_path))
-        await database.create()
+        await create_tables(database)
     else:
         assert pg_url is not None
         database = Database(pg_url)

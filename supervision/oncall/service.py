@@ -43,7 +43,7 @@ class OnCallService:
         clock: Clock = utc_now,
         escalate_after: timedelta = timedelta(minutes=10),
         interval: float = 5.0,
-        ack_base_url: str | None = None,
+        ack_base_url: str | Callable[[], str] | None = None,
         language: str = "zh-CN",
         zone: ZoneInfo = DESK_ZONE,
         attempts: int = 3,
@@ -54,7 +54,8 @@ class OnCallService:
         self.clock = clock
         self.escalate_after = escalate_after
         self.interval = interval
-        self._ack_base = ack_base_url.rstrip("/") if ack_base_url else None
+        # A callable is asked at each page: the console's address is known once it listens.
+        self._ack_base = ack_base_url
         self._gettext = translator(language).gettext
         self.zone = zone
         self.attempts = attempts
@@ -240,16 +241,9 @@ class OnCallService:
         """Run the next pass now (a request or a rota change)."""
         self._wake.set()
 
-    def set_ack_base_url(self, url: str) -> None:
-        """Where the acknowledgement links point (the console's address)."""
-        self._ack_base = url.rstrip("/")
-
-    @property
-    def has_ack_base_url(self) -> bool:
-        return self._ack_base is not None
-
     def ack_url(self, code: str) -> str | None:
-        return f"{self._ack_base}/oncall/ack/{code}" if self._ack_base else None
+        base = self._ack_base() if callable(self._ack_base) else self._ack_base
+        return f"{base.rstrip('/')}/oncall/ack/{code}" if base else None
 
     def notice(self, page: Page, engineer: str) -> OutboundNotice:
         """What the engineer reads: ticket, site, caller number, and how to acknowledge."""

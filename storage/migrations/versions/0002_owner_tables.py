@@ -125,7 +125,7 @@ def upgrade() -> None:
             ["ticket_number"],
             unique=False,
         )
-    # cluster.fence.FenceStore: the highest fencing token a leader has claimed.
+    # storage.fence.FenceStore (for cluster): the highest fencing token a leader has claimed.
     if _absent("controller_fence"):
         op.create_table(
             "controller_fence",
@@ -135,7 +135,7 @@ def upgrade() -> None:
             sa.Column("claimed_at", sa.String(length=40), nullable=False),
             sa.PrimaryKeyConstraint("name", name=op.f("pk_controller_fence")),
         )
-    # fallback.health.SqlWriteProbe: each node writes and reads back its own token.
+    # storage.health_probe.HealthProbeTable (fallback's write probe): one row per node.
     if _absent("health_probe"):
         op.create_table(
             "health_probe",

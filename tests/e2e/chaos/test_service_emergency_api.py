@@ -89,9 +89,9 @@ async def running(
         "emergency_hold_down": 0,
     }
     values.update(settings)
-    service = HotlineService.build(Settings(**values))
+    service = HotlineService.build(Settings(**values), check_schema=True)
     try:
-        await service.start(check_schema=True)
+        await service.start()
         await service.ami.wait_connected(10)
         pbx.set_agi_target("127.0.0.1", service.ivr.port or 0)
         async with httpx.AsyncClient(base_url=service.console_url, timeout=10) as http:
@@ -213,10 +213,10 @@ async def test_start_fails_fast_when_the_database_hangs_in_normal_mode(
         health_timeout=0.3,
         health_failures=2,
     )
-    service = HotlineService.build(settings)
+    service = HotlineService.build(settings, check_schema=True)
     try:
         with pytest.raises(ConfigError, match="unreachable"):
-            await asyncio.wait_for(service.start(check_schema=True), 10)
+            await asyncio.wait_for(service.start(), 10)
     finally:
         await service.db.dispose()
         await proxy.stop()

@@ -1,5 +1,5 @@
 """Two `hotline serve` controllers and two console processes on the real PostgreSQL and
-Redis, a steady stream of calls from the PBX stand-in, and the faults of issue #7:
+Redis, a steady stream of calls from the PBX stand-in, and the faults a hot standby must survive:
 the leader SIGKILLed, then the new leader frozen (SIGSTOP) and resumed; then, in the
 second test, Redis cut mid-stream and restored. At the end every call has exactly one
 call record and one ticket and no screen-pop reached the wrong agent."""

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from ami.client import AmiClient
 from ami.tracker import CallTracker
 from fallback.domain.mode import EmergencyPolicy
-from fallback.health import HealthWatch, SqlWriteProbe
+from fallback.health import DatabaseWriteProbe, HealthWatch
 from fallback.journal import EmergencyJournal
 from fallback.paper import PaperNumberAllocator
 from fallback.ports import BackfillOutcome, BackfillTicket
@@ -27,6 +27,7 @@ from fallback.service import EmergencyService, emergency_journal_stage
 from fallback.switching import PbxSwitch
 from pbx.standin import PbxStandIn
 from pipeline import CallPipeline
+from storage.health_probe import HealthProbeTable
 from testkit.scratch_db import migrated_scratch_postgres, postgres_available
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -129,7 +130,7 @@ async def test_database_black_hole_triggers_failover_and_nobody_is_dropped(
         ping_interval=2.0,
     )
     clock = lambda: datetime.now(UTC)  # noqa: E731
-    watch = HealthWatch([SqlWriteProbe(engine, timeout=0.5)], clock)
+    watch = HealthWatch([DatabaseWriteProbe(HealthProbeTable(engine), timeout=0.5)], clock)
     service = EmergencyService(
         control=client,
         switch=PbxSwitch(client, pool=["PJSIP/1003"], retry_delay=0.05),

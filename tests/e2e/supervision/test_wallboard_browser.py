@@ -21,7 +21,7 @@ from supervision.domain.wallboard import AgentPresence
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
 from testkit.call_snapshots import call_snapshot
-from testkit.scratch_db import scratch_sqlite_url
+from testkit.scratch_db import create_tables, scratch_sqlite_url
 
 from .conftest import ARTIFACTS, LiveServer
 
@@ -49,7 +49,7 @@ async def stack(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[LiveServer, WallboardPublisher, InProcessBus]]:
     db = Database(scratch_sqlite_url(tmp_path))
-    await db.create()
+    await create_tables(db)
     bus = InProcessBus()
     publisher = WallboardPublisher(bus, clock=now, interval=0.5)
     app = FastAPI()

@@ -24,7 +24,7 @@ async def test_calls_while_ami_is_down_get_records_and_callbacks(system: System)
     service = system.service
     sweep = service.unseen
     assert sweep is not None
-    assert any(t.get_name() == "cdr-sweep" for t in service._leader_tasks)
+    assert "cdr-sweep" in service.lifecycle.running()
     alice = await system.agent_on_duty("alice")
 
     await service.ami.stop()  # the controller hears nothing from the PBX from now on

@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from cluster import (
     ClusterController,
-    FenceStore,
     RedisLease,
     Role,
     StaleLeader,
     parse_lease_value,
 )
 from storage.database import async_url
+from storage.fence import FenceStore
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -51,17 +51,26 @@ class Hooks:
         self.demoted.append(reason)
 
 
+class Listener:
+    """What the controller tells its listeners, recorded in `hooks`."""
+
+    def __init__(self, hooks: Hooks) -> None:
+        self.hooks = hooks
+
+    async def elected(self, token: int) -> None:
+        await self.hooks.on_elected(token)
+
+    async def demoted(self, reason: str) -> None:
+        await self.hooks.on_demoted(reason)
+
+
 def controller(
     lease: RedisLease, fence: FenceStore, node: str, hooks: Hooks | None = None
 ) -> ClusterController:
     hooks = hooks or Hooks()
-    return ClusterController(
-        lease=lease,
-        fence=fence,
-        node=node,
-        on_elected=hooks.on_elected,
-        on_demoted=hooks.on_demoted,
-    )
+    c = ClusterController(lease=lease, fence=fence, node=node)
+    c.subscribe(Listener(hooks))
+    return c
 
 
 async def test_lease_one_holder_growing_tokens_release(redis_url: str, prefix: str) -> None:

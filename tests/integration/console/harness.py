@@ -40,6 +40,7 @@ from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository, hash_password
 from testkit.scratch_db import (
+    create_tables,
     empty_all_tables,
 )
 
@@ -354,7 +355,7 @@ async def open_call_ticket(
 async def build_world(url: str, *, fresh: bool) -> World:
     db = Database(url)
     if fresh:
-        await db.create()
+        await create_tables(db)
     else:
         await empty_all_tables(db)
     tickets = TicketRepository(db, policy=SlaPolicy())  # as wired in production

@@ -16,6 +16,7 @@ from storage.database import Database
 from storage.tickets import TicketRepository
 from testkit.scratch_db import (
     create_scratch_postgres,
+    create_tables,
     drop_scratch_postgres,
     postgres_available,
 )
@@ -33,7 +34,7 @@ async def repo(request, tmp_path) -> AsyncIterator[TicketRepository]:
         url = create_scratch_postgres(prefix="fallback_sink")
         cleanup = url
     db = Database(url)
-    await db.create()
+    await create_tables(db)
     try:
         yield TicketRepository(db, clock=lambda: T0 + timedelta(hours=3), policy=SlaPolicy())
     finally:

@@ -17,8 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fallback.domain.mode import Verdict
-from fallback.health import CallableProbe, HealthWatch, SqlWriteProbe
+from fallback.health import CallableProbe, DatabaseWriteProbe, HealthWatch
 from storage.database import async_url
+from storage.health_probe import HealthProbeTable
 from storage.migrate import upgrade
 
 PG_HOST = os.environ.get("HOTLINE_TEST_PG_HOST", "127.0.0.1")
@@ -56,7 +57,7 @@ async def pg_engine() -> AsyncIterator[AsyncEngine]:
 
 
 async def test_sqlite_probe_writes_and_reads_back(sqlite_engine) -> None:
-    probe = SqlWriteProbe(sqlite_engine, node="n1", timeout=5)
+    probe = DatabaseWriteProbe(HealthProbeTable(sqlite_engine), node="n1", timeout=5)
     watch = HealthWatch([probe], clock)
     first = await watch.run_round()
     second = await watch.run_round()
@@ -71,11 +72,15 @@ async def test_read_only_sqlite_database_fails_the_probe(tmp_path) -> None:
     path = tmp_path / "ro.db"
     await asyncio.to_thread(upgrade, f"sqlite:///{path}")
     rw = create_async_engine(f"sqlite+aiosqlite:///{path}")
-    await SqlWriteProbe(rw, timeout=5).check()
+    await DatabaseWriteProbe(HealthProbeTable(rw), timeout=5).check()
     await rw.dispose()
     ro = create_async_engine(f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true")
     try:
-        [result] = (await HealthWatch([SqlWriteProbe(ro, timeout=5)], clock).run_round()).results
+        [result] = (
+            await HealthWatch(
+                [DatabaseWriteProbe(HealthProbeTable(ro), timeout=5)], clock
+            ).run_round()
+        ).results
     finally:
         await ro.dispose()
     assert result.state == "failed"
@@ -84,7 +89,7 @@ async def test_read_only_sqlite_database_fails_the_probe(tmp_path) -> None:
 
 @pytest.mark.postgres
 async def test_postgres_probe_writes_and_reads_back(pg_engine) -> None:
-    watch = HealthWatch([SqlWriteProbe(pg_engine, timeout=5)], clock)
+    watch = HealthWatch([DatabaseWriteProbe(HealthProbeTable(pg_engine), timeout=5)], clock)
     for _ in range(3):
         assert (await watch.run_round()).verdict is Verdict.HEALTHY
     async with pg_engine.connect() as conn:
@@ -94,7 +99,7 @@ async def test_postgres_probe_writes_and_reads_back(pg_engine) -> None:
 
 @pytest.mark.postgres
 async def test_postgres_in_read_only_mode_fails_the_probe(pg_engine) -> None:
-    probe = SqlWriteProbe(pg_engine, timeout=5)
+    probe = DatabaseWriteProbe(HealthProbeTable(pg_engine), timeout=5)
     await probe.check()
     async with pg_engine.begin() as conn:
         db = (await conn.execute(text("SELECT current_database()"))).scalar_one()
@@ -111,7 +116,9 @@ async def test_refused_connection_fails_fast() -> None:
     engine = create_async_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/x")
     try:
         [result] = (
-            await HealthWatch([SqlWriteProbe(engine, timeout=5)], clock).run_round()
+            await HealthWatch(
+                [DatabaseWriteProbe(HealthProbeTable(engine), timeout=5)], clock
+            ).run_round()
         ).results
     finally:
         await engine.dispose()
@@ -134,7 +141,7 @@ async def test_hung_database_is_caught_by_the_timeout() -> None:
     try:
         watch = HealthWatch(
             [
-                SqlWriteProbe(engine, timeout=0.3),
+                DatabaseWriteProbe(HealthProbeTable(engine), timeout=0.3),
                 CallableProbe("other", lambda: asyncio.sleep(0, "fine"), timeout=1),
             ],
             clock,

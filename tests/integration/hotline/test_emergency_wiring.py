@@ -1,5 +1,5 @@
-"""Emergency mode as `hotline serve` builds it (`hotline.runtime.build_emergency`),
-against the stand-in, a migrated SQLite database and the lead's settings."""
+"""Emergency mode as `hotline serve` builds it (`fallback.components.build`), against the
+stand-in, a migrated SQLite database and the lead's settings."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from pathlib import Path
 
 from ami.client import AmiClient
 from ami.tracker import CallTracker
+from fallback.components import Emergency, EmergencyDeps, build
 from fallback.ports import BackfillOutcome, BackfillTicket
 from fallback.service import emergency_journal_stage
-from hotline.assembly import EmergencyParts, build_emergency
 from hotline.settings import Settings
 from pbx.standin import PbxStandIn
 from pipeline import CallPipeline
 from storage.database import Database
+from storage.health_probe import HealthProbeTable
 from storage.migrate import upgrade
 
 
@@ -48,7 +49,7 @@ def test_built_from_the_lead_settings(tmp_path: Path) -> None:
     tracker = CallTracker()
     ami = AmiClient(username="hotline", secret="s", tracker=tracker)
     db = Database(f"sqlite:///{tmp_path / 'hotline.db'}")
-    parts = build_emergency(settings, ami=ami, engine=db.engine, sink=Sink())
+    parts = build(settings, EmergencyDeps(ami, HealthProbeTable(db.engine), Sink()))
     service = parts.service
     assert service.switch.pool == ("PJSIP/1003", "Local/13800138000@emergency-out")
     assert (service.policy.failures_to_enter, service.policy.hold_down) == (
@@ -60,15 +61,15 @@ def test_built_from_the_lead_settings(tmp_path: Path) -> None:
 
 @dataclass
 class Running:
-    parts: EmergencyParts
+    parts: Emergency
     client: AmiClient
     pbx: PbxStandIn
 
 
 @contextlib.asynccontextmanager
 async def emergency_running(tmp_path: Path) -> AsyncIterator[Running]:
-    """The emergency parts started in the order `HotlineService.start` and `_take_lead`
-    use: journal, AMI hook, AMI, health watch."""
+    """The emergency parts started in the order the composition root's lifecycle uses:
+    journal, AMI hook, AMI, health watch."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         agi_port = s.getsockname()[1]
@@ -85,7 +86,7 @@ async def emergency_running(tmp_path: Path) -> AsyncIterator[Running]:
     client = AmiClient(
         port=pbx.ami_port, username="hotline", secret="hotline-secret", tracker=tracker
     )
-    parts = build_emergency(settings, ami=client, engine=db.engine, sink=Sink())
+    parts = build(settings, EmergencyDeps(client, HealthProbeTable(db.engine), Sink()))
     tracker.subscribe(CallPipeline([emergency_journal_stage(parts.service)]).submit)
     await parts.service.start()
 

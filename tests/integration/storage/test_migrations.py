@@ -8,15 +8,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from cluster import FenceStore
-from fallback.health import SqlWriteProbe
+from fallback.health import DatabaseWriteProbe
 from storage.database import Database, async_url, sync_url
+from storage.fence import FenceStore
+from storage.health_probe import HealthProbeTable
 from storage.migrate import current, downgrade, upgrade
 from storage.models import STORAGE_TABLES, SUPERVISION_TABLES, Base
 from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
 
 HEAD = "0009"
-# Created by migration 0002 for their owners (supervision, cluster.fence, fallback.health).
+# Created by migration 0002 for their owners (supervision, the controller fence, the write probe).
 OWNER_TABLES = {
     "supervision_steps",
     "supervision_notices",
@@ -136,7 +137,10 @@ async def test_owners_work_on_a_migrated_database(tmp_path: Path) -> None:
         fence = FenceStore(db.engine)
         await fence.ensure()
         assert await fence.claim(3, "node-a") and await fence.current() == 3
-        assert await SqlWriteProbe(db.engine, node="n1").check() == "write/read ok"
+        assert (
+            await DatabaseWriteProbe(HealthProbeTable(db.engine), node="n1").check()
+            == "write/read ok"
+        )
     finally:
         await db.dispose()
 
@@ -151,7 +155,10 @@ async def test_databases_whose_owners_made_the_tables_upgrade_cleanly(tmp_path: 
         fence = FenceStore(db.engine)
         await fence.ensure()
         assert await fence.claim(7, "old-leader")
-        assert await SqlWriteProbe(db.engine, node="n1").check() == "write/read ok"
+        assert (
+            await DatabaseWriteProbe(HealthProbeTable(db.engine), node="n1").check()
+            == "write/read ok"
+        )
     finally:
         await db.dispose()
     upgrade(url)

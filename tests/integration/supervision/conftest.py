@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from storage.database import Database
-from testkit.scratch_db import scratch_sqlite_url
+from testkit.scratch_db import create_tables, scratch_sqlite_url
 
 OK = (200, {"errcode": 0, "errmsg": "ok"})
 
@@ -128,7 +128,7 @@ async def smtp_sink() -> AsyncIterator[MailSink]:
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
     db = Database(scratch_sqlite_url(tmp_path))
-    await db.create()
+    await create_tables(db)
     try:
         yield db
     finally:
@@ -152,7 +152,7 @@ async def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         url = await asyncio.to_thread(create_scratch_postgres, None, "hotline_supervision")
     db = Database(url)
     try:
-        await db.create()
+        await create_tables(db)
         yield db
     finally:
         await db.dispose()

@@ -23,7 +23,7 @@ from storage.models import (
 )
 from storage.reports import ReportRepository
 from supervision.report import PLOTS, render_monthly
-from testkit.scratch_db import scratch_sqlite_url
+from testkit.scratch_db import create_tables, scratch_sqlite_url
 
 CST_OFFSET = "+8 hours"
 NOV = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # 2026-11-01 00:00 Beijing
@@ -291,7 +291,7 @@ def test_cli_writes_the_report(tmp_path: Path, monkeypatch: object) -> None:
 
     async def prepare() -> None:
         db = Database(url)
-        await db.create()
+        await create_tables(db)
         await generate(db, seed=7)
         await db.dispose()
 

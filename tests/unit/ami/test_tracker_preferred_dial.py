@@ -1,4 +1,4 @@
-"""The call tracker on the preferred-engineer Dial() that runs before Queue() (issue #4).
+"""The call tracker on the preferred-engineer Dial() that runs before Queue().
 
 app_dial raises no Agent* events; it reports its legs with DialBegin / DialState /
 DialEnd whose ``Channel`` is the caller (DialStatus ANSWER, NOANSWER, BUSY, CHANUNAVAIL,

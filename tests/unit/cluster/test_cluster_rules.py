@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,6 @@ from bus.redis import (
 from cluster import (
     ClusterController,
     ClusterError,
-    FenceStore,
     LeaseTiming,
     RedisLease,
     Role,
@@ -30,6 +30,7 @@ from cluster import (
 )
 from hotline.runtime import HotlineService
 from hotline.settings import ConfigError, Settings, load_settings
+from storage.fence import FenceStore
 
 
 def test_envelope_round_trip_keeps_unicode_and_origin() -> None:
@@ -89,12 +90,9 @@ def _lease(prefix: str = "hl") -> RedisLease:
 
 @pytest.mark.parametrize("node", ["", "a\nb", "host\r", "host#1"])
 def test_node_names_that_break_the_lease_value_are_refused(node: str) -> None:
-    async def hook(_: Any) -> None:
-        return None
-
     fence = FenceStore(create_async_engine("sqlite+aiosqlite://"))
     with pytest.raises(ClusterError):
-        ClusterController(lease=_lease(), fence=fence, node=node, on_elected=hook, on_demoted=hook)
+        ClusterController(lease=_lease(), fence=fence, node=node)
 
 
 def test_a_lease_prefix_with_newlines_is_refused() -> None:
@@ -108,16 +106,9 @@ async def test_leader_only_handlers_do_nothing_on_a_standby_or_a_console() -> No
     async def handler(event: Any) -> None:
         calls.append(event)
 
-    async def hook(_: Any) -> None:
-        return None
-
     fence = FenceStore(create_async_engine("sqlite+aiosqlite://"))
-    standby = ClusterController(
-        lease=_lease(), fence=fence, node="n1", on_elected=hook, on_demoted=hook
-    )
-    console = ClusterController(
-        lease=_lease(), fence=fence, node="n2", on_elected=hook, on_demoted=hook, campaign=False
-    )
+    standby = ClusterController(lease=_lease(), fence=fence, node="n1")
+    console = ClusterController(lease=_lease(), fence=fence, node="n2", campaign=False)
     assert standby.role is Role.STANDBY and console.role is Role.CONSOLE
     await standby.fenced(handler)(object())
     await console.fenced(handler)(object())
@@ -127,16 +118,11 @@ async def test_leader_only_handlers_do_nothing_on_a_standby_or_a_console() -> No
 async def test_a_leader_whose_lease_ran_out_in_local_time_is_no_leader() -> None:
     now = [100.0]
 
-    async def hook(_: Any) -> None:
-        return None
-
     fence = FenceStore(create_async_engine("sqlite+aiosqlite://"))
     c = ClusterController(
         lease=_lease(),
         fence=fence,
         node="n1",
-        on_elected=hook,
-        on_demoted=hook,
         clock=lambda: now[0],
     )
     c.role, c.token, c.valid_until = Role.LEADER, 7, 103.0
@@ -164,3 +150,53 @@ def test_a_console_process_needs_redis(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="HOTLINE_REDIS_URL"):
         HotlineService.build(settings)
+
+
+async def test_listeners_hear_an_election_in_order_and_a_demotion_in_reverse() -> None:
+    log: list[str] = []
+
+    class Listener:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def elected(self, token: int) -> None:
+            log.append(f"{self.name} elected {token}")
+
+        async def demoted(self, reason: str) -> None:
+            log.append(f"{self.name} demoted: {reason}")
+
+    fence = FenceStore(create_async_engine("sqlite+aiosqlite://"))
+    c = ClusterController(lease=_lease(), fence=fence, node="n1")
+    c.subscribe(Listener("lifecycle"))
+    c.subscribe(Listener("other"))
+    c.role, c.token, c.valid_until = Role.LEADER, 7, c.clock() + 3
+    await c._elected(7)
+    await c._demote("lease lost")
+    assert log == [
+        "lifecycle elected 7",
+        "other elected 7",
+        "other demoted: lease lost",
+        "lifecycle demoted: lease lost",
+    ]
+    assert c.role is Role.STANDBY
+
+
+async def test_while_reclaiming_the_fence_the_new_token_is_claiming() -> None:
+    seen: list[tuple[int | None, int | None]] = []
+
+    class Fence:
+        def __init__(self, accept: bool) -> None:
+            self.accept = accept
+
+        async def claim(self, token: int, holder: str) -> bool:
+            seen.append((c.token, c.claiming))
+            return self.accept
+
+    c = ClusterController(lease=_lease(), fence=Fence(True), node="n1")  # type: ignore[arg-type]
+    c.token = 4
+    assert await c._reclaim_fence(5)
+    assert seen == [(4, 5)] and (c.token, c.claiming) == (5, None)
+    c.fence = Fence(False)  # type: ignore[assignment]
+    with contextlib.suppress(Exception):  # the refusal path also tidies the lease
+        assert not await c._reclaim_fence(6)
+    assert (c.token, c.claiming) == (5, None)

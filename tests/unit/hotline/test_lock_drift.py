@@ -101,3 +101,11 @@ def test_a_venv_that_differs_from_the_lock(copy: Path) -> None:
     assert done.returncode == 1
     (line,) = done.stderr.splitlines()
     assert "venv does not match requirements.lock: pytest==0.0.1 locked" in line
+
+
+def test_a_package_the_editable_install_does_not_know(copy: Path) -> None:
+    edit(copy / "pyproject.toml", '"pipeline*",', '"pipeline*", "not_installed_yet*",')
+    done = check(copy, "--lock", str(LOCK))
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert "'not_installed_yet'" in line and "run scripts/install" in line

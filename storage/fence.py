@@ -1,22 +1,24 @@
-"""The database fence: the highest fencing token any leader has claimed.
+"""The database fence (`cluster.ports.Fence`): the highest fencing token any leader has
+claimed.
 
 * A new leader writes its token into the ``controller_fence`` row (only upwards:
   ``UPDATE ... WHERE token < :new``) before it connects AMI. The table comes from
   Alembic migration 0002; `FenceStore.ensure` only adds this fence's row.
-* Leader-side writers run inside `fenced_writes`; every commit they make first reads
+* Leader-side writers run inside `FenceStore.writes`; every commit they make first reads
   the fence row in the same transaction (``FOR SHARE`` on PostgreSQL, so the new
   leader's claim waits for it; SQLite's BEGIN IMMEDIATE already holds the write lock)
   and refuses to commit if the token is no longer ours. The check is a SQLAlchemy
-  ``before_commit`` listener that `install_commit_check` adds once per process.
+  ``before_commit`` listener on the `Session` class, added once per process when the
+  first `FenceStore` is made.
+* Any failure to reach the database is raised as `cluster.errors.FenceUnavailable`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,17 +26,28 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
 from calls.clock import utc_now
-from cluster.errors import StaleLeader
+from cluster.errors import FenceUnavailable, StaleLeader
+from cluster.ports import TokenHolder
 
-DB_FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
+_DB_FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
 
 FENCE_NAME = "controller"
 
 
+@contextlib.asynccontextmanager
+async def _reaching_the_fence() -> AsyncIterator[None]:
+    try:
+        yield
+    except _DB_FAILURES as exc:
+        raise FenceUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
 class FenceStore:
-    """The `controller_fence` row named `name`."""
+    """The `controller_fence` row named `name` (the table comes from migration 0002)."""
 
     def __init__(self, engine: AsyncEngine, *, name: str = FENCE_NAME) -> None:
+        # Fenced writes are refused from the moment a fence exists.
+        _install_commit_check()
         self.engine = engine
         self.name = name
         self.postgres = engine.dialect.name == "postgresql"
@@ -45,7 +58,7 @@ class FenceStore:
 
     async def ensure(self) -> None:
         """Add the fence row if absent (idempotent, safe from many processes)."""
-        async with self.engine.begin() as conn:
+        async with _reaching_the_fence(), self.engine.begin() as conn:
             await conn.execute(
                 text(
                     "INSERT INTO controller_fence (name, token, holder, claimed_at)"
@@ -57,7 +70,7 @@ class FenceStore:
     async def claim(self, token: int, holder: str) -> bool:
         """Record `token` if it is newer than the stored one; False means a newer leader
         already claimed the fence (our token is stale from birth)."""
-        async with self.engine.begin() as conn:
+        async with _reaching_the_fence(), self.engine.begin() as conn:
             result = await conn.execute(
                 text(
                     "UPDATE controller_fence SET token = :token, holder = :holder,"
@@ -73,27 +86,24 @@ class FenceStore:
             return bool(result.rowcount == 1)
 
     async def current(self) -> int | None:
-        async with self.engine.connect() as conn:
+        async with _reaching_the_fence(), self.engine.connect() as conn:
             value = await conn.scalar(
                 text("SELECT token FROM controller_fence WHERE name = :name"),
                 {"name": self.name},
             )
         return int(value) if value is not None else None
 
-    def check_in(self, session: Session, token: int) -> None:
-        """Inside the writer's own transaction: refuse to commit under a stale token."""
+    def check_in(self, session: Session, token: int, claiming: int | None = None) -> None:
+        """Inside the writer's own transaction: refuse to commit under a stale token.
+        `claiming`: a newer token of the same writer whose claim is under way."""
         value = session.execute(self._select, {"name": self.name}).scalar()
         current = int(value) if value is not None else None
-        if current != token:
+        if current != token and (claiming is None or current != claiming):
             raise StaleLeader(token, current)
 
-
-class TokenHolder(Protocol):
-    """Whoever writes under the fence; its token is read at commit time, because a
-    leader may legitimately re-acquire the lease (new token) in the middle of a write."""
-
-    @property
-    def token(self) -> int | None: ...
+    def writes(self, holder: TokenHolder) -> contextlib.AbstractContextManager[None]:
+        """Every commit on this engine inside the block is checked against the fence."""
+        return _fenced_writes(self, holder)
 
 
 @dataclass(frozen=True)
@@ -109,9 +119,7 @@ _FENCED: contextvars.ContextVar[_FenceContext | None] = contextvars.ContextVar(
 
 
 @contextlib.contextmanager
-def fenced_writes(fence: FenceStore, holder: TokenHolder) -> Iterator[None]:
-    """Every commit on `fence.engine` inside this block is checked against the fence
-    (needs `install_commit_check`)."""
+def _fenced_writes(fence: FenceStore, holder: TokenHolder) -> Iterator[None]:
     marker = _FENCED.set(_FenceContext(fence, holder))
     try:
         yield
@@ -130,24 +138,12 @@ def _check_fence_before_commit(session: Session) -> None:
     token = context.holder.token
     if token is None:
         raise StaleLeader(0, None)
-    context.fence.check_in(session, token)
+    context.fence.check_in(session, token, context.holder.claiming)
 
 
-def install_commit_check() -> None:
+def _install_commit_check() -> None:
     """Check fenced commits from now on (idempotent). The listener is on the `Session`
-    class because the writers' session factories belong to the storage package; outside
-    `fenced_writes` it returns at once."""
+    class so that every repository's session factory is covered; outside a fenced block
+    it returns at once."""
     if not event.contains(Session, "before_commit", _check_fence_before_commit):
         event.listen(Session, "before_commit", _check_fence_before_commit)
-
-
-def stale_leader_in(exc: BaseException) -> StaleLeader | None:
-    """The `StaleLeader` behind `exc`, if any (a store may have wrapped it in its own error)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, StaleLeader):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
