@@ -71,6 +71,8 @@ class SupervisionService:
         # fallback's EmergencyControl.status: the wallboard starts with the mode in force.
         self._emergency_status = emergency_status
         self.config = config
+        # The commitments the console's monthly report judges field work by.
+        self.sla = sla
         self.bus = bus
         self.clock = clock
         self.store = store
@@ -184,6 +186,8 @@ class SupervisionService:
             report_dir=self.config.report_dir,
             language=self.language,
             zone=self.config.calendar.zone,
+            sla=self.sla,
+            calendar=self.config.calendar,
         )
         if require_supervisor is not None:
             deps.require_supervisor = require_supervisor

@@ -50,7 +50,8 @@ from starlette.websockets import WebSocketState
 
 from bus import MessageBus
 from calls.clock import Clock, utc_now
-from supervision.domain.calendar import CHINA_STANDARD_TIME
+from routing.domain.levels import SlaPolicy
+from supervision.domain.calendar import CHINA_STANDARD_TIME, WorkingCalendar
 from supervision.domain.errors import UnknownAckCode
 from supervision.domain.escalation import N_
 from supervision.domain.monthly import Month
@@ -101,6 +102,9 @@ class SupervisionWebDeps:
     # speak it like the notices that link to them, and the report (one copy per month).
     language: str = DEFAULT_LANGUAGE
     zone: tzinfo = CHINA_STANDARD_TIME
+    # The report's field work is judged by these (default: DESIGN.md's tables, calendar).
+    sla: SlaPolicy | None = None
+    calendar: WorkingCalendar | None = None
 
 
 # Error answers for the OpenAPI schema (`{"detail": ...}`; 422 is FastAPI's own).
@@ -248,6 +252,8 @@ def _report_routes(
                     _report_folder(deps, language),
                     now=deps.clock(),
                     language=language,
+                    sla=deps.sla,
+                    calendar=deps.calendar,
                 )
         return index
 

@@ -186,3 +186,43 @@ async def test_the_hotline_language_decides_the_notices(
         assert "级别" not in content and "升级" not in content
     finally:
         await service.stop()
+
+
+async def test_the_consoles_report_judges_field_work_by_the_configured_commitments(
+    database: Database, http_recorder: HttpRecorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console's monthly report uses the hotline's SLA and working calendar (with its
+    holidays), as `hotline report monthly` does, not the defaults."""
+    import supervision.report
+
+    asked: dict[str, object] = {}
+
+    async def render(*args: object, **kwargs: object) -> Path:
+        asked.update(kwargs)
+        index = tmp_path / "index.html"
+        index.write_text("<html></html>")
+        return index
+
+    monkeypatch.setattr(supervision.report, "render_monthly", render)
+    repo = SupervisionRepository(database)
+    policy = SlaPolicy()
+    cfg = config(http_recorder, tmp_path)
+    service = SupervisionService(
+        store=repo,
+        tickets=repo,
+        calls=repo,
+        reports=ReportRepository(database),
+        bus=InProcessBus(),
+        config=cfg,
+        sla=policy,
+        clock=lambda: NOW,
+    )
+    app = FastAPI()
+    app.include_router(service.web_router())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        assert (await client.get("/reports/monthly/2026-11/")).status_code == 200
+    assert asked["sla"] is policy
+    assert asked["calendar"] is cfg.calendar
+    assert date(2026, 11, 19) in cfg.calendar.holidays
