@@ -246,15 +246,11 @@ def _report_routes(
             from supervision.report import render_monthly
 
             async with render_lock:
+                folder = _report_folder(deps, language)
                 index = await render_monthly(
-                    deps.reports,
-                    m,
-                    _report_folder(deps, language),
-                    now=deps.clock(),
-                    language=language,
-                    sla=deps.sla,
-                    calendar=deps.calendar,
-                )
+                    deps.reports, m, folder, now=deps.clock(), language=language,
+                    sla=deps.sla, calendar=deps.calendar,
+                )  # fmt: skip
         return index
 
     async def file_of(request: Request, month: str, language: str, name: str) -> FileResponse:
