@@ -100,6 +100,9 @@ async def test_kill_with_live_calls_then_restart_closes_every_call(
             journal_dir=str(tmp_path / "journal"),
             sounds_dir=str(tmp_path / "sounds"),
             cdr_sweep_interval="0",  # the closing at log-in is what is under test
+            # Some of the callers share a site: each call keeps a ticket of its own here
+            # (repeat calls are tests/e2e/system/test_oncall_and_repeat_calls.py's subject).
+            repeat_window_minutes="0",
         ),
         cwd=tmp_path,
         http_port=http_port,
