@@ -102,6 +102,9 @@ async def test_calls_throughout_a_long_outage_and_a_crash_all_get_record_and_tic
             health_failures="3",
             emergency_hold_down="600",
             cdr_sweep_interval="5",
+            # One ticket per call is what is counted here: callers share sites, so repeat-call
+            # merging is off (tests/e2e/system/test_oncall_and_repeat_calls.py covers it).
+            repeat_window_minutes="0",
             session_secret=SESSION_SECRET,
         ),
         cwd=tmp_path,

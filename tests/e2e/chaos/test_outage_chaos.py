@@ -143,6 +143,9 @@ async def test_200_calls_through_a_database_outage_and_a_controller_crash(
             ami_user="hotline",
             ami_secret="hotline-secret",
             ami_ping_interval="1",
+            # One ticket per call is what is counted here: callers share sites, so repeat-call
+            # merging is off (tests/e2e/system/test_oncall_and_repeat_calls.py covers it).
+            repeat_window_minutes="0",
             agi_host="127.0.0.1",
             agi_port=str(agi_port),
             http_host="127.0.0.1",
