@@ -435,9 +435,13 @@ class Cluster:
             tickets = dict(
                 (
                     await conn.execute(
+                        # A call's tickets: the one it opened, or the open ticket of its
+                        # site it joined as a repeat call (its record names that ticket).
                         text(
-                            "SELECT call_id, count(*) FROM tickets WHERE call_id = ANY(:ids)"
-                            " GROUP BY call_id"
+                            "SELECT c.call_id, count(t.number) FROM calls c JOIN tickets t"
+                            " ON t.call_id = c.call_id"
+                            " OR (t.number = c.ticket_number AND t.call_id <> c.call_id)"
+                            " WHERE c.call_id = ANY(:ids) GROUP BY c.call_id"
                         ),
                         {"ids": ids},
                     )
