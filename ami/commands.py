@@ -4,6 +4,7 @@ redirects, originates, channel variables, AstDB and CLI commands. `AmiClient` se
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -27,12 +28,13 @@ class AmiResponse:
         return self.message.get(key, default)
 
 
-class PbxCommands:
+class PbxCommands(ABC):
     """The call-control commands; a connection provides `send_action` and the time an
     action may take (`action_timeout`, seconds)."""
 
     action_timeout: float
 
+    @abstractmethod
     async def send_action(
         self,
         name: str,
@@ -40,8 +42,7 @@ class PbxCommands:
         *,
         timeout: float | None = None,
         check: bool = True,
-    ) -> AmiResponse:
-        raise NotImplementedError
+    ) -> AmiResponse: ...
 
     async def queue_add(
         self,
