@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
@@ -106,8 +106,8 @@ class _AmiWire(AMIProtocol, asyncio.BufferedProtocol):  # type: ignore[misc]
         self.banner_seen: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport; uvloop's implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return memoryview(self._read_buffer)
@@ -388,8 +388,9 @@ class AmiClient(Manager, PbxCommands):  # type: ignore[misc]
                         return
                     pending.events.append(message)
                     return
-        if message.is_event:
-            self._dispatch_event(message)
+        name = message.event
+        if name:
+            self._dispatch_event(message, name)
 
     def _list_overflow(self, action_id: str, pending: _Pending) -> None:
         del self._pending[action_id]
@@ -411,8 +412,7 @@ class AmiClient(Manager, PbxCommands):  # type: ignore[misc]
             assert pending.response is not None
             pending.future.set_result(AmiResponse(pending.response, pending.events))
 
-    def _dispatch_event(self, message: AmiMessage) -> None:
-        name = message.event
+    def _dispatch_event(self, message: AmiMessage, name: str) -> None:
         typed: AmiEvent | None = None
         tracker = self.tracker
         if tracker is not None and tracker.follows(name, message):

@@ -2,7 +2,8 @@
 
 Channels are grouped by ``Linkedid``. The tracker is synchronous and does no I/O: the
 AMI client feeds it typed events (`handle`), and after a reconnect the resync result
-(`resync`). Subscribers receive `calls` domain events; they must not block.
+(`resync`, which `ami.resync` reads). Each call is folded into a `TrackedCall`
+(`ami.tracked_call`). Subscribers receive `calls` domain events; they must not block.
 
 Rules taken from real Asterisk 22 recordings (see ../shared/asterisk-transcripts):
 * ``QueueCallerLeave`` comes *before* ``AgentConnect``.
@@ -26,13 +27,12 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any
 
 from ami import events as ev
 from ami.protocol import AmiMessage
+from ami.resync import LiveCall, ResyncChannel, live_calls, queue_of
+from ami.tracked_call import TrackedCall
 from calls.channels import interface_of
 from calls.clock import Clock, utc_now
 from calls.events import (
@@ -47,125 +47,13 @@ from calls.events import (
     CallStarted,
     DomainCallEvent,
 )
-from calls.record import CallOutcome, CallSnapshot, CallState
+from calls.record import CallOutcome, CallState
 
 log = logging.getLogger(__name__)
 
+__all__ = ["MONITOR_FILE_VARIABLE", "CallTracker", "ResyncChannel", "Subscriber", "TrackedCall"]
+
 Subscriber = Callable[[DomainCallEvent], None]
-
-
-@dataclass
-class TrackedCall:
-    """Mutable picture of one call while the tracker folds its channels; published only
-    as a `CallSnapshot`."""
-
-    call_id: str
-    channel: str
-    caller_number: str
-    caller_name: str
-    started_at: datetime
-    state: CallState = CallState.IN_IVR
-    queue: str | None = None
-    queue_position: int | None = None
-    # Since when the caller waits for an agent: queue join, or the preferred-engineer Dial.
-    queued_at: datetime | None = None
-    agent_interface: str | None = None
-    agent_member_name: str | None = None
-    agent_channel: str | None = None
-    ringing_at: datetime | None = None
-    answered_at: datetime | None = None
-    ended_at: datetime | None = None
-    outcome: CallOutcome | None = None
-    hold_seconds: int | None = None
-    talk_seconds: int | None = None
-    # Channel variables the IVR set (HOTLINE_SITE, HOTLINE_LEVEL, HOTLINE_QUEUE, ...).
-    variables: dict[str, str] = field(default_factory=dict)
-    # Every channel (Uniqueid -> channel name) that belongs to this call.
-    channels: dict[str, str] = field(default_factory=dict)
-    # True when the call was learnt from a resync rather than seen from its start.
-    resynced: bool = False
-    # MIXMONITOR_FILENAME of the caller channel, and the recording's file name once
-    # MixMonitorStart confirmed that the monitor runs.
-    monitor_file: str | None = None
-    recording: str | None = None
-
-    @property
-    def site_code(self) -> str | None:
-        return self.variables.get("HOTLINE_SITE") or None
-
-    def adopt_recording(self, file: str) -> None:
-        """The caller channel's MixMonitor file (an absolute name) is this call's
-        recording: the file name only is kept."""
-        name = PurePosixPath(file).name
-        if self.recording is None and name:
-            self.recording = name
-
-    @property
-    def level(self) -> int | None:
-        raw = self.variables.get("HOTLINE_LEVEL", "")
-        return int(raw) if raw.isdigit() and 1 <= int(raw) <= 4 else None
-
-    def snapshot(self) -> CallSnapshot:
-        return CallSnapshot(
-            call_id=self.call_id,
-            channel=self.channel,
-            caller_number=self.caller_number,
-            caller_name=self.caller_name,
-            state=self.state,
-            started_at=self.started_at,
-            queue=self.queue,
-            queued_at=self.queued_at,
-            agent_interface=self.agent_interface,
-            agent_member_name=self.agent_member_name,
-            answered_at=self.answered_at,
-            ended_at=self.ended_at,
-            outcome=self.outcome,
-            hold_seconds=self.hold_seconds,
-            talk_seconds=self.talk_seconds,
-            site_code=self.site_code,
-            level=self.level,
-            variables=dict(self.variables),
-            resynced=self.resynced,
-            recording=self.recording,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ResyncChannel:
-    """One channel as CoreShowChannels reports it after a reconnect."""
-
-    channel: str
-    uniqueid: str
-    linkedid: str
-    caller_number: str
-    caller_name: str
-    context: str
-    application: str
-    application_data: str
-    bridge_id: str
-    duration_seconds: int = 0
-
-    @classmethod
-    def from_message(cls, message: AmiMessage) -> ResyncChannel:
-        get = message.get
-        duration = 0
-        try:
-            h, m, s = (int(x) for x in get("Duration", "0:0:0").split(":"))
-            duration = h * 3600 + m * 60 + s
-        except ValueError:
-            duration = 0
-        return cls(
-            channel=get("Channel"),
-            uniqueid=get("Uniqueid"),
-            linkedid=get("Linkedid"),
-            caller_number=get("CallerIDNum"),
-            caller_name=get("CallerIDName"),
-            context=get("Context"),
-            application=get("Application"),
-            application_data=get("ApplicationData"),
-            bridge_id=get("BridgeId"),
-            duration_seconds=duration,
-        )
 
 
 MONITOR_FILE_VARIABLE = "MIXMONITOR_FILENAME"
@@ -237,6 +125,10 @@ class CallTracker:
         cls = ev.EVENT_TYPES.get(name)
         if cls is None or cls not in self._handlers:
             return False
+        if cls is ev.Newexten:
+            # A dozen per call, and they only matter to a channel that is not yet a
+            # hotline call (an originated drill or callback entering hotline-in).
+            return bool(self._others)
         # Most VarSets are Asterisk's own noise; only HOTLINE_* ones describe the call
         # (and MixMonitor's file name, the call's recording).
         return (
@@ -537,109 +429,102 @@ class CallTracker:
         * Live hotline calls we never saw are adopted.
         Returns the calls that were adopted, so the caller can fetch their variables.
         """
-        by_call: dict[str, list[ResyncChannel]] = {}
-        for ch in channels:
-            if ch.linkedid:
-                by_call.setdefault(ch.linkedid, []).append(ch)
-
+        live = live_calls(channels)
         for call in list(self.calls.values()):
-            live = by_call.get(call.call_id)
-            if not live:
-                if call.outcome is None and call.state in (
-                    CallState.QUEUED,
-                    CallState.AGENT_RINGING,
-                ):
-                    call.outcome = CallOutcome.ABANDONED
-                call.channels.clear()
-                call.resynced = True
-                self._end(call)
-                continue
-            live_ids = {ch.uniqueid for ch in live}
-            for uniqueid in list(call.channels):
-                if uniqueid not in live_ids:
-                    del call.channels[uniqueid]
-                    self._channel_call.pop(uniqueid, None)
-            for ch in live:
-                call.channels[ch.uniqueid] = ch.channel
-                self._channel_call[ch.uniqueid] = call.call_id
-            self._catch_up(call, live)
-
+            found = live.get(call.call_id)
+            if found is None:
+                self._close_vanished(call)
+            else:
+                self._rebind(call, found)
+                self._catch_up(call, found)
         adopted: list[TrackedCall] = []
-        for linkedid, live in by_call.items():
-            if linkedid in self.calls or linkedid in self._ended:
-                continue
-            root = next((ch for ch in live if ch.uniqueid == linkedid), None)
-            if root is None or root.context not in self._inbound:
-                continue
-            call = TrackedCall(
-                call_id=linkedid,
-                channel=root.channel,
-                caller_number=root.caller_number,
-                caller_name=root.caller_name,
-                started_at=self._clock(),
-                resynced=True,
-            )
-            for ch in live:
-                call.channels[ch.uniqueid] = ch.channel
-                self._channel_call[ch.uniqueid] = linkedid
-            self._start(call)
-            self._catch_up(call, live)
-            adopted.append(call)
+        for found in live.values():
+            new = self._adopt(found)
+            if new is not None:
+                adopted.append(new)
         return adopted
 
-    def _catch_up(self, call: TrackedCall, live: list[ResyncChannel]) -> None:
-        root = next((ch for ch in live if ch.uniqueid == call.call_id), None)
+    def _close_vanished(self, call: TrackedCall) -> None:
+        """A call with no live channel left ended while the link was down."""
+        if call.outcome is None and call.state in (CallState.QUEUED, CallState.AGENT_RINGING):
+            call.outcome = CallOutcome.ABANDONED
+        call.channels.clear()
+        call.resynced = True
+        self._end(call)
+
+    def _rebind(self, call: TrackedCall, live: LiveCall) -> None:
+        """The call's channels are the live ones now."""
+        live_ids = {ch.uniqueid for ch in live.channels}
+        for uniqueid in list(call.channels):
+            if uniqueid not in live_ids:
+                del call.channels[uniqueid]
+                self._channel_call.pop(uniqueid, None)
+        for ch in live.channels:
+            call.channels[ch.uniqueid] = ch.channel
+            self._channel_call[ch.uniqueid] = call.call_id
+
+    def _adopt(self, live: LiveCall) -> TrackedCall | None:
+        """A live hotline call we never saw start, or None when it is not one."""
+        if live.call_id in self.calls or live.call_id in self._ended:
+            return None
+        root = live.root
+        if root is None or root.context not in self._inbound:
+            return None
+        call = TrackedCall(
+            call_id=live.call_id,
+            channel=root.channel,
+            caller_number=root.caller_number,
+            caller_name=root.caller_name,
+            started_at=self._clock(),
+            resynced=True,
+        )
+        self._rebind(call, live)
+        self._start(call)
+        self._catch_up(call, live)
+        return call
+
+    def _catch_up(self, call: TrackedCall, live: LiveCall) -> None:
+        """Publish what `call` did while the link was down, as its caller channel shows."""
+        root = live.root
         if root is None:
             return
         if root.application == "Queue" and root.bridge_id:
             if call.state is not CallState.CONNECTED:
-                agent = next(
-                    (
-                        ch
-                        for ch in live
-                        if ch.application == "AppQueue" and ch.bridge_id == root.bridge_id
-                    ),
-                    None,
-                )
-                if call.queue is None:
-                    call.queue = root.application_data.split(",", 1)[0] or None
-                if call.queued_at is None:
-                    call.queued_at = self._clock()
-                interface = (
-                    interface_of(agent.channel) if agent is not None else call.agent_interface or ""
-                )
-                call.resynced = True
-                self._connect(
-                    call,
-                    interface,
-                    call.agent_member_name or interface,
-                    0,
-                    agent.channel if agent is not None else "",
-                )
+                self._answered_in_queue(call, queue_of(root), live.bridged_with(root, "AppQueue"))
         elif root.application == "Dial" and root.bridge_id and call.queue is None:
             # Answered by a preferred engineer while we were away (Dial + AppDial bridged).
-            if call.state is not CallState.CONNECTED:
-                engineer = next(
-                    (
-                        ch
-                        for ch in live
-                        if ch.application == "AppDial" and ch.bridge_id == root.bridge_id
-                    ),
-                    None,
-                )
-                if engineer is not None:
-                    if call.queued_at is None:
-                        call.queued_at = self._clock()
-                    call.resynced = True
-                    interface = interface_of(engineer.channel)
-                    self._connect(call, interface, interface, 0, engineer.channel)
-        elif root.application == "Queue":
-            if call.state is CallState.IN_IVR:
-                call.queue = root.application_data.split(",", 1)[0] or None
-                call.state = CallState.QUEUED
-                call.queued_at = self._clock()
+            engineer = live.bridged_with(root, "AppDial")
+            if call.state is not CallState.CONNECTED and engineer is not None:
+                if call.queued_at is None:
+                    call.queued_at = self._clock()
                 call.resynced = True
-                self._publish(CallQueued(call.snapshot(), call.queued_at, 0))
+                interface = interface_of(engineer.channel)
+                self._connect(call, interface, interface, 0, engineer.channel)
+        elif root.application == "Queue" and call.state is CallState.IN_IVR:
+            call.queue = queue_of(root)
+            call.state = CallState.QUEUED
+            call.queued_at = self._clock()
+            call.resynced = True
+            self._publish(CallQueued(call.snapshot(), call.queued_at, 0))
+
+    def _answered_in_queue(
+        self, call: TrackedCall, queue: str | None, agent: ResyncChannel | None
+    ) -> None:
+        """The caller channel is bridged in `queue`: a member (`agent`, when listed)
+        answered while the link was down."""
+        if call.queue is None:
+            call.queue = queue
+        if call.queued_at is None:
+            call.queued_at = self._clock()
+        interface = interface_of(agent.channel) if agent is not None else call.agent_interface or ""
+        call.resynced = True
+        self._connect(
+            call,
+            interface,
+            call.agent_member_name or interface,
+            0,
+            agent.channel if agent is not None else "",
+        )
 
     # --- introspection --------------------------------------------------------------
 

@@ -31,6 +31,8 @@ import socket
 import statistics
 import time
 import tracemalloc
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +145,7 @@ def bench_ours_every_header(pieces: list[bytes]) -> float:
     return time.perf_counter() - t0
 
 
-def _flood_server(data: bytes) -> tuple[socket.socket, multiprocessing.Process]:
+def _flood_server(data: bytes) -> tuple[socket.socket, BaseProcess]:
     """A blocking AMI peer in its own process, so neither the flood it writes nor the
     GIL stalls the event loop under test: only the client's reading and processing do."""
     action_id = re.compile(rb"ActionID: (\S+)")
@@ -250,6 +252,15 @@ async def loop_stall(data: bytes) -> tuple[float, float, int, float, float]:
     )
 
 
+def _renumbered(base: int) -> Callable[[re.Match[bytes]], bytes]:
+    """The recorded unique ids of one call, moved to call number `base`."""
+
+    def renumber(m: re.Match[bytes]) -> bytes:
+        return b"%d.%d" % (base, int(m.group(1)))
+
+    return renumber
+
+
 def memory_for_live_calls(calls: int) -> float:
     template = call_messages()
     # Keep each call live: stop before its first Hangup.
@@ -265,7 +276,7 @@ def memory_for_live_calls(calls: int) -> float:
     for n in range(calls):
         base = 1795500000 + n
         for msg in template[:cut]:
-            data = ids.sub(lambda m, b=base: b"%d.%d" % (b, int(m.group(1))), msg)
+            data = ids.sub(_renumbered(base), msg)
             for message in parser.feed(data):
                 tracker.handle(typed_event(message))
     gc.collect()

@@ -81,7 +81,7 @@ async def redis_round_trip(url: str, samples: int = 400) -> tuple[float, float]:
                     break
             latencies.append((time.perf_counter() - sent) * 1000)
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await client.aclose()
     return percentile(latencies, 50), percentile(latencies, 99)
 

@@ -33,7 +33,7 @@ def advice_timeouts() -> int:
 
 def batch_sizes(service: HotlineService) -> dict[int, int]:
     """The group commit's batch sizes so far (empty where there is no group commit)."""
-    commits = getattr(getattr(service.call_tickets, "writes", None), "commits", None)
+    commits = getattr(getattr(service.path.routing.call_tickets, "writes", None), "commits", None)
     return commits.stats.sizes if commits is not None else {}
 
 
@@ -51,17 +51,17 @@ class Stamps:
     def attach(self, service: HotlineService, *, profile: bool) -> None:
         def on_event(event: Any) -> None:
             if type(event).__name__ == "CallAnswered":
-                self.tracked_at.setdefault(event.call_id, time.perf_counter())
+                self.tracked_at.setdefault(event.call_id, time.monotonic())
 
-        service.tracker.subscribe(on_event)
-        open_ticket = service.call_tickets.open_ticket
+        service.edges.ami.tracker.subscribe(on_event)
+        open_ticket = service.path.routing.call_tickets.open_ticket
 
         async def stamped(call: Any, at: Any) -> Any:
             ticket = await open_ticket(call, at)
-            self.ticketed_at.setdefault(call.call_id, time.perf_counter())
+            self.ticketed_at.setdefault(call.call_id, time.monotonic())
             return ticket
 
-        service.call_tickets.open_ticket = stamped  # type: ignore[method-assign]
+        service.path.routing.call_tickets.open_ticket = stamped  # type: ignore[method-assign]
         ivr_log = logging.getLogger("ivr.server")
         ivr_log.addHandler(AdviceTimeouts())
         ivr_log.setLevel(logging.WARNING)
@@ -77,19 +77,19 @@ class Stamps:
             key = " ".join(words[:3])[:60] if words else "?"
             self.statements[key] = self.statements.get(key, 0) + 1
 
-        for engine in {service.db.engine, service.db.read_engine}:
+        for engine in {service.edges.store.db.engine, service.edges.store.db.read_engine}:
             sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
-        handlers = service.pipeline._handlers
+        handlers = service.path.pipeline.pipeline._handlers
         for name, handler in list(handlers.items()):
             handlers[name] = timed(name, handler, self.handler_ms)
-        publish = service.bus.publish
+        publish = service.edges.bus.bus.publish
 
         async def published(topic: str, message: Any) -> None:
             if isinstance(message, dict) and message.get("type") == "screen_pop":
-                self.published_at.setdefault(message["call_id"], time.perf_counter())
+                self.published_at.setdefault(message["call_id"], time.monotonic())
             await publish(topic, message)
 
-        service.bus.publish = published  # type: ignore[method-assign]
+        service.edges.bus.bus.publish = published  # type: ignore[method-assign]
 
     def apply(
         self, results: list[Result], queued_at: dict[str, float], connect_at: dict[str, float]

@@ -46,12 +46,12 @@ def timed(name: str, handler: Any, into: dict[str, list[float]]) -> Any:
     """Wraps a pipeline handler to record its duration per event type (--profile)."""
 
     async def run(event: Any) -> None:
-        start = time.perf_counter()
+        start = time.monotonic()
         try:
             await handler(event)
         finally:
             key = f"{name}:{type(event).__name__}"
-            into.setdefault(key, []).append((time.perf_counter() - start) * 1000)
+            into.setdefault(key, []).append((time.monotonic() - start) * 1000)
 
     return run
 
@@ -66,13 +66,14 @@ class Agent:
     pops: dict[str, float] = field(default_factory=dict)  # call id -> receive time
     pop_interfaces: dict[str, str | None] = field(default_factory=dict)
     markers: dict[str, float] = field(default_factory=dict)
+    marker_seen: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def read_socket(agent: Agent, progress: Progress | None, task: Any) -> None:
     assert agent.connection is not None
     with contextlib.suppress(Exception):
         async for raw in agent.connection:
-            received = time.perf_counter()
+            received = time.monotonic()
             message = json.loads(raw)
             kind = message.get("type")
             if kind == "screen_pop":
@@ -84,6 +85,7 @@ async def read_socket(agent: Agent, progress: Progress | None, task: Any) -> Non
                     progress.advance(task)
             elif kind == "bench_marker":
                 agent.markers[message["id"]] = received
+                agent.marker_seen.set()
 
 
 def callers_from(rows: list[dict[str, str]], count: int, seed: int) -> list[tuple[str, str]]:
@@ -150,6 +152,13 @@ class Result:
     ticket_ms: list[float] = field(default_factory=list)  # queue join -> ticket written
     advice_timeouts: int = 0
     batches: dict[int, int] = field(default_factory=dict)  # group-commit batch sizes
+    # First to last queue join: the IVR's pace bounds tickets/s (joins / this) from above.
+    join_spread_s: float = 0.0
+    controller_cpu_s: float = 0.0  # the controller process's CPU during the phase
+    load_cpu_s: float = 0.0  # the load process's (all-in-one: the same process)
+    emergency: bool = False  # the hotline was in emergency mode at the end of the phase
+    threads_cpu_s: dict[str, float] = field(default_factory=dict)  # controller, by thread
+    idle_cpu_per_s: float = 0.0  # the controller's CPU s/s before any call (background)
 
     def figures(self) -> dict[str, Any]:
         """The run's key figures for the closing JSON line."""
@@ -168,6 +177,7 @@ class Result:
             "baseline_p99_ms": ms(self.baseline_ms, 0.99),
             "tickets": self.tickets,
             "tickets_per_s": round(self.tickets_per_s, 1),
+            "join_spread_s": round(self.join_spread_s, 2),
             "ticket_p50_ms": ms(self.ticket_ms, 0.5),
             "ticket_p99_ms": ms(self.ticket_ms, 0.99),
             "advice_timeouts": self.advice_timeouts,
@@ -176,4 +186,17 @@ class Result:
             "answered": self.answered,
             "largest_batch": max(self.batches) if self.batches else 0,
             "batches": sum(self.batches.values()),
+            "controller_cpu_ms_per_call": round(self.cpu_ms_per_call, 2),
+            "controller_net_cpu_ms_per_call": round(self.net_cpu_ms_per_call, 2),
+            "emergency_mode": self.emergency,
         }
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        return self.controller_cpu_s * 1000 / max(1, self.calls)
+
+    @property
+    def net_cpu_ms_per_call(self) -> float:
+        """CPU per call less the controller's idle rate over the phase."""
+        work = self.controller_cpu_s - self.idle_cpu_per_s * self.elapsed
+        return work * 1000 / max(1, self.calls)

@@ -7,6 +7,8 @@ In-process by default (`InProcessBus`); Redis pub/sub when `HOTLINE_REDIS_URL` i
 * ``supervisors``      messages for every supervisor console
 * ``wallboard``        live wallboard updates
 * ``emergency``        emergency-mode changes
+* ``ticket-levels``    a ticket's level changed by an agent
+* ``sites_changed``    an import changed site records (every process reloads its cache)
 """
 
 from bus.base import Message, MessageBus, Subscription

@@ -33,8 +33,10 @@ from typing import Any, Protocol, TypeVar
 import redis.asyncio as aioredis
 
 from cluster.errors import ClusterError, FenceUnavailable, stale_leader_in
+from cluster.handover import AstDbReader, ModeHandover, ModeSource
 from cluster.lease import REDIS_FAILURES, RedisLease, check_holder, default_node_name
 from cluster.ports import Fence
+from lifecycle import HealthEntry
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,17 @@ class ClusterController:
         """True only while the lease is held in local time too (a paused process that
         resumes after its lease ran out is no leader, whatever its loop has not yet seen)."""
         return self.role is Role.LEADER and self.clock() < self.valid_until
+
+    def standby(self) -> bool:
+        """True while another process leads (or none does): the PBX is left to it."""
+        return not self.is_leader
+
+    def handovers(self, pbx: AstDbReader, mode: ModeSource) -> list[ModeHandover]:
+        """After a takeover the PBX's routing mode wins over this node's own journal."""
+        return [ModeHandover(pbx, mode, self.node)]
+
+    def health_entries(self) -> Mapping[str, HealthEntry]:
+        return {"controller": self.state}
 
     def fenced(self, handler: Handler) -> Handler:
         """Wrap a leader-side call-event handler: dropped on a non-leader, and every commit

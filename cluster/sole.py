@@ -3,7 +3,12 @@ start to its stop, with token 0, and nothing is fenced."""
 
 from __future__ import annotations
 
-from cluster.controller import LeadershipListener
+from collections.abc import Mapping
+from typing import Any
+
+from cluster.controller import Handler, LeadershipListener
+from cluster.handover import AstDbReader, ModeHandover, ModeSource
+from lifecycle import HealthEntry
 
 
 class SoleLeader:
@@ -16,6 +21,25 @@ class SoleLeader:
     def __init__(self) -> None:
         self._listeners: list[LeadershipListener] = []
         self.leading = False
+
+    async def state(self) -> Mapping[str, Any]:
+        """`/healthz`'s controller entry."""
+        return {"status": "ok", "role": "leader", "note": "single instance"}
+
+    def health_entries(self) -> Mapping[str, HealthEntry]:
+        return {"controller": self.state}
+
+    def standby(self) -> bool:
+        """Never: no other process could lead."""
+        return False
+
+    def fenced(self, handler: Handler) -> Handler:
+        """The handler itself: no other process could have written in between."""
+        return handler
+
+    def handovers(self, pbx: AstDbReader, mode: ModeSource) -> list[ModeHandover]:
+        """None: without a takeover the journal's mode is the PBX's."""
+        return []
 
     def subscribe(self, listener: LeadershipListener) -> None:
         self._listeners.append(listener)

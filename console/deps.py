@@ -6,12 +6,14 @@ tests pass the same real adapters on a temporary database.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from bus import MessageBus
+from bus.topics import TICKET_LEVELS
 from calls.clock import Clock, utc_now
 from calls.control import CallControl
 from console.audit import InMemoryAudit
@@ -25,15 +27,19 @@ from console.ports import (
 from console.presence import ConsolePresence
 from console.throttling import LocalLoginAttempts, LocalSessionActivity
 from fallback.ports import BackfillDesk, ConsoleHeartbeat, EmergencyControl, HealthBoard
+from lifecycle import HealthState
 from routing.domain.levels import SlaPolicy
 from routing.ports import CallStore, SiteDirectory, TicketStore, UserStore
+from routing.records import Ticket
 from translations import DEFAULT_LANGUAGE
+
+log = logging.getLogger(__name__)
 
 # --- health ----------------------------------------------------------------------------------
 
 # Each component maps to "ok" / "down" / "disabled" ... or to a mapping with a "status" key
 # and any details (latency, error text) the supervisor page should show.
-ComponentState = str | Mapping[str, Any]
+ComponentState = HealthState
 HealthProbe = Callable[[], Awaitable[Mapping[str, ComponentState]]]
 
 HEALTHY_STATES = frozenset({"ok", "up", "disabled", "not_configured", "in_process"})
@@ -114,3 +120,25 @@ async def tickets_json(deps: ConsoleDeps, tickets: Sequence[Any]) -> list[dict[s
         data["clocks"] = ticket_clocks
         out.append(data)
     return out
+
+
+async def update_ticket(
+    deps: ConsoleDeps,
+    number: str,
+    changes: Mapping[str, object],
+    by: str,
+    *,
+    note: str,
+    at: datetime,
+) -> Ticket:
+    """An agent's changes to ticket `number`; a level change is said on the bus
+    (`bus.topics.TICKET_LEVELS`), so a ticket raised to level 1 is paged at once. A bus
+    that fails is logged: the on-call pass finds the raise in the history anyway."""
+    ticket = await deps.tickets.update(number, changes, by, note=note, at=at)
+    if "level" in changes:
+        message = {"type": "ticket_level", "ticket_number": ticket.number, "level": ticket.level}
+        try:
+            await deps.bus.publish(TICKET_LEVELS, message)
+        except Exception as exc:
+            log.error("ticket %s: could not announce its level change: %s", number, exc)
+    return ticket

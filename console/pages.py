@@ -16,9 +16,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from console.api import delete_session_cookie, end_session, log_in, set_session_cookie
 from console.errors import TooManyAttempts
 from console.i18n import RequestLanguage, language_of, remember_language
+from console.login import delete_session_cookie, end_session, log_in, set_session_cookie
 from console.messages import N_
 from console.runtime import keep_language, optional_page_session, runtime_of, same_origin
 from console.sessions import Session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,6 +17,7 @@ from console.deps import ConsoleDeps
 from console.domain.session import SCOPE_WALLBOARD
 from console.errors import NotAuthenticated, NotPermitted
 from console.i18n import asked_language, note_person
+from console.outgoing import OutgoingTexts
 from console.sessions import COOKIE_NAME, Session, SessionManager
 from routing.errors import StoreUnavailable
 from routing.records import UserRole
@@ -35,6 +36,8 @@ class ConsoleRuntime:
     sessions: SessionManager
     agents: AgentDesk
     audit: AuditLog
+    # The websockets' outgoing messages, each encoded once for all the sockets it goes to.
+    texts: OutgoingTexts = field(default_factory=OutgoingTexts)
 
 
 def runtime_of(conn: HTTPConnection) -> ConsoleRuntime:

@@ -138,7 +138,7 @@ class _OpenSocket:
             call_id = message.get("call_id") if isinstance(message, dict) else None
             if call_id:
                 log.debug("call %s: %s to %s", call_id, message.get("type"), self.username)
-            await self.websocket.send_text(json.dumps(message, default=str))
+            await self.websocket.send_text(self.runtime.texts.text(message))
 
     async def listen(self) -> None:
         deps = self.runtime.deps

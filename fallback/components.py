@@ -6,7 +6,10 @@ the emergency-pool drill, and the two components the composition root runs.
   opened at start (the journal says whether we restart in the middle of an outage).
 * `watches` are leader only: the health watch, the backfill reconciliation, the
   scheduled drills and the journal's replication act on the PBX, the ticket database and
-  the replicas; `JournalRefresh` reads the replicated journal at each election.
+  the replicas; `refresh` (`JournalRefresh`) reads the replicated journal at each
+  election.
+
+Its `/healthz` entries are `emergency` (the mode) and `journal` (its replicas).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Protocol
 from bus import MessageBus
 from calls.clock import Clock, utc_now
 from calls.control import CallControl
+from fallback.call_journal import emergency_journal_stage
 from fallback.domain.mode import EmergencyPolicy
 from fallback.drill import DrillSchedule, EmergencyDrill
 from fallback.health import ConsoleHeartbeats, DatabaseWriteProbe, HealthWatch, ReadyAgentsProbe
@@ -29,7 +33,8 @@ from fallback.ports import BackfillTicketSink, PaperNumberNotice, ProbeTable
 from fallback.replica import RedisJournalReplica, keep_in_step
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
-from lifecycle import LeaderLoop
+from lifecycle import HealthEntry, LeaderLoop
+from pipeline import Stage
 from routing.ports import CallStore
 
 
@@ -137,8 +142,34 @@ class Emergency:
     heartbeats: ConsoleHeartbeats
     drill: EmergencyDrill
     journal: EmergencyJournalRun
+    refresh: JournalRefresh
     settings: EmergencySettings
     clock: Clock
+
+    async def after_login(self, _pbx: object) -> None:
+        """A PBX log-in hook: the other controllers' journal read, then the emergency pool
+        and the journaled mode restored on the PBX."""
+        await self.service.on_ami_connected()
+
+    def stages(self) -> list[Stage]:
+        """The emergency journal (30): every call's journal record and paper number."""
+        return [emergency_journal_stage(self.service)]
+
+    def active(self) -> bool:
+        """Whether emergency mode is on (calls go to the emergency queue)."""
+        return self.service.status().active
+
+    def health_entries(self) -> Mapping[str, HealthEntry]:
+        return {"emergency": self.health, "journal": self.journal_health}
+
+    def health(self) -> Mapping[str, Any]:
+        """`/healthz`'s emergency entry: the mode and the state machine's state."""
+        status = self.service.status()
+        return {"status": "ok", "active": status.active, "state": status.state}
+
+    def journal_health(self) -> Mapping[str, Any]:
+        """`/healthz`'s journal entry: the emergency journal's copy on the replicas."""
+        return self.service.journal.state()
 
     def watches(self) -> list[LeaderLoop]:
         """The leader's loops: scheduled drills, health watch, backfill reconciliation,
@@ -172,8 +203,11 @@ class Emergency:
         await schedule.run_forever()
 
 
-def build(settings: EmergencySettings, deps: EmergencyDeps) -> Emergency:
-    """Emergency mode from `settings` on the PBX `deps.control`."""
+def _health_watch(
+    settings: EmergencySettings, deps: EmergencyDeps
+) -> tuple[HealthWatch, ConsoleHeartbeats]:
+    """The watch over the seat system: the database write probe, console heartbeats and
+    ready agents, each critical as `settings.health_critical` says."""
     critical = set(settings.health_critical)
     heartbeats = ConsoleHeartbeats(
         clock=deps.clock, critical="consoles" in critical, elsewhere=deps.consoles_elsewhere
@@ -190,16 +224,25 @@ def build(settings: EmergencySettings, deps: EmergencyDeps) -> Emergency:
         ],
         deps.clock,
     )
-    replica = (
-        RedisJournalReplica(
-            settings.journal_redis_url,
-            prefix=settings.redis_prefix,
-            replicas=settings.journal_replicas,
-            wait_ms=settings.journal_wait_ms,
-        )
-        if settings.journal_redis_url
-        else None
+    return health_watch, heartbeats
+
+
+def _replica(settings: EmergencySettings) -> RedisJournalReplica | None:
+    """The journal's copy on the Redis replicas, when one is configured."""
+    if not settings.journal_redis_url:
+        return None
+    return RedisJournalReplica(
+        settings.journal_redis_url,
+        prefix=settings.redis_prefix,
+        replicas=settings.journal_replicas,
+        wait_ms=settings.journal_wait_ms,
     )
+
+
+def build(settings: EmergencySettings, deps: EmergencyDeps) -> Emergency:
+    """Emergency mode from `settings` on the PBX `deps.control`."""
+    health_watch, heartbeats = _health_watch(settings, deps)
+    replica = _replica(settings)
     service = EmergencyService(
         control=deps.control,
         switch=PbxSwitch(
@@ -233,4 +276,13 @@ def build(settings: EmergencySettings, deps: EmergencyDeps) -> Emergency:
         on_result=service.on_drill_result,
     )
     journal = EmergencyJournalRun(service, drill)
-    return Emergency(service, health_watch, heartbeats, drill, journal, settings, deps.clock)
+    return Emergency(
+        service,
+        health_watch,
+        heartbeats,
+        drill,
+        journal,
+        JournalRefresh(service),
+        settings,
+        deps.clock,
+    )

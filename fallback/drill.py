@@ -46,6 +46,9 @@ class _Pending:
 
 
 class EmergencyDrill:
+    # The AMI events `on_ami_message` needs: an answer in the pool, a failed originate.
+    HEARS = ("AgentConnect", "OriginateResponse")
+
     def __init__(
         self,
         control: CallControl,
@@ -76,7 +79,7 @@ class EmergencyDrill:
     def on_ami_message(self, message: PbxFields) -> None:
         """Feed every AMI event (synchronous, cheap; unrelated events are ignored)."""
         event = message.get("Event")
-        if event not in ("AgentConnect", "OriginateResponse") or not self._pending:
+        if event not in self.HEARS or not self._pending:
             return
         channel = message.get("Channel")
         for pending in self._pending.values():

@@ -181,6 +181,21 @@ class AuditRecord:
             "automatic": self.automatic,
         }
 
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> AuditRecord:
+        """The record `as_json` wrote (the emergency journal keeps the audit this way)."""
+        return cls(
+            at=datetime.fromisoformat(str(raw["at"])),
+            action=str(raw["action"]),
+            outcome=str(raw["outcome"]),
+            from_state=str(raw["from_state"]),
+            to_state=str(raw["to_state"]),
+            by=str(raw["by"]),
+            reason=str(raw["reason"]),
+            automatic=bool(raw["automatic"]),
+            duration_seconds=raw.get("duration_seconds"),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class CallbackTarget:

@@ -6,9 +6,13 @@ had a ticket (opened automatically while the database was up) keeps it: `open_fo
 idempotent per call id, and the paper's content goes into that ticket: its description
 when it has none, otherwise a progress entry `paper E000002: …`; the level is raised when
 the paper's is more urgent. Each change lands in the ticket's history with who and when.
+A repeat call (one that joined the open ticket of its site) has that ticket: `linked`
+gives the ticket its call record names, and the paper goes into it the same way.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from calls.clock import Clock
 from fallback.errors import InvalidRequest, TicketSystemUnavailable
@@ -20,14 +24,25 @@ from routing.records import NewTicket, Ticket, TicketSource
 
 
 class TicketStoreBackfillSink:
-    def __init__(self, store: TicketStore, policy: SlaPolicy, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: TicketStore,
+        policy: SlaPolicy,
+        clock: Clock,
+        linked: Callable[[str], Awaitable[str | None]] | None = None,
+    ) -> None:
+        """`linked`: the ticket number a call's record names (the ticket a repeat call
+        joined; `routing.ports.RepeatCallStore.ticket_number_of_call`)."""
         self.store = store
         self.policy = policy
         self._clock = clock
+        self._linked = linked
 
     async def ticket_for_call(self, call_id: str) -> str | None:
         try:
             ticket = await self.store.get_by_call(call_id)
+            if ticket is None and self._linked is not None:
+                return await self._linked(call_id)
         except RoutingError as exc:
             raise TicketSystemUnavailable(str(exc)) from exc
         return None if ticket is None else ticket.number
@@ -57,6 +72,10 @@ class TicketStoreBackfillSink:
             if ticket.call_id is None:
                 created = await self.store.create(draft)
                 return BackfillOutcome(created.number, True)
+            joined = await self._joined(ticket.call_id)
+            if joined is not None:
+                await self._add_paper(joined, ticket, level)
+                return BackfillOutcome(joined.number, False)
             opening = await self.store.open_for_call(draft)
             if not opening.created:
                 await self._add_paper(opening.ticket, ticket, level)
@@ -65,6 +84,12 @@ class TicketStoreBackfillSink:
             raise InvalidRequest(str(exc)) from exc
         except RoutingError as exc:
             raise TicketSystemUnavailable(str(exc)) from exc
+
+    async def _joined(self, call_id: str) -> Ticket | None:
+        """The ticket another call opened that this one joined as a repeat call."""
+        number = await self._linked(call_id) if self._linked is not None else None
+        ticket = await self.store.get(number) if number else None
+        return ticket if ticket is not None and ticket.call_id != call_id else None
 
     async def _add_paper(self, existing: Ticket, paper: BackfillTicket, level: FaultLevel) -> None:
         at = self._clock()

@@ -128,13 +128,34 @@ def import_command(
     settings = _settings(ctx)
     if not file.is_file():
         _fail(f"no such file: {file}")
-    report = _run(
-        settings,
-        lambda db: import_site_file(db, file, console=Console(stderr=True), summary=Console()),
-    )
+
+    async def imported(db: Database) -> ImportReport:
+        report = await import_site_file(db, file, console=Console(stderr=True), summary=Console())
+        if settings.redis_url and report.sites_created + report.sites_updated:
+            try:
+                await announce_sites_changed(settings.redis_url, settings.redis_prefix)
+            except Exception as exc:  # the rows are in: caches get them at their next poll
+                note = f"site caches not told of the import ({exc}); they poll for it"
+                _say(Console(stderr=True), note)
+        return report
+
+    report = _run(settings, imported)
     # Valid rows are kept either way; a non-zero status tells scripts some rows were bad.
     if report.errors:
         raise typer.Exit(code=2)
+
+
+async def announce_sites_changed(redis_url: str, prefix: str) -> None:
+    """Tell every process's site cache over Redis to reload what the import changed now,
+    not at its next poll."""
+    from bus.redis import RedisBus
+    from bus.topics import SITES_CHANGED
+
+    bus = RedisBus(redis_url, prefix=prefix)
+    try:
+        await bus.publish(SITES_CHANGED, {"type": SITES_CHANGED})
+    finally:
+        await bus.close()
 
 
 @sites_app.command("generate")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,11 +80,23 @@ def settings_of(ctx: typer.Context) -> Settings:
     return obj
 
 
-def run(coro: Any) -> Any:
+def run(coro: Any, *, event_loop: str = "asyncio") -> Any:
+    """Run `coro` to completion on a new event loop of the kind named (`Settings.event_loop`
+    for the long-running commands; the short ones keep asyncio's)."""
     try:
-        return asyncio.run(coro)
+        with asyncio.Runner(loop_factory=loop_factory(event_loop)) as runner:
+            return runner.run(coro)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
+
+
+def loop_factory(event_loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop for "uvloop"; None (asyncio's default) otherwise."""
+    if event_loop != "uvloop":
+        return None
+    import uvloop
+
+    return uvloop.new_event_loop
 
 
 async def wait_for_signal() -> None:
@@ -111,7 +124,7 @@ def serve(ctx: typer.Context) -> None:
         await service.start()
         err.print(
             f"hotline serving: console {service.console_url}, FastAGI "
-            f"{settings.agi_host}:{service.ivr.port}, AMI {settings.ami_host}:"
+            f"{settings.agi_host}:{service.path.ivr.server.port}, AMI {settings.ami_host}:"
             f"{settings.ami_port}"
         )
         try:
@@ -119,7 +132,7 @@ def serve(ctx: typer.Context) -> None:
         finally:
             await service.stop()
 
-    run(_serve())
+    run(_serve(), event_loop=settings.event_loop)
 
 
 @app.command()
@@ -153,4 +166,7 @@ def demo(
         overrides["agi_port"] = agi_port
     if overrides:
         settings = settings.model_copy(update=overrides)
-    run(run_demo(settings, speed=speed, interval=interval, sites=sites, max_calls=calls))
+    run(
+        run_demo(settings, speed=speed, interval=interval, sites=sites, max_calls=calls),
+        event_loop=settings.event_loop,
+    )

@@ -1,199 +1,230 @@
-"""Composition root: builds every component from `Settings` and supervises their lifecycle.
+"""Composition root: each package builds its parts (`<package>.components.build(settings,
+deps)`); this module hands each the ports it needs, in dependency order, and the
+components, in start order, to a `lifecycle.Lifecycle`.
 
-`HotlineService.build` asks each package for its parts (`routing.components`,
-`fallback.components`, `supervision.components`, `ivr.components`, ...), wires ports to
-adapters and hands the components, in start order, to a `lifecycle.Lifecycle`.
 Leadership (`ClusterController` when `HOTLINE_REDIS_URL` is set, `SoleLeader` otherwise)
 tells the lifecycle when this process leads: the leader-only components start then and
-stop when it is demoted. Nothing is set on a part after it is built.
+stop when it is demoted. Nothing is set on a part after it is built; the PBX link, the
+tracker and leadership only take subscribers.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import FastAPI
-
-from ami.client import AmiClient
-from ami.component import AmiLink
-from ami.tracker import CallTracker
-from bus import MessageBus
-from bus.redis import RedisBus
-from cluster import ClusterController, SoleLeader
-from console.server import ConsoleServer, ConsoleServerError
+from ami import components as ami_parts
+from bus import components as bus_parts
+from cluster import ModeHandover, default_node_name
+from cluster import components as leadership_parts
+from console import components as console_parts
+from console.server import ConsoleServerError
 from console.shared_state import ConsoleState
 from fallback import components as emergency_parts
-from fallback.components import JournalRefresh
-from fallback.drill import EmergencyDrill
-from fallback.service import EmergencyService
-from hotline.assembly import (
-    Edges,
-    RecordingPurgeRun,
-    SystemHealth,
-    ami_login_hooks,
-    build_edges,
-    call_path_on,
-    console_on,
-    console_state_for,
-    database_check,
-    dispatch_on,
-    emergency_on,
-    ivr_on,
-    recording_purge_on,
-    supervision_on,
-)
-from hotline.oncall_wiring import OnCallParts, oncall_on
-from hotline.schema import DatabaseAtStart
 from hotline.settings import ConfigError, Settings
 from ivr import components as ivr_parts
-from ivr.mode import IvrMode
-from ivr.outage import OutageAnnouncements
-from ivr.server import IvrServer
-from lifecycle import Component, LeaderLoop, Lifecycle, Resource
-from pipeline import CallPipeline
-from pipeline.components import PipelineRun, SpoolReplay
+from lifecycle import Component, Lifecycle, SettledHeap
+from pipeline import components as pipeline_parts
 from routing import components as routing_parts
-from routing.fanout import ConsoleFanout
-from routing.tickets import CallTicketService
-from routing.unseen import UnseenCallSweep
-from storage.calls import CallRepository
-from storage.database import Database
-from storage.recordings import RecordingPurge
-from storage.site_cache import SiteCacheKeeper
-from storage.sites import SiteRepository
-from storage.tickets import TicketRepository
-from storage.users import UserRepository
+from storage import components as storage_parts
+from storage.readiness import DatabaseAtStart, DatabaseNotReady
 from supervision import components as supervision_parts
-from supervision.dispatch.service import DispatchService
-from supervision.service import SupervisionService
+from supervision.dispatch import components as dispatch_parts
+from supervision.oncall import components as oncall_parts
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class HotlineService:
-    settings: Settings
-    db: Database
-    bus: MessageBus
-    tracker: CallTracker
-    ami: AmiClient
-    pipeline: CallPipeline
-    tickets: TicketRepository
-    calls: CallRepository
-    sites: SiteRepository
-    users: UserRepository
-    call_tickets: CallTicketService
-    fanout: ConsoleFanout
-    emergency: EmergencyService
-    drill: EmergencyDrill
-    ivr: IvrServer
-    ivr_mode: IvrMode
-    supervision: SupervisionService
-    outage: OutageAnnouncements
-    dispatch: DispatchService
-    # Site profiles in memory for the IVR and the tickets (storage.site_cache).
-    site_cache: SiteCacheKeeper
-    # Daily retention purge of call recordings (leader only).
-    recording_purge: RecordingPurge
-    # On-call paging (leader only) and the repeat-call store.
-    oncall: OnCallParts
-    app: FastAPI
-    # Log-outs (database), log-in throttle and open consoles (Redis) shared by consoles.
+class Edges:
+    """The bus, the database, leadership and the PBX link: what the other parts are
+    built on."""
+
+    bus: bus_parts.BusLink
+    store: storage_parts.Storage
+    leadership: leadership_parts.Leadership
+    ami: ami_parts.Ami
     console_state: ConsoleState
-    health: SystemHealth
-    http: ConsoleServer
-    # Records calls no controller saw on AMI, from the PBX's CDR (leader only).
-    unseen: UnseenCallSweep
+
+    @classmethod
+    def build(cls, settings: Settings) -> Edges:
+        if settings.role == "console" and not settings.redis_url:
+            raise ConfigError("HOTLINE_ROLE=console needs HOTLINE_REDIS_URL (screen-pops)")
+        bus = bus_parts.build(settings)
+        store = storage_parts.build(
+            settings, storage_parts.StorageDeps(settings.sla_policy(), bus.bus)
+        )
+        leadership = leadership_parts.build(settings, store.fence())
+        try:
+            ami = ami_parts.build(settings, standby=leadership.standby)
+        except ami_parts.AmiSettingsMissing as exc:
+            raise ConfigError(str(exc)) from exc
+        node = settings.node_name or default_node_name()
+        state = console_parts.shared_state(settings, store.revocations(), node=node)
+        return cls(bus, store, leadership, ami, state)
+
+
+@dataclass(frozen=True)
+class CallPath:
+    """Everything between the PBX and the consoles."""
+
+    oncall: oncall_parts.OnCall
+    routing: routing_parts.Routing
+    emergency: emergency_parts.Emergency
     database: DatabaseAtStart
-    leadership: ClusterController | SoleLeader
-    lifecycle: Lifecycle
+    supervision: supervision_parts.Supervision
+    dispatch: dispatch_parts.Dispatch
+    pipeline: pipeline_parts.Pipeline
+    sweep: routing_parts.CdrSweep
+    ivr: ivr_parts.Ivr
+    # With a cluster: after a takeover the PBX's routing mode wins (the first log-in hook).
+    handovers: list[ModeHandover]
 
     @classmethod
     def build(
-        cls, settings: Settings, *, bus: MessageBus | None = None, check_schema: bool = False
-    ) -> HotlineService:
-        """`check_schema`: refuse to start on a database behind the newest migration."""
-        edges = build_edges(settings, bus)
-        ami, db = edges.ami, edges.db
-        oncall = oncall_on(settings, edges, lambda: _address(settings, console.http))
-        routing = routing_parts.build(settings, oncall.routing_deps(edges.routing_deps()))
-        console_state = console_state_for(settings, db)
-        emergency = emergency_on(
-            settings, edges, paper_notice=routing.paper_notice, console_state=console_state
+        cls, settings: Settings, e: Edges, console_url: Callable[[], str], check_schema: bool
+    ) -> CallPath:
+        store, bus, ami, pbx = e.store, e.bus.bus, e.ami, e.ami.client
+        config = settings.supervision_config()  # the [supervision] table, checked once
+        oncall = oncall_parts.build(
+            settings, oncall_parts.OnCallDeps(store.oncall(), config, console_url, bus)
         )
-        database = database_check(settings, edges, emergency.service, check_schema=check_schema)
-        supervision = supervision_on(
-            settings, edges, database=database, emergency=emergency.service
-        )
-        dispatch = dispatch_on(settings, edges, supervision.service)
-        pipeline, sweep = call_path_on(
-            settings, edges, routing=routing, emergency=emergency, supervision=supervision
-        )
-        ivr = ivr_on(settings, edges, routing=routing, emergency=emergency.service)
-        console = console_on(
-            settings, edges, pipeline=pipeline, emergency=emergency,
-            supervision=supervision.service, ivr=ivr, console_state=console_state,
-            dispatch=dispatch, routers=oncall.console_routers(settings, routing.call_tickets),
-        )  # fmt: skip
-        site_cache, purge = SiteCacheKeeper(edges.sites), recording_purge_on(settings, edges)
-        handover = ami_login_hooks(edges, emergency.service, sweep.sweep)
-        lifecycle = _lifecycle(
+        calls = store.routing_deps(bus, pbx, pager=oncall.service)
+        routing = routing_parts.build(settings, calls)
+        emergency = emergency_parts.build(
             settings,
-            edges,
-            emergency=emergency,
-            supervision=supervision,
-            ivr=ivr,
-            run=PipelineRun(pipeline),
-            database=database,
-            console_state=console_state,
-            http=console.http,
-            leader_first=[handover] if handover is not None else [],
-            sweep=sweep,
-            dispatch=dispatch,
-            site_cache=Resource("site-cache", open=site_cache.start, close=site_cache.stop),
-            purge=RecordingPurgeRun(purge),
-            oncall=oncall,
+            emergency_parts.EmergencyDeps(
+                pbx,
+                store.probe_table(),
+                store.backfill_sink(),
+                bus,
+                routing.paper_notice,
+                store.calls,
+                e.console_state.heartbeats_by_source,
+            ),
         )
+        ami.hear(emergency.drill.on_ami_message, emergency.drill.HEARS)
+        database = store.readiness(emergency_active=emergency.active, check_schema=check_schema)
+        supervision = supervision_parts.build(
+            settings,
+            supervision_parts.SupervisionDeps(
+                store, bus, pbx, lambda: database.up_at_start, emergency.service.status
+            ),
+        )
+        dispatch = dispatch_parts.build(
+            settings, dispatch_parts.DispatchDeps(store, config, lambda: database.up_at_start)
+        )
+        # The one path of call events: the tracker and the CDR sweep feed the pipeline,
+        # nothing else subscribes. The leader-only stages are fenced.
+        stages = [*routing.stages(), *emergency.stages(), *supervision.stages()]
+        pipeline = pipeline_parts.build(
+            settings, pipeline_parts.PipelineDeps(stages, ami.live_calls, e.leadership.fenced)
+        )
+        ami.tracker.subscribe(pipeline.pipeline.submit)
+        sweep = routing_parts.cdr_sweep(settings, calls, store.cdr(), pipeline.pipeline, ami)
+        ivr = ivr_parts.build(
+            settings,
+            ivr_parts.IvrDeps(store, routing.call_tickets, routing.advisor, bus, emergency.active),
+        )
+        handovers = e.leadership.handovers(pbx, emergency.service)
+        ami.at_login(*handovers, emergency.after_login, sweep.after_login)
         return cls(
-            settings=settings,
-            db=db,
-            bus=edges.bus,
-            tracker=edges.tracker,
-            ami=ami,
-            pipeline=pipeline,
-            tickets=edges.tickets,
-            calls=edges.calls,
-            sites=edges.sites,
-            users=edges.users,
-            call_tickets=routing.call_tickets,
-            fanout=routing.fanout,
-            emergency=emergency.service,
-            drill=emergency.drill,
-            ivr=ivr.server,
-            ivr_mode=ivr.mode,
-            supervision=supervision.service,
-            outage=ivr.outage,
-            dispatch=dispatch,
-            site_cache=site_cache,
-            recording_purge=purge,
-            oncall=oncall,
-            app=console.app,
-            console_state=console_state,
-            health=console.health,
-            http=console.http,
-            unseen=sweep.sweep,
-            database=database,
-            leadership=edges.leadership,
-            lifecycle=lifecycle,
+            oncall,
+            routing,
+            emergency,
+            database,
+            supervision,
+            dispatch,
+            pipeline,
+            sweep,
+            ivr,
+            handovers,
         )
+
+
+def console_on(settings: Settings, e: Edges, p: CallPath) -> console_parts.Console:
+    """The console; `/healthz` asks each watched part in turn, and supervision, dispatch
+    and on-call paging mount their routes."""
+    ports = console_parts.ConsolePorts(
+        stores=e.store,
+        bus=e.bus.bus,
+        call_control=e.ami.client,
+        emergency=p.emergency.service,
+        heartbeats=p.emergency.heartbeats,
+        state=e.console_state,
+        outage=p.ivr.outage,
+        splitter=p.routing.call_tickets,
+        ticket_clocks=p.dispatch.service.ticket_clocks,
+        watched=[e.ami, e.store, e.bus, e.leadership, p.ivr, p.emergency, p.pipeline],
+        routes=[p.supervision.routes, p.dispatch.routes, p.oncall.routes],
+    )
+    return console_parts.build(settings, ports)
+
+
+def components_in_order(
+    s: Settings, e: Edges, p: CallPath, console: console_parts.Console
+) -> list[Component]:
+    """Everywhere ones start in this order and stop in reverse (the console first, the
+    database last); leader-only ones start in this order at each election."""
+    pool, site_cache, purge = e.store.components()
+    supervision_client, supervision = p.supervision.components()
+    dispatch_client, dispatch_resend = p.dispatch.components()
+    oncall_client, paging = p.oncall.components()
+    console_state, http = console.components()
+    return [
+        pool,
+        e.bus,
+        console_state,
+        supervision_client,
+        dispatch_client,
+        oncall_client,
+        p.emergency.journal,  # says whether we restart in the middle of an outage
+        p.pipeline.run,
+        p.database,
+        site_cache,
+        *p.ivr.components(),
+        e.leadership,
+        http,
+        *([SettledHeap([e.store.site_cache.warm])] if s.gc_freeze else []),
+        # Leader only:
+        *p.handovers,
+        p.pipeline.replay,
+        p.emergency.refresh,  # before AMI adopts live calls
+        e.ami.link,
+        supervision,
+        *p.emergency.watches(),
+        *p.sweep.components(),
+        dispatch_resend,  # the notices the last run left unsent, once per election
+        purge,
+        paging,
+    ]
+
+
+@dataclass(frozen=True)
+class HotlineService:
+    """The built controller: its lifecycle, and the parts the demo and tests reach into."""
+
+    settings: Settings
+    edges: Edges
+    path: CallPath
+    console: console_parts.Console
+    lifecycle: Lifecycle
+
+    @classmethod
+    def build(cls, settings: Settings, *, check_schema: bool = False) -> HotlineService:
+        """`check_schema`: refuse to start on a database behind the newest migration."""
+        edges = Edges.build(settings)
+        path = CallPath.build(settings, edges, lambda: console.url(settings), check_schema)
+        console = console_on(settings, edges, path)
+        lifecycle = Lifecycle(components_in_order(settings, edges, path, console))
+        edges.leadership.subscribe(lifecycle)
+        return cls(settings, edges, path, console, lifecycle)
 
     async def start(self) -> None:
         try:
             await self.lifecycle.start()
-        except ConsoleServerError as exc:
+        except (ConsoleServerError, DatabaseNotReady) as exc:
             raise ConfigError(str(exc)) from exc
         log.info("console on %s", self.console_url)
 
@@ -201,108 +232,5 @@ class HotlineService:
         await self.lifecycle.stop()
 
     @property
-    def database_up_at_start(self) -> bool:
-        """False when the database did not answer at start (restart during an outage)."""
-        return self.database.up_at_start
-
-    @property
     def console_url(self) -> str:
-        return _address(self.settings, self.http)
-
-
-def _address(settings: Settings, http: ConsoleServer) -> str:
-    """The console's address: its bound port once it listens, the configured one before."""
-    try:
-        port = http.port
-    except ConsoleServerError:
-        port = settings.http_port
-    return f"http://{settings.http_host}:{port}"
-
-
-def _opening(bus: MessageBus) -> Callable[[], Awaitable[None]] | None:
-    """Redis is connected at start, so that `/healthz` describes the link from then on."""
-    return bus.start if isinstance(bus, RedisBus) else None
-
-
-def _lifecycle(
-    settings: Settings,
-    edges: Edges,
-    *,
-    emergency: emergency_parts.Emergency,
-    supervision: supervision_parts.Supervision,
-    ivr: ivr_parts.Ivr,
-    run: PipelineRun,
-    database: DatabaseAtStart,
-    console_state: ConsoleState,
-    http: ConsoleServer,
-    leader_first: list[Component],
-    sweep: routing_parts.CdrSweep,
-    dispatch: DispatchService,
-    site_cache: Resource,
-    purge: RecordingPurgeRun,
-    oncall: OnCallParts,
-) -> Lifecycle:
-    """The components in start order; everything stops in reverse (the console first, the
-    database last). Leadership tells the lifecycle when to start the leader-only ones."""
-    lifecycle = Lifecycle(_components_in_order(
-        settings, edges, emergency=emergency, supervision=supervision, ivr=ivr, run=run,
-        database=database, console_state=console_state, http=http,
-        leader_first=leader_first, sweep=sweep, dispatch=dispatch, site_cache=site_cache,
-        purge=purge, oncall=oncall,
-    ))  # fmt: skip
-    edges.leadership.subscribe(lifecycle)
-    return lifecycle
-
-
-def _components_in_order(
-    settings: Settings,
-    edges: Edges,
-    *,
-    emergency: emergency_parts.Emergency,
-    supervision: supervision_parts.Supervision,
-    ivr: ivr_parts.Ivr,
-    run: PipelineRun,
-    database: DatabaseAtStart,
-    console_state: ConsoleState,
-    http: ConsoleServer,
-    leader_first: list[Component],
-    sweep: routing_parts.CdrSweep,
-    dispatch: DispatchService,
-    site_cache: Resource,
-    purge: RecordingPurgeRun,
-    oncall: OnCallParts,
-) -> list[Component]:
-    paging_client, paging = oncall.components()
-    return [
-        Resource("database", close=edges.db.dispose),
-        Resource("bus", open=_opening(edges.bus), close=edges.bus.close),
-        Resource("console-state", close=console_state.close),
-        Resource("supervision", close=supervision.run.close),
-        Resource("dispatch", close=dispatch.stop),
-        paging_client,
-        emergency.journal,  # says whether we restart in the middle of an outage
-        run,
-        database,
-        site_cache,  # site profiles in memory for the IVR and the tickets
-        ivr.outage_component(),
-        *([ivr.listener] if settings.role != "console" else []),
-        edges.leadership,
-        http,
-        # Leader only, started at each election in this order:
-        *leader_first,
-        SpoolReplay(run),
-        JournalRefresh(emergency.service),  # before the resync adopts live calls
-        AmiLink(edges.ami),
-        supervision.run,
-        *emergency.watches(),
-        *([sweep.loop] if sweep.loop is not None else []),
-        # Dispatch notices the last run left unsent go out once, from the leader.
-        LeaderLoop("dispatch-resend", functools.partial(_resend_unsent, dispatch, database)),
-        purge,
-        paging,  # on-call pages for level-1 tickets
-    ]
-
-
-async def _resend_unsent(dispatch: DispatchService, database: DatabaseAtStart) -> None:
-    if database.up_at_start:
-        await dispatch.resend_unsent()
+        return self.console.url(self.settings)

@@ -7,7 +7,7 @@ progress entry) instead of opening a new one (`routing.tickets.CallTicketService
 The announcement is rendered with the menu's voices into the sounds directory, kept
 in `HOTLINE_JOURNAL_DIR/outage.json` so a restarted controller keeps announcing, and
 shared with the other instances over the bus (topic ``outage``), each of which serves
-the IVR too. The console's `/api/outage` route (`console.outage`) drives it.
+the IVR too. The console's `/api/outage` route (`console.api.outage`) drives it.
 """
 
 from __future__ import annotations

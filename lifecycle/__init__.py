@@ -1,7 +1,25 @@
 """Components and their lifecycle: each package offers components (`start()` / `stop()`
-and a leader-only or everywhere flag); the composition root hands them to `Lifecycle`."""
+and a leader-only or everywhere flag) and names its `/healthz` entries (`Watched`); the
+composition root hands the components to `Lifecycle`."""
 
-from lifecycle.components import Component, LeaderLoop, Resource
+from lifecycle.components import (
+    Component,
+    HealthEntry,
+    HealthState,
+    LeaderLoop,
+    Resource,
+    Watched,
+)
+from lifecycle.heap import SettledHeap
 from lifecycle.supervisor import Lifecycle
 
-__all__ = ["Component", "LeaderLoop", "Lifecycle", "Resource"]
+__all__ = [
+    "Component",
+    "HealthEntry",
+    "HealthState",
+    "LeaderLoop",
+    "Lifecycle",
+    "Resource",
+    "SettledHeap",
+    "Watched",
+]

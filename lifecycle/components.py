@@ -1,13 +1,26 @@
 """What the composition root supervises: a component has a `name`, `start()` / `stop()`
-and a `leader_only` flag. Standard library only, so every package can offer components.
+and a `leader_only` flag; a part with `/healthz` entries names them (`Watched`). Standard
+library only, so every package can offer components and health entries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+# A health state: "ok", "down", "disabled", ... or a mapping with a "status" key and the
+# details an operator should see (latency, error text).
+HealthState = str | Mapping[str, Any]
+# A `/healthz` entry: asked at each request, synchronous or not.
+HealthEntry = Callable[[], HealthState | Awaitable[HealthState]]
+
+
+class Watched(Protocol):
+    """A part with entries on `/healthz`, each under its name."""
+
+    def health_entries(self) -> Mapping[str, HealthEntry]: ...
 
 
 class Component(Protocol):
@@ -24,19 +37,21 @@ class Component(Protocol):
 
 class Resource:
     """A component that only has to be opened and closed: a database pool, a bus
-    connection, a client of an outside service."""
-
-    leader_only = False
+    connection, a client of an outside service, a listener; or, leader only, a service
+    that runs while this process leads."""
 
     def __init__(
         self,
         name: str,
         close: Callable[[], Awaitable[None]],
         open: Callable[[], Awaitable[None]] | None = None,
+        *,
+        leader_only: bool = False,
     ) -> None:
         self.name = name
         self._open = open
         self._close = close
+        self.leader_only = leader_only
 
     async def start(self) -> None:
         if self._open is not None:

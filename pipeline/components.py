@@ -1,12 +1,22 @@
-"""The pipeline as components: it runs everywhere (stages that are not leader-only
-deliver on every node), and the leader replays what a crash left in the spool."""
+"""The pipeline as components: `build(settings, deps)` makes the one path of call events
+with the stages the packages that own the rules declare, and its spool on disk. It runs
+everywhere (stages that are not leader-only deliver on every node), and the leader
+replays what a crash left in the spool. Its `/healthz` entries are `calls` (the calls
+followed and the events not handled yet) and `spool`.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
-from pipeline.lanes import CallPipeline
-from pipeline.spool import Spooled
+from lifecycle import HealthEntry
+from pipeline.lanes import CallPipeline, Fence
+from pipeline.spool import EventSpool, Spooled
+from pipeline.stage import Stage
 
 log = logging.getLogger(__name__)
 
@@ -52,3 +62,61 @@ class SpoolReplay:
 
     async def stop(self) -> None:
         return None
+
+
+class PipelineSettings(Protocol):
+    """The settings the pipeline reads (`hotline.settings.Settings` has them)."""
+
+    @property
+    def journal_dir(self) -> Path: ...
+    @property
+    def spool_max_mb(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PipelineDeps:
+    """`stages`: every stage of every package; `fence` wraps the leader-only ones (the
+    cluster's fencing); `live_calls` counts the calls the tracker follows."""
+
+    stages: Sequence[Stage]
+    live_calls: Callable[[], int]
+    fence: Fence | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    pipeline: CallPipeline
+    spool: EventSpool
+    run: PipelineRun
+    replay: SpoolReplay
+    live_calls: Callable[[], int]
+
+    def health_entries(self) -> Mapping[str, HealthEntry]:
+        return {"calls": self.calls_health, "spool": self.spool_health}
+
+    def calls_health(self) -> Mapping[str, Any]:
+        """`/healthz`'s calls entry: the calls followed, the events not handled yet."""
+        live = self.live_calls()
+        return {"status": "ok", "live": live, "pipeline_backlog": self.pipeline.backlog}
+
+    def spool_health(self) -> Mapping[str, Any]:
+        """`/healthz`'s spool entry: call events waiting for the database, on disk; it
+        warns before the bound."""
+        spool = self.spool
+        return {
+            "status": "warning" if spool.near_full else "ok",
+            "events": spool.pending,
+            "bytes": spool.size,
+            "limit_bytes": spool.max_bytes,
+            "refused": spool.refused,
+        }
+
+
+def build(settings: PipelineSettings, deps: PipelineDeps) -> Pipeline:
+    spool = EventSpool(
+        settings.journal_dir / "pipeline-spool.jsonl",
+        max_bytes=settings.spool_max_mb * 1024 * 1024,
+    )
+    pipeline = CallPipeline(deps.stages, fence=deps.fence, spool=spool)
+    run = PipelineRun(pipeline)
+    return Pipeline(pipeline, spool, run, SpoolReplay(run), deps.live_calls)

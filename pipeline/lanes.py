@@ -82,7 +82,7 @@ class CallPipeline:
             log.error("call %s: pipeline closed, dropping %s", event.call_id, type(event).__name__)
             return
         for stage in self.stages:
-            if origin in stage.origins:
+            if stage.takes(event, origin):
                 self._put(stage, event, None)
 
     def replay(self, spooled: Iterable[Spooled]) -> int:
@@ -176,20 +176,41 @@ class CallPipeline:
         `SPOOL_AFTER` seconds it takes, spool `event` (its id kept in `held[0]`) and the
         call's events queued behind it: a hung database answers nothing for minutes, and
         a crash meanwhile must lose none of them. A quick step spools nothing."""
-        assert self.spool is not None
-        task = asyncio.ensure_future(step)
+        spool = self.spool
+        assert spool is not None
+        loop = asyncio.get_running_loop()
+        spooling: asyncio.Task[None] | None = None
+        timer: asyncio.TimerHandle | None = None
+
+        async def spool_now() -> None:
+            if held[0] is None:
+                held[0] = await spool.add(stage.name, event)
+            await self._spool_waiting(stage, queue)
+
+        def due() -> None:
+            nonlocal spooling, timer
+            if spooling is None or spooling.done():
+                spooling = loop.create_task(spool_now())
+            timer = loop.call_later(SPOOL_AFTER, due)
+
+        # A timer, not a task around the step: nearly every step is quick, and this runs
+        # for every event of a spooling stage.
+        timer = loop.call_later(SPOOL_AFTER, due)
+        failure: Exception | None = None
         try:
-            while not task.done():
-                await asyncio.wait({task}, timeout=SPOOL_AFTER)
-                if task.done():
-                    break
-                if held[0] is None:
-                    held[0] = await self.spool.add(stage.name, event)
-                await self._spool_waiting(stage, queue)
+            await step
         except asyncio.CancelledError:
-            task.cancel()
+            if spooling is not None:
+                spooling.cancel()
             raise
-        task.result()
+        except Exception as exc:  # raised once the spooling under way has its id
+            failure = exc
+        finally:
+            timer.cancel()  # the last one `due` set
+        if spooling is not None:
+            await spooling
+        if failure is not None:
+            raise failure
 
     async def _run(
         self,
@@ -268,6 +289,10 @@ class CallPipeline:
         or once idle for a while (a live call keeps its lanes open)."""
         await asyncio.wait_for(self._idle.wait(), timeout)
 
+    async def _all_settled(self) -> None:
+        for event in self._settled.values():
+            await event.wait()
+
     async def settled(self, stage: str, timeout: float | None = None) -> None:
         """Wait until `stage` has handled every event submitted to it so far."""
         await asyncio.wait_for(self._settled[stage].wait(), timeout)
@@ -287,9 +312,12 @@ class CallPipeline:
         return frozenset(c for name, c in self._workers if stage is None or name == stage)
 
     async def stop(self, timeout: float = 10.0) -> None:
+        """Refuse new events, give the ones submitted up to `timeout` to be handled, then
+        end every lane. A live call's lane stays open while idle (see `drain`): waiting for
+        it to end would hold every stop with calls up for the whole `timeout`."""
         self._closed = True
         with contextlib.suppress(TimeoutError):
-            await self.drain(timeout)
+            await asyncio.wait_for(self._all_settled(), timeout)
         for task in list(self._workers.values()):
             task.cancel()
         for task in list(self._workers.values()):

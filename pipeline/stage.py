@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from calls import DomainCallEvent
+from calls import CallEnded, CallEvent, DomainCallEvent
 
 CallEventHandler = Callable[[DomainCallEvent], Awaitable[None]]
 
@@ -54,3 +54,15 @@ class Stage:
     # An event this stage is retrying is kept in the pipeline's spool (on disk), so it
     # survives a crash during a long outage.
     spool: bool = False
+    # The event types this stage handles (None: all). The others never reach its lanes:
+    # a call raises a dozen events most stages ignore. CallEnded, which ends a lane,
+    # must be one of them.
+    events: tuple[type[CallEvent], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.events is not None and CallEnded not in self.events:
+            raise ValueError(f"stage {self.name!r}: its events must include CallEnded")
+
+    def takes(self, event: DomainCallEvent, origin: Origin) -> bool:
+        """Whether `event` from `origin` goes to this stage."""
+        return origin in self.origins and (self.events is None or isinstance(event, self.events))

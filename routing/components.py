@@ -6,6 +6,8 @@ calls no controller saw, which feeds the pipeline like the live path.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
@@ -14,9 +16,11 @@ from typing import Protocol
 from bus import MessageBus
 from calls.control import CallControl
 from lifecycle import LeaderLoop
-from pipeline import Stage
+from pipeline import CallPipeline, Origin, Stage
 from routing.advice import IvrRoutingAdvisor
+from routing.agent_names import AgentNames
 from routing.domain.levels import SlaPolicy
+from routing.errors import StoreUnavailable
 from routing.fanout import ConsoleFanout
 from routing.paper_notice import PaperNumberToAgent
 from routing.ports import (
@@ -31,9 +35,11 @@ from routing.ports import (
 )
 from routing.records import SiteRecord
 from routing.router import CallRouter
-from routing.stages import screen_pop_stage, tickets_stage
+from routing.stages import TICKETS_STAGE, screen_pop_stage, tickets_stage
 from routing.tickets import CallTicketService
-from routing.unseen import Submit, UnseenCallSweep
+from routing.unseen import UnseenCallSweep
+
+log = logging.getLogger(__name__)
 
 
 class RoutingSettings(Protocol):
@@ -45,6 +51,8 @@ class RoutingSettings(Protocol):
     def preferred_ring_seconds(self) -> int: ...
     @property
     def cdr_sweep_interval(self) -> float: ...
+    @property
+    def repeat_window_minutes(self) -> int: ...
     def tz(self) -> tzinfo: ...
 
 
@@ -62,9 +70,9 @@ class RoutingDeps:
     call_control: CallControl
     writes: CallEventStore
     cached_site: Callable[[str], SiteRecord | None] | None = None
-    # Repeat calls join their site's open ticket within the window; level 1 pages on call.
+    # Repeat calls join their site's open ticket (within HOTLINE_REPEAT_WINDOW_MINUTES);
+    # level 1 pages the engineer on call.
     repeats: RepeatCallStore | None = None
-    repeat_window: timedelta = timedelta(0)
     pager: LevelOnePager | None = None
 
 
@@ -81,6 +89,7 @@ class Routing:
 
 
 def build(settings: RoutingSettings, deps: RoutingDeps) -> Routing:
+    agent_names = AgentNames(deps.users)
     call_tickets = CallTicketService(
         tickets=deps.tickets,
         calls=deps.calls,
@@ -89,8 +98,9 @@ def build(settings: RoutingSettings, deps: RoutingDeps) -> Routing:
         users=deps.users,
         policy=deps.policy,
         repeats=deps.repeats,
-        repeat_window=deps.repeat_window,
+        repeat_window=timedelta(minutes=settings.repeat_window_minutes),
         pager=deps.pager,
+        agent_names=agent_names,
     )
     fanout = ConsoleFanout(
         users=deps.users,
@@ -101,6 +111,8 @@ def build(settings: RoutingSettings, deps: RoutingDeps) -> Routing:
         known_ticket=call_tickets.known_ticket,
         cached_site=deps.cached_site,
         repeat_of=call_tickets.repeat_of,
+        ticket_of=call_tickets.ticket_of,
+        agent_names=agent_names,
     )
     router = CallRouter(
         deps.sites,
@@ -123,21 +135,50 @@ class CdrSweep:
     # None when HOTLINE_CDR_SWEEP_INTERVAL is 0 (no periodic sweep).
     loop: LeaderLoop | None
 
+    def components(self) -> list[LeaderLoop]:
+        return [] if self.loop is None else [self.loop]
+
+    async def after_login(self, _pbx: object) -> None:
+        """A PBX log-in hook: the resync just told the tracker which calls are live, so
+        the records of the others end now (a crash or a cut link left them open)."""
+        try:
+            await self.sweep.close_open()
+        except StoreUnavailable as exc:
+            log.warning("open call records not closed at log-in (%s)", exc)
+
+
+class PbxPicture(Protocol):
+    """The live calls as the PBX link sees them (`ami.components.Ami`)."""
+
+    def tracked_calls(self) -> Collection[str]:
+        """The calls the tracker follows now."""
+        ...
+
+    def synced(self) -> bool:
+        """True while that picture is current (logged in, resynced)."""
+        ...
+
 
 def cdr_sweep(
     settings: RoutingSettings,
     deps: RoutingDeps,
     cdr: CdrSource,
-    submit: Submit,
-    *,
-    live_calls: Callable[[], Collection[str]],
-    pbx_synced: Callable[[], bool],
+    pipeline: CallPipeline,
+    pbx: PbxPicture,
 ) -> CdrSweep:
-    """`submit` feeds the pipeline (origin `cdr`); `live_calls` are the calls the tracker
-    follows or whose events are still on their way; `pbx_synced` is true while the
-    tracker's picture is current."""
+    """The sweep submits to `pipeline` (origin `cdr`); the calls `pbx` follows, with those
+    whose ticket events are still on their way, are live."""
+
+    def live_calls() -> Collection[str]:
+        return set(pbx.tracked_calls()) | pipeline.pending_call_ids(TICKETS_STAGE)
+
     sweep = UnseenCallSweep(
-        cdr, deps.sites, submit, live_calls=live_calls, calls=deps.calls, pbx_synced=pbx_synced
+        cdr,
+        deps.sites,
+        functools.partial(pipeline.submit, origin=Origin.CDR),
+        live_calls=live_calls,
+        calls=deps.calls,
+        pbx_synced=pbx.synced,
     )
     interval = settings.cdr_sweep_interval
     loop = LeaderLoop("cdr-sweep", lambda: sweep.run_forever(interval)) if interval > 0 else None

@@ -38,6 +38,7 @@ from calls import (
     CallSnapshot,
     DomainCallEvent,
 )
+from routing.agent_names import AgentNames
 from routing.console_messages import (
     CallFinished,
     CallUpdate,
@@ -95,13 +96,19 @@ class ConsoleFanout:
         cached_site: Callable[[str], SiteRecord | None] | None = None,
         repeat_of: Callable[[CallSnapshot, datetime], Awaitable[OpenTicketView | None]]
         | None = None,
+        ticket_of: Callable[[str], Awaitable[Ticket | None]] | None = None,
+        agent_names: AgentNames | None = None,
     ) -> None:
         """`open_ticket` (the ticket service's, idempotent per call) is used when a call is
         answered before its ticket exists, so a pop never goes out without one.
         `known_ticket` gives the ticket the queue join opened, and `cached_site` a site's
         profile from memory: with both, the pop on answer never waits for the database.
         `repeat_of` (the ticket service's repeat-call decision) marks repeat calls on the
-        ringing card when their ticket is not known yet."""
+        ringing card when their ticket is not known yet. `ticket_of` waits for the ticket
+        the tickets stage is opening or joining for a call (None if it does not come in
+        time): a pop then waits for that one write, not for reads of its own, and never
+        opens the ticket a second time. `agent_names` may be shared with the tickets
+        stage."""
         self.repeat_of = repeat_of
         self.users = users
         self.open_ticket = open_ticket
@@ -110,9 +117,10 @@ class ConsoleFanout:
         self.tickets = tickets
         self.sites = sites
         self.bus = bus
-        self._cache_for = user_cache_seconds
-        self._monotonic = monotonic
-        self._user_cache: dict[str, tuple[float, str | None]] = {}
+        self.ticket_of = ticket_of
+        self.agent_names = agent_names or AgentNames(
+            users, seconds=user_cache_seconds, monotonic=monotonic
+        )
         self._calls: dict[str, _CallPops] = {}
         self.pops_sent = 0
 
@@ -133,25 +141,26 @@ class ConsoleFanout:
         await self.bus.publish(topic, message.as_message())
 
     async def username_for(self, interface: str) -> str | None:
-        now = self._monotonic()
-        cached = self._user_cache.get(interface)
-        if cached is not None and now - cached[0] < self._cache_for:
-            return cached[1]
-        user = await self.users.by_interface(interface)
-        name = user.username if user is not None and user.active else None
-        self._user_cache[interface] = (now, name)
-        return name
+        return await self.agent_names.username(interface)
 
     def forget_user_cache(self) -> None:
-        self._user_cache.clear()
+        self.agent_names.forget()
 
     def _known(self, call_id: str) -> Ticket | None:
         return self.known_ticket(call_id) if self.known_ticket is not None else None
 
+    async def _awaited(self, call_id: str) -> Ticket | None:
+        """The call's ticket as the tickets stage opened or joined it, waiting for that
+        write if it is under way (no read of our own)."""
+        known = self._known(call_id)
+        if known is not None or self.ticket_of is None:
+            return known
+        return await self.ticket_of(call_id)
+
     async def _repeat(self, call: CallSnapshot, at: datetime) -> OpenTicketView | None:
         if call.variables.get("HOTLINE_INCIDENT"):
             return None
-        known = self._known(call.call_id)
+        known = await self._awaited(call.call_id)
         if known is not None or self.repeat_of is None:
             return _joined_view(call, known)
         joined = await self.repeat_of(call, at)  # one read when the site has none open
@@ -162,7 +171,7 @@ class ConsoleFanout:
     async def _prepare(
         self, call: CallSnapshot, repeat: asyncio.Task[OpenTicketView | None] | None = None
     ) -> _Prepared:
-        ticket = self._known(call.call_id) or await self.tickets.get_by_call(call.call_id)
+        ticket = await self._awaited(call.call_id) or await self.tickets.get_by_call(call.call_id)
         incident = call.variables.get("HOTLINE_INCIDENT")
         if ticket is None and incident:
             ticket = await self.tickets.get(incident)  # the caller joined an announced incident
@@ -207,8 +216,7 @@ class ConsoleFanout:
         pops.agent = username
         prepared, loading = self._ready(event.call, pops.prepared)
         if prepared.ticket is None:
-            prepared = await self._prepared_now(event, pops.prepared)
-            loading = None
+            prepared, loading = await self._prepared_now(event, pops.prepared)
         ticket = prepared.ticket
         if ticket is not None:
             # The pop goes out before the ticket service writes the answer: show the ticket
@@ -254,9 +262,18 @@ class ConsoleFanout:
 
     async def _prepared_now(
         self, event: CallAnswered, task: asyncio.Task[_Prepared] | None
-    ) -> _Prepared:
-        """No ticket known yet: wait for what ringing prepares, read it again, or open the
-        ticket now (answered without our seeing it queue, e.g. after a resync)."""
+    ) -> tuple[_Prepared, asyncio.Task[_Prepared] | None]:
+        """No ticket known yet: wait for the tickets stage's write of it and nothing else,
+        and show the site's profile from memory (the full record follows, read once the
+        ticket exists). Without either, what ringing prepares, read again, or the ticket
+        opened now (answered without our seeing it queue, e.g. after a resync)."""
+        ticket = await self._awaited(event.call_id)
+        code = event.call.site_code or (ticket.site_code if ticket is not None else None)
+        site = self.cached_site(code) if code and self.cached_site is not None else None
+        if ticket is not None and site is not None:
+            if task is None or task.done():  # read before the ticket existed, if at all
+                task = asyncio.ensure_future(self._prepare(event.call))
+            return _Prepared(ticket, site), task
         prepared = await task if task is not None else None
         if prepared is None or prepared.ticket is None:
             prepared = await self._prepare(event.call)
@@ -266,7 +283,7 @@ class ConsoleFanout:
                 if opened.site_code:  # again: its open tickets now include this one
                     site = await self.sites.site_record(opened.site_code)
                 prepared = _Prepared(opened, site)
-        return prepared
+        return prepared, None
 
     async def _site_follows(
         self, call_id: str, username: str, loading: asyncio.Task[_Prepared]

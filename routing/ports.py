@@ -10,13 +10,13 @@ Errors: `routing.errors.TicketNotFound` for an unknown ticket on update,
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from calls import CallSnapshot
-from routing.domain.repeat_calls import OpenTicketView
+from routing.domain.repeat_calls import OpenTicketView, RepeatRule
 from routing.domain.unseen_calls import CdrEntry
 from routing.records import (
     CallFilter,
@@ -94,6 +94,11 @@ class TicketStore(Protocol):
         ...
 
 
+# Asked with the ticket a queued call gets: the reason to page the engineer on call for
+# it (the IVR's level-1 keypress, a level-1 ticket joined), or None.
+PageRule = Callable[[Ticket], str | None]
+
+
 class CallEventStore(Protocol):
     """The writes of the call events: each event's ticket change and call record in one
     transaction, which call events arriving together share (group commit). Every method
@@ -103,9 +108,23 @@ class CallEventStore(Protocol):
         self, call: CallSnapshot, *, agent: str | None = None, ticket_number: str | None = None
     ) -> None: ...
 
-    async def open_ticket(self, call: CallSnapshot, draft: NewTicket) -> TicketOpening:
-        """The call's ticket, opened from `draft` if the call has none, and the call
-        record carrying its number."""
+    async def open_or_join(
+        self,
+        call: CallSnapshot,
+        draft: NewTicket,
+        rule: RepeatRule | None,
+        page: PageRule | None = None,
+    ) -> TicketOpening:
+        """The call's ticket, decided and written in one transaction: the ticket the call
+        has already (its own, or the one its record names); else the open ticket of
+        `draft.site_code` that `rule` picks among the site's tickets read in that
+        transaction, with decisions for one site serialised across transactions, joined
+        (its "repeat call" history entry, `joined` True); else a new one from `draft`
+        (`created` True). The call record carries the ticket's number. `rule` None: no
+        merging. A ticket found or joined comes without its history. `page`, asked with
+        the ticket decided: the reason it gives requests the ticket's first on-call page
+        in the same transaction (once per ticket; `paged` is that reason when this
+        transaction requested it)."""
         ...
 
     async def answer(
@@ -116,10 +135,12 @@ class CallEventStore(Protocol):
         agent: str | None,
         at: datetime,
         note: str,
+        known: str | None = None,
     ) -> str | None:
-        """The answer's changes on the call's ticket (or on the incident's ticket it
-        joined) and the call record; the ticket's number. None, and nothing written, when
-        there is no ticket."""
+        """The answer's changes on the call's ticket (its own, the `incident`'s it joined,
+        or the one it joined as a repeat call; `known`: the number of that ticket, from
+        the queue join) and the call record; the ticket's number. None, and nothing
+        written, when there is no ticket."""
         ...
 
     async def end(
@@ -130,13 +151,21 @@ class CallEventStore(Protocol):
         agent: str | None,
         callback: bool,
         at: datetime,
+        known: str | None = None,
     ) -> str | None:
-        """The final call record with its ticket's number, the call's own ticket due for a
-        callback if `callback`; the ticket's number, None if there is none."""
+        """The final call record with its ticket's number; with `callback`, the call's own
+        ticket, or the one it joined as a repeat call, due for a callback (never the
+        `incident`'s). `known`: the number of the call's ticket, from the queue join. The
+        ticket's number, None if there is none."""
         ...
 
-    async def callback_due(self, call_id: str, at: datetime) -> None:
-        """The call's ticket, still open, is due for a callback."""
+    async def callback_due(
+        self, call: CallSnapshot, at: datetime, *, incident: str | None, known: str | None = None
+    ) -> None:
+        """The caller hung up before an agent answered: the call's own ticket, still open,
+        is due for a callback; the ticket it joined as a repeat call is too (open or in
+        progress), its history naming the call, once per call. Never the `incident`'s.
+        `known`: the number of the call's ticket, from the queue join."""
         ...
 
 
@@ -181,17 +210,11 @@ class RecordingFiles(Protocol):
 
 
 class RepeatCallStore(Protocol):
-    """Calls joined to (or split from) another call's ticket."""
+    """Calls joined to (or split from) another call's ticket: the reads and the split
+    (joining is `CallEventStore.open_or_join`)."""
 
     async def open_at_site(self, site_code: str, since: datetime) -> Sequence[OpenTicketView]:
         """The site's open tickets created at or after `since`, newest first."""
-        ...
-
-    async def note_repeat_call(
-        self, number: str, *, call_id: str, caller_number: str, at: datetime
-    ) -> bool:
-        """The ticket's "repeat call" history entry, written once per call (False: it was
-        there already). Raises TicketNotFound."""
         ...
 
     async def note_split(
@@ -223,6 +246,11 @@ class LevelOnePager(Protocol):
     ) -> None:
         """Record that the ticket needs its on-call engineer paged (once per ticket) and
         have it sent; returns once the request is durable."""
+        ...
+
+    def page_requested(self, ticket_number: str, reason: str) -> None:
+        """The ticket's first page was requested with the ticket, in its transaction
+        (`CallEventStore.open_or_join`): have it sent now."""
         ...
 
 

@@ -368,10 +368,15 @@ class NewTicket:
 
 @dataclass(frozen=True, slots=True)
 class TicketOpening:
-    """Result of an idempotent open: the ticket, and whether this call created it."""
+    """Result of an idempotent open: the ticket, whether this call created it, and
+    whether this call was attached to it just now as a repeat call (both False: the
+    call had that ticket already, a replayed event)."""
 
     ticket: Ticket
     created: bool
+    joined: bool = False
+    # The reason of the on-call page this call's transaction requested (None: none).
+    paged: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,23 +14,27 @@ and events of different calls that arrive together share it:
   response/on-site deadlines from the `SlaPolicy` and the site's distance. A caller who
   pressed 1 for an announced outage joins that incident's ticket instead of opening a new
   one; a call from a site with an open ticket opened within the repeat window joins that
-  ticket (`join_repeat_ticket`, the rule of `routing.domain.repeat_calls`). A level-1
-  call has the engineer on call paged at once (`LevelOnePager`), before anyone answers.
+  ticket (the rule of `routing.domain.repeat_calls`, applied by the store inside the
+  transaction that writes the outcome). A level-1 call has the engineer on call paged at
+  once (`LevelOnePager`), before anyone answers.
 * ``CallAnswered`` → duty agent and ``in_progress`` on the ticket, answer time on the
   call record.
 * ``CallAbandoned`` / a call that ended queued with nobody answering → ``callback_due``,
-  the SLA clock still running.
+  the SLA clock still running: the call's own ticket, or the one it joined as a repeat
+  call (its history says which call to call back).
 * ``CallEnded`` → the final call record (outcome, times, agent, ticket number).
 
 Whether a call opens a new ticket or is attached to an existing one is decided in one
-place, `ticket_to_join`. The tickets of live calls are kept in memory (`known_ticket`)
-for the screen-pop, which then needs no database read for them.
+place, `open_ticket`, and logged once, after the commit. The tickets of live calls are
+kept in memory (`known_ticket`) for the screen-pop, which then needs no database read
+for them.
 
 Store errors propagate: the pipeline retries a `StoreUnavailable` with back-off.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from datetime import datetime, timedelta
@@ -47,14 +51,16 @@ from calls import (
     DomainCallEvent,
 )
 from calls.clock import Clock, utc_now
+from routing.agent_names import AgentNames
 from routing.domain.deadlines import deadlines_for, unidentified_level
 from routing.domain.levels import FaultLevel, SlaPolicy
-from routing.domain.repeat_calls import OpenTicketView, repeat_target
+from routing.domain.repeat_calls import OpenTicketView, RepeatRule
 from routing.errors import InvalidInput, TicketNotFound
 from routing.ports import (
     CallEventStore,
     CallStore,
     LevelOnePager,
+    PageRule,
     RepeatCallStore,
     SiteDirectory,
     TicketStore,
@@ -67,6 +73,9 @@ log = logging.getLogger(__name__)
 SYSTEM = "system"
 # Far more live calls than the hotline ever has at once.
 KNOWN_TICKETS_KEPT = 20_000
+# How long the screen-pop waits for the ticket of a call being written before it reads
+# for itself (the tickets stage failed on it, or never saw the call queue).
+TICKET_WAIT_SECONDS = 10.0
 
 
 class CallTicketService:
@@ -83,11 +92,13 @@ class CallTicketService:
         repeats: RepeatCallStore | None = None,
         repeat_window: timedelta = timedelta(0),
         pager: LevelOnePager | None = None,
+        agent_names: AgentNames | None = None,
     ) -> None:
         """`writes` takes every event's ticket change and call record in one transaction;
         `tickets` and `calls` serve the rarer paths (an incident joined, a survey score).
         Without `repeats` (or with a zero `repeat_window`) every call opens its own
-        ticket; without `pager` nobody is paged."""
+        ticket; without `pager` nobody is paged. `agent_names` (shared with the
+        screen-pop) names the answering agent without a read per event."""
         self.repeats = repeats
         self.repeat_window = repeat_window
         self.pager = pager
@@ -102,10 +113,32 @@ class CallTicketService:
         # Tickets of live calls as their queue join left them: the screen-pop shows them
         # without reading the database.
         self._known: dict[str, Ticket] = {}
+        # Screen-pops waiting for the ticket of a call this service is still writing.
+        self._awaited: dict[str, asyncio.Future[Ticket]] = {}
+        self.agent_names = agent_names or AgentNames(users, seconds=0)
 
     def known_ticket(self, call_id: str) -> Ticket | None:
         """The ticket this service opened or found for the live call `call_id`, if any."""
         return self._known.get(call_id)
+
+    async def ticket_of(self, call_id: str, timeout: float = TICKET_WAIT_SECONDS) -> Ticket | None:
+        """The ticket of the live call `call_id` once this service has opened or joined
+        it (at once if it has); None if that takes longer than `timeout` seconds."""
+        known = self._known.get(call_id)
+        if known is not None:
+            return known
+        future = self._awaited.get(call_id)
+        if future is None:
+            if len(self._awaited) >= KNOWN_TICKETS_KEPT:
+                self._awaited.clear()  # waits that timed out for calls never ticketed
+            future = self._awaited[call_id] = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(future)
+        except TimeoutError:
+            if self._awaited.get(call_id) is future:
+                del self._awaited[call_id]
+            return None
 
     async def handle(self, event: DomainCallEvent) -> None:
         if isinstance(event, CallStarted):
@@ -117,26 +150,36 @@ class CallTicketService:
         elif isinstance(event, CallAnswered):
             await self._answered(event)
         elif isinstance(event, CallAbandoned):
-            await self.writes.callback_due(event.call_id, event.at)
+            incident = event.call.variables.get("HOTLINE_INCIDENT") or None
+            known = self._known.get(event.call_id)
+            await self.writes.callback_due(
+                event.call, event.at, incident=incident, known=known.number if known else None
+            )
         elif isinstance(event, CallEnded):
             await self._ended(event)
 
     async def _agent_name(self, call: CallSnapshot) -> str | None:
         if not call.agent_interface:
             return None
-        user = await self.users.by_interface(call.agent_interface)
-        return user.username if user is not None else None
+        return await self.agent_names.username(call.agent_interface, active_only=False)
 
     async def open_ticket(self, call: CallSnapshot, at: datetime) -> Ticket:
-        """The ticket of `call`, opened now if it has none (idempotent per call id), in
-        one transaction with the call record carrying its number."""
-        joined = await self.ticket_to_join(call, at)
+        """The ticket of `call` (idempotent per call id), in one transaction with the call
+        record carrying its number: the incident's ticket for a caller who pressed 1 for
+        an announced outage; otherwise the ticket the call has already, or its site's open
+        ticket it joins as a repeat call, or a new one."""
+        incident = call.variables.get("HOTLINE_INCIDENT") or ""
+        joined = await self.join_incident(call, incident, at) if incident else None
         if joined is not None:
             await self.writes.record_call(call, ticket_number=joined.number)
             self._remember(call.call_id, joined)
             await self._page_if_level_one(call, joined, at)
             return joined
-        opening = await self.writes.open_ticket(call, await self._draft(call, at))
+        draft = await self._draft(call, at)
+        rule = None if incident else self._repeat_rule(call, at)  # an incident's ticket gone
+        opening = await self.writes.open_or_join(call, draft, rule, self._page_rule(call))
+        if opening.paged is not None and self.pager is not None:
+            self.pager.page_requested(opening.ticket.number, opening.paged)
         if opening.created:
             self.opened += 1
             log.info(
@@ -146,21 +189,43 @@ class CallTicketService:
                 opening.ticket.level,
                 call.site_code or "unidentified",
             )
-        self._remember(call.call_id, opening.ticket)
-        await self._page_if_level_one(call, opening.ticket, at)
-        return opening.ticket
+        elif opening.joined:
+            log.info("call %s: repeat call, joined ticket %s", call.call_id, opening.ticket.number)
+        elif call.call_id not in self._known:  # decided by a commit whose answer was lost
+            log.info("call %s: has ticket %s already", call.call_id, opening.ticket.number)
+        ticket = opening.ticket
+        if not opening.created:
+            # The writer read the ticket without its history: the pop shows it whole.
+            ticket = await self.tickets.get(ticket.number) or ticket
+        self._remember(call.call_id, ticket)
+        return ticket
+
+    def _page_rule(self, call: CallSnapshot) -> PageRule | None:
+        """The IVR's level-1 keypress (or a level-1 ticket joined): the engineer on call
+        is paged now, before anyone answers (once per ticket). None: nobody pages."""
+        if self.pager is None:
+            return None
+        one = int(FaultLevel.P1)
+
+        def reason(ticket: Ticket) -> str | None:
+            if call.level == one:
+                return "keypress"
+            return "level_1" if ticket.level == one else None
+
+        return reason
 
     async def _page_if_level_one(self, call: CallSnapshot, ticket: Ticket, at: datetime) -> None:
-        """The IVR's level-1 keypress (or a level-1 ticket joined): the engineer on call
-        is paged now, before anyone answers (once per ticket)."""
-        one = int(FaultLevel.P1)
-        if self.pager is None or (call.level != one and ticket.level != one):
+        """`_page_rule` for a ticket not opened by the call events' writer (an
+        incident's): the page requested in a transaction of its own."""
+        rule = self._page_rule(call)
+        reason = rule(ticket) if rule is not None else None
+        if reason is None or self.pager is None:
             return
         await self.pager.request_page(
             ticket_number=ticket.number,
             site_code=ticket.site_code,
             caller_number=call.caller_number,
-            reason="keypress" if call.level == one else "level_1",
+            reason=reason,
             at=at,
         )
 
@@ -168,14 +233,14 @@ class CallTicketService:
         if len(self._known) >= KNOWN_TICKETS_KEPT:
             self._known.clear()  # calls whose end we never saw (a lost AMI link)
         self._known[call_id] = ticket
+        waiting = self._awaited.pop(call_id, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(ticket)
 
-    async def ticket_to_join(self, call: CallSnapshot, at: datetime) -> Ticket | None:
-        """Open a new ticket for `call`, or attach it to an existing one: the existing
-        ticket to attach to, None to open a new one. A caller who pressed 1 for an
-        announced outage joins that incident's ticket."""
-        incident = call.variables.get("HOTLINE_INCIDENT") or ""
-        if not incident:
-            return await self.join_repeat_ticket(call, at)
+    async def join_incident(self, call: CallSnapshot, incident: str, at: datetime) -> Ticket | None:
+        """The ticket of the announced incident the caller pressed 1 for (a progress entry
+        names the call), or the call's own ticket if it has one; None: no such ticket,
+        the call gets a ticket of its own."""
         existing = await self.tickets.get_by_call(call.call_id)
         if existing is not None:
             return existing
@@ -191,57 +256,23 @@ class CallTicketService:
 
     async def repeat_of(self, call: CallSnapshot, at: datetime) -> OpenTicketView | None:
         """The open ticket of the call's site that this call repeats, decided without
-        writing anything (the ringing card asks this too); None: a ticket of its own."""
-        candidates = await self._repeat_candidates(call, at)
-        return self._repeat_rule(call, at, candidates) if candidates else None
+        writing anything (the ringing card asks this); None: a ticket of its own."""
+        rule = self._repeat_rule(call, at)
+        if rule is None or self.repeats is None or not call.site_code:
+            return None
+        candidates = await self.repeats.open_at_site(call.site_code, rule.since)
+        return rule.choose(candidates) if candidates else None
 
-    async def _repeat_candidates(self, call: CallSnapshot, at: datetime) -> list[OpenTicketView]:
-        if self.repeats is None or self.repeat_window <= timedelta(0) or not call.site_code:
-            return []
-        since = (call.queued_at or at) - self.repeat_window
-        return list(await self.repeats.open_at_site(call.site_code, since))
-
-    def _repeat_rule(
-        self, call: CallSnapshot, at: datetime, candidates: list[OpenTicketView]
-    ) -> OpenTicketView | None:
-        return repeat_target(
+    def _repeat_rule(self, call: CallSnapshot, at: datetime) -> RepeatRule | None:
+        """The repeat-call rule for `call`; None when merging is off."""
+        if self.repeats is None or self.repeat_window <= timedelta(0):
+            return None
+        return RepeatRule(
             call_id=call.call_id,
             level=int(unidentified_level(call.level)),
             at=call.queued_at or at,
             window=self.repeat_window,
-            candidates=candidates,
         )
-
-    async def join_repeat_ticket(self, call: CallSnapshot, at: datetime) -> Ticket | None:
-        """The ticket a repeat call joins (its "repeat call" history entry written once),
-        or None when the call gets a ticket of its own. A call already linked to a
-        ticket keeps it, so replays and the later events of the call agree. The usual
-        call (no open ticket at its site) costs one read."""
-        candidates = await self._repeat_candidates(call, at)
-        if not candidates or self.repeats is None:
-            return None
-        linked = await self.repeats.ticket_number_of_call(call.call_id)
-        if linked is not None:
-            return await self.tickets.get(linked)
-        if any(c.call_id == call.call_id for c in candidates):
-            return None  # its own ticket is open already: opening returns it
-        target = self._repeat_rule(call, at, candidates)
-        if target is None:
-            return None
-        if await self.repeats.note_repeat_call(
-            target.number, call_id=call.call_id, caller_number=call.caller_number, at=at
-        ):
-            log.info("call %s: repeat call, joined ticket %s", call.call_id, target.number)
-        return await self.tickets.get(target.number)
-
-    async def _joined_number(self, call: CallSnapshot) -> str | None:
-        """The ticket a repeat call joined (None for a call with its own ticket)."""
-        known = self._known.get(call.call_id)
-        if known is not None:
-            return known.number if known.call_id != call.call_id else None
-        if self.repeats is None:
-            return None
-        return await self.repeats.ticket_number_of_call(call.call_id)  # after a restart
 
     async def split_call(self, number: str, call_id: str, *, by: str) -> Ticket:
         """Give a call that joined ticket `number` a ticket of its own (same site, caller
@@ -325,12 +356,17 @@ class CallTicketService:
 
     async def _answered(self, event: CallAnswered) -> None:
         agent = await self._agent_name(event.call)
-        incident = event.call.variables.get("HOTLINE_INCIDENT") or await self._joined_number(
-            event.call
-        )
+        incident = event.call.variables.get("HOTLINE_INCIDENT") or None
         note = f"answered by {agent or event.interface}"
+        known = self._known.get(event.call_id)
         answer = functools.partial(
-            self.writes.answer, event.call, incident=incident, agent=agent, at=event.at, note=note
+            self.writes.answer,
+            event.call,
+            incident=incident,
+            agent=agent,
+            at=event.at,
+            note=note,
+            known=known.number if known is not None else None,
         )
         if await answer() is None:
             # Answered without our seeing the join (resync): open it now, then answer.
@@ -339,8 +375,8 @@ class CallTicketService:
 
     async def _ended(self, event: CallEnded) -> None:
         call = event.call
-        incident = call.variables.get("HOTLINE_INCIDENT") or await self._joined_number(call)
-        self._known.pop(call.call_id, None)
+        incident = call.variables.get("HOTLINE_INCIDENT") or None
+        known = self._known.pop(call.call_id, None)
         end = functools.partial(
             self.writes.end,
             call,
@@ -348,6 +384,7 @@ class CallTicketService:
             agent=await self._agent_name(call),
             callback=call.outcome in (CallOutcome.ABANDONED, CallOutcome.NO_AGENT),
             at=event.at,
+            known=known.number if known is not None else None,
         )
         if await end() is None and call.queued_at is not None:
             await self.open_ticket(call, event.at)  # queued while we were away

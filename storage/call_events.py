@@ -1,27 +1,86 @@
 """`CallEventStore` on SQLAlchemy: each call event's writes in one transaction.
 
 The ticket change and the call record of one event go into one transaction, and the
-transactions of events that arrive together are one (`storage.group_commit`). Tickets are
-read here without their history (only their state decides what an event changes); a new
-ticket is inserted and its record built from what was written, never read back.
+transactions of events that arrive together are one (`storage.group_commit`). Each event
+costs as few round trips as its decision needs: a ticket is read without its history,
+in one Core statement (only its state decides what an event changes), and found by the
+number the queue join gave the call when the caller knows it; a new ticket is inserted
+and its record built from what was written, never read back; the call record, the
+history rows and the changes of answers and callbacks go to the end of the batch (a later
+job of the batch that reads the ticket gets it as changed), and the ticket's first
+on-call page into the same transaction. A call whose end leaves its ticket as it is
+reads nothing at all.
+
+Whether a queued call opens a ticket or joins its site's open one is decided in the same
+transaction that writes the outcome (`open_or_join`): a retried event decides again from
+what was committed, and jobs of one batch run in order in one session, so the second call
+of a site sees the ticket the first one opened a few statements earlier.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, bindparam, case, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from calls import CallSnapshot
 from routing.domain.answering import answered_changes
+from routing.domain.repeat_calls import RepeatRule
 from routing.domain.ticket_form import validate_changes
 from routing.errors import InvalidInput
-from routing.records import NewTicket, TicketOpening
+from routing.ports import PageRule
+from routing.records import NewTicket, Ticket, TicketOpening
 from storage.calls import CallRepository
 from storage.group_commit import GroupCommit
-from storage.models import TicketRow
-from storage.tickets import TicketRepository, check_call_id, to_ticket, with_details
+from storage.models import CallRow, TicketRow
+from storage.oncall import page_request, page_values
+from storage.repeat_calls import (
+    REPEAT_FIELD,
+    candidate,
+    note_in,
+    open_at_site,
+    repeat_callback_in,
+    repeat_note,
+    serialise_site,
+)
+from storage.ticket_rows import check_call_id, to_ticket
+from storage.tickets import TICKETS, TicketRepository, detached_row
+
+# What a row of `_decision_rows` is: the call's own ticket, the one its record names, or
+# one of its site's open tickets.
+_OWN, _NAMED, _AT_SITE = 0, 1, 2
+
+
+def _decision(with_site: bool) -> Executable:
+    """The rows a queue join decides on (`CallEventWriter._decision_rows`), by kind; a
+    constant statement, compiled once (parameters `call_id`, `site`, `since`)."""
+    call_id: Any = bindparam("call_id")
+    own = TICKETS.c.call_id == call_id
+    named = select(CallRow.ticket_number).where(CallRow.call_id == call_id).scalar_subquery()
+    kind = case((own, _OWN), else_=_NAMED)
+    mine = select(TICKETS, kind.label("kind")).where(or_(own, TICKETS.c.number == named))
+    if not with_site:
+        return mine
+    columns = select(TICKETS, literal(_AT_SITE))
+    at_site = open_at_site(columns, bindparam("site"), bindparam("since"))
+    return union_all(mine, select(at_site.subquery()))
+
+
+_DECISION, _DECISION_AT_SITE = _decision(False), _decision(True)
+
+
+def _state_only(row: TicketRow) -> Ticket:
+    return to_ticket(row, history=[], log_rows=[])
+
+
+def _named_by_record(call_id: str) -> ColumnElement[bool]:
+    """The ticket the call's record names (one it joined), in the same statement."""
+    linked = select(CallRow.ticket_number).where(CallRow.call_id == call_id)
+    return TicketRow.number == linked.scalar_subquery()
 
 
 class CallEventWriter:
@@ -42,32 +101,104 @@ class CallEventWriter:
         async def job(session: AsyncSession) -> None:
             await self.calls.write(session, call, agent=agent, ticket_number=ticket_number)
 
-        await self.commits.run(job)
+        await self.commits.run(job, key=call.call_id)
 
-    async def open_ticket(self, call: CallSnapshot, draft: NewTicket) -> TicketOpening:
+    async def open_or_join(
+        self,
+        call: CallSnapshot,
+        draft: NewTicket,
+        rule: RepeatRule | None,
+        page: PageRule | None = None,
+    ) -> TicketOpening:
         if draft.call_id is None:
             raise InvalidInput("call_id", "a call ticket needs the call id")
         check_call_id(draft.call_id)
         values = self.tickets.draft_values(draft)
         self.calls.values(call)
 
+        site = draft.site_code if rule is not None else None
+
         async def job(session: AsyncSession) -> TicketOpening:
-            found = await session.scalar(
-                select(TicketRow.id).where(TicketRow.call_id == draft.call_id)
-            )
-            if found is not None:
-                row = await session.scalar(
-                    with_details(select(TicketRow).where(TicketRow.id == found))
-                )
-                assert row is not None
-                opening = TicketOpening(to_ticket(row), created=False)
-            else:
+            if site is not None:
+                await serialise_site(session, site)
+            mine, at_site = await self._decision_rows(session, call.call_id, site, rule)
+            opening = TicketOpening(_state_only(mine), created=False) if mine else None
+            if opening is None and rule is not None and at_site:
+                target = rule.choose(candidate(row) for row in at_site.values())
+                if target is not None:
+                    opening = await self._join(session, call, at_site[target.number], rule.at)
+            if opening is None:
                 ticket = await self.tickets.insert_new(session, dict(values), draft)
                 opening = TicketOpening(ticket, created=True)
             await self.calls.write(session, call, ticket_number=opening.ticket.number)
+            reason = page(opening.ticket) if page is not None else None
+            if reason is not None and await self._page(session, call, opening.ticket, reason):
+                opening = replace(opening, paged=reason)
             return opening
 
-        return await self.commits.run(job)
+        return await self.commits.run(job, key=call.call_id)
+
+    async def _page(
+        self, session: AsyncSession, call: CallSnapshot, ticket: Ticket, reason: str
+    ) -> bool:
+        """The ticket's first on-call page, requested in this transaction; False: it was
+        requested already (a repeat call, a replayed event)."""
+        values = page_values(
+            ticket_number=ticket.number,
+            seq=1,
+            reason=reason,
+            site_code=ticket.site_code,
+            caller_number=call.caller_number,
+            at=ticket.created_at,
+        )
+        result = await session.execute(page_request(self.tickets.db.dialect), values)
+        return bool(getattr(result, "rowcount", 0))
+
+    @staticmethod
+    async def _decision_rows(
+        session: AsyncSession, call_id: str, site: str | None, rule: RepeatRule | None
+    ) -> tuple[TicketRow | None, dict[str, TicketRow]]:
+        """In one statement: the ticket the call has already (its own, or the one its
+        record names: the ticket it joined, or an incident's), and, with `site`, the
+        site's open tickets the rule may pick from, by number."""
+        if site is not None and rule is not None:
+            params = {"call_id": call_id, "site": site, "since": rule.since.astimezone(UTC)}
+            rows = (await session.execute(_DECISION_AT_SITE, params)).all()
+        else:
+            rows = (await session.execute(_DECISION, {"call_id": call_id})).all()
+        first = min((r for r in rows if r.kind != _AT_SITE), key=lambda r: r.kind, default=None)
+        at_site_rows = {r.number: detached_row(r._mapping) for r in rows if r.kind == _AT_SITE}
+        return (detached_row(first._mapping) if first is not None else None), at_site_rows
+
+    async def _join(
+        self, session: AsyncSession, call: CallSnapshot, row: TicketRow, at: datetime
+    ) -> TicketOpening:
+        """Attach the call to its site's open ticket `row` (its "repeat call" history
+        entry, which locks the ticket's row to the commit)."""
+        await note_in(
+            session,
+            row.id,
+            field=REPEAT_FIELD,
+            call_id=call.call_id,
+            note=repeat_note(call.call_id, call.caller_number),
+            by="system",
+            at=at,
+            once=False,  # the call had no ticket: this is its first decision
+        )
+        row.updated_at = at
+        return TicketOpening(_state_only(row), created=False, joined=True)
+
+    async def _locked_ticket(
+        self, session: AsyncSession, call_id: str, incident: str | None, known: str | None
+    ) -> TicketRow | None:
+        """The ticket the call belongs to, locked, in one statement: the one `known` to
+        the caller; else its own, or the incident's it joined, or the one its record
+        names (the ticket it joined as a repeat call)."""
+        if known is not None:
+            return await self.tickets.state_of(session, known)
+        own = TicketRow.call_id == call_id
+        other = TicketRow.number == incident if incident else _named_by_record(call_id)
+        return await self.tickets.state(session, or_(own, other), first=own)
 
     async def answer(
         self,
@@ -77,11 +208,12 @@ class CallEventWriter:
         agent: str | None,
         at: datetime,
         note: str,
+        known: str | None = None,
     ) -> str | None:
         self.calls.values(call)
 
         async def job(session: AsyncSession) -> str | None:
-            row = await self.tickets.locked_state(session, call.call_id, incident)
+            row = await self._locked_ticket(session, call.call_id, incident, known)
             if row is None:
                 return None
             changes = answered_changes(
@@ -93,12 +225,15 @@ class CallEventWriter:
             )
             values = validate_changes(changes)
             self.tickets.add_milestones(row, values, at)
-            if self.tickets.apply_changes(session, row, values, by="system", at=at, note=note):
+            tickets = self.tickets
+            changed = tickets.apply_changes(session, row, values, by="system", at=at, note=note)
+            if changed:
                 row.updated_at = at
+            await self.tickets.save_state(session, row, changed)
             await self.calls.write(session, call, agent=agent, ticket_number=row.number)
             return row.number
 
-        return await self.commits.run(job)
+        return await self.commits.run(job, key=call.call_id)
 
     async def end(
         self,
@@ -108,23 +243,48 @@ class CallEventWriter:
         agent: str | None,
         callback: bool,
         at: datetime,
+        known: str | None = None,
     ) -> str | None:
         self.calls.values(call)
 
         async def job(session: AsyncSession) -> str | None:
-            row = await self.tickets.locked_state(session, call.call_id, incident)
+            if known is not None and not callback:
+                # The ticket stays as it is: the record only needs its number.
+                await self.calls.write(session, call, agent=agent, ticket_number=known)
+                return known
+            row = await self._locked_ticket(session, call.call_id, incident, known)
             number = row.number if row is not None else None
-            if row is not None and callback and row.call_id == call.call_id:
-                self.tickets.set_callback_due(session, row, at)
+            if row is not None and callback:
+                await self._call_back(session, row, call, at)
             await self.calls.write(session, call, agent=agent, ticket_number=number)
             return number
 
-        return await self.commits.run(job)
+        return await self.commits.run(job, key=call.call_id)
 
-    async def callback_due(self, call_id: str, at: datetime) -> None:
+    async def callback_due(
+        self, call: CallSnapshot, at: datetime, *, incident: str | None, known: str | None = None
+    ) -> None:
         async def job(session: AsyncSession) -> None:
-            row = await self.tickets.locked_state(session, call_id, None)
+            row = await self._locked_ticket(session, call.call_id, incident, known)
             if row is not None:
-                self.tickets.set_callback_due(session, row, at)
+                await self._call_back(session, row, call, at)
 
-        await self.commits.run(job)
+        await self.commits.run(job, key=call.call_id)
+
+    async def _call_back(
+        self, session: AsyncSession, row: TicketRow, call: CallSnapshot, at: datetime
+    ) -> None:
+        """The call's own ticket, or the ticket it joined as a repeat call, is due for a
+        callback; an incident's ticket is not (the incident is being worked on)."""
+        if row.call_id == call.call_id:
+            changed = self.tickets.set_callback_due(session, row, at)
+            await self.tickets.save_state(session, row, changed)
+        else:
+            await repeat_callback_in(
+                session,
+                self.tickets,
+                row,
+                call_id=call.call_id,
+                caller_number=call.caller_number,
+                at=at,
+            )

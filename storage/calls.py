@@ -17,8 +17,9 @@ from routing.errors import InvalidInput, StoreUnavailable
 from routing.records import CallFilter, CallRecord
 from storage.database import Database
 from storage.errors import store_errors
+from storage.group_commit import deferred
 from storage.models import CallRow
-from storage.tickets import check_call_id
+from storage.ticket_rows import check_call_id
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +138,14 @@ class CallRepository:
         ticket_number: str | None = None,
     ) -> None:
         """Upsert `call`'s record inside `session`'s transaction: one constant statement,
-        no row handed back (the call events' writes need none)."""
+        no row handed back (the call events' writes need none). In a group commit it is
+        left to the end of the batch, where every call's record is one executemany."""
         values = self.values(call, agent=agent, ticket_number=ticket_number)
-        await session.execute(self._upsert, values)
+        batch = deferred(session)
+        if batch is not None:
+            batch.add(self._upsert, values)
+        else:
+            await session.execute(self._upsert, values)
 
     async def upsert(
         self,

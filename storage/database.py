@@ -7,13 +7,15 @@ query ever blocks the event loop.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import delete, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SATimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,6 +29,12 @@ from routing.errors import StoreUnavailable
 from storage.models import HealthProbeRow
 
 log = logging.getLogger(__name__)
+
+# A pooled PostgreSQL connection that sat idle this long is pinged before it is used (the
+# server may have restarted, a firewall may have dropped it); one in steady use is not:
+# a ping on every checkout would cost a round trip per transaction. Once either pool has
+# seen the database go away, every connection pooled before that is pinged too.
+PING_AFTER_IDLE = 10.0
 
 
 def async_url(url: str) -> str:
@@ -65,6 +73,7 @@ class Database:
         pool_timeout: float | None = None,
         write_pool: int = 10,
         read_pool: int = 4,
+        ping_after_idle: float = PING_AFTER_IDLE,
     ) -> None:
         """`connect_timeout`, `statement_timeout` (PostgreSQL) and `pool_timeout` bound how
         long a call can hang on a database that stopped answering: the caller then gets
@@ -89,7 +98,6 @@ class Database:
             kwargs.update(
                 pool_size=write_pool,
                 max_overflow=write_pool,
-                pool_pre_ping=True,
                 pool_timeout=10.0 if pool_timeout is None else pool_timeout,
                 connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout},
             )
@@ -100,6 +108,7 @@ class Database:
             self.read_engine = create_async_engine(
                 self.url, **(kwargs | {"pool_size": read_pool, "max_overflow": read_pool})
             )
+            _ping_when_suspect((self.engine, self.read_engine), ping_after_idle)
         elif self.dialect == "sqlite":
             _sqlite_setup(self.engine, "BEGIN IMMEDIATE")
             if database and database != ":memory:":
@@ -143,6 +152,39 @@ class Database:
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
         await self.engine.dispose()
+
+
+def _ping_when_suspect(engines: tuple[AsyncEngine, ...], after: float) -> None:
+    """Ping a connection at checkout when it was idle for more than `after` seconds, or
+    was pooled before any of `engines` lost a connection or failed to connect; a dead one
+    is replaced before the caller sees it (the pool retries the checkout). An engine
+    discards its own pool on a lost connection, but not its twin's: without the shared
+    mark, the read pool would hand out a connection that died in an outage only the
+    write pool noticed."""
+    lost_at = [-math.inf]  # monotonic time the database was last seen gone
+
+    def _on_error(context: Any) -> None:
+        # No connection yet means the connect itself failed.
+        if context.is_disconnect or context.connection is None:
+            lost_at[0] = time.monotonic()
+
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or (time.monotonic() - since <= after and since > lost_at[0]):
+            return  # new, or in steady use since the database was last seen
+        try:
+            engines[0].dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the driver's own error type: the connection is gone
+            lost_at[0] = time.monotonic()
+            raise DisconnectionError(f"pooled connection lost: {exc}") from exc
+
+    for engine in engines:
+        event.listen(engine.sync_engine, "handle_error", _on_error)
+        event.listen(engine.sync_engine, "checkin", _checked_in)
+        event.listen(engine.sync_engine, "checkout", _checked_out)
 
 
 def _sqlite_setup(engine: AsyncEngine, begin: str) -> None:

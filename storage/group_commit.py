@@ -23,18 +23,33 @@ Failures keep every job exactly-once and in order:
 Jobs of one call are never in one batch together out of order: a call's events reach the
 database one after the other (the pipeline's lane for that call awaits each), and within
 a batch the jobs run in the order they arrived.
+
+A job run `ahead` (the database health probe) goes into a transaction of its own, the
+next one written after the batch in flight, before every batch waiting: it waits for no
+more than that one batch, however long the backlog. Each transaction runs in the context
+(`contextvars`) of its first job, so the cluster's fencing of the call events' commits
+(`storage.fence`) never carries over to a job that is not fenced, nor the reverse.
+
+A job may leave a write to the end of its transaction (`deferred(session).add`): the rows
+every job of the batch left to one statement are written by that statement once, with
+all their parameters (one executemany instead of a round trip per job), in the order the
+jobs added them, before the commit. Only rows that no other job of the batch reads may be
+deferred (a call's record: only that call's jobs read it); a job given the `key` of an
+earlier job of its batch (the same call) runs after the rows left so far are written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from routing.errors import StoreUnavailable
 from storage.database import Database
@@ -67,10 +82,52 @@ class GroupCommitStats:
         self.sizes[size] = self.sizes.get(size, 0) + 1
 
 
+class DeferredWrites:
+    """What a batch's jobs leave to the end of its transaction: statements, each with the
+    rows of every job that added one, in order; and the steps that settle per-batch state
+    (`state`, shared by the jobs: e.g. a block of ticket numbers) before the commit."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs_left = jobs  # this job and those after it in the batch
+        self.state: dict[object, Any] = {}
+        self._rows: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
+        self._settle: dict[object, Callable[[AsyncSession], Awaitable[None]]] = {}
+
+    def add(self, stmt: Executable, params: dict[str, Any]) -> None:
+        self._rows.setdefault(id(stmt), (stmt, []))[1].append(params)
+
+    def before_commit(self, key: object, step: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        """Run `step` once before the commit, after the deferred statements."""
+        self._settle.setdefault(key, step)
+
+    async def write_rows(self, session: AsyncSession) -> None:
+        """Write the rows left so far (a later job of the same call is about to run)."""
+        for stmt, rows in self._rows.values():
+            await session.execute(stmt, rows)
+        self._rows.clear()
+
+    async def flush(self, session: AsyncSession) -> None:
+        await self.write_rows(session)
+        for step in self._settle.values():
+            await step(session)
+        self._settle.clear()
+
+
+_DEFERRED = "group_commit.deferred"
+
+
+def deferred(session: AsyncSession) -> DeferredWrites | None:
+    """The writes `session`'s batch leaves to its end; None outside a group commit."""
+    found = session.info.get(_DEFERRED)
+    return found if isinstance(found, DeferredWrites) else None
+
+
 @dataclass
 class _Pending:
     job: WriteJob[Any]
     done: asyncio.Future[Any]
+    key: str | None = None
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 class GroupCommit:
@@ -86,27 +143,37 @@ class GroupCommit:
         self.max_batch = max(1, max_batch)
         self.stats = GroupCommitStats()
         self._queue: list[_Pending] = []
+        self._ahead: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def run(self, job: WriteJob[T]) -> T:
-        """Run `job` in the next shared transaction; its result once that has committed."""
+    async def run(self, job: WriteJob[T], *, key: str | None = None, ahead: bool = False) -> T:
+        """Run `job` in the next shared transaction; its result once that has committed.
+        `key` (a call id): a job sees every row an earlier job of the same key in its
+        batch wrote, deferred ones included. `ahead`: in a transaction of its own, before
+        every batch waiting."""
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(job, done))
+        (self._ahead if ahead else self._queue).append(_Pending(job, done, key))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(
                 self._write(), name="group-commit"
             )
         return await done
 
+    def _take(self) -> list[_Pending]:
+        """The next batch: the jobs run ahead, else the oldest waiting."""
+        waiting = self._ahead if self._ahead else self._queue
+        batch = waiting[: self.max_batch]
+        del waiting[: self.max_batch]
+        return [p for p in batch if not p.done.done()]  # a caller cancelled
+
     async def _write(self) -> None:
         # Zero still yields once: the jobs submitted in this turn of the loop join.
         await asyncio.sleep(self.window)
-        while self._queue:
-            batch = self._queue[: self.max_batch]
-            del self._queue[: self.max_batch]
-            batch = [p for p in batch if not p.done.done()]  # a caller cancelled
+        loop = asyncio.get_running_loop()
+        while self._ahead or self._queue:
+            batch = self._take()
             if batch:
-                await self._commit(batch)
+                await loop.create_task(self._commit(batch), context=batch[0].context)
 
     async def _commit(self, batch: list[_Pending]) -> None:
         self.stats.count(len(batch))
@@ -136,10 +203,20 @@ class GroupCommit:
     async def _transaction(self, batch: list[_Pending]) -> list[Any]:
         """Run `batch`'s jobs in order in one transaction; their results after the commit."""
         results: list[Any] = []
+        writes = DeferredWrites(len(batch))
+        keys: set[str] = set()
         with store_errors():
             async with self.db.sessions.begin() as session:
+                session.info[_DEFERRED] = writes
                 for pending in batch:
+                    if pending.key is not None and pending.key in keys:
+                        await writes.write_rows(session)
+                        keys.clear()
+                    if pending.key is not None:
+                        keys.add(pending.key)
                     results.append(await pending.job(session))
+                    writes.jobs_left -= 1
+                await writes.flush(session)
         return results
 
     async def stop(self) -> None:
@@ -151,10 +228,11 @@ class GroupCommit:
     def abandon(self) -> int:
         """Drop the jobs not yet taken (the process is going down); how many."""
         dropped = 0
-        for pending in self._queue:
+        for pending in (*self._ahead, *self._queue):
             if not pending.done.done():
                 pending.done.cancel()
                 dropped += 1
+        self._ahead.clear()
         self._queue.clear()
         return dropped
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from routing.domain.repeat_calls import OPEN_STATUSES
+from routing.records import OPEN_STATUSES
 from storage.database import Database
 from storage.errors import store_errors
 from storage.models import (
@@ -21,7 +23,7 @@ from storage.models import (
     TicketHistoryRow,
     TicketRow,
 )
-from storage.tickets import network_text
+from storage.ticket_rows import network_text
 from supervision.domain.oncall import PageState, Shift, ShiftDraft
 from supervision.oncall.records import LevelOneTicket, Page, UnknownPage
 
@@ -54,6 +56,50 @@ def _page(row: OnCallPageRow) -> Page:
         acked_at=row.acked_at,
         acked_by=row.acked_by,
     )
+
+
+@functools.cache
+def page_request(dialect: str) -> postgresql.Insert | sqlite.Insert:
+    """The insert of a page request (`page_values`), state `requested`; it inserts
+    nothing when that step of the ticket was requested already (by this or another
+    controller). One constant statement per dialect, compiled once."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    pages: Table = OnCallPageRow.__table__  # type: ignore[assignment]
+    columns = [c.name for c in pages.c if c.name != "id" and c.name not in _LATER]
+    stmt = insert(pages).values({name: bindparam(name) for name in columns})
+    return stmt.on_conflict_do_nothing(index_elements=["ticket_number", "seq"])
+
+
+# What a page gets only as it is sent and acknowledged.
+_LATER = frozenset({"shift_id", "sent_at", "acked_at"})
+
+
+def page_values(
+    *,
+    ticket_number: str,
+    seq: int,
+    reason: str,
+    site_code: str | None,
+    caller_number: str,
+    at: datetime,
+) -> dict[str, Any]:
+    """Page `seq` of the ticket, requested at `at`, for `page_request`."""
+    return {
+        "ticket_number": ticket_number,
+        "seq": seq,
+        "reason": reason,
+        "site_code": site_code,
+        "caller_number": network_text(caller_number, 64),
+        "requested_at": at.astimezone(UTC),
+        "state": "requested",
+        "engineer": "",
+        "channel": "",
+        "address": "",
+        "attempts": 0,
+        "last_error": "",
+        "ack_code": secrets.token_urlsafe(12),
+        "acked_by": "",
+    }
 
 
 class OnCallRepository:
@@ -148,30 +194,18 @@ class OnCallRepository:
     ) -> bool:
         """Request page `seq` of the ticket; False when that step was requested already
         (by this or another controller)."""
-        insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        stmt = (
-            insert(OnCallPageRow)
-            .values(
-                ticket_number=ticket_number,
-                seq=seq,
-                reason=reason,
-                site_code=site_code,
-                caller_number=network_text(caller_number, 64),
-                requested_at=at.astimezone(UTC),
-                state="requested",
-                engineer="",
-                channel="",
-                address="",
-                attempts=0,
-                last_error="",
-                ack_code=secrets.token_urlsafe(12),
-                acked_by="",
-            )
-            .on_conflict_do_nothing(index_elements=["ticket_number", "seq"])
+        stmt = page_request(self.db.dialect)
+        values = page_values(
+            ticket_number=ticket_number,
+            seq=seq,
+            reason=reason,
+            site_code=site_code,
+            caller_number=caller_number,
+            at=at,
         )
         with store_errors():
             async with self.db.sessions.begin() as session:
-                result = await session.execute(stmt)
+                result = await session.execute(stmt, values)
         return bool(getattr(result, "rowcount", 0))
 
     async def has_pages(self, ticket_number: str) -> bool:
@@ -266,7 +300,7 @@ class OnCallRepository:
             .join(TicketRow, TicketRow.number == OnCallPageRow.ticket_number)
             .where(
                 TicketRow.level == _LEVEL_ONE,
-                TicketRow.status.in_(sorted(OPEN_STATUSES)),
+                TicketRow.status.in_(sorted(s.value for s in OPEN_STATUSES)),
                 OnCallPageRow.ticket_number.not_in(acked),
             )
             .order_by(OnCallPageRow.ticket_number, OnCallPageRow.seq)
@@ -305,7 +339,7 @@ class OnCallRepository:
                     TicketHistoryRow.at >= since.astimezone(UTC),
                 ),
                 TicketRow.level == _LEVEL_ONE,
-                TicketRow.status.in_(sorted(OPEN_STATUSES)),
+                TicketRow.status.in_(sorted(s.value for s in OPEN_STATUSES)),
                 TicketRow.number.not_in(paged),
             )
             .distinct()

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, or_, select
@@ -33,7 +33,7 @@ from routing.records import (
 from storage.database import Database
 from storage.errors import store_errors
 from storage.models import ContactRow, SiteEngineerRow, SiteRow, TicketRow
-from storage.tickets import like_pattern
+from storage.ticket_rows import like_pattern
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,13 @@ def _with_static(stmt: Select[Any]) -> Select[Any]:
 
 def _tier(value: str | None) -> SiteTier | None:
     return SiteTier(value) if value is not None and value in SiteTier._value2member_map_ else None
+
+
+def _warranties_on(equipment: tuple[Equipment, ...], today: date) -> tuple[Equipment, ...]:
+    return tuple(
+        replace(e, in_warranty=e.warranty_end is not None and e.warranty_end >= today)
+        for e in equipment
+    )
 
 
 def _to_static(site: SiteRow) -> _SiteStatic:
@@ -87,6 +94,11 @@ def _to_static(site: SiteRow) -> _SiteStatic:
     return _SiteStatic(record, periods)
 
 
+_UNTIL_CHANGED = float(
+    "inf"
+)  # a cache entry loaded by `load_changed`: kept until an import changes it
+
+
 @dataclass(frozen=True, slots=True)
 class _SiteStatic:
     """The part of a site record that only an import changes (cached briefly)."""
@@ -114,6 +126,36 @@ def _summary_row(row: Any) -> TicketSummary:
         symptom=row.description,
         resolution=row.resolution,
     )
+
+
+class _NumberIndex:
+    """Contact numbers (matching keys) to the sites that list them, for caller matching
+    without a read; `complete` once every site of the directory is in it."""
+
+    def __init__(self) -> None:
+        self.complete = False
+        self._sites: dict[str, dict[str, str]] = {}  # key -> site code -> site name
+        self._keys: dict[str, frozenset[str]] = {}  # site code -> its contacts' keys
+
+    def put(self, site: SiteRecord) -> None:
+        keys = frozenset(c.normalised for c in site.contacts if c.normalised)
+        for key in self._keys.get(site.site_code, frozenset()) - keys:
+            sites = self._sites.get(key, {})
+            sites.pop(site.site_code, None)
+            if not sites:
+                self._sites.pop(key, None)
+        for key in keys:
+            self._sites.setdefault(key, {})[site.site_code] = site.site_name
+        self._keys[site.site_code] = keys
+
+    def match(self, key: str) -> SiteMatch:
+        found = sorted(self._sites.get(key, {}).items())
+        if not found:
+            return SiteMatch(MatchKind.NONE, key)
+        kind = MatchKind.UNIQUE if len(found) == 1 else MatchKind.AMBIGUOUS
+        return SiteMatch(
+            kind, key, tuple(code for code, _ in found), tuple(name for _, name in found)
+        )
 
 
 class SiteRepository:
@@ -145,13 +187,17 @@ class SiteRepository:
         # site code -> (valid until, on the monotonic clock; static part or None)
         self._cache: dict[str, tuple[float, _SiteStatic | None]] = {}
         self._changed_since: datetime | None = None  # newest change `load_changed` saw
+        # Caller matching from memory once every site is loaded: contact key -> sites.
+        self._numbers = _NumberIndex()
 
     def forget(self, site_code: str | None = None) -> None:
         if site_code is None:
             self._cache.clear()
             self._changed_since = None
+            self._numbers = _NumberIndex()
         else:
             self._cache.pop(site_code, None)
+            self._numbers.complete = False  # its contacts are read again on a match
 
     async def _static(self, site_code: str) -> _SiteStatic | None:
         now = self._monotonic()
@@ -167,6 +213,7 @@ class SiteRepository:
             if len(self._cache) > MAX_CACHED_SITES:
                 self._cache.clear()
                 self._changed_since = None
+                self._numbers = _NumberIndex()
             self._cache[site_code] = (now + self.cache_seconds, static)
         return static
 
@@ -191,11 +238,20 @@ class SiteRepository:
                 if not rows:
                     break
                 for site in rows:
-                    self._cache[site.site_code] = (float("inf"), _to_static(site))
                     newest = site.updated_at if newest is None else max(newest, site.updated_at)
+                    static = _to_static(site)
+                    cached = self._cache.get(site.site_code)
+                    if cached is not None and cached[0] == _UNTIL_CHANGED and cached[1] == static:
+                        # An unchanged site keeps its objects: those built at start stay
+                        # out of the garbage collector's reach (`lifecycle.SettledHeap`).
+                        continue
+                    self._cache[site.site_code] = (_UNTIL_CHANGED, static)
+                    self._numbers.put(static.record)
                 loaded += len(rows)
                 last_id = rows[-1].id
         self._changed_since = newest
+        if since is None:
+            self._numbers.complete = True  # every site is in memory now
         return loaded
 
     def cached_profile(self, site_code: str) -> SiteRecord | None:
@@ -203,15 +259,21 @@ class SiteRepository:
         cached = self._cache.get(site_code)
         if cached is None or cached[1] is None or self._monotonic() >= cached[0]:
             return None
-        static = cached[1]
-        return replace(static.record, special_periods=static.stored_periods)
+        return self._profile(cached[1])
 
     async def site_profile(self, site_code: str) -> SiteRecord | None:
         with store_errors():
             static = await self._static(site_code)
-        if static is None:
-            return None
-        return replace(static.record, special_periods=static.stored_periods)
+        return None if static is None else self._profile(static)
+
+    def _profile(self, static: _SiteStatic) -> SiteRecord:
+        """The site's stored part, its warranties judged for today (without tickets)."""
+        today = self.clock().astimezone(self.tz).date()
+        return replace(
+            static.record,
+            equipment=_warranties_on(static.record.equipment, today),
+            special_periods=static.stored_periods,
+        )
 
     async def site_record(self, site_code: str, *, at: datetime | None = None) -> SiteRecord | None:
         when = at or self.clock()
@@ -247,10 +309,7 @@ class SiteRepository:
         )
         return replace(
             static.record,
-            equipment=tuple(
-                replace(e, in_warranty=e.warranty_end is not None and e.warranty_end >= today)
-                for e in static.record.equipment
-            ),
+            equipment=_warranties_on(static.record.equipment, today),
             special_periods=shown,
             open_tickets=tuple(_summary_row(r) for r in open_rows),
             recent_tickets=tuple(_summary_row(r) for r in recent_rows),
@@ -291,6 +350,8 @@ class SiteRepository:
         key = matching_key(number, self.region)
         if key is None:
             return SiteMatch(MatchKind.NONE, "")
+        if self._numbers.complete:
+            return self._numbers.match(key)
         with store_errors():
             async with self.db.reads() as session:
                 found = (

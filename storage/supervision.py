@@ -10,8 +10,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Row, Select, and_, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -315,81 +316,13 @@ class SupervisionRepository:
         Rows are streamed in partitions so that decoding 100,000 tickets gives the event
         loop a turn every few thousand rows instead of holding it for the whole read.
         """
-        open_numbers = select(TicketRow.number).where(TicketRow.status.in_(OPEN))
-        query = (
-            select(
-                TicketRow.number,
-                TicketRow.level,
-                TicketRow.status,
-                TicketRow.created_at,
-                TicketRow.site_code,
-                TicketRow.response_due,
-                TicketRow.onsite_due,
-                TicketRow.responded_at,
-                TicketRow.resolved_at,
-                TicketRow.description,
-                TicketRow.call_id,
-                SiteRow.site_name,
-                SiteRow.tier,
-                SiteRow.distance_km,
-                TicketRow.dispatched_at,
-                TicketRow.onsite_at,
-                TicketRow.part_needed_at,
-                TicketRow.part_sent_at,
-                TicketRow.part_received_at,
-                DispatchRow.on_the_way_at,
-            )
-            .outerjoin(SiteRow, SiteRow.site_code == TicketRow.site_code)
-            # The ticket's current dispatch (a re-dispatch supersedes the earlier ones).
-            .outerjoin(
-                DispatchRow,
-                and_(DispatchRow.ticket_id == TicketRow.id, DispatchRow.superseded_at.is_(None)),
-            )
-            .where(TicketRow.status.in_(OPEN))
-            .order_by(TicketRow.created_at)
-        )
         out: list[SlaTicket] = []
         try:
             async with self._sessions() as s:
-                pauses: dict[str, list[Pause]] = {}
-                for number, start, end in (
-                    await s.execute(
-                        select(
-                            TicketPauseRow.ticket_number,
-                            TicketPauseRow.started_at,
-                            TicketPauseRow.ended_at,
-                        ).where(TicketPauseRow.ticket_number.in_(open_numbers))
-                    )
-                ).all():
-                    pauses.setdefault(number, []).append(Pause(start, end))
-                result = await s.stream(query)
+                pauses = await _open_ticket_pauses(s)
+                result = await s.stream(_open_tickets_query())
                 async for partition in result.partitions(2000):
-                    out.extend(
-                        SlaTicket(
-                            number=r.number,
-                            level=FaultLevel.parse(r.level),
-                            status=TicketStatus(r.status),
-                            created_at=r.created_at,
-                            site_code=r.site_code,
-                            site_name=r.site_name,
-                            site_tier=r.tier,
-                            distance_km=r.distance_km,
-                            responded_at=r.responded_at,
-                            resolved_at=r.resolved_at,
-                            description=r.description or "",
-                            call_id=r.call_id,
-                            response_due=r.response_due,
-                            onsite_due=r.onsite_due,
-                            pauses=tuple(pauses.get(r.number, ())),
-                            dispatched_at=r.dispatched_at,
-                            on_the_way_at=r.on_the_way_at,
-                            onsite_at=r.onsite_at,
-                            part_needed_at=r.part_needed_at,
-                            part_sent_at=r.part_sent_at,
-                            part_received_at=r.part_received_at,
-                        )
-                        for r in partition
-                    )
+                    out.extend(_sla_ticket(r, pauses.get(r.number, ())) for r in partition)
                     await asyncio.sleep(0)
         except SQLAlchemyError as exc:
             raise SupervisionStoreError(f"cannot read open tickets: {exc}") from exc
@@ -412,6 +345,89 @@ class SupervisionRepository:
                 )
             ).all()
         return [CallTally(*r) for r in rows]
+
+
+# --- the open tickets the SLA engine looks at ---------------------------------------------
+
+
+def _open_tickets_query() -> Select[*tuple[Any, ...]]:
+    """Open tickets, oldest first, with their site and their current dispatch."""
+    return (
+        select(
+            TicketRow.number,
+            TicketRow.level,
+            TicketRow.status,
+            TicketRow.created_at,
+            TicketRow.site_code,
+            TicketRow.response_due,
+            TicketRow.onsite_due,
+            TicketRow.responded_at,
+            TicketRow.resolved_at,
+            TicketRow.description,
+            TicketRow.call_id,
+            SiteRow.site_name,
+            SiteRow.tier,
+            SiteRow.distance_km,
+            TicketRow.dispatched_at,
+            TicketRow.onsite_at,
+            TicketRow.part_needed_at,
+            TicketRow.part_sent_at,
+            TicketRow.part_received_at,
+            DispatchRow.on_the_way_at,
+        )
+        .outerjoin(SiteRow, SiteRow.site_code == TicketRow.site_code)
+        # The ticket's current dispatch (a re-dispatch supersedes the earlier ones).
+        .outerjoin(
+            DispatchRow,
+            and_(DispatchRow.ticket_id == TicketRow.id, DispatchRow.superseded_at.is_(None)),
+        )
+        .where(TicketRow.status.in_(OPEN))
+        .order_by(TicketRow.created_at)
+    )
+
+
+async def _open_ticket_pauses(s: AsyncSession) -> dict[str, list[Pause]]:
+    """The pauses of every open ticket, by ticket number."""
+    open_numbers = select(TicketRow.number).where(TicketRow.status.in_(OPEN))
+    pauses: dict[str, list[Pause]] = {}
+    for number, start, end in (
+        await s.execute(
+            select(
+                TicketPauseRow.ticket_number,
+                TicketPauseRow.started_at,
+                TicketPauseRow.ended_at,
+            ).where(TicketPauseRow.ticket_number.in_(open_numbers))
+        )
+    ).all():
+        pauses.setdefault(number, []).append(Pause(start, end))
+    return pauses
+
+
+def _sla_ticket(r: Row[Any], pauses: Sequence[Pause]) -> SlaTicket:
+    """One row of `_open_tickets_query` as the SLA engine reads it."""
+    return SlaTicket(
+        number=r.number,
+        level=FaultLevel.parse(r.level),
+        status=TicketStatus(r.status),
+        created_at=r.created_at,
+        site_code=r.site_code,
+        site_name=r.site_name,
+        site_tier=r.tier,
+        distance_km=r.distance_km,
+        responded_at=r.responded_at,
+        resolved_at=r.resolved_at,
+        description=r.description or "",
+        call_id=r.call_id,
+        response_due=r.response_due,
+        onsite_due=r.onsite_due,
+        pauses=tuple(pauses),
+        dispatched_at=r.dispatched_at,
+        on_the_way_at=r.on_the_way_at,
+        onsite_at=r.onsite_at,
+        part_needed_at=r.part_needed_at,
+        part_sent_at=r.part_sent_at,
+        part_received_at=r.part_received_at,
+    )
 
 
 def _satisfies_the_ports(

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import builtins
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, and_, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -18,140 +27,33 @@ from sqlalchemy.orm import selectinload
 from calls.clock import Clock, utc_now
 from routing.domain.deadlines import deadlines_for
 from routing.domain.levels import SlaPolicy
-from routing.domain.numbering import check_node, counter_key, ticket_number
+from routing.domain.numbering import check_node
 from routing.domain.spare_parts import PAIRS as PART_PAIRS
 from routing.domain.spare_parts import matching_part_fields
 from routing.domain.ticket_form import LONG_TEXT, history_text, validate_changes, validate_value
 from routing.errors import InvalidInput, TicketNotFound
 from routing.records import (
     NewTicket,
-    ProblemType,
-    ProgressEntry,
-    ServiceEntry,
     Ticket,
-    TicketChange,
     TicketFilter,
     TicketOpening,
     TicketSource,
     TicketStatus,
-    Urgency,
 )
 from storage.database import Database
 from storage.errors import store_errors
+from storage.group_commit import deferred
 from storage.models import (
     SatisfactionScoreRow,
     SiteRow,
-    TicketCounterRow,
     TicketHistoryRow,
     TicketLogRow,
     TicketRow,
 )
+from storage.ticket_numbers import next_ticket_number
+from storage.ticket_rows import check_actor, check_call_id, like_pattern, network_text, to_ticket
 
 log = logging.getLogger(__name__)
-
-
-def like_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` literally (metacharacters escaped with '\\')."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def network_text(value: str, limit: int) -> str:
-    """Text that arrived from the PBX or another system (caller id, organisation): kept,
-    but on one line, without control characters, and bounded. An automatic ticket must
-    never be lost because a caller-id name was odd."""
-    return _CONTROL_CHARS.sub(" ", value).strip()[:limit]
-
-
-def check_actor(by: str) -> str:
-    if not by or len(by) > 100 or "\r" in by or "\n" in by:
-        raise InvalidInput("by", "must be a single line of 1-100 characters")
-    return by
-
-
-def check_call_id(call_id: str) -> str:
-    if not call_id or len(call_id) > 64 or any(c in call_id for c in "\r\n\0"):
-        raise InvalidInput("call_id", "must be a single line of 1-64 characters")
-    return call_id
-
-
-def to_ticket(
-    row: TicketRow,
-    *,
-    history: Sequence[TicketHistoryRow] | None = None,
-    log_rows: Sequence[TicketLogRow] | None = None,
-) -> Ticket:
-    """The record of a ticket row; `history`/`log_rows` given = do not load them."""
-    service: list[ServiceEntry] = []
-    progress: list[ProgressEntry] = []
-    for entry in row.log if log_rows is None else log_rows:
-        if entry.kind == "service":
-            service.append(
-                ServiceEntry(entry.at, entry.by, entry.symptom, entry.action, entry.result)
-            )
-        else:
-            progress.append(ProgressEntry(entry.at, entry.by, entry.text))
-    return Ticket(
-        number=row.number,
-        call_id=row.call_id,
-        site_code=row.site_code,
-        level=row.level,
-        status=TicketStatus(row.status),
-        caller_number=row.caller_number,
-        created_at=row.created_at,
-        response_due=row.response_due,
-        onsite_due=row.onsite_due,
-        description=row.description,
-        source=TicketSource(row.source),
-        history=tuple(
-            TicketChange(h.at, h.by, h.field, h.old, h.new, h.note)
-            for h in (row.history if history is None else history)
-        ),
-        updated_at=row.updated_at,
-        caller_name=row.caller_name,
-        paper_number=row.paper_number,
-        responded_at=row.responded_at,
-        resolved_at=row.resolved_at,
-        closed_at=row.closed_at,
-        cause=row.cause,
-        resolution=row.resolution,
-        duty_agent=row.duty_agent,
-        support_engineer=row.support_engineer,
-        onsite_engineer=row.onsite_engineer,
-        organisation=row.organisation,
-        contact_name=row.contact_name,
-        contact_phone=row.contact_phone,
-        contact_email=row.contact_email,
-        service_log=tuple(service),
-        problem_type=ProblemType(row.problem_type) if row.problem_type else None,
-        urgency=Urgency(row.urgency) if row.urgency else None,
-        department=row.department,
-        expected_resolution=row.expected_resolution,
-        measures=row.measures,
-        owner=row.owner,
-        progress_log=tuple(progress),
-        rma_number=row.rma_number,
-        rma_model=row.rma_model,
-        rma_serial=row.rma_serial,
-        rma_quantity=row.rma_quantity,
-        rma_symptom=row.rma_symptom,
-        rma_analysis=row.rma_analysis,
-        spare_model=row.spare_model,
-        spare_serial=row.spare_serial,
-        spare_sent_on=row.spare_sent_on,
-        spare_received_on=row.spare_received_on,
-        satisfaction=row.satisfaction,
-        satisfaction_at=row.satisfaction_at,
-        engineer=row.onsite_engineer or None,
-        dispatched_at=row.dispatched_at,
-        onsite_at=row.onsite_at,
-        part_needed_at=row.part_needed_at,
-        part_sent_at=row.part_sent_at,
-        part_received_at=row.part_received_at,
-    )
 
 
 # Column defaults of a ticket, for the record of one inserted with Core statements.
@@ -160,6 +62,49 @@ _TICKET_DEFAULTS: dict[str, Any] = {
     for c in TicketRow.__table__.c
     if c.default is not None and getattr(c.default, "is_scalar", False)
 }
+
+
+# A history row written with a Core statement on the table (not the ORM's bulk insert,
+# which splits a batch's rows wherever their None columns differ): one executemany.
+_HISTORY_TABLE: Table = TicketHistoryRow.__table__  # type: ignore[assignment]
+HISTORY_INSERT = insert(_HISTORY_TABLE)
+TICKETS: Table = TicketRow.__table__  # type: ignore[assignment]
+
+
+# The columns the call events change (answer, callback, milestones), written by one
+# constant statement.
+CALL_EVENT_COLUMNS = frozenset(
+    {"status", "duty_agent", "responded_at", "resolved_at", "closed_at", "updated_at"}
+)
+
+
+def _kept(session: AsyncSession, found: Row[Any] | None) -> TicketRow | None:
+    """The detached row of `found`; in a group commit, the one an earlier job of the
+    batch changed, if any (its changes are not written yet)."""
+    if found is None:
+        return None
+    row = detached_row(found._mapping)
+    batch = deferred(session)
+    if batch is None:
+        return row
+    kept: TicketRow = batch.state.setdefault(("ticket", row.id), row)
+    return kept
+
+
+# Constant statements (compiled once): the values come as parameters.
+_LOCKED_BY_NUMBER = select(TICKETS).where(TICKETS.c.number == bindparam("number")).with_for_update()
+_TICKET_INSERT = insert(TICKETS).returning(TICKETS.c.id)
+_CALL_EVENT_UPDATE = (
+    update(TICKETS)
+    .where(TICKETS.c.id == bindparam("row_id"))
+    .values({name: bindparam(f"new_{name}") for name in sorted(CALL_EVENT_COLUMNS)})
+)
+
+
+def detached_row(columns: Mapping[Any, Any]) -> TicketRow:
+    """A ticket row object from a Core result's columns, outside any session: changing it
+    writes nothing (`TicketRepository.save_state` does); other keys are left out."""
+    return TicketRow(**{name: columns[name] for name in TICKETS.c.keys()})
 
 
 def with_details(stmt: Select[TicketRow]) -> Select[TicketRow]:
@@ -250,18 +195,7 @@ class TicketRepository:
 
     async def _allocate(self, session: AsyncSession, opened_at: datetime) -> str:
         day = opened_at.astimezone(self.tz).date()
-        insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        stmt = (
-            insert(TicketCounterRow)
-            .values(day=counter_key(day), last=1)
-            .on_conflict_do_update(
-                index_elements=[TicketCounterRow.day],
-                set_={"last": TicketCounterRow.last + 1},
-            )
-            .returning(TicketCounterRow.last)
-        )
-        sequence = (await session.execute(stmt)).scalar_one()
-        return ticket_number(day, sequence, self.node)
+        return await next_ticket_number(session, self.db.dialect, day, self.node)
 
     async def insert_new(
         self, session: AsyncSession, values: dict[str, Any], draft: NewTicket
@@ -274,9 +208,7 @@ class TicketRepository:
         fields.update(
             number=number, call_id=draft.call_id, created_at=opened_at, updated_at=opened_at
         )
-        ticket_id = (
-            await session.execute(insert(TicketRow).values(fields).returning(TicketRow.id))
-        ).scalar_one()
+        ticket_id = (await session.execute(_TICKET_INSERT, fields)).scalar_one()
         history = {
             "ticket_id": ticket_id,
             "at": opened_at,
@@ -286,11 +218,54 @@ class TicketRepository:
             "new": number,
             "note": f"opened ({values['source']}), level {values['level']}",
         }
-        await session.execute(insert(TicketHistoryRow).values(history))
+        batch = deferred(session)
+        if batch is not None:
+            batch.add(HISTORY_INSERT, history)  # no job of the batch reads it
+        else:
+            await session.execute(HISTORY_INSERT, history)
         row = TicketRow(id=ticket_id, **fields)  # never added to the session
         return to_ticket(row, history=[TicketHistoryRow(**history)], log_rows=[])
 
     # --- shared by the call events' writes (storage.call_events) ------------------------
+
+    @staticmethod
+    async def state(
+        session: AsyncSession,
+        where: ColumnElement[bool],
+        *,
+        lock: bool = True,
+        first: ColumnElement[bool] | None = None,
+    ) -> TicketRow | None:
+        """The ticket's own columns (no history, no log) in one Core statement, locked to
+        the commit with `lock`; of several, the one matching `first`. A row object
+        outside the session: changing it writes nothing until `save_state`."""
+        stmt = select(TICKETS).where(where)
+        if first is not None:
+            stmt = stmt.order_by(first.desc().nulls_last()).limit(1)
+        found = (await session.execute(stmt.with_for_update() if lock else stmt)).first()
+        return _kept(session, found)
+
+    @staticmethod
+    async def state_of(session: AsyncSession, number: str) -> TicketRow | None:
+        """`state` of ticket `number`, locked (a constant statement, compiled once)."""
+        found = (await session.execute(_LOCKED_BY_NUMBER, {"number": number})).first()
+        return _kept(session, found)
+
+    @staticmethod
+    async def save_state(session: AsyncSession, row: TicketRow, changed: Sequence[str]) -> None:
+        """Write the columns `changed` of a row from `state` (and its `updated_at`). In a
+        group commit the call events' changes are left to the end of the batch, one
+        executemany for every job's; a later job of the batch that reads the ticket gets
+        the changed row from `state` (the row stays locked from the read to the commit)."""
+        if not changed:
+            return
+        batch = deferred(session)
+        if batch is not None and CALL_EVENT_COLUMNS.issuperset(changed):
+            values = {f"new_{name}": getattr(row, name) for name in CALL_EVENT_COLUMNS}
+            batch.add(_CALL_EVENT_UPDATE, values | {"row_id": row.id})
+            return
+        values = {name: getattr(row, name) for name in (*changed, "updated_at")}
+        await session.execute(update(TICKETS).where(TICKETS.c.id == row.id).values(values))
 
     async def locked_state(
         self, session: AsyncSession, call_id: str, incident: str | None
@@ -304,19 +279,25 @@ class TicketRepository:
             )
         return row
 
-    def set_callback_due(self, session: AsyncSession, row: TicketRow, at: datetime) -> None:
-        if row.status != TicketStatus.OPEN:
-            return
-        self.apply_changes(
-            session,
-            row,
-            {"status": TicketStatus.CALLBACK_DUE.value},
-            by="system",
-            at=at,
-            note="caller hung up before an agent answered: call back",
-        )
+    def set_callback_due(
+        self,
+        session: AsyncSession,
+        row: TicketRow,
+        at: datetime,
+        *,
+        call_id: str | None = None,
+        note: str = "caller hung up before an agent answered: call back",
+        statuses: frozenset[str] = frozenset({TicketStatus.OPEN.value}),
+    ) -> builtins.list[str]:
+        """The ticket (in one of `statuses`) waits for a callback to the caller of call
+        `call_id` (default: the call that opened it); the names of the columns changed."""
+        if row.status not in statuses:
+            return []
+        status = {"status": TicketStatus.CALLBACK_DUE.value}
+        changed = self.apply_changes(session, row, status, by="system", at=at, note=note)
         row.updated_at = at
-        log.info("call %s: ticket %s is due for a callback", row.call_id, row.number)
+        log.info("call %s: ticket %s is due for a callback", call_id or row.call_id, row.number)
+        return changed
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -478,24 +459,31 @@ class TicketRepository:
         at: datetime,
         note: str,
     ) -> builtins.list[str]:
+        """Set `values` on `row`, each change with its history row; the names changed.
+        In a group commit the history rows are left to the end of the batch (one
+        executemany for every job's), so another job of the same batch that reads this
+        ticket's history does not see them yet."""
         changed: builtins.list[str] = []
+        batch = deferred(session)
         for name, new in values.items():
             old = getattr(row, name)
             if old == new:
                 continue
             setattr(row, name, new)
             changed.append(name)
-            session.add(
-                TicketHistoryRow(
-                    ticket_id=row.id,
-                    at=at,
-                    by=by,
-                    field=name,
-                    old=history_text(old),
-                    new=history_text(new),
-                    note=note,
-                )
-            )
+            entry = {
+                "ticket_id": row.id,
+                "at": at,
+                "by": by,
+                "field": name,
+                "old": history_text(old),
+                "new": history_text(new),
+                "note": note,
+            }
+            if batch is not None:
+                batch.add(HISTORY_INSERT, entry)
+            else:
+                session.add(TicketHistoryRow(**entry))
         return changed
 
     async def mark_callback_due(self, call_id: str, at: datetime) -> Ticket | None:

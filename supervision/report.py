@@ -15,7 +15,7 @@ import html
 import logging
 import warnings
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -109,6 +109,49 @@ async def render_monthly(
 
 # --- files (worker thread) -----------------------------------------------------------------
 
+# One CSV file of the report: its name, its header and its rows.
+CsvTable = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
+
+# The columns of the tables that list records: each column is the field of that name.
+CALL_COLUMNS = (
+    "call_id",
+    "started_at",
+    "queued_at",
+    "answered_at",
+    "outcome",
+    "level",
+    "site_code",
+    "paper_number",
+    "ticket_number",
+)
+TICKET_COLUMNS = (
+    "number",
+    "level",
+    "status",
+    "source",
+    "created_at",
+    "response_due",
+    "responded_at",
+    "resolved_at",
+    "site_code",
+    "site_name",
+    "site_tier",
+    "cause",
+)
+ESCALATION_COLUMNS = ("key", "ticket_number", "kind", "level", "taken_at")
+SCORE_COLUMNS = ("call_id", "ticket_number", "score", "at")
+DAY_COLUMNS = (
+    "day",
+    "offered",
+    "answered",
+    "abandoned",
+    "answered_in_target",
+    "other",
+    "service_level",
+)
+COMPLIANCE_COLUMNS = ("level", "tickets", "met", "breached", "pending", "rate")
+PERIOD_COLUMNS = ("started_at", "ended_at", "reason", "calls", "backfilled")
+
 
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -119,118 +162,40 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # a datetime too
         return value.isoformat()
     if isinstance(value, float):
         return f"{value:.4f}"
     return value
 
 
-def _write_tables(target: Path, f: MonthlyFigures, facts: MonthFacts) -> list[str]:
-    files: list[tuple[str, Sequence[str], Iterable[Sequence[Any]]]] = [
-        (
-            "calls.csv",
-            [
-                "call_id",
-                "started_at",
-                "queued_at",
-                "answered_at",
-                "outcome",
-                "level",
-                "site_code",
-                "paper_number",
-                "ticket_number",
-            ],
-            [
-                (
-                    c.call_id,
-                    c.started_at,
-                    c.queued_at,
-                    c.answered_at,
-                    c.outcome,
-                    c.level,
-                    c.site_code,
-                    c.paper_number,
-                    c.ticket_number,
-                )
-                for c in facts.calls
-            ],
-        ),
-        (
-            "tickets.csv",
-            [
-                "number",
-                "level",
-                "status",
-                "source",
-                "created_at",
-                "response_due",
-                "responded_at",
-                "resolved_at",
-                "site_code",
-                "site_name",
-                "site_tier",
-                "cause",
-            ],
-            [
-                (
-                    t.number,
-                    t.level,
-                    t.status,
-                    t.source,
-                    t.created_at,
-                    t.response_due,
-                    t.responded_at,
-                    t.resolved_at,
-                    t.site_code,
-                    t.site_name,
-                    t.site_tier,
-                    t.cause,
-                )
-                for t in facts.tickets
-            ],
-        ),
-        (
-            "escalations.csv",
-            ["key", "ticket_number", "kind", "level", "taken_at"],
-            [(e.key, e.ticket_number, e.kind, e.level, e.taken_at) for e in facts.escalations],
-        ),
-        (
-            "satisfaction_scores.csv",
-            ["call_id", "ticket_number", "score", "at"],
-            [(s.call_id, s.ticket_number, s.score, s.at) for s in facts.scores],
-        ),
-        (
-            "calls_per_day.csv",
-            [
-                "day",
-                "offered",
-                "answered",
-                "abandoned",
-                "answered_in_target",
-                "other",
-                "service_level",
-            ],
-            [
-                (
-                    d.day.isoformat(),
-                    d.offered,
-                    d.answered,
-                    d.abandoned,
-                    d.answered_in_target,
-                    d.other,
-                    d.service_level,
-                )
-                for d in f.days
-            ],
-        ),
+def _listed(name: str, columns: Sequence[str], records: Iterable[object]) -> CsvTable:
+    """A table of `records`, one row each, its columns read from the fields they name."""
+    return name, columns, [tuple(getattr(r, c) for c in columns) for r in records]
+
+
+def _fact_tables(facts: MonthFacts) -> list[CsvTable]:
+    """The month's records as read, one table per kind."""
+    return [
+        _listed("calls.csv", CALL_COLUMNS, facts.calls),
+        _listed("tickets.csv", TICKET_COLUMNS, facts.tickets),
+        _listed("escalations.csv", ESCALATION_COLUMNS, facts.escalations),
+        _listed("satisfaction_scores.csv", SCORE_COLUMNS, facts.scores),
+    ]
+
+
+def _satisfaction_label(score: str) -> str:
+    """The words of a score ("1".."5"); any other key is a call without one."""
+    return SATISFACTION_LABELS.get(int(score), "") if score.isdigit() else "not applicable"
+
+
+def _figure_tables(f: MonthlyFigures) -> list[CsvTable]:
+    """The figures behind the plots."""
+    return [
+        _listed("calls_per_day.csv", DAY_COLUMNS, f.days),
         ("tickets_by_level.csv", ["level", "tickets"], sorted(f.tickets_by_level.items())),
         ("tickets_by_tier.csv", ["tier", "tickets"], f.tickets_by_tier.items()),
-        (
-            "sla_compliance.csv",
-            ["level", "tickets", "met", "breached", "pending", "rate"],
-            [(c.level, c.tickets, c.met, c.breached, c.pending, c.rate) for c in f.compliance],
-        ),
+        _listed("sla_compliance.csv", COMPLIANCE_COLUMNS, f.compliance),
         (
             "escalations_by_level.csv",
             ["level", "kind", "count"],
@@ -241,25 +206,22 @@ def _write_tables(target: Path, f: MonthlyFigures, facts: MonthFacts) -> list[st
         (
             "satisfaction.csv",
             ["score", "label", "count"],
-            [
-                (k, SATISFACTION_LABELS.get(int(k), "") if k.isdigit() else "not applicable", n)
-                for k, n in f.satisfaction.items()
-            ],
+            [(k, _satisfaction_label(k), n) for k, n in f.satisfaction.items()],
         ),
-        (
-            "emergency_periods.csv",
-            ["started_at", "ended_at", "reason", "calls", "backfilled"],
-            [(p.started_at, p.ended_at, p.reason, p.calls, p.backfilled) for p in f.emergency],
-        ),
+        _listed("emergency_periods.csv", PERIOD_COLUMNS, f.emergency),
         (
             "backfill.csv",
             ["paper_number", "call_id", "started_at", "ticket_number", "status"],
             [(*b, "backfilled" if b[3] else "pending") for b in f.backfill],
         ),
     ]
-    for name, header, rows in files:
+
+
+def _write_tables(target: Path, f: MonthlyFigures, facts: MonthFacts) -> list[str]:
+    tables = [*_fact_tables(facts), *_figure_tables(f)]
+    for name, header, rows in tables:
         _write_csv(target / name, header, rows)
-    return [name for name, _, _ in files]
+    return [name for name, _, _ in tables]
 
 
 def _write_all(
@@ -286,9 +248,8 @@ def _write_all(
     return index
 
 
-def _html(
-    f: MonthlyFigures, csv_files: Sequence[str], words: ReportWords, field_section: str = ""
-) -> str:
+def _summary_rows(f: MonthlyFigures, words: ReportWords) -> str:
+    """The summary table's rows: the month's totals."""
     _ = words.gettext
     e = html.escape
     totals = f.totals
@@ -305,16 +266,13 @@ def _html(
         (_("Emergency calls"), totals["emergency_calls"]),
         (_("Emergency calls still to backfill"), totals["backfill_pending"]),
     ]
-    rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in summary)
-    plots = "".join(
-        f'<figure><img src="{name}.png" alt="{e(_(title))}">'
-        f"<figcaption>{e(_(title))}</figcaption></figure>"
-        for name, title in PLOTS
-    )
-    sites = "".join(
-        f"<tr><td>{e(code)}</td><td>{e(name)}</td><td>{n}</td></tr>"
-        for code, name, n in f.top_sites
-    )
+    return "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in summary)
+
+
+def _emergency_table(f: MonthlyFigures, words: ReportWords) -> str:
+    """The emergency periods, in local time; "none" in a month without any."""
+    _ = words.gettext
+    e = html.escape
     still_active = _("still active")
     periods = (
         "".join(
@@ -325,14 +283,31 @@ def _html(
         )
         or f'<tr><td colspan="5">{e(_("none"))}</td></tr>'
     )
-    links = "".join(f'<li><a href="{e(n)}">{e(n)}</a></li>' for n in csv_files)
-    title = _("7×24 technical support hotline: monthly operations report %(month)s") % {
-        "month": f.month
-    }
     head = "".join(
         f"<th>{e(_(h))}</th>"
         for h in (N_("From"), N_("To"), N_("Reason"), N_("Calls"), N_("Backfilled"))
     )
+    return f"<table><tr>{head}</tr>\n{periods}</table>"
+
+
+def _html(
+    f: MonthlyFigures, csv_files: Sequence[str], words: ReportWords, field_section: str = ""
+) -> str:
+    _ = words.gettext
+    e = html.escape
+    plots = "".join(
+        f'<figure><img src="{name}.png" alt="{e(_(title))}">'
+        f"<figcaption>{e(_(title))}</figcaption></figure>"
+        for name, title in PLOTS
+    )
+    sites = "".join(
+        f"<tr><td>{e(code)}</td><td>{e(name)}</td><td>{n}</td></tr>"
+        for code, name, n in f.top_sites
+    )
+    links = "".join(f'<li><a href="{e(n)}">{e(n)}</a></li>' for n in csv_files)
+    title = _("7×24 technical support hotline: monthly operations report %(month)s") % {
+        "month": f.month
+    }
     words_of = {
         key: e(text)
         for key, text in (
@@ -358,14 +333,13 @@ figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
 figcaption {{ color: #555; }}
 </style></head><body>
 <h1>{e(title)}</h1>
-<h2>{words_of["summary"]}</h2><table>{rows}</table>
+<h2>{words_of["summary"]}</h2><table>{_summary_rows(f, words)}</table>
 <h2>{words_of["plots"]}</h2>{plots}
 {field_section}
 <h2>{words_of["top_sites"]}</h2><table><tr><th>{words_of["code"]}</th><th>{words_of["site"]}</th>
 <th>{words_of["tickets"]}</th></tr>{sites}</table>
 <h2>{words_of["periods"]}</h2>
-<table><tr>{head}</tr>
-{periods}</table>
+{_emergency_table(f, words)}
 <h2>{words_of["data"]}</h2><ul>{links}</ul>
 </body></html>
 """

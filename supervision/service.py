@@ -166,31 +166,32 @@ class SupervisionService:
     def web_router(
         self,
         *,
-        require_supervisor: Callable[..., Any] | None = None,
+        require_supervisor: Callable[..., Any],
+        authorize_websocket: Callable[[WebSocket], Awaitable[bool]],
         require_agent: Callable[..., Any] | None = None,
-        authorize_websocket: Callable[[WebSocket], Awaitable[bool]] | None = None,
         require_wallboard: Callable[..., Any] | None = None,
         current_user: Callable[..., Awaitable[str]] | None = None,
         audit: Callable[..., Awaitable[None]] | None = None,
     ) -> APIRouter:
-        deps = SupervisionWebDeps(
-            self.store,
-            self.bus,
-            publisher=self.publisher,
-            require_agent=require_agent,
-            require_wallboard=require_wallboard,
-            current_user=current_user,
-            audit=audit,
-            clock=self.clock,
-            reports=self.reports,
-            report_dir=self.config.report_dir,
-            language=self.language,
-            zone=self.config.calendar.zone,
-            sla=self.sla,
-            calendar=self.config.calendar,
+        """The routes of `supervision.web`, behind the checks given (the supervisor's and
+        the websocket's are required)."""
+        return router(
+            SupervisionWebDeps(
+                self.store,
+                self.bus,
+                publisher=self.publisher,
+                require_supervisor=require_supervisor,
+                authorize_websocket=authorize_websocket,
+                require_agent=require_agent,
+                require_wallboard=require_wallboard,
+                current_user=current_user,
+                audit=audit,
+                clock=self.clock,
+                reports=self.reports,
+                report_dir=self.config.report_dir,
+                language=self.language,
+                zone=self.config.calendar.zone,
+                sla=self.sla,
+                calendar=self.config.calendar,
+            )
         )
-        if require_supervisor is not None:
-            deps.require_supervisor = require_supervisor
-        if authorize_websocket is not None:
-            deps.authorize_websocket = authorize_websocket
-        return router(deps)

@@ -20,7 +20,16 @@ from typing import Any, Protocol
 
 from bus import MessageBus
 from bus.topics import EMERGENCY, WALLBOARD
-from calls import CallEvent, Clock
+from calls import (
+    AgentRinging,
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallLeftQueue,
+    CallQueued,
+    Clock,
+)
 from calls.control import CallControl
 from pipeline import Stage
 from supervision.domain.calendar import CHINA_STANDARD_TIME
@@ -192,6 +201,10 @@ class WallboardPublisher:
             await subscription.close()
 
 
+FLOOR_EVENTS = (CallQueued, AgentRinging, CallAnswered, CallAbandoned, CallLeftQueue, CallEnded)
+
+
 def wallboard_stage(publisher: WallboardPublisher) -> Stage:
-    """The live floor (queues, waiting callers) follows every call; nothing to retry."""
-    return Stage("wallboard", 40, publisher.handle_call_event)
+    """The live floor (queues, waiting callers) follows every call; nothing to retry. It
+    takes the events `CallFloor.apply` folds in."""
+    return Stage("wallboard", 40, publisher.handle_call_event, events=FLOOR_EVENTS)

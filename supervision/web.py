@@ -1,4 +1,5 @@
-"""HTTP face of supervision, mounted in the console app by `hotline.runtime`.
+"""HTTP face of supervision, mounted in the console app by `supervision.components`
+(`Supervision.routes`, with the console's access checks).
 
 `router(deps)` gives:
 
@@ -28,7 +29,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from importlib import resources
 from pathlib import Path
@@ -48,7 +49,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketState
 
-from bus import MessageBus
+from bus import MessageBus, Subscription
 from calls.clock import Clock, utc_now
 from routing.domain.levels import SlaPolicy
 from supervision.domain.calendar import CHINA_STANDARD_TIME, WorkingCalendar
@@ -68,28 +69,23 @@ STATIC_FILES = {
 }
 
 
-def _allow_all() -> None:
-    return None
-
-
-async def _allow_all_ws(websocket: WebSocket) -> bool:
-    return True
-
-
 @dataclass
 class SupervisionWebDeps:
+    """The two access checks are required (keyword only): a router without them would
+    let anyone in."""
+
     store: SupervisionStore
     bus: MessageBus
     publisher: WallboardPublisher | None = None
     # FastAPI dependency that raises (401/403) unless the request is a supervisor's.
-    require_supervisor: Callable[..., Any] = _allow_all
+    require_supervisor: Callable[..., Any] = field(kw_only=True)
     # FastAPI dependency for agent+ routes (pausing a ticket's clocks); default: supervisor.
     require_agent: Callable[..., Any] | None = None
     # The wallboard page and JSON: also open to a wallboard-scoped (read-only) token;
     # default: supervisor.
     require_wallboard: Callable[..., Any] | None = None
     # Websocket check: return False after refusing the handshake yourself.
-    authorize_websocket: Callable[[WebSocket], Awaitable[bool]] = _allow_all_ws
+    authorize_websocket: Callable[[WebSocket], Awaitable[bool]] = field(kw_only=True)
     # FastAPI dependency giving the acting user's name (who paused a clock).
     current_user: Callable[..., Awaitable[str]] | None = None
     # Audit hook: (request, action, actor, **detail); called after a pause or resume.
@@ -325,22 +321,23 @@ def asker_language(request: Request, default: str) -> str:
 
 
 def router(deps: SupervisionWebDeps) -> APIRouter:
+    """Every route of the module docstring, behind the checks `deps` names."""
     api = APIRouter()
-    _render_lock = asyncio.Lock()  # one report rendering at a time: it is CPU-heavy
     supervisor = Depends(deps.require_supervisor)
-    agent = Depends(deps.require_agent or deps.require_supervisor)
-    wallboard = Depends(deps.require_wallboard or deps.require_supervisor)
-
-    async def _anonymous() -> str:
-        return "console"
-
-    actor = Depends(deps.current_user or _anonymous)
-
-    async def _audit(request: Request, action: str, by: str, **detail: object) -> None:
-        if deps.audit is not None:
-            await deps.audit(request, action, by, **detail)
-
     _acknowledgement_routes(api, deps)
+    _wallboard_routes(api, deps)
+    _notice_routes(api, deps, supervisor)
+    _sla_clock_routes(api, deps)
+    # One report rendering at a time: it is CPU-heavy.
+    _report_routes(api, deps, supervisor, asyncio.Lock())
+    _wallboard_socket(api, deps)
+    return api
+
+
+def _wallboard_routes(api: APIRouter, deps: SupervisionWebDeps) -> None:
+    """The wallboard page, its script and style, and its latest snapshot as JSON; the page
+    and the JSON also open to a wallboard-scoped token."""
+    wallboard = Depends(deps.require_wallboard or deps.require_supervisor)
 
     @api.get(
         "/wallboard",
@@ -365,6 +362,10 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             raise _refused(request, deps.language, 503, N_("The wallboard is not running."))
         return deps.publisher.snapshot().to_message()
 
+
+def _notice_routes(api: APIRouter, deps: SupervisionWebDeps, supervisor: Any) -> None:
+    """`/api/supervision/notices`: the notices sent, with their delivery and ack state."""
+
     @api.get(
         "/api/supervision/notices",
         dependencies=[supervisor],
@@ -375,6 +376,21 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
     ) -> dict[str, Any]:
         items = await deps.store.notices(ticket_number=ticket, limit=limit)
         return {"items": [n.as_json() for n in items], "states": await deps.store.notice_counts()}
+
+
+def _sla_clock_routes(api: APIRouter, deps: SupervisionWebDeps) -> None:
+    """`/api/supervision/tickets/{n}/pause|resume` (agent+): stop and restart a ticket's
+    SLA clocks, audited with the acting user's name."""
+    agent = Depends(deps.require_agent or deps.require_supervisor)
+
+    async def _anonymous() -> str:
+        return "console"
+
+    actor = Depends(deps.current_user or _anonymous)
+
+    async def _audit(request: Request, action: str, by: str, **detail: object) -> None:
+        if deps.audit is not None:
+            await deps.audit(request, action, by, **detail)
 
     @api.post(
         "/api/supervision/tickets/{number}/pause",
@@ -402,7 +418,9 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
         await _audit(request, "sla_resume", by, ticket_number=number)
         return {"ticket_number": number, "paused": False, "changed": changed}
 
-    _report_routes(api, deps, supervisor, _render_lock)
+
+def _wallboard_socket(api: APIRouter, deps: SupervisionWebDeps) -> None:
+    """`/ws/wallboard`: the latest snapshot, then every new one, until the viewer leaves."""
 
     @api.websocket("/ws/wallboard")
     async def wallboard_socket(websocket: WebSocket) -> None:
@@ -414,26 +432,7 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
             if deps.publisher is not None:
                 first = deps.publisher.snapshot().to_message()
                 await websocket.send_text(json.dumps(first))
-
-            async def relay() -> None:
-                async for message in subscription:
-                    await websocket.send_text(json.dumps(message, default=str))
-
-            async def listen() -> None:
-                while True:  # the page sends nothing but pings; we only notice the close
-                    await websocket.receive_text()
-
-            tasks = [asyncio.create_task(relay()), asyncio.create_task(listen())]
-            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            for task in done:
-                exc = task.exception()
-                if exc is None or isinstance(exc, WebSocketDisconnect):
-                    log.info("wallboard viewer disconnected")
-                else:
-                    log.warning("wallboard websocket ended: %r", exc)
+            await _relay_until_closed(websocket, subscription)
         finally:
             await subscription.close()
             if (
@@ -443,4 +442,26 @@ def router(deps: SupervisionWebDeps) -> APIRouter:
                 with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                     await websocket.close()
 
-    return api
+
+async def _relay_until_closed(websocket: WebSocket, subscription: Subscription) -> None:
+    """Send every wallboard message until the viewer goes or the subscription ends."""
+
+    async def relay() -> None:
+        async for message in subscription:
+            await websocket.send_text(json.dumps(message, default=str))
+
+    async def listen() -> None:
+        while True:  # the page sends nothing but pings; we only notice the close
+            await websocket.receive_text()
+
+    tasks = [asyncio.create_task(relay()), asyncio.create_task(listen())]
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        exc = task.exception()
+        if exc is None or isinstance(exc, WebSocketDisconnect):
+            log.info("wallboard viewer disconnected")
+        else:
+            log.warning("wallboard websocket ended: %r", exc)

@@ -50,6 +50,14 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, N
         _as_failure(report)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` run first, in their collected (or shuffled) order. Under
+    scripts/test each worker pulls the next test when it is free: the long scenarios then
+    start at once, side by side, and short tests fill in around them at the end, instead
+    of a long one starting last and finishing alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -26,14 +26,36 @@
     $("agent-state").textContent = label;
     $("agent-state").dataset.state = state;
   }
+  // Reads of the state (the page's first /api/me, each socket's hello) race with the
+  // agent's own changes: an answer arriving after a change it did not see would show the
+  // old state again. So every change is counted; a read shows its answer only when no
+  // change was made since it was asked, and a change only when it is the latest. While a
+  // change is on its way no read is asked at all: the server may answer it before it
+  // applied the change, and the change's own answer shows the state anyway.
+  let changes = 0;
+  let pending = 0;
+  function readState() {
+    if (pending > 0) return;
+    const asked = changes;
+    api("GET", "/api/me").then((me) => { if (asked === changes) showState(me.agent_state); }).catch(() => {});
+  }
   async function setState(state) {
+    changes += 1;
+    pending += 1;
+    const mine = changes;
+    let failed = false;
     try {
       const result = await api("POST", "/api/agent/state", { state });
-      showState(result.state);
+      if (mine === changes) showState(result.state);
       flash($("agent-msg"), state === "ready" ? t("You take calls now.") : t("Paused: no calls."), true);
     } catch (err) {
+      failed = true;
       flash($("agent-msg"), err.message, false);
+    } finally {
+      pending -= 1;
     }
+    // A refused change leaves the state as the server has it: show that.
+    if (failed && mine === changes) readState();
   }
   $("btn-ready").addEventListener("click", () => setState("ready"));
   $("btn-paused").addEventListener("click", () => setState("paused"));
@@ -401,7 +423,12 @@
 
   connectLive((msg) => {
     switch (msg.type) {
-      case "hello": showState(msg.agent_state); showEmergency(msg.emergency); break;
+      case "hello":
+        // The hello's state was read when the socket opened: after a change, ask again.
+        if (changes === 0) showState(msg.agent_state);
+        else readState();
+        showEmergency(msg.emergency);
+        break;
       case "ringing": onRinging(msg); break;
       case "screen_pop": onScreenPop(msg); break;
       case "screen_pop_site": onPopSite(msg); break;
@@ -500,7 +527,7 @@
     }
   });
 
-  api("GET", "/api/me").then((me) => showState(me.agent_state)).catch(() => {});
+  readState();
   api("GET", "/api/emergency").then(showEmergency).catch(() => {});
   loadTickets(false);
 })();

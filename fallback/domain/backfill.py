@@ -16,7 +16,8 @@ The journal is a sequence of JSON records (dicts). The kinds that matter here:
 * `callback`: `{"kind": "callback", "caller_number", "by", "at", "action_id"}`.
 
 `fold` turns them into a `BackfillLedger`; `open_items`, `reconcile` and
-`callback_targets` answer the supervisor's questions.
+`callback_targets` answer the supervisor's questions, `refusal` whether a paper may still
+be typed in or waived.
 """
 
 from __future__ import annotations
@@ -161,6 +162,21 @@ class BackfillLedger:
             if call.paper_number == paper_number:
                 return call
         return None
+
+
+def refusal(ledger: BackfillLedger, paper_number: str) -> str | None:
+    """Why the paper takes no more input (its content is typed in, or it was waived), or
+    None. A paper is typed in once or waived once, never both."""
+    entry = ledger.entries.get(paper_number)
+    if entry is not None:
+        return (
+            f"paper ticket {paper_number} is already entered as ticket {entry.ticket_number} "
+            f"by {entry.by}"
+        )
+    waiver = ledger.waivers.get(paper_number)
+    if waiver is not None:
+        return f"paper ticket {paper_number} was waived: {waiver[0]}"
+    return None
 
 
 def fold(records: Iterable[Mapping[str, Any]]) -> BackfillLedger:

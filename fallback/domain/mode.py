@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from fallback.domain.forms import single_line
 from fallback.errors import InvalidRequest
 from fallback.records import AuditRecord
 
@@ -258,20 +259,10 @@ def observe(
     return Step(replace(healthy, exit_recommended=True), (record,))
 
 
-def _clean(value: str, what: str) -> str:
-    raw = value if isinstance(value, str) else ""
-    text = raw.strip()
-    if not text:
-        raise InvalidRequest(f"{what} is required")
-    if "\r" in raw or "\n" in raw:
-        raise InvalidRequest(f"{what} must be a single line")
-    return text
-
-
 def request(state: ModeState, active: bool, *, by: str, reason: str, at: datetime) -> Step:
     """A supervisor flips the mode by hand (reason mandatory)."""
-    by = _clean(by, "who flips the mode")
-    reason = _clean(reason, "a reason")
+    by = single_line(by, "who flips the mode", limit=None)
+    reason = single_line(reason, "a reason", limit=None)
     if active:
         if state.mode is Mode.EMERGENCY:
             record = _audit(
@@ -314,7 +305,7 @@ def close_backfill(state: ModeState, *, by: str, at: datetime, missing: int) -> 
     Raises `InvalidRequest` in emergency mode; the caller raises `BackfillIncomplete`
     with the list when `missing` > 0 (this function refuses too, as a safety net).
     """
-    by = _clean(by, "who closes the backfill")
+    by = single_line(by, "who closes the backfill", limit=None)
     if state.mode is Mode.EMERGENCY:
         raise InvalidRequest("still in emergency mode: switch back before closing the backfill")
     if missing > 0:

@@ -773,16 +773,24 @@ class AmiServer:
         session.send(response("Success", aid, message="Channel Hungup"))
         self.sim.request_hangup(name, cause)
 
+    def _monitor_channel(self, session: AmiSession, action: Action) -> SimChannel | None:
+        """The live channel a (Stop)MixMonitor action names; None after answering the
+        error app_mixmonitor gives for a missing or unknown channel."""
+        name = action.get("Channel")
+        if not name:
+            session.send(response("Error", action.action_id, message="No channel specified"))
+            return None
+        chan = self.sim.channels.get(name)
+        if chan is None or chan.gone:
+            session.send(response("Error", action.action_id, message="No such channel"))
+            return None
+        return chan
+
     def _mixmonitor(self, session: AmiSession, action: Action) -> None:
         """manager_mixmonitor(): `File,Options,Command` run as the application would."""
         aid = action.action_id
-        name = action.get("Channel")
-        if not name:
-            session.send(response("Error", aid, message="No channel specified"))
-            return
-        chan = self.sim.channels.get(name)
-        if chan is None or chan.gone:
-            session.send(response("Error", aid, message="No such channel"))
+        chan = self._monitor_channel(session, action)
+        if chan is None:
             return
         data = f"{action.get('File')},{action.get('Options')},{action.get('Command')}"
         if self.sim.mixmonitors.start(chan, data) is None:
@@ -796,13 +804,8 @@ class AmiServer:
 
     def _stop_mixmonitor(self, session: AmiSession, action: Action) -> None:
         aid = action.action_id
-        name = action.get("Channel")
-        if not name:
-            session.send(response("Error", aid, message="No channel specified"))
-            return
-        chan = self.sim.channels.get(name)
-        if chan is None or chan.gone:
-            session.send(response("Error", aid, message="No such channel"))
+        chan = self._monitor_channel(session, action)
+        if chan is None:
             return
         if not self.sim.mixmonitors.stop(chan):
             session.send(response("Error", aid, message="Could not stop monitoring channel"))

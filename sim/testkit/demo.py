@@ -156,10 +156,10 @@ async def run_demo(
         async def on_connected(client: AmiClient) -> None:
             await agents_ready(client, settings.main_queue)
 
-        service.ami.on_connected.append(on_connected)
+        service.edges.ami.client.on_connected.append(on_connected)
         await service.start()
-        pbx.set_agi_target(settings.agi_host, service.ivr.port or settings.agi_port)
-        await service.ami.wait_connected(10)
+        pbx.set_agi_target(settings.agi_host, service.path.ivr.server.port or settings.agi_port)
+        await service.edges.ami.client.wait_connected(10)
         console.rule("[bold]hotline demo")
         console.print(f"console:    [link]{service.console_url}[/link]")
         console.print(
@@ -190,7 +190,7 @@ async def run_demo(
             placed = traffic.result()
             console.print(f"{len(placed)} calls placed; waiting for them to finish")
             await asyncio.gather(*(c.finished for c in placed), return_exceptions=True)
-            await service.pipeline.drain(30)
+            await service.path.pipeline.pipeline.drain(30)
             signal_wait.cancel()
         else:
             stop.set()

@@ -1,6 +1,11 @@
 """Scratch databases for tests and benchmarks: a fresh SQLite file or a fresh, uniquely
 named PostgreSQL database that is dropped afterwards (never a shared, dirty one).
 
+Migrating costs about a second per database: a test session migrates (and fills) a
+template once and gives each test its own copy, a SQLite file copied with the backup API
+or a PostgreSQL database created from the template (`copy_sqlite`,
+`create_postgres_from_template`).
+
 `HOTLINE_TEST_PG_URL` points at the server's maintenance database
 (default `postgresql://postgres@127.0.0.1:5432/test`).
 """
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -62,6 +68,45 @@ def drop_scratch_postgres(url: str, admin_url: str | None = None) -> None:
 
 def scratch_sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / ('hotline-' + secrets.token_hex(4) + '.db')}"
+
+
+def sqlite_path(url: str) -> Path:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        raise ValueError(f"not a SQLite file URL: {url}")
+    return Path(parsed.database)
+
+
+def copy_sqlite(template_url: str, directory: Path) -> str:
+    """A new SQLite file in `directory` holding everything the template holds; its URL.
+    The backup API copies a consistent snapshot whatever the template's journal mode."""
+    url = scratch_sqlite_url(directory)
+    source = sqlite3.connect(sqlite_path(template_url))
+    target = sqlite3.connect(sqlite_path(url))
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    return url
+
+
+def create_postgres_from_template(
+    template_url: str, admin_url: str | None = None, prefix: str = "hotline_test"
+) -> str:
+    """A new, uniquely named database copied from the database at `template_url` (which
+    nobody may be connected to meanwhile); returns its URL (synchronous)."""
+    template = make_url(template_url).database
+    if not template:
+        raise ValueError(f"no database named in {template_url}")
+    admin = admin_url or pg_admin_url()
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+        sql.Identifier(name), sql.Identifier(template)
+    )
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        conn.execute(statement)
+    return make_url(admin).set(database=name).render_as_string(hide_password=False)
 
 
 async def empty_all_tables(db: Database) -> None:

@@ -1,4 +1,5 @@
-"""HTTP face of engineer dispatch, mounted in the console app by `hotline.runtime`.
+"""HTTP face of engineer dispatch, mounted on the console by `Dispatch.routes`
+(`supervision.dispatch.components`).
 
 * ``POST /api/tickets/{number}/dispatch``    agent+: send an engineer → dispatch id, link
 * ``GET  /api/tickets/{number}/dispatches``  agent+: the ticket's dispatches, the engineers

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from routing.domain.levels import FaultLevel, SlaPolicy
+from routing.domain.levels import EscalationStep, FaultLevel, SlaPolicy
 from supervision.domain.calendar import WorkingCalendar
 from supervision.domain.sla import ClockKind, ClockState, SlaTicket, TicketSla, assess
 
@@ -169,102 +169,142 @@ def _step_unacked_since(
 def plan_ticket(
     sla: TicketSla, sent_log: SentLog, now: datetime, policy: SupervisionPolicy
 ) -> list[Action]:
-    ticket = sla.ticket
-    if not ticket.status.is_open:
+    """What one ticket is due by `now` and `sent_log` lacks: its escalation ladder, its
+    progress report, then its breached deadlines."""
+    if not sla.ticket.status.is_open:
         return []
-    actions: list[Action] = []
-    number, level = ticket.number, ticket.level
-    ladder = policy.sla.escalation.get(level, ())
-    elapsed = sla.active_elapsed
+    return [
+        *_ladder_actions(sla, sent_log, now, policy),
+        *_progress_report(sla, sent_log, now, policy),
+        *_breach_notices(sla, sent_log, policy),
+    ]
 
-    pulled_forward: dict[int, datetime] = {}
+
+def _ladder_actions(
+    sla: TicketSla, sent_log: SentLog, now: datetime, policy: SupervisionPolicy
+) -> list[Action]:
+    """The rungs of the ticket's ladder not yet taken that are due, and past the top of
+    the ladder the fallback roles when nobody acknowledged the last rung."""
+    ticket = sla.ticket
+    ladder = policy.sla.escalation.get(ticket.level, ())
+    actions: list[Action] = []
+    # When the rung below went unacknowledged: that brings this rung forward.
+    below_unacked: datetime | None = None
     for i, step in enumerate(ladder):
-        key = escalation_key(number, level, i)
+        key = escalation_key(ticket.number, ticket.level, i)
         record = sent_log.get(key)
+        brought_forward, below_unacked = below_unacked, None
         if record is None:
-            if step.after <= elapsed:
-                due = _active_due(ticket, step.after, now)
-                actions.append(
-                    Action(
-                        key,
-                        ActionKind.ESCALATION,
-                        number,
-                        level,
-                        step.targets,
-                        due,
-                        *_reasoned(
-                            i,
-                            N_("open %(minutes)d min without resolution"),
-                            minutes=_minutes(step.after),
-                        ),
-                    )
-                )
-            elif i in pulled_forward:
-                actions.append(
-                    Action(
-                        key,
-                        ActionKind.ESCALATION,
-                        number,
-                        level,
-                        step.targets,
-                        pulled_forward[i],
-                        *_reasoned(i, N_("step %(step)d not acknowledged in time"), step=i - 1),
-                    )
-                )
+            rung = _rung_due(sla, key, i, step, brought_forward, now)
+            if rung is not None:
+                actions.append(rung)
             continue
         unacked = _step_unacked_since(record, policy, now)
         if unacked is None:
             continue
         if i + 1 < len(ladder):
-            pulled_forward[i + 1] = unacked
+            below_unacked = unacked
         else:
-            top_key = f"{number}/unacked/{int(level)}/{i}"
-            if top_key not in sent_log:
-                actions.append(
-                    Action(
-                        top_key,
-                        ActionKind.UNACKNOWLEDGED,
-                        number,
-                        level,
-                        policy.unacked_fallback_targets,
-                        unacked,
-                        *_reasoned(i, N_("top escalation step %(step)d not acknowledged"), step=i),
-                    )
-                )
+            top = _top_unacknowledged(ticket, i, unacked, sent_log, policy)
+            if top is not None:
+                actions.append(top)
+    return actions
 
+
+def _rung_due(
+    sla: TicketSla,
+    key: str,
+    index: int,
+    step: EscalationStep,
+    brought_forward: datetime | None,
+    now: datetime,
+) -> Action | None:
+    """Rung `index`, not yet taken, when it is due: once the ticket has been open (minus
+    its pauses) for `step.after`, or from `brought_forward` when the rung below went
+    unacknowledged; None while neither."""
+    if step.after <= sla.active_elapsed:
+        due = _active_due(sla.ticket, step.after, now)
+        why = _reasoned(
+            index, N_("open %(minutes)d min without resolution"), minutes=_minutes(step.after)
+        )
+    elif brought_forward is not None:
+        due = brought_forward
+        why = _reasoned(index, N_("step %(step)d not acknowledged in time"), step=index - 1)
+    else:
+        return None
+    return Action(
+        key, ActionKind.ESCALATION, sla.ticket.number, sla.ticket.level, step.targets, due, *why
+    )
+
+
+def _top_unacknowledged(
+    ticket: SlaTicket, index: int, unacked: datetime, sent_log: SentLog, policy: SupervisionPolicy
+) -> Action | None:
+    """Nobody acknowledged the top rung `index` (since `unacked`): the fallback roles,
+    once."""
+    key = f"{ticket.number}/unacked/{int(ticket.level)}/{index}"
+    if key in sent_log:
+        return None
+    return Action(
+        key,
+        ActionKind.UNACKNOWLEDGED,
+        ticket.number,
+        ticket.level,
+        policy.unacked_fallback_targets,
+        unacked,
+        *_reasoned(index, N_("top escalation step %(step)d not acknowledged"), step=index),
+    )
+
+
+def _progress_report(
+    sla: TicketSla, sent_log: SentLog, now: datetime, policy: SupervisionPolicy
+) -> list[Action]:
+    """The latest progress report of a ticket whose level gets them, once per
+    `progress_report_interval` of active time (a report supersedes the missed ones).
+    It goes to everyone the ladder has reached so far, else to the breach targets."""
+    ticket, elapsed = sla.ticket, sla.active_elapsed
     interval = policy.sla.progress_report_interval
-    if level in policy.progress_levels and interval > timedelta(0) and elapsed >= interval:
-        n = int(elapsed / interval)
-        key = f"{number}/progress/{n}"
+    if ticket.level not in policy.progress_levels or not timedelta(0) < interval <= elapsed:
+        return []
+    n = int(elapsed / interval)
+    key = f"{ticket.number}/progress/{n}"
+    if key in sent_log:
+        return []
+    ladder = policy.sla.escalation.get(ticket.level, ())
+    targets = _union(s.targets for s in ladder if s.after <= elapsed)
+    return [
+        Action(
+            key,
+            ActionKind.PROGRESS_REPORT,
+            ticket.number,
+            ticket.level,
+            targets or policy.breach_targets,
+            _active_due(ticket, interval * n, now),
+            *_reasoned(None, N_("hourly progress report #%(number)d"), number=n),
+        )
+    ]
+
+
+def _breach_notices(sla: TicketSla, sent_log: SentLog, policy: SupervisionPolicy) -> list[Action]:
+    """One announcement per breached clock, dated when it fell due."""
+    ticket = sla.ticket
+    actions: list[Action] = []
+    for clock in sla.clocks:
+        if clock.state is not ClockState.BREACHED:
+            continue
+        key = f"{ticket.number}/breach/{clock.kind.value}"
         if key not in sent_log:
-            targets = _union(s.targets for s in ladder if s.after <= elapsed)
             actions.append(
                 Action(
                     key,
-                    ActionKind.PROGRESS_REPORT,
-                    number,
-                    level,
-                    targets or policy.breach_targets,
-                    _active_due(ticket, interval * n, now),
-                    *_reasoned(None, N_("hourly progress report #%(number)d"), number=n),
+                    ActionKind.BREACH,
+                    ticket.number,
+                    ticket.level,
+                    policy.breach_targets,
+                    clock.due,
+                    *_reasoned(None, _BREACHED[clock.kind]),
                 )
             )
-
-    for clock in sla.clocks:
-        if clock.state is ClockState.BREACHED:
-            key = f"{number}/breach/{clock.kind.value}"
-            if key not in sent_log:
-                actions.append(
-                    Action(
-                        key,
-                        ActionKind.BREACH,
-                        number,
-                        level,
-                        policy.breach_targets,
-                        clock.due,
-                        *_reasoned(None, _BREACHED[clock.kind]),
-                    )
-                )
     return actions
 
 

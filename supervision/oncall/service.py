@@ -1,8 +1,10 @@
 """`OnCallService`: pages the engineer on call for every level-1 ticket, and the next
 one on the rota when a page goes unacknowledged (leader only).
 
-A page is first a durable request (`request_page`, from the tickets stage at the IVR's
-level-1 keypress, or found by the pass: a ticket an agent raised to level 1). The
+A page is first a durable request (written with the ticket by the tickets stage at the
+IVR's level-1 keypress, `page_requested` then wakes the pass; `request_page`; or found by
+the pass: a ticket an agent raised to level 1, the pass
+woken at once by the console's word on the bus, `bus.topics.TICKET_LEVELS`). The
 leader's pass claims each request (exactly one controller gets it), picks the engineer
 (`supervision.domain.oncall`), sends the notice through the channel the rota names and
 records the outcome; then it requests the next page of every ticket whose last page
@@ -18,6 +20,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bus import MessageBus, Subscription
+from bus.topics import TICKET_LEVELS
 from calls.clock import Clock, utc_now
 from supervision.domain.errors import DeliveryError, SupervisionConfigError
 from supervision.domain.oncall import duty_order, escalation_due, next_to_page
@@ -48,8 +52,12 @@ class OnCallService:
         zone: ZoneInfo = DESK_ZONE,
         attempts: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        bus: MessageBus | None = None,
     ) -> None:
+        """`interval`: seconds between passes when nothing wakes one earlier; `bus`: where
+        the console says a ticket's level changed (a raise to level 1 wakes the pass)."""
         self.store = store
+        self.bus = bus
         self.channels = dict(channels)
         self.clock = clock
         self.escalate_after = escalate_after
@@ -62,6 +70,7 @@ class OnCallService:
         self._sleep = sleep
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         # Level raises older than this when the leader starts were someone else's to page.
         self._raised_since: datetime | None = None
@@ -91,6 +100,12 @@ class OnCallService:
             log.info("ticket %s: on-call page requested (%s)", ticket_number, reason)
             self._wake.set()
 
+    def page_requested(self, ticket_number: str, reason: str) -> None:
+        """The ticket's first page was written with the ticket (the call events' writer):
+        the pass sends it now."""
+        log.info("ticket %s: on-call page requested (%s)", ticket_number, reason)
+        self._wake.set()
+
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -98,14 +113,33 @@ class OnCallService:
             self._raised_since = self.clock() - self.escalate_after
             self._released = False
             self._task = asyncio.create_task(self._run(), name="oncall-pages")
+        if self._listener is None and self.bus is not None:
+            try:
+                levels = await self.bus.subscribe(TICKET_LEVELS)
+            except Exception as exc:  # the bus is down: the periodic pass finds the raises
+                log.error("on-call paging does not hear level changes: %s", exc)
+            else:
+                self._listener = asyncio.create_task(
+                    self._hear_levels(levels), name="oncall-levels"
+                )
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._listener, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._listener = self._task = None
         await self.drain()
+
+    async def _hear_levels(self, levels: Subscription) -> None:
+        """Wake the pass when a ticket becomes level 1 (its history says so already)."""
+        try:
+            async for message in levels:
+                if message.get("type") == "ticket_level" and message.get("level") == 1:
+                    self._wake.set()
+        finally:
+            await levels.close()
 
     async def drain(self) -> None:
         """Wait for the pages being sent (tests, clean shutdown)."""

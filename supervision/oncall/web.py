@@ -1,4 +1,5 @@
-"""HTTP face of on-call paging, mounted in the console app by `hotline.runtime`.
+"""HTTP face of on-call paging, mounted on the console by `OnCall.routes`
+(`supervision.oncall.components`).
 
 * ``GET  /api/oncall``                  the rota (today and the next days), who is on duty
                                         now, and the pages sent with their ack state

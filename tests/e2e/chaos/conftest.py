@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
+from testkit.scratch_db import create_postgres_from_template, drop_scratch_postgres
 
 
 def load_harness() -> object:
@@ -28,10 +28,11 @@ load_harness()
 
 
 @pytest.fixture
-async def scratch_pg() -> AsyncIterator[str]:
-    if not postgres_available():
-        pytest.skip("PostgreSQL not reachable")
-    url = await asyncio.to_thread(create_scratch_postgres, None, "hotline_chaos")
+async def scratch_pg(migrated_pg_template: str) -> AsyncIterator[str]:
+    """A migrated PostgreSQL database of the test's own."""
+    url = await asyncio.to_thread(
+        create_postgres_from_template, migrated_pg_template, None, "hotline_chaos"
+    )
     try:
         yield url
     finally:

@@ -28,9 +28,7 @@ from typing import Any
 import httpx
 
 from storage.database import Database
-from storage.migrate import upgrade
 from storage.site_import import import_sites
-from storage.users import UserRepository
 
 REPO = Path(__file__).resolve().parents[3]
 HOTLINE = Path(sys.executable).with_name("hotline")
@@ -149,10 +147,11 @@ def journal_records(journal_dir: Path) -> list[dict[str, Any]]:
 async def prepare_database(
     url: str, tmp: Path, users: list[tuple[str, str, str | None]], sites: int
 ) -> list[dict[str, str]]:
-    """Migrations, a generated directory of `sites` sites, the console users."""
+    """A generated directory of `sites` sites and the console users, in the migrated
+    database at `url`."""
+    from testkit.console_users import add_console_users
     from testkit.demo_directory import generate, write_csv
 
-    await asyncio.to_thread(upgrade, url)
     rows = generate(5, sites, around=date.today())
     csv_path = tmp / "sites.csv"
     write_csv(rows, csv_path)
@@ -160,9 +159,7 @@ async def prepare_database(
     try:
         report = await import_sites(db, csv_path)
         assert report.ok, report.errors
-        repo = UserRepository(db)
-        for username, role, interface in users:
-            await repo.create(username, role, PASSWORD, interface)
+        await add_console_users(db, users, PASSWORD)
     finally:
         await db.dispose()
     return rows

@@ -10,6 +10,8 @@ each call getting a paper number. During the outage the controller is SIGKILLed 
 started again on the same journal. The database comes back, the supervisor switches back
 and the paper tickets are typed in through the HTTP API. At the end every one of the 200
 calls has exactly one ticket, and the journal, the calls table and the tickets agree.
+Callers share sites, so a call's one ticket is its own or the open ticket of its site it
+joined as a repeat call: its record names it, and the ticket's history names the call.
 
 No new call arrives during the few seconds the controller is down (it is restarting): a
 call that begins and ends while no controller listens leaves no trace on AMI, so no AMI
@@ -48,7 +50,14 @@ from pbx import DemoCaller, PbxStandIn, SimCall, TrafficMix
 from pbx.domain.traffic import plan_call
 from pbx.traffic import place_planned_call
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
+# Whole-system scenarios run one after another on one test worker (scripts/test): two at
+# once would share two cores among a dozen processes.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.xdist_group("scenarios"),
+]
 
 MAIN, EMER = "hotline-main", "hotline-emergency"
 SPEED = 20.0  # simulated seconds per real second
@@ -103,11 +112,15 @@ async def login_when_database_answers(http: httpx.AsyncClient, username: str) ->
 
 
 def database_rows(url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Tickets and calls, read straight from PostgreSQL (not through the proxy)."""
+    """Tickets (with the calls that joined each as repeat calls) and calls, read straight
+    from PostgreSQL (not through the proxy)."""
     with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(False)) as c:
         cur = c.cursor(row_factory=psycopg.rows.dict_row)
         tickets = cur.execute(
-            "SELECT number, call_id, source, paper_number, level, status FROM tickets"
+            "SELECT t.number, t.call_id, t.source, t.paper_number, t.level, t.status,"
+            " array_remove(array_agg(h.new), NULL) AS repeats FROM tickets t"
+            " LEFT JOIN ticket_history h ON h.ticket_id = t.id AND h.field = 'repeat_call'"
+            " GROUP BY t.id"
         ).fetchall()
         calls = cur.execute(
             "SELECT call_id, queue, outcome, ticket_number, paper_number, agent FROM calls"
@@ -143,9 +156,6 @@ async def test_200_calls_through_a_database_outage_and_a_controller_crash(
             ami_user="hotline",
             ami_secret="hotline-secret",
             ami_ping_interval="1",
-            # One ticket per call is what is counted here: callers share sites, so repeat-call
-            # merging is off (tests/e2e/system/test_oncall_and_repeat_calls.py covers it).
-            repeat_window_minutes="0",
             agi_host="127.0.0.1",
             agi_port=str(agi_port),
             http_host="127.0.0.1",
@@ -157,10 +167,11 @@ async def test_200_calls_through_a_database_outage_and_a_controller_crash(
             health_interval="0.25",
             health_failures="3",
             health_timeout="0.5",
-            # No automatic switch within 2 minutes of the last one: right after the switch
+            # No automatic switch within 10 minutes of the last one: right after the switch
             # back, the database is still catching up with the outage's backlog (and the
-            # test machine may be busy), and a slow probe must not flip the line again.
-            emergency_hold_down="120",
+            # test machine may be busy: the backfill has taken over 2 minutes), and a slow
+            # probe must not flip the line again before the backfill is closed.
+            emergency_hold_down="600",
             session_secret=SESSION_SECRET,
         ),
         cwd=tmp_path,
@@ -257,10 +268,13 @@ async def test_200_calls_through_a_database_outage_and_a_controller_crash(
                 (await http.get("/api/emergency/checks", headers=sue)).json()["items"]
             ):
                 await asyncio.sleep(0.2)
+        # The switch back answers once the journaled calls are linked to the tickets they
+        # got meanwhile, one by one: on a busy machine that outlasts the client's 10 s.
         back = await http.post(
             "/api/emergency",
             json={"active": False, "reason": "ticket database answers again"},
             headers=sue,
+            timeout=90,
         )
         assert back.status_code == 200, back.text
         assert back.json()["active"] is False and back.json()["by"] == "sue"
@@ -320,14 +334,22 @@ async def test_200_calls_through_a_database_outage_and_a_controller_crash(
 
         # --- every call has exactly one ticket; journal, calls and tickets agree -----------
         tickets, calls = await asyncio.to_thread(database_rows, scratch_pg)
-        ticket_of = {t["call_id"]: t for t in tickets if t["call_id"]}
-        per_call = Counter(t["call_id"] for t in tickets if t["call_id"])
+        numbered = {t["number"]: t for t in tickets}
+        row_of = {r["call_id"]: r for r in calls}
+        per_call = Counter(t["call_id"] for t in tickets if t["call_id"])  # tickets opened
         call_ids = [c.linkedid for c in placed]
         assert len(set(call_ids)) == CALLS
-        missing = [c for c in call_ids if per_call[c] == 0]
+        missing = [c for c in call_ids if not (row_of.get(c) or {}).get("ticket_number")]
         assert not missing, f"{len(missing)} calls without a ticket: {missing[:5]}"
-        assert all(per_call[c] == 1 for c in call_ids)
-        assert set(per_call) == set(call_ids)  # no ticket for a call that never was
+        assert all(per_call[c] <= 1 for c in call_ids)
+        assert set(per_call) <= set(call_ids)  # no ticket for a call that never was
+        # A call's ticket is the one its record names: its own, or one it joined.
+        ticket_of = {c: numbered[row_of[c]["ticket_number"]] for c in call_ids}
+        for call_id, ticket in ticket_of.items():
+            joined = call_id in ticket["repeats"]
+            assert (ticket["call_id"] == call_id) != joined, (call_id, ticket)
+            assert not joined or per_call[call_id] == 0, (call_id, ticket)
+        repeat_calls = sum(1 for c, t in ticket_of.items() if t["call_id"] != c)
 
         records = journal_records(journal_dir)
         ledger = bf.fold(records)
@@ -349,18 +371,13 @@ async def test_200_calls_through_a_database_outage_and_a_controller_crash(
         for call_id, jcall in journaled.items():
             ticket = ticket_of[call_id]
             assert ledger.tickets[jcall.paper_number] == ticket["number"], call_id
-            if ticket["source"] == "backfill":
+            if ticket["source"] == "backfill" and ticket["call_id"] == call_id:
                 assert ticket["paper_number"] == jcall.paper_number
-        backfilled = sum(1 for t in ticket_of.values() if t["source"] == "backfill")
+        backfilled = sum(1 for t in tickets if t["source"] == "backfill" and t["call_id"])
         assert 0 < backfilled <= entered == len(journaled)
 
-        row_of = {r["call_id"]: r for r in calls}
-        for call_id in call_ids:
-            row = row_of.get(call_id)
-            assert row is not None, f"call {call_id} has no call record"
-            assert row["ticket_number"] == ticket_of[call_id]["number"], call_id
-            if call_id in journaled:
-                assert row["paper_number"] == journaled[call_id].paper_number, call_id
+        for call_id in journaled:
+            assert row_of[call_id]["paper_number"] == journaled[call_id].paper_number, call_id
         assert set(row_of) == set(call_ids)
 
         print(
@@ -370,7 +387,8 @@ async def test_200_calls_through_a_database_outage_and_a_controller_crash(
             f"detection-to-routing {routed_at - failed_at:.2f} s; {moved} waiting callers "
             f"moved; {len(journaled)} journaled ({len(caught)} caught by the switch in "
             f"{MAIN}), {backfilled} backfilled through the API, "
-            f"{len(journaled) - backfilled} linked to automatic tickets"
+            f"{len(journaled) - backfilled} linked to automatic tickets; "
+            f"{repeat_calls} repeat calls joined their site's open ticket"
         )
         assert await controller.stop() == 0
     except BaseException:

@@ -24,7 +24,7 @@ from hotline.settings import ConfigError, Settings
 from pbx import PbxStandIn
 from storage.database import Database
 from storage.migrate import upgrade
-from storage.users import UserRepository
+from testkit.console_users import add_console_users
 from testkit.scratch_db import scratch_sqlite_url
 
 MAIN, EMER = "hotline-main", "hotline-emergency"
@@ -56,9 +56,8 @@ async def migrated_sqlite(tmp_path: Path) -> str:
     await asyncio.to_thread(upgrade, url)
     db = Database(url)
     try:
-        users = UserRepository(db)
-        await users.create("alice", "agent", PASSWORD, "PJSIP/1001")
-        await users.create("sue", "supervisor", PASSWORD, None)
+        users = [("alice", "agent", "PJSIP/1001"), ("sue", "supervisor", None)]
+        await add_console_users(db, users, PASSWORD)
     finally:
         await db.dispose()
     return url
@@ -92,15 +91,15 @@ async def running(
     service = HotlineService.build(Settings(**values), check_schema=True)
     try:
         await service.start()
-        await service.ami.wait_connected(10)
-        pbx.set_agi_target("127.0.0.1", service.ivr.port or 0)
+        await service.edges.ami.client.wait_connected(10)
+        pbx.set_agi_target("127.0.0.1", service.path.ivr.server.port or 0)
         async with httpx.AsyncClient(base_url=service.console_url, timeout=10) as http:
             yield Running(pbx, service, http, tmp_path / "journal")
         # Let the callers give up while the controller still listens: it then records
         # their end instead of waiting for it at shutdown.
         with contextlib.suppress(TimeoutError, AssertionError):
             await until(lambda: all(c.finished.done() for c in pbx.sim.calls), 15)
-            await service.pipeline.drain(5)
+            await service.path.pipeline.pipeline.drain(5)
     finally:
         await service.stop()
         await pbx.stop()
@@ -172,20 +171,22 @@ async def test_the_drill_runs_on_schedule_and_reports_through_the_service(
     and the answer reaches the drill through the service's AMI listener; the drill call is
     neither journaled as an emergency call nor given a ticket."""
     async with running(tmp_path, desk_answers=True, drill_interval_hours=24, drill_timeout=10) as r:
-        assert r.service.drill is not None
+        assert r.service.path.emergency.drill is not None
         drills = r.journal_dir / "drills.jsonl"
         await until(lambda: drills.exists() and drills.read_text().strip(), 10, "first drill")
         first = json.loads(drills.read_text().splitlines()[0])
         assert first["by"] == "schedule" and first["answered"] is True, first
         assert first["member"] == "PJSIP/1901"
         # The drill writes its journal line, then hands the result to the service.
-        await until(lambda: r.service.emergency.last_drill is not None, 5, "drill result")
-        last = r.service.emergency.last_drill
+        await until(
+            lambda: r.service.path.emergency.service.last_drill is not None, 5, "drill result"
+        )
+        last = r.service.path.emergency.service.last_drill
         assert last is not None and last.drill_id == first["drill_id"] and last.answered
         await until(lambda: not r.pbx.channels(), 10, "drill channels gone")
         # On demand (what `hotline drill` does), with nobody to answer: a failed drill.
         r.pbx.sim.agents["PJSIP/1901"].answer_after = None
-        result = await asyncio.wait_for(r.service.drill.run(by="test"), 15)
+        result = await asyncio.wait_for(r.service.path.emergency.drill.run(by="test"), 15)
         assert not result.answered, result
         assert len(drills.read_text().splitlines()) == 2
         assert not [x for x in journal_records(r.journal_dir) if x.get("kind") == "call"]
@@ -200,7 +201,6 @@ async def test_start_fails_fast_when_the_database_hangs_in_normal_mode(
 ) -> None:
     proxy = BlackHoleProxy(int(make_url(scratch_pg).port or 5432))
     port = await proxy.start()
-    await asyncio.to_thread(upgrade, scratch_pg)
     proxy.freeze()
     settings = Settings(
         ami_port=free_port(),
@@ -218,5 +218,5 @@ async def test_start_fails_fast_when_the_database_hangs_in_normal_mode(
         with pytest.raises(ConfigError, match="unreachable"):
             await asyncio.wait_for(service.start(), 10)
     finally:
-        await service.db.dispose()
+        await service.edges.store.db.dispose()
         await proxy.stop()

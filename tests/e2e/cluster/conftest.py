@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.scratch_db import create_scratch_postgres, drop_scratch_postgres, postgres_available
+from testkit.scratch_db import create_postgres_from_template, drop_scratch_postgres
 
 HERE = Path(__file__).parent
 
@@ -30,10 +30,9 @@ from cluster_test_support import CuttableProxy  # noqa: E402
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    if not postgres_available():
-        pytest.skip("PostgreSQL not reachable")
-    url = create_scratch_postgres(prefix="hotline_cluster_e2e")
+def pg_url(migrated_pg_template: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of the test's own."""
+    url = create_postgres_from_template(migrated_pg_template, prefix="hotline_cluster_e2e")
     yield url
     drop_scratch_postgres(url)
 

@@ -39,10 +39,8 @@ from pbx import CallResult, PbxStandIn, SimCall
 from pbx.agi_client import AgiSessionResult, CallerScript, run_agi_session
 from pbx.domain.traffic import DemoCaller, TrafficMix, plan_call
 from pbx.traffic import place_planned_call
-from routing.errors import UserExists
 from storage.database import Database, async_url
-from storage.migrate import upgrade
-from storage.users import UserRepository
+from testkit.console_users import add_console_users
 from testkit.demo import DEMO_AGENTS, DEMO_PASSWORD, demo_callers
 from testkit.demo_directory import generate, write_csv
 
@@ -241,15 +239,12 @@ class Cluster:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def prepare(self, sites: int = 60) -> None:
-        """Schema, agents and a small generated directory."""
-        await asyncio.to_thread(upgrade, self.db_url)
+        """Agents and a small generated directory, in the migrated database."""
         rows = generate(7, sites, around=date.today())
         db = Database(self.db_url)
         try:
-            users = UserRepository(db)
-            for username, interface in self.agents:
-                with contextlib.suppress(UserExists):
-                    await users.create(username, "agent", DEMO_PASSWORD, interface)
+            agents = [(username, "agent", interface) for username, interface in self.agents]
+            await add_console_users(db, agents, DEMO_PASSWORD)
         finally:
             await db.dispose()
         path = self.workdir / "sites.csv"
@@ -321,7 +316,7 @@ class Cluster:
         except (httpx.HTTPError, ValueError):
             return None
 
-    async def wait_healthy(self, node: Node, timeout: float = 30.0) -> None:
+    async def wait_healthy(self, node: Node, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not node.alive():

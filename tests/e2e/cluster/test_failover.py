@@ -19,7 +19,15 @@ from cluster_test_support import CuttableProxy
 # Set HOTLINE_CLUSTER_LOGS=<dir> to keep each process's log for a post-mortem.
 KEEP = Path(os.environ["HOTLINE_CLUSTER_LOGS"]) if os.environ.get("HOTLINE_CLUSTER_LOGS") else None
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(150)]
+# Whole-system scenarios run one after another on one test worker (scripts/test): two at
+# once would share two cores among a dozen processes.
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.timeout(150),
+    pytest.mark.xdist_group("scenarios"),
+]
 
 
 async def wait_roles(cluster: Cluster, wanted: dict[str, str], timeout: float) -> float:

@@ -31,7 +31,14 @@ from storage.users import UserRepository
 from testkit.demo import DEMO_PASSWORD
 from testkit.redis_pair import RedisPair, redis_available
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(240)]
+# Whole-system scenarios run one after another on one test worker (scripts/test): two at
+# once would share two cores among a dozen processes.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.timeout(240),
+    pytest.mark.xdist_group("scenarios"),
+]
 
 POOL = tuple(f"PJSIP/19{n:02d}" for n in range(1, 9))
 FIRST, SECOND = 50, 30

@@ -1,4 +1,6 @@
-"""Browser tests: the real app on uvicorn, real storage, Debian's headless Chromium."""
+"""Browser tests: the real app on uvicorn, real storage, Debian's headless Chromium.
+The tests and their async fixtures run in the session's event loop
+(tests/e2e/conftest.py), which the shared Chromium lives in."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 HARNESS = Path(__file__).parents[2] / "integration" / "console" / "harness.py"
 ARTIFACTS = Path(__file__).parents[3] / "artifacts" / "console"
@@ -34,7 +37,7 @@ from testkit.scratch_db import scratch_sqlite_url  # noqa: E402
 expect.set_options(timeout=20_000)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def world(tmp_path: Path) -> AsyncIterator[h.World]:
     w = await h.build_world(scratch_sqlite_url(tmp_path), fresh=True)
     try:
@@ -44,7 +47,7 @@ async def world(tmp_path: Path) -> AsyncIterator[h.World]:
         await w.db.dispose()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def live(world: h.World) -> AsyncIterator[h.LiveServer]:
     server, task, live = await h.start_server(world.app())
     try:

@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 import console_test_harness as h
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+import pytest_asyncio
+from playwright.async_api import Browser, Page, expect
 
 from storage.supervision import SupervisionRepository
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
-
-from ..conftest import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM
+from testkit.open_access import any_websocket, anyone
 
 pytestmark = pytest.mark.browser
 
@@ -56,31 +56,19 @@ WORDS = {
 }
 
 
-@pytest.fixture
-async def alerting_browser() -> AsyncIterator[Browser]:
-    """Chromium that may play the ring tone without a click first (the agent clicked
-    "ready" long ago in real use; a test page has had no gesture)."""
-    if not HAVE_CHROMIUM:
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
-        )
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def live_with_wallboard(world: h.World) -> AsyncIterator[h.LiveServer]:
     """The console app with the wallboard routes, as `hotline serve` serves them."""
     app = world.app()
     publisher = WallboardPublisher(world.bus, clock=lambda: datetime.now(UTC), interval=0.5)
-    app.include_router(
-        router(SupervisionWebDeps(SupervisionRepository(world.db), world.bus, publisher))
+    deps = SupervisionWebDeps(
+        SupervisionRepository(world.db),
+        world.bus,
+        publisher,
+        require_supervisor=anyone,
+        authorize_websocket=any_websocket,
     )
+    app.include_router(router(deps))
     await publisher.start()
     server, task, live = await h.start_server(app)
     try:

@@ -25,9 +25,9 @@ from supervision.records import NoticeDraft
 from supervision.report import render_monthly
 from supervision.web import SupervisionWebDeps, router
 from testkit.call_snapshots import call_snapshot
+from testkit.open_access import any_websocket, anyone
 
 from .test_languages_browser import (
-    alerting_browser,  # noqa: F401 (a fixture)
     axe_violations,
     entry_url,
     log_in_by_keyboard,
@@ -244,7 +244,14 @@ async def test_acknowledgement_page_in_both_languages(
     draft = NoticeDraft("duty", "wecom", ChannelKind.IM, "[P1 紧急] 升级：HL-7", "b", "Ack777")
     await store.record_steps([(action, [draft])], NOTICE_AT)
     app = world.app()
-    app.include_router(router(SupervisionWebDeps(store, world.bus, language=language)))
+    deps = SupervisionWebDeps(
+        store,
+        world.bus,
+        language=language,
+        require_supervisor=anyone,
+        authorize_websocket=any_websocket,
+    )
+    app.include_router(router(deps))
     server, _task, live = await h.start_server(app)
     try:
         page = await browser.new_page()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import console_test_harness as h
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from ami.client import AmiClient
@@ -57,7 +58,7 @@ class Stack:
     live: h.LiveServer
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def stack(world: h.World, tmp_path: Path) -> AsyncIterator[Stack]:
     # No IVR listening: callers are queued unidentified with the dialplan defaults.
     pbx = PbxStandIn(speed=60, agi_port=closed_port(), prompt_seconds=0, auth_failure_delay=0)
@@ -164,7 +165,7 @@ async def test_emergency_flip_backfill_and_close(
     await pbx.place_call("13800138000", "Site A", patience=600)
     await pbx.place_call("13900139000", "Site B", patience=600)
     await until(lambda: len(pbx.queue_entries(EMER)) == 2)
-    await until(lambda: len(service._paper_by_call) == 2)
+    await until(lambda: len(service.calls.paper_by_call) == 2)
     rows = page.locator("#bf-items tbody tr")
     await expect(rows).to_have_count(2)
     await expect(page.locator("#bf-msg")).to_contain_text("0 of 2 accounted for")

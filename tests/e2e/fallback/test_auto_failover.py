@@ -28,7 +28,7 @@ from fallback.switching import PbxSwitch
 from pbx.standin import PbxStandIn
 from pipeline import CallPipeline
 from storage.health_probe import HealthProbeTable
-from testkit.scratch_db import migrated_scratch_postgres, postgres_available
+from testkit.scratch_db import create_postgres_from_template, drop_scratch_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 MAIN, EMER = "hotline-main", "hotline-emergency"
@@ -104,11 +104,12 @@ async def until(predicate, timeout: float = 20.0) -> None:
 
 
 @pytest.fixture
-async def scratch_db() -> AsyncIterator[str]:
-    if not postgres_available():
-        pytest.skip("PostgreSQL not reachable")
-    with migrated_scratch_postgres("fallback_failover") as url:
+async def scratch_db(migrated_pg_template: str) -> AsyncIterator[str]:
+    url = create_postgres_from_template(migrated_pg_template, prefix="fallback_failover")
+    try:
         yield url
+    finally:
+        drop_scratch_postgres(url)
 
 
 async def test_database_black_hole_triggers_failover_and_nobody_is_dropped(
@@ -248,9 +249,9 @@ async def test_controller_restart_during_the_outage_keeps_mode_and_paper_numbers
         client, first = await controller()
         await first.set_active(True, reason="database down", by="lead")
         calls = [await pbx.place_call(f"1330000{i:04d}", patience=900) for i in range(3)]
-        await until(lambda: len(first._paper_by_call) == 3)
+        await until(lambda: len(first.calls.paper_by_call) == 3)
         await first.drain()
-        before = {c: first.paper_number_of(c) for c in first._paper_by_call}
+        before = {c: first.paper_number_of(c) for c in first.calls.paper_by_call}
         # The process dies: its socket is gone, nothing is closed cleanly.
         client.close()
         await client.stop()
@@ -258,14 +259,14 @@ async def test_controller_restart_during_the_outage_keeps_mode_and_paper_numbers
         second_client, second = await controller()
         await until(lambda: second.pbx_in_sync)
         assert second.status().active and second.status().reason == "database down"
-        await until(lambda: first._ledger().calls.keys() <= second._paper_by_call.keys())
+        await until(lambda: first.ledger().calls.keys() <= second.calls.paper_by_call.keys())
         assert {c: second.paper_number_of(c) for c in before} == before
         await pbx.place_call("13300009999", patience=900)
-        await until(lambda: len(second._paper_by_call) == 4)
+        await until(lambda: len(second.calls.paper_by_call) == 4)
         await second.drain()
-        new = set(second._paper_by_call.values()) - set(before.values())
+        new = set(second.calls.paper_by_call.values()) - set(before.values())
         assert new == {"E000004"}
-        assert len(second._ledger().calls) == 4  # one journal record set per call, no twins
+        assert len(second.ledger().calls) == 4  # one journal record set per call, no twins
         assert not any(c.finished.done() for c in calls)
         await second.stop()
     finally:

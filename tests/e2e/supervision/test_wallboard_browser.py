@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from fastapi import FastAPI
 from playwright.async_api import Browser, expect
 
@@ -21,6 +22,7 @@ from supervision.domain.wallboard import AgentPresence
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
 from testkit.call_snapshots import call_snapshot
+from testkit.open_access import any_websocket, anyone
 from testkit.scratch_db import create_tables, scratch_sqlite_url
 
 from .conftest import ARTIFACTS, LiveServer
@@ -44,7 +46,7 @@ def call(cid: str, queued_at: datetime) -> CallSnapshot:
     )
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def stack(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[LiveServer, WallboardPublisher, InProcessBus]]:
@@ -53,9 +55,14 @@ async def stack(
     bus = InProcessBus()
     publisher = WallboardPublisher(bus, clock=now, interval=0.5)
     app = FastAPI()
-    app.include_router(
-        router(SupervisionWebDeps(SupervisionRepository(db), bus, publisher=publisher))
+    deps = SupervisionWebDeps(
+        SupervisionRepository(db),
+        bus,
+        publisher=publisher,
+        require_supervisor=anyone,
+        authorize_websocket=any_websocket,
     )
+    app.include_router(router(deps))
     await publisher.start()
     try:
         async with LiveServer(app) as server:

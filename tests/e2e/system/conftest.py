@@ -5,7 +5,7 @@ uvicorn) on a scratch database (SQLite, and PostgreSQL when the server is up) ho
 small site directory imported from CSV and four console users, plus a `PbxStandIn` whose
 agent phones match those users' interfaces. Nothing is faked between the two: calls go
 over real AMI and FastAGI sockets, agents get ready through the HTTP API and watch a
-real websocket.
+real websocket. `System` names the parts of the service tests use most.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,19 +23,29 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
+from ami.client import AmiClient
+from ami.tracker import CallTracker
+from bus import MessageBus
 from calls import DomainCallEvent
 from hotline.runtime import HotlineService
 from hotline.settings import Settings
 from pbx import PbxStandIn
+from pipeline import CallPipeline
 from routing.records import Ticket
+from routing.tickets import CallTicketService
+from storage.calls import CallRepository
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.site_import import import_sites
+from storage.tickets import TicketRepository
 from storage.users import UserRepository
 from testkit.scratch_db import (
+    copy_sqlite,
+    create_postgres_from_template,
     create_scratch_postgres,
     drop_scratch_postgres,
     postgres_available,
@@ -145,6 +155,35 @@ class System:
     def url(self) -> str:
         return self.service.console_url
 
+    # The parts the tests reach most often, as the service built them.
+    @property
+    def tickets(self) -> TicketRepository:
+        return self.service.edges.store.tickets
+
+    @property
+    def calls(self) -> CallRepository:
+        return self.service.edges.store.calls
+
+    @property
+    def bus(self) -> MessageBus:
+        return self.service.edges.bus.bus
+
+    @property
+    def ami(self) -> AmiClient:
+        return self.service.edges.ami.client
+
+    @property
+    def tracker(self) -> CallTracker:
+        return self.service.edges.ami.tracker
+
+    @property
+    def pipeline(self) -> CallPipeline:
+        return self.service.path.pipeline.pipeline
+
+    @property
+    def call_tickets(self) -> CallTicketService:
+        return self.service.path.routing.call_tickets
+
     async def login(self, username: str) -> str:
         response = await self.http.post(
             "/api/login", json={"username": username, "password": PASSWORD}
@@ -183,7 +222,7 @@ class System:
     async def ticket_of(self, call_id: str, timeout: float = 15.0) -> Ticket:
         async with asyncio.timeout(timeout):
             while True:
-                ticket = await self.service.tickets.get_by_call(call_id)
+                ticket = await self.tickets.get_by_call(call_id)
                 if ticket is not None:
                     return ticket
                 await asyncio.sleep(0.05)
@@ -216,6 +255,61 @@ async def prepare_database(url: str, directory: Path) -> None:
         await db.dispose()
 
 
+class PreparedDatabases:
+    """The system tests' database (migrated, holding the directory and the users), made
+    once per test session for each kind on first use; every test runs on its own copy."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._sqlite: str | None = None
+        self._postgres: str | None = None
+
+    def _prepare(self, url: str) -> None:
+        csv = self._directory / "sites.csv"
+        csv.write_text(directory_csv(date.today()), encoding="utf-8")
+        # Called from a worker thread (asyncio.to_thread): the loop here is its own.
+        asyncio.run(prepare_database(url, csv))
+
+    def sqlite_copy(self, tmp_path: Path) -> str:
+        """A SQLite file of the test's own (synchronous: call it in a thread)."""
+        if self._sqlite is None:
+            url = scratch_sqlite_url(self._directory)
+            self._prepare(url)
+            self._sqlite = url
+        return copy_sqlite(self._sqlite, tmp_path)
+
+    def postgres_copy(self) -> str:
+        """A PostgreSQL database of the test's own, dropped by `drop_scratch_postgres`."""
+        if self._postgres is None:
+            url = create_scratch_postgres(None, "hotline_e2e_template")
+            try:
+                self._prepare(url)
+            except BaseException:
+                drop_scratch_postgres(url)
+                raise
+            self._postgres = url
+        return create_postgres_from_template(self._postgres, prefix="hotline_e2e_system")
+
+    def close(self) -> None:
+        if self._postgres is not None:
+            drop_scratch_postgres(self._postgres)
+
+
+@pytest.fixture(scope="session")
+def prepared_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreparedDatabases]:
+    prepared = PreparedDatabases(tmp_path_factory.mktemp("system-template"))
+    try:
+        yield prepared
+    finally:
+        prepared.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sqlite_url(prepared_databases: PreparedDatabases, tmp_path: Path) -> str:
+    """A prepared SQLite database of the test's own, for `running_system`."""
+    return await asyncio.to_thread(prepared_databases.sqlite_copy, tmp_path)
+
+
 @contextlib.asynccontextmanager
 async def running_system(
     db_url: str,
@@ -224,9 +318,8 @@ async def running_system(
     emergency_desks: tuple[str, ...] = (),
     **settings_overrides: Any,
 ) -> AsyncIterator[System]:
-    directory = tmp_path / "sites.csv"
-    directory.write_text(directory_csv(date.today()), encoding="utf-8")
-    await prepare_database(db_url, directory)
+    """The system on `db_url`, a copy of the prepared database (`sqlite_url`, or
+    `PreparedDatabases.postgres_copy`)."""
     # The PBX writes its CDR into the hotline database, as cdr_pgsql does, and its call
     # recordings into a directory the controller reads (a shared mount in production).
     recordings = tmp_path / "recordings"
@@ -258,11 +351,11 @@ async def running_system(
     )
     service = HotlineService.build(settings)
     events: list[DomainCallEvent] = []
-    service.tracker.subscribe(events.append)
+    service.edges.ami.tracker.subscribe(events.append)
     try:
         await service.start()
-        await service.ami.wait_connected(10)
-        pbx.set_agi_target("127.0.0.1", service.ivr.port or 0)
+        await service.edges.ami.client.wait_connected(10)
+        pbx.set_agi_target("127.0.0.1", service.path.ivr.server.port or 0)
         async with httpx.AsyncClient(base_url=service.console_url, timeout=10) as http:
             system = System(pbx, service, db_url, http, events, settings)
             try:
@@ -276,17 +369,21 @@ async def running_system(
         await pbx.stop()
 
 
-@pytest.fixture(
+@pytest_asyncio.fixture(
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+    loop_scope="session",
 )
-async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[System]:
+async def system(
+    request: pytest.FixtureRequest, prepared_databases: PreparedDatabases, tmp_path: Path
+) -> AsyncIterator[System]:
     if request.param == "sqlite":
-        async with running_system(scratch_sqlite_url(tmp_path), tmp_path) as s:
+        url = await asyncio.to_thread(prepared_databases.sqlite_copy, tmp_path)
+        async with running_system(url, tmp_path) as s:
             yield s
         return
     if not await asyncio.to_thread(postgres_available):
         pytest.skip("PostgreSQL is not reachable")
-    url = await asyncio.to_thread(create_scratch_postgres, None, "hotline_e2e_system")
+    url = await asyncio.to_thread(prepared_databases.postgres_copy)
     try:
         async with running_system(url, tmp_path) as s:
             yield s
@@ -294,21 +391,24 @@ async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         await asyncio.to_thread(drop_scratch_postgres, url)
 
 
-@pytest.fixture
-async def sqlite_system(tmp_path: Path) -> AsyncIterator[System]:
-    async with running_system(scratch_sqlite_url(tmp_path), tmp_path) as s:
+# For a test whose path does not depend on the database: the storage it touches is tested
+# on both dialects in tests/integration, so a PostgreSQL round here repeats, not adds.
+SQLITE_ONLY = pytest.mark.parametrize("system", ["sqlite"], indirect=True)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sqlite_system(sqlite_url: str, tmp_path: Path) -> AsyncIterator[System]:
+    async with running_system(sqlite_url, tmp_path) as s:
         yield s
 
 
 EMERGENCY_DESK = "PJSIP/1901"
 
 
-@pytest.fixture
-async def system_with_pool(tmp_path: Path) -> AsyncIterator[System]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def system_with_pool(sqlite_url: str, tmp_path: Path) -> AsyncIterator[System]:
     """`sqlite_system` plus an emergency desk (answers after 2 simulated seconds)."""
-    async with running_system(
-        scratch_sqlite_url(tmp_path), tmp_path, emergency_desks=(EMERGENCY_DESK,)
-    ) as s:
+    async with running_system(sqlite_url, tmp_path, emergency_desks=(EMERGENCY_DESK,)) as s:
         yield s
 
 

@@ -15,21 +15,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+import pytest_asyncio
 
 from pbx import CallerScript
 from routing.domain.levels import FaultLevel
 from supervision.domain.escalation import Action, ActionKind, ChannelKind
 from supervision.records import NoticeDraft
-from testkit.scratch_db import scratch_sqlite_url
 
 from .conftest import EMERGENCY_DESK, System, running_system
 
 
-@pytest.fixture
-async def drill_system(tmp_path: Path) -> AsyncIterator[System]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def drill_system(sqlite_url: str, tmp_path: Path) -> AsyncIterator[System]:
     async with running_system(
-        scratch_sqlite_url(tmp_path),
+        sqlite_url,
         tmp_path,
         emergency_desks=(EMERGENCY_DESK,),
         backfill_reconcile_interval=0.2,
@@ -61,7 +60,7 @@ async def test_paper_content_reaches_the_automatic_tickets(drill_system: System)
     ]
     results = await asyncio.wait_for(asyncio.gather(*(c.finished for c in calls)), 60)
     assert [r.agent_interface for r in results] == [EMERGENCY_DESK, EMERGENCY_DESK], results
-    await s.service.pipeline.drain(15)
+    await s.pipeline.drain(15)
     automatic = {r.linkedid: (await s.ticket_of(r.linkedid)).number for r in results}
     first, second = (r.linkedid for r in results)
 
@@ -148,6 +147,18 @@ def journal_files(path: Path) -> dict[str, bytes]:
     }
 
 
+async def settled(s: System, *, still: int = 3, within: float = 30.0) -> None:
+    """Return once the database and the journal stayed the same over `still` looks half
+    a second apart."""
+    last, same = None, 0
+    async with asyncio.timeout(within):
+        while same < still:
+            now = (database_rows(s.db_url), journal_files(s.settings.journal_dir))
+            same = same + 1 if now == last else 0
+            last = now
+            await asyncio.sleep(0.5)
+
+
 async def test_no_get_route_changes_any_state(drill_system: System) -> None:
     s = drill_system
     sue = {"Authorization": f"Bearer {await s.login('sue')}"}
@@ -157,7 +168,7 @@ async def test_no_get_route_changes_any_state(drill_system: System) -> None:
         "010-12345678", "Wang Li", script=CallerScript(("2",)), talk_time=3.0
     )
     result = await asyncio.wait_for(call.finished, 60)
-    await s.service.pipeline.drain(15)
+    await s.pipeline.drain(15)
     ticket = await s.ticket_of(result.linkedid)
     await s.http.post("/api/emergency", headers=sue, json={"active": False, "reason": "drill over"})
     # An escalation notice, so that its acknowledgement link has something to change.
@@ -172,9 +183,13 @@ async def test_no_get_route_changes_any_state(drill_system: System) -> None:
         0,
     )
     draft = NoticeDraft("duty", "wecom", ChannelKind.IM, "P1", "body", "AckE2e1")
-    await s.service.supervision.store.record_steps([(action, [draft])], ticket.created_at)
-    # Quiet the background: no more links, calls or health rounds will write meanwhile.
-    await asyncio.sleep(0.5)
+    await s.service.path.supervision.service.store.record_steps(
+        [(action, [draft])], ticket.created_at
+    )
+    # Quiet the background: wait until the reconciliation links and the end of the call
+    # have written (on a busy machine that can take seconds), so that what follows is read
+    # against a database nothing else changes.
+    await settled(s)
     values = {
         "number": ticket.number,
         "site_code": ticket.site_code or "4401001",

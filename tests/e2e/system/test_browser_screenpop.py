@@ -69,7 +69,7 @@ async def test_call_through_the_pbx_pops_on_the_page_and_the_agent_saves(
     await expect(history).to_contain_text("caller at the pump station confirmed")
     await page.screenshot(path=str(artifacts / "call-ticket-saved.png"), full_page=True)
 
-    stored = await system.service.tickets.get(ticket.number)
+    stored = await system.tickets.get(ticket.number)
     assert stored is not None
     assert stored.site_code == RIVERSIDE and stored.call_id == call.linkedid
     assert stored.description == "MCU reboots every few minutes, county link drops"
@@ -90,8 +90,8 @@ async def test_call_through_the_pbx_pops_on_the_page_and_the_agent_saves(
     assert (await asyncio.wait_for(call.finished, 30)).outcome == "answered"
     await expect(page.locator("#call-ended")).to_contain_text("answered", timeout=15000)
     await expect(page.locator("#ticket-number")).to_have_text(ticket.number)
-    await system.service.pipeline.drain(10)
-    record = await system.service.calls.get(call.linkedid)
+    await system.pipeline.drain(10)
+    record = await system.calls.get(call.linkedid)
     assert record is not None and record.ticket_number == ticket.number
     assert record.agent == "alice"
     await page.screenshot(path=str(artifacts / "call-ended.png"), full_page=True)

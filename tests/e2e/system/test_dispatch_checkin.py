@@ -28,7 +28,7 @@ from supervision.domain.escalation import ActionKind
 from supervision.domain.monthly import Month
 from supervision.report import render_monthly
 
-from .conftest import RIVERSIDE, System, logged_in_page, page_errors
+from .conftest import RIVERSIDE, SQLITE_ONLY, System, logged_in_page, page_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -61,6 +61,7 @@ class WebhookSink:
             writer.close()
 
 
+@SQLITE_ONLY
 async def test_dispatch_from_the_page_and_check_in_from_a_phone(
     system: System, browser: Any, artifacts: Path
 ) -> None:
@@ -142,7 +143,7 @@ async def _scenario(system: System, browser: Any, artifacts: Path, sink: Webhook
     await expect(arrive).to_be_disabled()
     await mobile.screenshot(path=str(artifacts / "dispatch-checkin-phone.png"), full_page=True)
 
-    stored = await system.service.tickets.get(ticket.number)
+    stored = await system.tickets.get(ticket.number)
     assert stored is not None and stored.onsite_at is not None
     arrived_at = stored.onsite_at
     token = await system.login("alice")
@@ -176,10 +177,10 @@ async def _scenario(system: System, browser: Any, artifacts: Path, sink: Webhook
     # Replaying the arrival later does not move it.
     again = await mobile.request.post(checkin_url, data={"status": "arrived"})
     assert again.status == 200 and (await again.json())["recorded"] is False
-    assert (await system.service.tickets.get(ticket.number)).onsite_at == arrived_at  # type: ignore[union-attr]
+    assert (await system.tickets.get(ticket.number)).onsite_at == arrived_at  # type: ignore[union-attr]
 
     # Two hours after the arrival, no part decision yet: the scheduler escalates it.
-    scheduler = system.service.supervision.scheduler
+    scheduler = system.service.path.supervision.service.scheduler
     early = await scheduler.tick(arrived_at + timedelta(hours=2) - timedelta(seconds=1))
     assert f"{ticket.number}/breach/part_decision" not in {a.key for a in early.actions}
     late = await scheduler.tick(arrived_at + timedelta(hours=2))
@@ -195,7 +196,7 @@ async def _scenario(system: System, browser: Any, artifacts: Path, sink: Webhook
     # within the windows (24 h to ship, 2 working days to arrive): the report shows met.
     await mobile.click("#step-part_needed")
     await expect(mobile.locator("#ticket")).to_have_attribute("data-state", "part_needed")
-    needed = (await system.service.tickets.get(ticket.number)).part_needed_at  # type: ignore[union-attr]
+    needed = (await system.tickets.get(ticket.number)).part_needed_at  # type: ignore[union-attr]
     assert needed is not None
     sent, received = needed + timedelta(hours=20), needed + timedelta(hours=30)
     patched = await system.http.patch(
@@ -209,7 +210,7 @@ async def _scenario(system: System, browser: Any, artifacts: Path, sink: Webhook
 
     report_dir = artifacts / "dispatch-report"
     index = await render_monthly(
-        ReportRepository(system.service.db),
+        ReportRepository(system.service.edges.store.db),
         Month(
             needed.astimezone(CHINA_STANDARD_TIME).year,
             needed.astimezone(CHINA_STANDARD_TIME).month,

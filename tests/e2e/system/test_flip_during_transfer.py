@@ -29,7 +29,7 @@ async def test_flip_while_an_agent_transfers_a_caller(system_with_pool: System) 
     await s.until(
         lambda: any(
             c.call_id == talking.linkedid and c.state is CallState.CONNECTED
-            for c in s.service.tracker.calls.values()
+            for c in s.tracker.calls.values()
         )
     )
     waiting = await s.pbx.place_call(
@@ -38,16 +38,16 @@ async def test_flip_while_an_agent_transfers_a_caller(system_with_pool: System) 
     await s.until(
         lambda: any(
             c.call_id == waiting.linkedid and c.state is CallState.QUEUED
-            for c in s.service.tracker.calls.values()
+            for c in s.tracker.calls.values()
         )
     )
     first_ticket = await s.ticket_of(talking.linkedid)
 
-    channel = s.service.tracker.calls[talking.linkedid].channel
+    channel = s.tracker.calls[talking.linkedid].channel
 
     async def transfer() -> None:
-        await s.service.ami.setvar("HOTLINE_QUEUE", "hotline-main", channel=channel)
-        await s.service.ami.redirect(channel, "hotline-requeue", "s")
+        await s.ami.setvar("HOTLINE_QUEUE", "hotline-main", channel=channel)
+        await s.ami.redirect(channel, "hotline-requeue", "s")
 
     async def flip() -> int:
         response = await s.http.post(
@@ -62,10 +62,10 @@ async def test_flip_while_an_agent_transfers_a_caller(system_with_pool: System) 
     for result in results:
         assert result.outcome in ("answered", "transferred"), result
     # The transferred caller was answered again, by the emergency desk.
-    await s.until(lambda: s.service.tracker.ended_call(talking.linkedid) is not None, 30)
+    await s.until(lambda: s.tracker.ended_call(talking.linkedid) is not None, 30)
     assert results[0].agent_interface == EMERGENCY_DESK, results[0]
     assert results[1].agent_interface == EMERGENCY_DESK, results[1]
-    await s.service.pipeline.drain(15)
+    await s.pipeline.drain(15)
 
     for result, site in zip(results, (RIVERSIDE, HILLTOP), strict=True):
         listed = await s.http.get("/api/tickets", params={"call_id": result.linkedid}, headers=sue)

@@ -32,7 +32,7 @@ TEXTS = {"zh": "省中心视频会议平台故障，正在抢修。", "en": "The
 async def test_announced_outage_callers_join_the_incident(sqlite_system: System) -> None:
     s = sqlite_system
     now = datetime.now(UTC)
-    incident = await s.service.tickets.create(
+    incident = await s.tickets.create(
         NewTicket(
             level=1,
             caller_number="010-12345678",
@@ -81,11 +81,11 @@ async def test_announced_outage_callers_join_the_incident(sqlite_system: System)
     assert result.agi is not None
     assert any(state["prompt"] in line for line in result.agi.commands)
     assert result.agi.variables["HOTLINE_INCIDENT"] == incident.number
-    await s.service.pipeline.drain(15)
-    assert await s.service.tickets.get_by_call(result.linkedid) is None, "no new ticket"
-    record = await s.service.calls.get(result.linkedid)
+    await s.pipeline.drain(15)
+    assert await s.tickets.get_by_call(result.linkedid) is None, "no new ticket"
+    record = await s.calls.get(result.linkedid)
     assert record is not None and record.ticket_number == incident.number
-    joined = await s.service.tickets.get(incident.number)
+    joined = await s.tickets.get(incident.number)
     assert joined is not None
     # Joined once: answering and hanging up do not join the incident again.
     assert sum(result.linkedid in p.text for p in joined.progress_log) == 1
@@ -108,7 +108,7 @@ async def test_supervisor_announces_and_stops_from_the_page(
 ) -> None:
     s = sqlite_system
     now = datetime.now(UTC)
-    incident = await s.service.tickets.create(
+    incident = await s.tickets.create(
         NewTicket(
             level=1,
             caller_number="010-12345678",
@@ -131,9 +131,9 @@ async def test_supervisor_announces_and_stops_from_the_page(
     )
     await expect(page.locator("#out-detail")).to_contain_text("by sue")
     await page.screenshot(path=str(artifacts / "outage-announced.png"), full_page=True)
-    assert s.service.ivr_mode.outage is not None
+    assert s.service.path.ivr.mode.outage is not None
     await page.click("#out-off")
     await expect(page.locator("#out-state")).to_have_text("off")
-    assert s.service.ivr_mode.outage is None
+    assert s.service.path.ivr.mode.outage is None
     assert errors == []
     await context.close()

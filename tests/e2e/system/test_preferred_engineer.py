@@ -16,7 +16,7 @@ import pytest
 from calls import AgentRinging, CallAbandoned, CallAnswered, CallQueued
 from pbx import CallerScript
 
-from .conftest import LAKESIDE, System
+from .conftest import LAKESIDE, SQLITE_ONLY, System
 
 pytestmark = pytest.mark.slow
 
@@ -55,14 +55,15 @@ async def test_assigned_engineer_is_rung_first_and_gets_the_pop(system: System) 
     assert ended["outcome"] == "answered"
     assert alice.about(call_id) == []
 
-    await system.service.pipeline.drain(10)
-    record = await system.service.calls.get(call_id)
+    await system.pipeline.drain(10)
+    record = await system.calls.get(call_id)
     assert record is not None
     assert record.outcome == "answered" and record.agent == "bob"
     assert record.ticket_number == ticket.number and record.site_code == LAKESIDE
     assert record.queued_at is not None and record.answered_at is not None
 
 
+@SQLITE_ONLY
 async def test_engineer_not_answering_sends_the_call_to_the_queue(system: System) -> None:
     alice = await system.agent_on_duty("alice")
     bob = await system.agent_on_duty("bob")
@@ -88,14 +89,13 @@ async def test_engineer_not_answering_sends_the_call_to_the_queue(system: System
     assert len(queued) == 1 and queued[0].call.queued_at is not None
     answered = events_of(system, call_id, CallAnswered)
     assert [e.interface for e in answered] == ["PJSIP/1001"]
-    await system.service.pipeline.drain(10)
-    assert (await system.service.tickets.get_by_call(call_id)) == await system.service.tickets.get(
-        ticket.number
-    )
+    await system.pipeline.drain(10)
+    assert (await system.tickets.get_by_call(call_id)) == await system.tickets.get(ticket.number)
     assert bob.about(call_id)[-1]["type"] in ("ring_cancelled", "call_ended")
     assert not [m for m in bob.about(call_id) if m["type"] == "screen_pop"]
 
 
+@SQLITE_ONLY
 async def test_busy_engineer_is_skipped(system: System) -> None:
     """bob is in another call: the IVR does not offer him, the queue takes the call."""
     bob = await system.agent_on_duty("bob")
@@ -117,6 +117,7 @@ async def test_busy_engineer_is_skipped(system: System) -> None:
     assert (await asyncio.wait_for(other.finished, 30)).agent_interface == "PJSIP/1002"
 
 
+@SQLITE_ONLY
 async def test_caller_hanging_up_while_the_engineer_rings_gets_a_callback(
     system: System,
 ) -> None:
@@ -132,9 +133,9 @@ async def test_caller_hanging_up_while_the_engineer_rings_gets_a_callback(
     assert result.outcome == "abandoned" and result.variables["DIALSTATUS"] == "CANCEL"
     await system.until(lambda: bool(events_of(system, call_id, CallAbandoned)))
     await bob.wait_for("ring_cancelled", call_id)
-    await system.service.pipeline.drain(10)
+    await system.pipeline.drain(10)
     ticket = await system.ticket_of(call_id)
     assert ticket.status.value == "callback_due" and ticket.site_code == LAKESIDE
-    record = await system.service.calls.get(call_id)
+    record = await system.calls.get(call_id)
     assert record is not None and record.outcome == "abandoned"
     assert record.ticket_number == ticket.number

@@ -72,12 +72,19 @@ async def test_an_agent_plays_the_recording_of_her_call(
     # the stand-in recorded the 12 simulated seconds of talk
     assert 9.0 <= played <= 15.0
     # and the browser can play it (not just read the header)
-    await page.locator("#ticket-calls audio").first.evaluate(
-        "(a) => { a.muted = true; return a.play(); }"
+    # (a promise, not `wait_for_function`: its later polls are an `eval` the CSP refuses)
+    position = await asyncio.wait_for(
+        page.locator("#ticket-calls audio").first.evaluate(
+            """(a) => new Promise((done) => {
+                 a.muted = true;
+                 const check = () =>
+                   a.currentTime > 0 ? done(a.currentTime) : setTimeout(check, 20);
+                 a.play().then(check);
+               })"""
+        ),
+        10,
     )
-    await page.wait_for_function(
-        "() => document.querySelector('#ticket-calls audio').currentTime > 0", timeout=10_000
-    )
+    assert position > 0
     await page.screenshot(path=str(artifacts / "recording-played.png"), full_page=True)
     assert errors == []
     await context.close()

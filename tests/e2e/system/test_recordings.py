@@ -13,9 +13,8 @@ import pytest
 
 from pbx import CallerScript
 from testkit.audio import sox_info
-from testkit.scratch_db import scratch_sqlite_url
 
-from .conftest import System, running_system
+from .conftest import SQLITE_ONLY, System, running_system
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +56,7 @@ async def answered_call(system: System, talk_time: float = 8.0) -> tuple[str, st
     return token, call.linkedid
 
 
+@SQLITE_ONLY
 async def test_a_recorded_call_plays_with_ranges_for_its_agent_only(
     system: System, tmp_path: Path
 ) -> None:
@@ -122,10 +122,8 @@ async def test_a_recorded_call_plays_with_ranges_for_its_agent_only(
     assert listed.json()["items"][0]["calls"] == calls
 
 
-async def test_the_notice_can_be_switched_off(tmp_path: Path) -> None:
-    async with running_system(
-        scratch_sqlite_url(tmp_path), tmp_path, recording_notice=False
-    ) as system:
+async def test_the_notice_can_be_switched_off(sqlite_url: str, tmp_path: Path) -> None:
+    async with running_system(sqlite_url, tmp_path, recording_notice=False) as system:
         call = await system.pbx.place_call(
             "010-12345678", "Wang Li", script=CallerScript(("1",)), patience=1.0
         )
@@ -135,13 +133,15 @@ async def test_the_notice_can_be_switched_off(tmp_path: Path) -> None:
         assert [c for c in result.agi.commands if c.endswith('greeting ""')]
 
 
+@SQLITE_ONLY
 async def test_the_leader_runs_the_purge_on_the_recordings_directory(system: System) -> None:
-    purge = system.service.recording_purge
+    purge = system.service.edges.store.recording_purge
     assert purge is not None and purge.running
     assert purge.archive.directory == system.settings.recordings_dir
     assert purge.days == system.settings.recording_days == 180
 
 
+@SQLITE_ONLY
 async def test_an_unanswered_call_has_no_recording(system: System) -> None:
     token = await system.login("sue")
     call = await system.pbx.place_call(

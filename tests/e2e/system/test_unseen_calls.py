@@ -22,12 +22,12 @@ pytestmark = pytest.mark.slow
 
 async def test_calls_while_ami_is_down_get_records_and_callbacks(system: System) -> None:
     service = system.service
-    sweep = service.unseen
+    sweep = service.path.sweep.sweep
     assert sweep is not None
     assert "cdr-sweep" in service.lifecycle.running()
     alice = await system.agent_on_duty("alice")
 
-    await service.ami.stop()  # the controller hears nothing from the PBX from now on
+    await service.edges.ami.client.stop()  # the controller hears nothing from the PBX from now on
     await system.until(lambda: system.pbx.ami_clients == 0)
     answered = await system.pbx.place_call(
         "010-12345678", "Wang Li", script=CallerScript(("1",)), talk_time=6
@@ -48,17 +48,17 @@ async def test_calls_while_ami_is_down_get_records_and_callbacks(system: System)
     await system.pbx.cdr.flush()
     assert system.pbx.cdr.failed == 0
     for result in results:
-        assert await service.calls.get(result.linkedid) is None
+        assert await service.edges.store.calls.get(result.linkedid) is None
 
-    service.ami.start()
-    await service.ami.wait_connected(10)
+    service.edges.ami.client.start()
+    await service.edges.ami.client.wait_connected(10)
     # The stand-in's clock runs SPEED times faster than ours: look from its "now".
     sweep.clock = lambda: datetime.now(UTC) + timedelta(hours=1)
     recovered = await sweep.sweep()
     assert set(recovered) == {r.linkedid for r in results}
-    await service.pipeline.drain(10)  # the sweep hands the calls to the tickets stage
+    await service.path.pipeline.pipeline.drain(10)  # the sweep hands the calls to the tickets stage
 
-    record = await service.calls.get(answered.linkedid)
+    record = await service.edges.store.calls.get(answered.linkedid)
     assert record is not None
     assert record.outcome == "answered" and record.agent == "alice"
     assert record.agent_interface == "PJSIP/1001" and record.site_code == RIVERSIDE
@@ -67,16 +67,16 @@ async def test_calls_while_ami_is_down_get_records_and_callbacks(system: System)
     assert ticket.duty_agent == "alice" and ticket.status.value == "in_progress"
     assert ticket.site_code == RIVERSIDE and record.ticket_number == ticket.number
 
-    record = await service.calls.get(gave_up.linkedid)
+    record = await service.edges.store.calls.get(gave_up.linkedid)
     assert record is not None and record.outcome == "abandoned"
     callback = await system.ticket_of(gave_up.linkedid)
     assert callback.status.value == "callback_due" and callback.site_code == HILLTOP
     assert callback.caller_number == "13911112222"
 
-    record = await service.calls.get(in_ivr.linkedid)
+    record = await service.edges.store.calls.get(in_ivr.linkedid)
     assert record is not None and record.outcome == "ivr_hangup"
     assert record.ticket_number is None  # never waited for an agent: no ticket by design
-    assert await service.tickets.get_by_call(in_ivr.linkedid) is None
+    assert await service.edges.store.tickets.get_by_call(in_ivr.linkedid) is None
 
     # Once recorded, never again; and calls the controller did see are never touched.
     assert await sweep.sweep() == []
@@ -85,6 +85,6 @@ async def test_calls_while_ami_is_down_get_records_and_callbacks(system: System)
     )
     await asyncio.wait_for(seen.finished, 30)
     await system.pbx.cdr.flush()
-    await service.pipeline.drain(10)
+    await service.path.pipeline.pipeline.drain(10)
     assert await sweep.sweep() == []
     assert sweep.recovered == 3

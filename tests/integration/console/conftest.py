@@ -81,19 +81,3 @@ async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
 
 
 # --- shared console state: the real Redis, and a proxy in front of it a test can cut ------
-
-
-def load_cluster_support() -> object:
-    """The cluster tests' cuttable TCP proxy (loaded by path: tests are not a package)."""
-    name = "cluster_test_support"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "cluster" / "support.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-load_cluster_support()

@@ -27,6 +27,23 @@ SUPERVISOR_ROUTES = {
     ("POST", "/api/callbacks"),
 }
 PUBLIC_ROUTES = {("POST", "/api/login")}
+# The console's own part of INTERFACE.md "HTTP", and the extras its pages use.
+CONTRACT_ROUTES = {
+    ("POST", "/api/login"),
+    ("POST", "/api/logout"),
+    ("GET", "/api/me"),
+    ("GET", "/api/tickets"),
+    ("POST", "/api/tickets"),
+    ("GET", "/api/tickets/{number}"),
+    ("PATCH", "/api/tickets/{number}"),
+    ("GET", "/api/calls"),
+    ("GET", "/api/sites"),
+    ("GET", "/api/sites/{site_code}"),
+    ("POST", "/api/agent/state"),
+    ("GET", "/api/emergency"),
+    ("POST", "/api/backfill/{paper_number}"),
+    ("GET", "/api/audit"),
+}
 
 
 def api_routes(world: h.World) -> list[tuple[str, str]]:
@@ -47,6 +64,7 @@ def concrete(path: str) -> str:
 async def test_every_api_route_is_listed(world: h.World) -> None:
     routes = set(api_routes(world))
     assert SUPERVISOR_ROUTES <= routes
+    assert CONTRACT_ROUTES <= routes
     assert len(routes) >= 19  # the table below really covers the whole API
 
 
@@ -99,7 +117,7 @@ async def test_supervisor_and_admin_pass_the_role_check(
 async def test_agent_routes_accept_every_role(world: h.World, client: httpx.AsyncClient) -> None:
     for username in ("alice", "sue", "root"):
         token = await h.token_for(client, username)
-        for path in ("/api/tickets", "/api/calls", "/api/emergency", "/api/me"):
+        for path in ("/api/tickets", "/api/calls", "/api/emergency", "/api/me", "/api/sites?q=1"):
             response = await client.get(path, headers=h.bearer(token))
             assert response.status_code == 200, (username, path, response.text)
 

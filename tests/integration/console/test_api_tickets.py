@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -9,6 +10,7 @@ import console_test_harness as h
 import httpx
 import pytest
 
+from bus.topics import TICKET_LEVELS
 from calls import CallOutcome, CallState
 from testkit.call_snapshots import call_snapshot
 
@@ -18,6 +20,24 @@ async def pg_client(any_world: h.World) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=any_world.app(), client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as c:
         yield c
+
+
+async def test_a_level_change_is_said_on_the_bus(
+    any_world: h.World, pg_client: httpx.AsyncClient
+) -> None:
+    ticket = await h.open_call_ticket(any_world, "1700000001.8", description="one camera")
+    token = await h.token_for(pg_client, "alice")
+    levels = await any_world.bus.subscribe(TICKET_LEVELS)
+    for change in ({"description": "one camera, no picture"}, {"level": 1}):
+        response = await pg_client.patch(
+            f"/api/tickets/{ticket.number}", json=change, headers=h.bearer(token)
+        )
+        assert response.status_code == 200, response.text
+    said = await asyncio.wait_for(anext(aiter(levels)), 1.0)
+    # Only the level change is said (the on-call pager wakes on it), once.
+    assert said == {"type": "ticket_level", "ticket_number": ticket.number, "level": 1}
+    assert levels.queue.empty()
+    await levels.close()
 
 
 async def test_patch_lands_in_history_and_database(

@@ -29,11 +29,12 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, status_code_conformance
 
 from console import create_app
+from console.api.calls import recordings_router
+from console.api.outage import outage_router
+from console.api.tickets import split_router
 from console.i18n import language_of
-from console.outage import outage_router
-from console.recordings import recordings_router
-from console.repeat_calls import split_router
 from console.runtime import current_username, record, require, wallboard_session
+from console.websocket_auth import websocket_role_check
 from fallback.records import AuditRecord, CallbackTarget, CheckResult
 from ivr.menu_file import load_menu
 from ivr.mode import IvrMode
@@ -119,6 +120,7 @@ def _production_like_app(world: h.World, tmp: Path, publisher: WallboardPublishe
                 reports=ReportRepository(world.db),
                 report_dir=tmp / "reports",
                 require_supervisor=require(UserRole.SUPERVISOR),
+                authorize_websocket=websocket_role_check(UserRole.SUPERVISOR, wallboard=True),
                 require_agent=require(UserRole.AGENT),
                 require_wallboard=wallboard_session,
                 current_user=current_username,

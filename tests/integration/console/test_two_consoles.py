@@ -1,5 +1,5 @@
 """Several console processes on one PostgreSQL database and one Redis, as `hotline serve`
-wires them (`hotline.runtime.console_state_for`): each "process" is its own app with
+wires them (`console.components.shared_state`): each "process" is its own app with
 its own database engine, Redis client and bus. A log-out, failed log-ins and open
 consoles are seen by all of them, and by one started afterwards."""
 
@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect
 
 from bus import InProcessBus
 from console import create_app
+from console.components import shared_state
 from console.errors import LogoutNotRecorded
 from console.presence import ConsolePresence
 from console.redis_state import SharedLoginAttempts, SharedPresence
@@ -28,7 +29,6 @@ from console.shared_state import ConsoleState
 from console.throttling import LocalLoginAttempts
 from fallback.errors import HealthCheckInconclusive
 from fallback.health import ConsoleHeartbeats
-from hotline.assembly import console_state_for
 from hotline.settings import Settings
 from storage.database import Database
 from storage.revocations import RevocationRepository
@@ -65,7 +65,7 @@ async def cluster(
             db_url=db_url, redis_url=redis_url, redis_prefix=redis_prefix, node_name=name
         )
         db = Database(db_url)
-        state = console_state_for(settings, db)
+        state = shared_state(settings, RevocationRepository(db), node=name)
         deps = dataclasses.replace(
             world.deps,
             users=UserRepository(db),
@@ -98,8 +98,8 @@ async def test_the_wiring_shares_through_redis_only_when_it_is_configured(
     tmp_path: Any, redis_url: str
 ) -> None:
     db = Database(f"sqlite:///{tmp_path / 'w.db'}")
-    local = console_state_for(Settings(), db)
-    shared = console_state_for(Settings(redis_url=redis_url), db)
+    local = shared_state(Settings(), RevocationRepository(db), node="n1")
+    shared = shared_state(Settings(redis_url=redis_url), RevocationRepository(db), node="n1")
     try:
         assert isinstance(local.revocations, RevocationRepository)
         assert isinstance(local.login_attempts, LocalLoginAttempts)

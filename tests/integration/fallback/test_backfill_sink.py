@@ -131,3 +131,29 @@ async def test_paper_adds_an_entry_to_an_automatic_ticket_with_a_description(rep
     (entry,) = [c for c in ticket.history if c.field == "progress_log"]
     assert entry.new == "paper E000003: MCU down, all sites cut off"
     assert entry.by == "operator1" and entry.at == T0 + timedelta(hours=3)
+
+
+async def test_paper_of_a_repeat_call_goes_into_the_ticket_it_joined(repo) -> None:
+    from storage.calls import CallRepository
+    from storage.repeat_calls import RepeatCallRepository
+    from testkit.call_snapshots import call_snapshot
+
+    number = await _automatic_ticket(repo, "1795304001.11", level=2, text="MCU alarm")
+    # The second call of the site joined that ticket: its record names it.
+    await CallRepository(repo.db).upsert(call_snapshot("1795304001.12", T0), ticket_number=number)
+    sink = TicketStoreBackfillSink(
+        repo,
+        SlaPolicy(),
+        lambda: T0 + timedelta(hours=3),
+        linked=RepeatCallRepository(repo.db).ticket_number_of_call,
+    )
+    assert await sink.ticket_for_call("1795304001.12") == number
+    outcome = await sink.backfill(paper("1795304001.12", number="E000004", level=2))
+    assert outcome.ticket_number == number and not outcome.created
+    assert await repo.get_by_call("1795304001.12") is None  # no second ticket
+    ticket = await repo.get(number)
+    assert ticket is not None
+    assert [e.text for e in ticket.progress_log] == ["paper E000004: MCU down, all sites cut off"]
+    # A call with a ticket of its own still gets its paper there.
+    own = await sink.backfill(paper("1795304001.11", number="E000005", level=2))
+    assert own.ticket_number == number and not own.created

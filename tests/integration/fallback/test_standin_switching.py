@@ -133,11 +133,11 @@ async def test_entry_moves_waiting_callers_in_order_and_routes_new_calls(rig: Ri
     assert channels(pbx, MAIN) == []
 
     # Every emergency call got its own paper number, journaled.
-    await until(lambda: len(service._paper_by_call) == 7)
+    await until(lambda: len(service.calls.paper_by_call) == 7)
     await rig.pipeline.settled("emergency-journal", 10)
-    numbers = sorted(service._paper_by_call.values())
+    numbers = sorted(service.calls.paper_by_call.values())
     assert numbers == [f"E{n:06d}" for n in range(1, 8)]
-    journaled = service._ledger().calls
+    journaled = service.ledger().calls
     assert {c.caller_number for c in journaled.values()} == {
         f"1390000{i:04d}" for i in range(6)
     } | {"13900009999"}
@@ -148,9 +148,9 @@ async def test_entry_moves_waiting_callers_in_order_and_routes_new_calls(rig: Ri
     first = await asyncio.wait_for(calls[0].finished, 30)
     assert first.outcome == "answered"
     await rig.pipeline.settled("emergency-journal", 10)
-    answered = service._ledger().calls[first.linkedid]
+    answered = service.ledger().calls[first.linkedid]
     assert answered.agent == "backup-desk" and answered.agent_interface == "PJSIP/1004"
-    await until(lambda: service._ledger().calls[first.linkedid].ended_at is not None)
+    await until(lambda: service.ledger().calls[first.linkedid].ended_at is not None)
     assert late.finished.done() is False or (await late.finished).outcome == "answered"
 
 
@@ -162,7 +162,7 @@ async def test_exit_leaves_talkers_and_waiting_callers_alone(rig: Rig) -> None:
     await until(lambda: any(c.state == "connected" for c in rig.tracker.calls.values()))
     await until(lambda: len(channels(pbx, EMER)) == 2)
     waiting = channels(pbx, EMER)
-    await until(lambda: len(service._paper_by_call) == 3)
+    await until(lambda: len(service.calls.paper_by_call) == 3)
 
     await service.set_active(False, reason="database back", by="lead")
     assert pbx.astdb["hotline/mode"] == "normal"

@@ -23,6 +23,6 @@ async def test_the_notices_speak_hotline_locale(tmp_path: Path, locale: str) -> 
     )
     service = HotlineService.build(settings)
     try:
-        assert service.supervision.language == locale
+        assert service.path.supervision.service.language == locale
     finally:
         await service.stop()

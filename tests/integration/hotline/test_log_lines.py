@@ -141,13 +141,20 @@ async def test_wallboard_socket_close_is_quiet(log_lines: io.StringIO) -> None:
     from bus import InProcessBus
     from console.server import ConsoleServer
     from supervision.web import SupervisionWebDeps, router
+    from testkit.open_access import any_websocket, anyone
 
     class NoStore:
         """The wallboard socket reads nothing from the supervision store."""
 
     app = FastAPI()
     bus = InProcessBus()
-    app.include_router(router(SupervisionWebDeps(NoStore(), bus)))  # type: ignore[arg-type]
+    deps = SupervisionWebDeps(
+        NoStore(),  # type: ignore[arg-type]
+        bus,
+        require_supervisor=anyone,
+        authorize_websocket=any_websocket,
+    )
+    app.include_router(router(deps))
     server = ConsoleServer(app, port=0)
     await server.start()
     try:

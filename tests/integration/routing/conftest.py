@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from storage.database import Database
+from storage.site_import import import_sites
 from testkit.scratch_db import fresh_database, migrated_scratch_postgres, postgres_available
 
 
@@ -24,3 +25,18 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     pg = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
     async with fresh_database(request.param, tmp_path, pg) as database:
         yield database
+
+
+TWO_SITES = (
+    "site_code,organisation,site_name,contact_phone,contact_name\n"
+    "234567,湖北省水利厅,视频会议中心,13800138000,张伟\n"
+    "345678,武汉市水务局,机房,13900139000,李娜\n"
+)
+
+
+@pytest.fixture
+async def sites_loaded(db: Database, tmp_path: Path) -> Database:
+    """`db` with two sites, 234567 and 345678 (the repeat-call tests)."""
+    (tmp_path / "sites.csv").write_text(TWO_SITES, encoding="utf-8")
+    await import_sites(db, tmp_path / "sites.csv")
+    return db

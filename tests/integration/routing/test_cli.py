@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from bus.redis import RedisBus
+from bus.topics import SITES_CHANGED
 from hotline.admin_commands import db_app, sites_app, users_app
 
 
@@ -77,3 +80,34 @@ def test_generate_writes_an_importable_directory(cli: typer.Typer, tmp_path: Pat
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
     imported = runner.invoke(cli, ["sites", "import", str(out)])
     assert imported.exit_code == 0 and "40 sites created" in imported.output
+
+
+@pytest.mark.redis
+async def test_an_import_tells_the_site_caches_over_redis(
+    cli: typer.Typer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    monkeypatch.setenv("HOTLINE_REDIS_URL", redis_url)
+    monkeypatch.setenv("HOTLINE_REDIS_PREFIX", redis_prefix)
+    csv = tmp_path / "sites.csv"
+    csv.write_text(
+        "site_code,organisation,site_name,contact_phone\n100001,湖北省水利厅,视频会议中心,027-87654321\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    bus = RedisBus(redis_url, prefix=redis_prefix)
+    news = await bus.subscribe(SITES_CHANGED)
+    try:
+        upgraded = await asyncio.to_thread(runner.invoke, cli, ["db", "upgrade"])
+        assert upgraded.exit_code == 0
+        imported = await asyncio.to_thread(runner.invoke, cli, ["sites", "import", str(csv)])
+        assert imported.exit_code == 0, imported.output
+        async with asyncio.timeout(5):
+            message = await anext(aiter(news))
+        assert message["type"] == SITES_CHANGED
+    finally:
+        await news.close()
+        await bus.close()

@@ -76,8 +76,8 @@ async def test_per_call_order_is_kept_within_a_batch(directory: Database) -> Non
     # find the ticket the join opened a few statements earlier, the end must come last.
     await asyncio.gather(
         writes.record_call(started.call),
-        writes.open_ticket(joined.call, draft),
-        writes.open_ticket(other.call, other_draft),
+        writes.open_or_join(joined.call, draft, None),
+        writes.open_or_join(other.call, other_draft, None),
         writes.answer(answered.call, incident=None, agent="alice", at=answered.at, note="answered"),
         writes.end(ended.call, incident=None, agent="alice", callback=False, at=ended.at),
     )
@@ -262,3 +262,36 @@ async def test_each_call_event_is_one_write_transaction(directory: Database) -> 
         sa_event.remove(directory.engine.sync_engine, "commit", count)
     (ticket,) = await service.tickets.list(TicketFilter(call_id="one-write"))
     assert ticket.status is TicketStatus.IN_PROGRESS
+
+
+async def test_an_answered_call_reads_its_ticket_once_and_its_end_reads_nothing(
+    directory: Database,
+) -> None:
+    """The queue join gave the call its ticket number: the answer locks that ticket by it
+    (one read, no look-up of the call's record), the end writes the call record only."""
+    commits = GroupCommit(directory, window=0)
+    service = service_on(directory, commits)
+    await service.sites.site_profile("234567")
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    started, joined, answered, ended = answered_call("known-1")
+    await service.handle(started)
+    await service.handle(joined)
+    sa_event.listen(directory.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await service.handle(answered)
+        on_answer, statements[:] = list(statements), []
+        await service.handle(ended)
+    finally:
+        sa_event.remove(directory.engine.sync_engine, "before_cursor_execute", count)
+    reads = [s for s in on_answer if s.startswith("SELECT")]
+    assert len(reads) == 1 and "FROM calls" not in reads[0], on_answer
+    assert [s.split(" (")[0] for s in statements if not s.startswith("BEGIN")] == [
+        "INSERT INTO calls"
+    ]
+    (call,) = await service.calls.list(CallFilter(call_id="known-1"))
+    (ticket,) = await service.tickets.list(TicketFilter(call_id="known-1"))
+    assert call.ticket_number == ticket.number and call.outcome == "answered"

@@ -1,11 +1,11 @@
 """Repeat calls over the real stores (SQLite and PostgreSQL): a second call from a site
-within the window joins the site's open ticket; an agent can split it off again."""
+within the window joins the site's open ticket; an agent can split it off again. The two
+sites are `sites_loaded` (conftest)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,19 +18,14 @@ from storage.call_events import CallEventWriter
 from storage.calls import CallRepository
 from storage.database import Database
 from storage.group_commit import GroupCommit
+from storage.oncall import OnCallRepository
 from storage.repeat_calls import RepeatCallRepository
-from storage.site_import import import_sites
 from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
 from testkit.call_snapshots import call_snapshot
 
 T0 = datetime(2026, 12, 5, 1, 10, tzinfo=UTC)  # 09:10 in Beijing
-CSV = (
-    "site_code,organisation,site_name,contact_phone,contact_name\n"
-    "234567,湖北省水利厅,视频会议中心,13800138000,张伟\n"
-    "345678,武汉市水务局,机房,13900139000,李娜\n"
-)
 
 
 @dataclass
@@ -46,6 +41,9 @@ class RecordingPager:
         reason: str,
         at: datetime,
     ) -> None:
+        self.requests.append((ticket_number, reason))
+
+    def page_requested(self, ticket_number: str, reason: str) -> None:
         self.requests.append((ticket_number, reason))
 
 
@@ -74,12 +72,17 @@ async def pager() -> RecordingPager:
     return RecordingPager()
 
 
-def make_service(db: Database, pager: RecordingPager, window_minutes: int) -> CallTicketService:
+def make_service(
+    db: Database,
+    pager: RecordingPager,
+    window_minutes: int,
+    commits: GroupCommit | None = None,
+) -> CallTicketService:
     tickets, calls = TicketRepository(db), CallRepository(db)
     return CallTicketService(
         tickets=tickets,
         calls=calls,
-        writes=CallEventWriter(GroupCommit(db), tickets, calls),
+        writes=CallEventWriter(commits or GroupCommit(db), tickets, calls),
         sites=SiteRepository(db),
         users=UserRepository(db),
         policy=SlaPolicy(),
@@ -88,13 +91,6 @@ def make_service(db: Database, pager: RecordingPager, window_minutes: int) -> Ca
         repeat_window=timedelta(minutes=window_minutes),
         pager=pager,
     )
-
-
-@pytest.fixture
-async def sites_loaded(db: Database, tmp_path: Path) -> Database:
-    (tmp_path / "sites.csv").write_text(CSV, encoding="utf-8")
-    await import_sites(db, tmp_path / "sites.csv")
-    return db
 
 
 async def test_two_calls_from_one_site_share_one_ticket(
@@ -197,3 +193,7 @@ async def test_level_one_call_requests_a_page_at_the_queue_join(
     ticket = await service.tickets.get_by_call("c-9")
     assert ticket is not None
     assert pager.requests == [(ticket.number, "keypress")]
+    # Durable with the ticket: written in the queue join's own transaction.
+    assert await OnCallRepository(sites_loaded).has_pages(ticket.number)
+    await arrive(service, queued("c-9", T0 + timedelta(minutes=1), level=1, site="345678"))
+    assert pager.requests == [(ticket.number, "keypress")]  # a replay pages no more

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bus import InProcessBus
+from bus.topics import TICKET_LEVELS
 from routing.records import NewTicket, TicketSource
 from storage.database import Database
 from storage.oncall import OnCallRepository
@@ -69,13 +71,22 @@ async def rota(db: Database, recorder: HttpRecorder) -> OnCallRepository:
     return store
 
 
-def service(store: OnCallRepository, clock: FakeClock, http: httpx.AsyncClient) -> OnCallService:
+def service(
+    store: OnCallRepository,
+    clock: FakeClock,
+    http: httpx.AsyncClient,
+    *,
+    interval: float = 5.0,
+    bus: InProcessBus | None = None,
+) -> OnCallService:
     return OnCallService(
         store,
         {"webhook": JsonWebhook(http)},
         clock=clock,
         ack_base_url="http://console.test",
         sleep=no_sleep,
+        interval=interval,
+        bus=bus,
     )
 
 
@@ -236,3 +247,35 @@ async def test_the_sites_own_engineer_is_paged_first_when_on_duty(
         )
         await page_once(svc)
     assert len(http_recorder.to("/wang")) == 1 and http_recorder.to("/li") == []
+
+
+async def test_a_raise_said_on_the_bus_is_paged_before_the_next_pass(
+    any_database: Database, http_recorder: HttpRecorder
+) -> None:
+    db, clock = any_database, FakeClock()
+    store = await rota(db, http_recorder)
+    number = await open_ticket(db, 3)
+    bus = InProcessBus()
+    async with httpx.AsyncClient() as http:
+        # Without the bus the periodic pass would come far too late.
+        svc = service(store, clock, http, interval=60.0, bus=bus)
+        await svc.start()
+        try:
+            await asyncio.sleep(0.3)  # the first pass at the start: nothing to page
+            assert http_recorder.requests == []
+            clock.now = T0 + 2 * M
+            await TicketRepository(db).update(number, {"level": 1}, "alice", at=clock.now)
+            await bus.publish(
+                TICKET_LEVELS, {"type": "ticket_level", "ticket_number": number, "level": 2}
+            )
+            await asyncio.sleep(0.5)
+            assert http_recorder.requests == []  # only a raise to level 1 wakes the pass
+            await bus.publish(
+                TICKET_LEVELS, {"type": "ticket_level", "ticket_number": number, "level": 1}
+            )
+            # Well inside the 60 s interval: only the word on the bus can have woken the pass.
+            await asyncio.wait_for(http_recorder.arrived.wait(), 20.0)
+        finally:
+            await svc.stop()
+    assert len(http_recorder.to("/li")) == 1
+    assert [p.reason for p in await store.pages()] == ["level_1"]

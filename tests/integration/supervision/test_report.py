@@ -9,6 +9,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -22,8 +23,13 @@ from storage.models import (
     TicketRow,
 )
 from storage.reports import ReportRepository
+from supervision.domain.monthly import CallFact, EmergencyPeriod, EscalationFact, TicketFact
+from supervision.records import MonthFacts, SatisfactionFact
 from supervision.report import PLOTS, render_monthly
 from testkit.scratch_db import create_tables, scratch_sqlite_url
+
+# Each report renders its plots with matplotlib: seconds of CPU per test.
+pytestmark = pytest.mark.slow
 
 CST_OFFSET = "+8 hours"
 NOV = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # 2026-11-01 00:00 Beijing
@@ -340,3 +346,105 @@ async def test_the_report_speaks_chinese_with_a_cjk_font(
         font_manager.FontProperties(family=PLOT_FONTS[0]), fallback_to_default=False
     )
     assert "NotoSansCJK" in Path(found).name.replace("-", ""), found
+
+
+class OneOfEach:
+    """A month with one record of each kind, for the tables' exact text."""
+
+    async def month_facts(self, start: datetime, end: datetime) -> MonthFacts:
+        t = NOV + timedelta(days=2, hours=1)
+        return MonthFacts(
+            [
+                CallFact(
+                    call_id="1.1",
+                    started_at=t,
+                    queued_at=t + timedelta(seconds=5),
+                    answered_at=t + timedelta(seconds=9),
+                    outcome="answered",
+                    level=1,
+                    site_code="3201",
+                    paper_number=None,
+                    ticket_number="HL-1",
+                ),
+                CallFact("1.2", t, None, None, "ivr_hangup", None, None, "P-7", None),
+            ],
+            [
+                TicketFact(
+                    number="HL-1",
+                    level=1,
+                    status="open",
+                    source="call",
+                    created_at=t,
+                    response_due=t + timedelta(minutes=30),
+                    responded_at=None,
+                    resolved_at=None,
+                    site_code="3201",
+                    site_name="会议室, 1",
+                    site_tier="city",
+                    cause="",
+                    onsite_due=t + timedelta(hours=5),  # field work: not in tickets.csv
+                )
+            ],
+            [EscalationFact("HL-1/esc/1/0", "HL-1", "escalation", 1, t + timedelta(minutes=15))],
+            [SatisfactionFact("1.1", "HL-1", 5, t + timedelta(minutes=6))],
+        )
+
+
+class OnePeriod:
+    async def periods(self, start: datetime, end: datetime) -> list[EmergencyPeriod]:
+        return [EmergencyPeriod(NOV + timedelta(days=2), None, "seat <system> down", 1, 0)]
+
+
+async def test_the_tables_hold_every_field_of_their_records(tmp_path: Path) -> None:
+    index = await render_monthly(
+        OneOfEach(),
+        "2026-11",
+        tmp_path,
+        now=NOV + timedelta(days=40),
+        language="en",
+        emergency=OnePeriod(),
+    )
+
+    def text(name: str) -> list[str]:
+        return (index.parent / name).read_text(encoding="utf-8").splitlines()
+
+    at = "2026-11-02T17:00:00+00:00"
+    assert text("calls.csv") == [
+        "call_id,started_at,queued_at,answered_at,outcome,level,site_code,paper_number,"
+        "ticket_number",
+        f"1.1,{at},2026-11-02T17:00:05+00:00,2026-11-02T17:00:09+00:00,answered,1,3201,,HL-1",
+        f"1.2,{at},,,ivr_hangup,,,P-7,",
+    ]
+    assert text("tickets.csv") == [
+        "number,level,status,source,created_at,response_due,responded_at,resolved_at,"
+        "site_code,site_name,site_tier,cause",
+        f'HL-1,1,open,call,{at},2026-11-02T17:30:00+00:00,,,3201,"会议室, 1",city,',
+    ]
+    assert text("escalations.csv") == [
+        "key,ticket_number,kind,level,taken_at",
+        "HL-1/esc/1/0,HL-1,escalation,1,2026-11-02T17:15:00+00:00",
+    ]
+    assert text("satisfaction_scores.csv") == [
+        "call_id,ticket_number,score,at",
+        "1.1,HL-1,5,2026-11-02T17:06:00+00:00",
+    ]
+    days = text("calls_per_day.csv")
+    assert days[0] == "day,offered,answered,abandoned,answered_in_target,other,service_level"
+    assert days[3] == "2026-11-03,1,1,0,1,1,1.0000"  # Beijing time: the 3rd
+    satisfaction = text("satisfaction.csv")
+    assert satisfaction[5:] == ["5,very dissatisfied,1", "n/a,not applicable,0"]
+    assert text("emergency_periods.csv") == [
+        "started_at,ended_at,reason,calls,backfilled",
+        "2026-11-02T16:00:00+00:00,,seat <system> down,1,0",
+    ]
+    assert text("backfill.csv") == [
+        "paper_number,call_id,started_at,ticket_number,status",
+        f"P-7,1.2,{at},,pending",
+    ]
+    page = index.read_text(encoding="utf-8")
+    assert (
+        "<h2>Emergency periods</h2>\n<table><tr><th>From</th><th>To</th><th>Reason</th>"
+        "<th>Calls</th><th>Backfilled</th></tr>\n<tr><td>2026-11-03 00:00</td>"
+        "<td>still active</td><td>seat &lt;system&gt; down</td><td>1</td><td>0</td></tr></table>"
+    ) in page
+    assert "<tr><th>Calls answered</th><td>1</td></tr>" in page

@@ -22,6 +22,7 @@ from storage.tickets import TicketRepository
 from supervision.config import SupervisionConfig
 from supervision.domain.errors import SupervisionConfigError
 from supervision.service import SupervisionService
+from testkit.open_access import any_websocket, anyone
 
 from .conftest import HttpRecorder
 
@@ -121,7 +122,9 @@ async def test_service_escalates_and_serves_the_report(
         assert "http://console.local/ack/" in content and "P3" in content
         assert "- **级别**：3 一般" in content  # the hotline's language: zh-CN by default
         app = FastAPI()
-        app.include_router(service.web_router())
+        app.include_router(
+            service.web_router(require_supervisor=anyone, authorize_websocket=any_websocket)
+        )
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:
@@ -218,7 +221,9 @@ async def test_the_consoles_report_judges_field_work_by_the_configured_commitmen
         clock=lambda: NOW,
     )
     app = FastAPI()
-    app.include_router(service.web_router())
+    app.include_router(
+        service.web_router(require_supervisor=anyone, authorize_websocket=any_websocket)
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as client:

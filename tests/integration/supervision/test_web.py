@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI, HTTPException, Request
 
 from bus import InProcessBus
@@ -19,6 +20,7 @@ from supervision.domain.escalation import Action, ActionKind, ChannelKind
 from supervision.records import NoticeDraft
 from supervision.wallboard import WallboardPublisher
 from supervision.web import SupervisionWebDeps, router
+from testkit.open_access import any_websocket, anyone
 
 T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 
@@ -40,6 +42,7 @@ def app_for(
         bus,
         publisher=WallboardPublisher(bus, clock=lambda: clock[0]),
         require_supervisor=supervisor_only,
+        authorize_websocket=any_websocket,
         clock=lambda: clock[0],
         language=language,
     )
@@ -109,6 +112,14 @@ async def test_ack_pages_in_english(database: Database) -> None:
         assert "确认" not in page.text
         unknown = await client.get("/ack/nope")
         assert unknown.status_code == 404 and "Unknown acknowledgement code" in unknown.text
+
+
+def test_the_routes_are_not_built_without_their_access_checks(database: Database) -> None:
+    store, bus = SupervisionRepository(database), InProcessBus()
+    with pytest.raises(TypeError, match="require_supervisor"):
+        SupervisionWebDeps(store, bus, authorize_websocket=any_websocket)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="authorize_websocket"):
+        SupervisionWebDeps(store, bus, require_supervisor=anyone)  # type: ignore[call-arg]
 
 
 async def test_role_guard_and_static_files(database: Database) -> None:
@@ -195,6 +206,7 @@ async def test_pausing_needs_a_real_ticket_and_records_who(database: Database) -
         SupervisionRepository(database),
         InProcessBus(),
         require_supervisor=supervisor_only,
+        authorize_websocket=any_websocket,
         require_agent=supervisor_only,
         current_user=who,
         audit=audit,
@@ -245,6 +257,7 @@ async def test_the_report_in_the_askers_language(database: Database, tmp_path: P
         SupervisionRepository(database),
         InProcessBus(),
         require_supervisor=supervisor_only,
+        authorize_websocket=any_websocket,
         clock=lambda: T0,
         reports=ReportRepository(database),
         report_dir=tmp_path,

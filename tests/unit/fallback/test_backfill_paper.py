@@ -127,13 +127,15 @@ async def test_without_require_paper_the_automatic_ticket_is_enough(
     make_service: Maker, sink, clock
 ) -> None:  # type: ignore[no-untyped-def]
     service = await make_service(require_paper=False)
-    await emergency_call_with_automatic_ticket(service, sink, clock)
+    paper = await emergency_call_with_automatic_ticket(service, sink, clock)
     await service.set_active(False, reason="drill over", by="sue")
     (item,) = await service.items()
     assert (item.state, item.accounted_for) == ("ticket_only", True)
     assert (await service.reconciliation()).done
     await service.close_backfill("sue")
     assert service.status().state == "normal"
+    with pytest.raises(BackfillConflict, match=f"the backfill of paper ticket {paper} is closed"):
+        await enter(service, paper)
 
 
 async def test_the_reconciliation_pass_links_tickets_written_later(

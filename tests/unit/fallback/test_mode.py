@@ -8,6 +8,7 @@ import pytest
 
 from fallback.domain import mode as md
 from fallback.errors import InvalidRequest
+from fallback.records import AuditRecord
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 F, H, U = md.Verdict.FAILING, md.Verdict.HEALTHY, md.Verdict.INCONCLUSIVE
@@ -231,6 +232,12 @@ def test_state_survives_json_round_trip() -> None:
         restored.entered_at,
     ) == (s.mode, s.since, s.reason, s.by, s.automatic, s.entered_at)
     assert restored.consecutive_failures == 0  # counters start afresh after a restart
+
+
+def test_the_audit_survives_json_round_trip() -> None:
+    _s, _t, audit = run(POLICY, [(0, F), (5, F), (10, F), (15, H), (20, H), (100, H)])
+    assert any(a.duration_seconds for a in audit)
+    assert [AuditRecord.from_json(a.as_json()) for a in audit] == audit
 
 
 def test_policy_validation() -> None:

@@ -211,6 +211,37 @@ async def test_backfilled_and_linked_calls_get_their_record_from_the_journal(
         await service.stop()
 
 
+async def test_a_reconciliation_pass_reads_the_journal_once_however_many_calls_it_links(
+    make_service, sink, clock
+) -> None:
+    """An outage leaves hundreds of calls to link; reading the whole journal again for each
+    one made the leader's pass quadratic."""
+    records = RecordingCalls()
+    service = await make_service(call_records=records)
+    await service.set_active(True, reason="database down", by="sue")
+    calls = [f"c{n}" for n in range(6)]
+    for call_id in calls:
+        await service.handle_call_event(
+            CallQueued(snap(clock, call_id, CallState.QUEUED, queue=EMER), clock.now, 1)
+        )
+    await service.drain()
+    await service.set_active(False, reason="database back", by="sue")
+    tickets = {call_id: sink.preexisting(call_id) for call_id in calls}
+    reads = 0
+    read = service.journal.records
+
+    def counted(kind: str | None = None) -> list[dict]:
+        nonlocal reads
+        reads += 1
+        return read(kind)
+
+    service.journal.records = counted  # type: ignore[method-assign]
+    await service.link_automatic_tickets()
+    assert reads == 2  # the open items, then the calls' records after linking
+    restored = {call.call_id: kw["ticket_number"] for call, kw in records.upserts}
+    assert restored == tickets
+
+
 async def test_a_straggler_joining_the_main_queue_after_the_switch_is_journaled_and_moved(
     tmp_path, pbx, sink, bus, clock
 ) -> None:

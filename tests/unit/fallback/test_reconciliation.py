@@ -120,3 +120,29 @@ def test_callback_list_groups_by_caller_and_skips_anonymous() -> None:
     assert first.ticket_numbers == ("T1",)
     assert first.last_called_by == "lead"
     assert targets["01066667777"].last_called_at is None
+
+
+def test_a_paper_is_typed_in_or_waived_once() -> None:
+    records = [
+        call("c1", "E000001"),
+        call("c2", "E000002"),
+        call("c3", "E000003"),
+        {"kind": "backfill", "paper_number": "E000001", "ticket_number": "T1", "by": "bob"},
+        {"kind": "waive", "paper_number": "E000002", "reason": "test call", "by": "lead"},
+        # Linked to its automatic ticket by the reconciliation: the paper is still to come.
+        {
+            "kind": "backfill",
+            "paper_number": "E000003",
+            "ticket_number": "T3",
+            "by": bf.SYSTEM,
+            "content": False,
+        },
+    ]
+    ledger = bf.fold(records)
+    refusals = {p: bf.refusal(ledger, p) for p in ("E000001", "E000002", "E000003", "E000009")}
+    assert refusals == {
+        "E000001": "paper ticket E000001 is already entered as ticket T1 by bob",
+        "E000002": "paper ticket E000002 was waived: test call",
+        "E000003": None,
+        "E000009": None,
+    }

@@ -143,7 +143,7 @@ async def test_emergency_calls_get_paper_numbers_and_are_journaled(
     items = {i.paper_number: i for i in await service.items()}
     assert items["E000001"].agent == "backup-desk"
     assert items["E000001"].call_id == "c1"
-    call = service._ledger().calls["c1"]
+    call = service.ledger().calls["c1"]
     assert call.moved_from == MAIN and call.outcome == "answered"
     assert call.duration_seconds == 150.0 and call.site_code == "234567"
     assert ("Setvar", "HOTLINE_PAPER", "E000001", "PJSIP/trunk-c1") in pbx.actions
@@ -318,6 +318,11 @@ async def test_backfill_reconciliation_close_and_callbacks(make_service, pbx, si
         by="operator2",
     )
     await service.waive("E000003", reason="caller rang twice, same fault as E000002", by="lead")
+    # A paper is typed in once or waived once.
+    with pytest.raises(BackfillConflict, match="E000003 was waived: caller rang twice"):
+        await service.waive("E000003", reason="again", by="lead")
+    with pytest.raises(BackfillConflict, match="E000002 is already entered as ticket"):
+        await service.waive("E000002", reason="wrong number", by="lead")
     # The paper of the call with an automatic ticket goes into that ticket, once.
     linked = await service.submit(
         "E000004",
@@ -458,7 +463,7 @@ async def test_a_broken_journal_does_not_stop_the_failover(make_service, pbx, cl
     failures["left"] = 1  # the disk recovers while the call event is being retried
     await feed(service, CallQueued(snap(clock, "c1"), clock.now, 1))
     assert service.paper_number_of("c1") is not None
-    assert "c1" in service._ledger().calls
+    assert "c1" in service.ledger().calls
 
 
 async def test_drill_results_reach_the_page(make_service, bus, clock) -> None:

@@ -138,6 +138,24 @@ async def test_a_resource_opens_and_closes() -> None:
     assert log == ["open", "close", "close"]
 
 
+async def test_a_leader_only_resource_runs_from_election_to_demotion() -> None:
+    log: list[str] = []
+
+    async def opening() -> None:
+        log.append("open")
+
+    async def closing() -> None:
+        log.append("close")
+
+    lifecycle = Lifecycle([Resource("pager", close=closing, open=opening, leader_only=True)])
+    await lifecycle.start()
+    assert log == []
+    await lifecycle.elected(1)
+    await lifecycle.demoted("lost the lease")
+    await lifecycle.stop()
+    assert log == ["open", "close"]
+
+
 class Listener:
     def __init__(self, name: str, log: list[str]) -> None:
         self.name = name

@@ -128,6 +128,27 @@ async def test_events_reach_the_stages_that_take_their_origin(
     assert {name for name, rec in seen.items() if rec.seen} == expected
 
 
+async def test_a_stage_gets_only_the_event_types_it_takes() -> None:
+    picky, every = Recorder(), Recorder()
+    pipe = CallPipeline(
+        [
+            Stage("tickets", 10, picky, events=(CallQueued, CallEnded)),
+            Stage("journal", 30, every),
+        ]
+    )
+    for event in events("c1"):
+        pipe.submit(event)
+    await pipe.drain(5)
+    assert [k for _, k in picky.seen] == ["CallQueued", "CallEnded"]
+    assert [k for _, k in every.seen] == ["CallStarted", "CallQueued", "CallEnded"]
+    assert pipe.backlog == 0 and pipe.stats.handled == 5
+
+
+def test_a_stage_that_takes_some_events_takes_call_ended() -> None:
+    with pytest.raises(ValueError, match="CallEnded"):
+        Stage("tickets", 10, Recorder(), events=(CallQueued,))
+
+
 async def test_only_leader_stages_are_fenced() -> None:
     fenced: list[str] = []
 
@@ -167,3 +188,29 @@ async def test_a_closed_pipeline_drops_and_says_so(caplog: pytest.LogCaptureFixt
     pipe.submit(events("c1")[0])
     assert rec.seen == [] and pipe.backlog == 0
     assert "pipeline closed" in caplog.text
+
+
+async def test_stop_with_a_live_call_ends_once_its_events_are_handled() -> None:
+    tickets = Recorder()
+    pipe = CallPipeline([Stage("tickets", 10, tickets)])
+    for event in events("live")[:2]:  # no CallEnded: the call is still up
+        pipe.submit(event)
+    await pipe.settled("tickets", 5)
+    # Its lane stays open while idle, but nothing is left to wait for.
+    await asyncio.wait_for(pipe.stop(timeout=10), 2)
+    assert [k for _, k in tickets.seen] == ["CallStarted", "CallQueued"]
+    assert pipe.active_calls == 0
+
+
+async def test_stop_waits_for_the_events_still_being_handled() -> None:
+    tickets = Recorder()
+    tickets.gate = asyncio.Event()
+    pipe = CallPipeline([Stage("tickets", 10, tickets)])
+    for event in events("live")[:2]:
+        pipe.submit(event)
+    stopping = asyncio.create_task(pipe.stop(timeout=10))
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # the database has not answered yet
+    tickets.gate.set()
+    await asyncio.wait_for(stopping, 5)
+    assert [k for _, k in tickets.seen] == ["CallStarted", "CallQueued"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routing.domain.repeat_calls import OpenTicketView, repeat_target
+from routing.domain.repeat_calls import OpenTicketView, RepeatRule, repeat_target
 
 AT = datetime(2026, 12, 5, 9, 30, tzinfo=UTC)
 M = timedelta(minutes=1)
@@ -40,8 +40,11 @@ def t(
         (2, W, [t("A", 2, 5 * M, "closed")], None),
         (2, W, [t("A", 2, 5 * M, "callback_due")], "A"),
         (2, W, [t("A", 2, 5 * M, "in_progress")], "A"),
-        # a ticket opened after the call (a race) is not a repeat target
-        (2, W, [t("A", 2, -1 * M)], None),
+        # a ticket of the site written first though opened after the call (its event
+        # waited, e.g. a retried write) is the site's ticket too, within the window
+        (2, W, [t("A", 2, -1 * M)], "A"),
+        (2, W, [t("A", 2, -240 * M)], "A"),
+        (2, W, [t("A", 2, -241 * M)], None),
         # the call's own ticket is never "a repeat" of itself
         (2, W, [t("A", 2, 1 * M, call="me")], None),
         # most urgent first, then most recent
@@ -55,3 +58,12 @@ def test_repeat_target(
 ) -> None:
     got = repeat_target(call_id="me", level=level, at=AT, window=window, candidates=tickets)
     assert (got.number if got is not None else None) == joined
+
+
+def test_rule_of_one_call() -> None:
+    rule = RepeatRule(call_id="me", level=2, at=AT, window=W)
+    assert rule.since == AT - W
+    tickets = [t("A", 3, 5 * M), t("B", 2, 60 * M), t("C", 2, 1 * M, call="me")]
+    chosen = rule.choose(tickets)
+    assert chosen is not None and chosen.number == "B"
+    assert RepeatRule(call_id="me", level=2, at=AT, window=timedelta(0)).choose(tickets) is None

@@ -4,7 +4,7 @@ import pytest
 
 from routing.errors import StoreUnavailable
 from storage.database import async_url, sync_url
-from storage.tickets import like_pattern, network_text
+from storage.ticket_rows import like_pattern, network_text
 from storage.users import check_interface, hash_password, verify_password
 
 

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routing.domain.levels import FaultLevel, SlaPolicy
+from routing.domain.levels import EscalationStep, FaultLevel, SlaPolicy
 from routing.records import TicketStatus
 from supervision.domain.calendar import WorkingCalendar
 from supervision.domain.escalation import (
@@ -262,3 +262,59 @@ def test_a_step_nobody_received_escalates_at_once() -> None:
     )
     assert due_actions([ticket(2)], {key0: mixed}, T0 + m(24), POLICY) == []
     assert len(due_actions([ticket(2)], {key0: mixed}, T0 + m(25), POLICY)) == 1
+
+
+def test_the_fallback_roles_past_the_top_go_out_once() -> None:
+    key0 = escalation_key("T1", FaultLevel.P4, 0)
+    log = {key0: unacked(key0, T0 + m(15), ChannelKind.IM)}
+    (top,) = due_actions([ticket(4)], log, T0 + m(25), POLICY)
+    assert (top.key, top.step_index, top.due_at) == ("T1/unacked/4/0", 0, T0 + m(25))
+    log[top.key] = acked(top.key, T0 + m(25))
+    assert due_actions([ticket(4)], log, T0 + m(90), POLICY) == []
+
+
+def test_a_rung_due_by_time_keeps_its_time_when_the_rung_below_went_unacknowledged() -> None:
+    # Level 2: step 0 unacknowledged since minute 25; step 1 is due by time at minute 45.
+    key0 = escalation_key("T1", FaultLevel.P2, 0)
+    log = {key0: unacked(key0, T0 + m(15), ChannelKind.IM)}
+    (step1,) = due_actions([ticket(2)], log, T0 + m(50), POLICY)
+    assert (step1.step_index, step1.due_at) == (1, T0 + m(45))
+    assert step1.reason == "open 45 min without resolution"
+
+
+def test_only_the_rung_right_above_an_unacknowledged_one_is_brought_forward() -> None:
+    # Level 1: step 0 unacknowledged, step 1 taken and acknowledged: step 2 waits for 45 min.
+    key0, key1 = (escalation_key("T1", FaultLevel.P1, i) for i in (0, 1))
+    log = {
+        key0: unacked(key0, T0 + m(15), ChannelKind.IM),
+        key1: acked(key1, T0 + m(26)),
+    }
+    assert ladder_keys(due_actions([ticket(1)], log, T0 + m(44), POLICY)) == []
+    (step2,) = ladder_keys(due_actions([ticket(1)], log, T0 + m(45), POLICY))
+    assert step2 == escalation_key("T1", FaultLevel.P1, 2)
+
+
+def progress_reports(policy: SupervisionPolicy, minutes: int) -> list[Action]:
+    actions = due_actions([ticket(1)], {}, T0 + m(minutes), policy)
+    return [a for a in actions if a.kind is ActionKind.PROGRESS_REPORT]
+
+
+def test_a_progress_report_goes_to_every_role_the_ladder_reached() -> None:
+    (report,) = progress_reports(POLICY, 61)
+    assert report.targets == (
+        "duty_engineer",
+        "responsible_manager",
+        "emergency_team",
+        "account_manager",
+        "service_centre_head",
+        "remote_expert",
+    )
+    # No rung reached yet: the breach targets hear of it.
+    late_ladder = SlaPolicy(escalation={FaultLevel.P1: (EscalationStep(m(90), ("x",)),)})
+    (report,) = progress_reports(SupervisionPolicy(sla=late_ladder), 61)
+    assert report.targets == POLICY.breach_targets
+
+
+def test_no_progress_reports_without_an_interval() -> None:
+    never = SupervisionPolicy(sla=SlaPolicy(progress_report_interval=m(0)))
+    assert progress_reports(never, 300) == []

@@ -64,12 +64,9 @@ class Database:
 
 def run_of(service: Service, db: Database, *, up_at_start: bool) -> SupervisionRun:
     deps = SupervisionDeps(
-        stores=None,  # type: ignore[arg-type]
-        reports=None,  # type: ignore[arg-type]
+        database=db,  # type: ignore[arg-type]
         bus=None,  # type: ignore[arg-type]
-        sla=None,  # type: ignore[arg-type]
         call_control=None,  # type: ignore[arg-type]
-        ping=db.ping,
         database_up_at_start=lambda: up_at_start,
     )
     return SupervisionRun(service, deps, Settings())  # type: ignore[arg-type]

@@ -1,9 +1,13 @@
-"""Call recordings in the console: `recording_url` on call records, `calls` on tickets, and
-`GET /api/calls/{call_id}/recording`, the WAV file with HTTP range requests.
+"""`/api/calls`, `/api/queues`, `/api/consoles`: the call records, what the PBX has in the
+hotline queues right now, and who has a console open; and `recordings_router(files)`,
+`GET /api/calls/{call_id}/recording`, a call's recording (WAV) with HTTP range requests,
+which `console.components.build` mounts on the recordings directory.
 
-Supervisors and admins play every recording; an agent only those of calls they answered
-or of tickets that are theirs (`routing.domain.recordings.may_play`). The file is read
-from the recordings directory (`routing.ports.RecordingFiles`) in a worker thread.
+A call record shows its recording as `recording_url` (`call_json`), a ticket its calls
+(`with_calls`). Supervisors and admins play every recording; an agent only those of calls
+they answered or of tickets that are theirs (`routing.domain.recordings.may_play`). The
+file is read from the recordings directory (`routing.ports.RecordingFiles`) in a worker
+thread.
 """
 
 from __future__ import annotations
@@ -12,21 +16,25 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from console.api.inputs import DIGITS, LINE
 from console.deps import json_value
 from console.domain.byte_ranges import ByteRange, Unsatisfiable, requested_range
 from console.errors import ERROR_RESPONSES, NotYourRecording, RecordingNotFound
-from console.runtime import AgentSession, runtime_of
+from console.runtime import AgentSession, SupervisorSession, runtime_of
 from routing.domain.recordings import may_play, recording_url
 from routing.ports import CallStore, RecordingFiles
-from routing.records import CallRecord, UserRole
+from routing.records import CallFilter, CallRecord, UserRole
 
 log = logging.getLogger(__name__)
 
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["calls"])
+
+OutcomeName = Literal["answered", "abandoned", "ivr_hangup", "no_agent", "transferred"]
 CHUNK_BYTES = 64 * 1024
 MEDIA_TYPE = "audio/wav"
 
@@ -54,6 +62,55 @@ async def with_calls(calls: CallStore, tickets: Sequence[dict[str, Any]]) -> Non
     attached = await calls.attached_to(keys)
     for ticket, (number, _call_id) in zip(tickets, keys, strict=True):
         ticket["calls"] = [ticket_call_json(c) for c in attached.get(number, [])]
+
+
+@router.get("/calls")
+async def list_calls(
+    session: AgentSession,
+    request: Request,
+    call_id: Annotated[str | None, Query(max_length=128, pattern=LINE)] = None,
+    outcome: Annotated[OutcomeName | None, Query()] = None,
+    site: Annotated[str | None, Query(pattern=DIGITS)] = None,
+    active: Annotated[bool, Query()] = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[str | None, Query(max_length=128, pattern=LINE)] = None,
+) -> dict[str, Any]:
+    filters = CallFilter(call_id=call_id, outcome=outcome, site_code=site)
+    calls = await runtime_of(request).deps.calls.list(filters, limit=limit, before=before)
+    items = [call_json(c) for c in calls]
+    next_before = items[-1]["call_id"] if len(items) == limit else None
+    if active:  # the live list: calls not yet ended, within the page asked for
+        items = [c for c in items if c.get("ended_at") is None]
+    return {"items": items, "next_before": next_before}
+
+
+@router.get("/queues")
+async def queue_status(session: SupervisorSession, request: Request) -> dict[str, Any]:
+    """What the PBX has right now in the hotline queues: members and waiting callers."""
+    snapshot = await runtime_of(request).deps.call_control.queue_status()
+    return {
+        "members": [json_value(m) for m in snapshot.members],
+        "entries": [json_value(e) for e in snapshot.entries],
+    }
+
+
+@router.get("/consoles")
+async def consoles(session: SupervisorSession, request: Request) -> dict[str, Any]:
+    """Who has a console open on any console process (shared through Redis when it is
+    configured), their last heartbeat and their queue state as this node knows it."""
+    runtime = runtime_of(request)
+    return {
+        "items": [
+            {
+                "username": seen.username,
+                "role": seen.role,
+                "connections": seen.connections,
+                "last_seen": seen.last_seen.isoformat(),
+                "agent_state": runtime.agents.state_of(seen.username).value,
+            }
+            for seen in await runtime.deps.presence.consoles()
+        ]
+    }
 
 
 def _read(path: Path, first: int, length: int) -> bytes:
@@ -84,11 +141,10 @@ async def _ticket_people(request: Request, call: CallRecord) -> tuple[str, ...]:
 
 def recordings_router(files: RecordingFiles) -> APIRouter:
     """The playback route, reading recordings from `files`."""
-    router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+    router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["calls"])
 
     @router.get(
         "/calls/{call_id}/recording",
-        tags=["calls"],
         response_class=Response,
         responses={
             200: {"content": {MEDIA_TYPE: {}}, "description": "the whole recording"},

@@ -1,5 +1,5 @@
 """Refuse to serve on a database that does not answer or whose schema is not at the
-newest migration."""
+newest migration (`DatabaseNotReady`, one line with the fix; the CLI prints it)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from collections.abc import Callable
 
 from alembic.script import ScriptDirectory
 
-from hotline.settings import ConfigError
 from storage.database import Database
 from storage.migrate import alembic_config, current
 
 log = logging.getLogger(__name__)
+
+
+class DatabaseNotReady(Exception):
+    """The database does not answer, or its schema is behind the newest migration."""
 
 
 def head_revision(url: str) -> str | None:
@@ -21,15 +24,15 @@ def head_revision(url: str) -> str | None:
 
 
 def check_current(url: str) -> None:
-    """Raise ConfigError with the fix in one line if `url` is unreachable or behind."""
+    """Raise DatabaseNotReady with the fix in one line if `url` is unreachable or behind."""
     try:
         at = current(url)
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"database {url} unreachable: {first}") from exc
+        raise DatabaseNotReady(f"database {url} unreachable: {first}") from exc
     head = head_revision(url)
     if at != head:
-        raise ConfigError(
+        raise DatabaseNotReady(
             f"database {url} is at revision {at or 'none'}, expected {head}: "
             "run `hotline db upgrade`"
         )
@@ -67,7 +70,7 @@ class DatabaseAtStart:
                 await self.db.ping()
         except Exception as exc:
             if not self.emergency_active():
-                raise ConfigError(f"database {self.url} unreachable: {exc!r}") from exc
+                raise DatabaseNotReady(f"database {self.url} unreachable: {exc!r}") from exc
             self.up_at_start = False
             log.error("database unreachable at start (%r): serving in emergency mode", exc)
             return

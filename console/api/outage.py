@@ -1,7 +1,8 @@
 """`/api/outage`: the outage announcement callers hear, as supervisors set it.
 
 The announcements themselves live with the IVR (`ivr.outage.OutageAnnouncements`); this
-module only maps HTTP onto them, and their errors onto status codes.
+module only maps HTTP onto them, and their errors onto status codes. `outage_router(board)`
+takes the announcements it drives; `console.components.build` mounts it.
 """
 
 from __future__ import annotations
