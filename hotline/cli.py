@@ -99,6 +99,11 @@ def loop_factory(event_loop: str) -> Callable[[], asyncio.AbstractEventLoop] | N
     return uvloop.new_event_loop
 
 
+def running_loop_kind() -> str:
+    """The kind of event loop running the caller: "uvloop" or "asyncio"."""
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+
 async def wait_for_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -125,7 +130,7 @@ def serve(ctx: typer.Context) -> None:
         err.print(
             f"hotline serving: console {service.console_url}, FastAGI "
             f"{settings.agi_host}:{service.path.ivr.server.port}, AMI {settings.ami_host}:"
-            f"{settings.ami_port}"
+            f"{settings.ami_port}, event loop {running_loop_kind()}"
         )
         try:
             await wait_for_signal()

@@ -234,6 +234,9 @@ class Cluster:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        # The processes run on the event loop the test run names (asyncio's by default).
+        if loop := os.environ.get("HOTLINE_EVENT_LOOP"):
+            env["HOTLINE_EVENT_LOOP"] = loop
         return env
 
     # --- lifecycle -------------------------------------------------------------------------
