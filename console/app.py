@@ -27,6 +27,7 @@ from console.middleware import (
 )
 from console.runtime import ConsoleRuntime
 from console.sessions import SessionManager
+from console.socket_recheck import SocketRecheck
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -45,6 +46,7 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     app.state.console = ConsoleRuntime(
         deps=deps,
         sessions=sessions,
+        rechecks=SocketRecheck(sessions),
         agents=AgentDesk(deps.call_control, deps.main_queue),
         audit=AuditLog(deps.audit, clock=deps.clock, retention=deps.audit_retention),
     )

@@ -9,6 +9,7 @@ Adapters: `storage.revocations.RevocationRepository` (the shared database),
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -31,6 +32,10 @@ class SessionRevocations(Protocol):
         ...
 
     async def is_revoked(self, nonce: str) -> bool: ...
+
+    async def revoked_among(self, nonces: Sequence[str]) -> set[str]:
+        """Those of `nonces` that were logged out, in one read."""
+        ...
 
 
 class LoginAttempts(Protocol):

@@ -5,6 +5,7 @@ logged-out token, after a restart too."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 
@@ -24,3 +25,6 @@ class InMemoryRevocations:
 
     async def is_revoked(self, nonce: str) -> bool:
         return nonce in self.expiries
+
+    async def revoked_among(self, nonces: Sequence[str]) -> set[str]:
+        return {n for n in nonces if n in self.expiries}

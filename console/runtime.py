@@ -19,6 +19,7 @@ from console.errors import NotAuthenticated, NotPermitted
 from console.i18n import asked_language, note_person
 from console.outgoing import OutgoingTexts
 from console.sessions import COOKIE_NAME, Session, SessionManager
+from console.socket_recheck import SocketRecheck
 from routing.errors import StoreUnavailable
 from routing.records import UserRole
 
@@ -36,6 +37,8 @@ class ConsoleRuntime:
     sessions: SessionManager
     agents: AgentDesk
     audit: AuditLog
+    # The open websockets' sessions, rechecked together.
+    rechecks: SocketRecheck
     # The websockets' outgoing messages, each encoded once for all the sockets it goes to.
     texts: OutgoingTexts = field(default_factory=OutgoingTexts)
 

@@ -48,8 +48,8 @@ async def announce_session_end(
     reason: str,
 ) -> None:
     """Tell every console process to close the user's matching websockets. A bus that
-    fails is logged: the tokens are refused anyway, and every socket re-checks its
-    session periodically (`console.ws.RECHECK_SECONDS`)."""
+    fails is logged: the tokens are refused anyway, and the open sockets' sessions are
+    re-checked periodically (`console.socket_recheck.RECHECK_SECONDS`)."""
     try:
         await bus.publish(
             user_topic(username), session_end_message(nonce=nonce, epoch=epoch, reason=reason)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -207,6 +208,50 @@ class SessionManager:
         if self._idle is not None and claims.scope == SCOPE_CONSOLE:
             await self._check_idle(claims.nonce, now)
         return Session(user=user, claims=claims, token=token)
+
+    async def ended_among(self, sessions: Sequence[Session]) -> dict[str, str]:
+        """The sessions of `sessions` that ended, by token, each with why: `resolve`'s
+        checks for all of them at once, in one read of the log-outs and one of the users
+        (the open websockets' periodic re-check). StoreUnavailable when the store
+        cannot say: no session is ended on a guess."""
+        now = self._clock()
+        ended: dict[str, str] = {}
+        left: list[Session] = []
+        for session in sessions:
+            try:
+                verify(session.token, self._secret, now=now)
+            except TokenRejected:
+                ended[session.token] = "session invalid or expired; log in again"
+                continue
+            if session.claims.nonce in self._revoked:
+                ended[session.token] = "logged out; log in again"
+            else:
+                left.append(session)
+        if not left:
+            return ended
+        self._forget_expired(now)
+        if self._unrecorded:
+            await self._record_missed(now)
+        revoked = await self._store.revoked_among([s.claims.nonce for s in left])
+        users = await self._users.get_many(sorted({s.user.username for s in left}))
+        for session in left:
+            claims = session.claims
+            user = users.get(claims.username)
+            if claims.nonce in revoked:
+                self._remember(claims.nonce, claims.expires_at)
+                ended[session.token] = "logged out; log in again"
+            elif user is None or not user.active:
+                ended[session.token] = "this account is no longer active"
+            elif claims.epoch != user.session_epoch:
+                ended[session.token] = (
+                    "signed out (password, role or account changed); log in again"
+                )
+            elif self._idle is not None and claims.scope == SCOPE_CONSOLE:
+                try:
+                    await self._check_idle(claims.nonce, now)
+                except NotAuthenticated as exc:
+                    ended[session.token] = str(exc)
+        return ended
 
     @property
     def idle(self) -> timedelta | None:

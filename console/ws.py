@@ -8,8 +8,9 @@ use of the session (idle time-out).
 
 A socket closes with code 4401 when its session ends: a `session_end` message on the
 user's topic (`console.session_end`: log-out, disabled user, new password or role, on
-any console process), the token's expiry, or the periodic re-check of the session
-every `RECHECK_SECONDS` (which also covers changes made while the bus was down).
+any console process), the token's expiry, or the periodic re-check of all open sockets'
+sessions (`console.socket_recheck`, which also covers changes made while the bus was
+down).
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ from starlette.websockets import WebSocketState
 
 from bus.base import Subscription
 from bus.topics import EMERGENCY, SUPERVISORS, user_topic
-from console.errors import NotAuthenticated
 from console.runtime import ConsoleRuntime, runtime_of
 from console.session_end import CLOSE_CODE, SESSION_END, ends
 from console.sessions import Session
 from console.websocket_auth import authenticate_websocket, deny_handshake
-from routing.errors import StoreUnavailable
 from routing.records import ConsoleUser, UserRole
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,6 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 MAX_CLIENT_MESSAGE = 4096
-RECHECK_SECONDS = 15.0
 
 
 def topics_for(user: ConsoleUser) -> tuple[str, ...]:
@@ -166,15 +164,13 @@ class _OpenSocket:
         await self.websocket.close(code=CLOSE_CODE, reason="session expired")
 
     async def recheck(self) -> None:
-        while True:
-            await asyncio.sleep(RECHECK_SECONDS)
-            try:
-                await self.runtime.sessions.resolve(self.session.token)
-            except NotAuthenticated as exc:
-                await self.websocket.close(code=CLOSE_CODE, reason=str(exc)[:100])
-                return
-            except StoreUnavailable:
-                continue  # cannot tell now; the bus or the next check decides
+        rechecks = self.runtime.rechecks
+        ended = rechecks.watch(self.session)
+        try:
+            reason = await ended
+        finally:
+            rechecks.unwatch(ended)
+        await self.websocket.close(code=CLOSE_CODE, reason=reason[:100])
 
 
 def _emergency_brief(status: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ restarts. A row lives until its token would have expired anyway."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -45,3 +46,17 @@ class RevocationRepository:
                     select(ConsoleRevocationRow.nonce).where(ConsoleRevocationRow.nonce == nonce)
                 )
         return found is not None
+
+    async def revoked_among(self, nonces: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with store_errors():
+            async with self.db.reads() as session:
+                for start in range(0, len(nonces), 500):  # under SQLite's parameter limit
+                    chunk = list(nonces[start : start + 500])
+                    rows = await session.scalars(
+                        select(ConsoleRevocationRow.nonce).where(
+                            ConsoleRevocationRow.nonce.in_(chunk)
+                        )
+                    )
+                    found.update(rows)
+        return found

@@ -161,6 +161,19 @@ class UserRepository:
                 )
         return None if row is None else _to_user(row)
 
+    async def get_many(self, usernames: Sequence[str]) -> dict[str, ConsoleUser]:
+        found: dict[str, ConsoleUser] = {}
+        with store_errors():
+            async with self.db.reads() as session:
+                for start in range(0, len(usernames), 500):  # under SQLite's parameter limit
+                    rows = await session.scalars(
+                        select(ConsoleUserRow).where(
+                            ConsoleUserRow.username.in_(list(usernames[start : start + 500]))
+                        )
+                    )
+                    found.update((row.username, _to_user(row)) for row in rows)
+        return found
+
     async def by_interface(self, interface: str) -> ConsoleUser | None:
         with store_errors():
             async with self.db.reads() as session:

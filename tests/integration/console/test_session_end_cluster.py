@@ -25,7 +25,7 @@ from bus.redis import RedisBus
 from console import create_app
 from console.components import shared_state
 from console.server import ConsoleServer
-from console.ws import RECHECK_SECONDS
+from console.socket_recheck import RECHECK_SECONDS
 from hotline.admin_commands import users_app
 from hotline.settings import Settings
 from storage.database import Database

@@ -13,6 +13,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from console.socket_recheck import SocketRecheck
+
 
 @pytest.fixture
 async def live(world: h.World) -> AsyncIterator[h.LiveServer]:
@@ -157,3 +159,36 @@ async def test_bus_down_is_a_503_handshake(world: h.World, live: h.LiveServer) -
         async with connect(f"ws://127.0.0.1:{live.port}/ws/console?token={token}"):
             pass
     assert info.value.response.status_code == 503
+
+
+async def test_sockets_of_a_session_ended_without_a_word_close_at_the_next_pass(
+    world: h.World,
+) -> None:
+    """An account disabled straight in the database (no `session_end` on the bus): the
+    re-check pass closes its socket with 4401; another user's socket stays open."""
+    app = world.app()
+    runtime = app.state.console
+    runtime.rechecks = SocketRecheck(runtime.sessions, interval=0.2)
+    server, task, live = await h.start_server(app)
+    try:
+        alice, bob = await login(live, "alice"), await login(live, "bob")
+        url = f"ws://127.0.0.1:{live.port}/ws/console?token="
+        async with connect(url + alice) as alice_ws, connect(url + bob) as bob_ws:
+            assert (await receive(alice_ws))["type"] == "hello"
+            assert (await receive(bob_ws))["type"] == "hello"
+            assert runtime.rechecks.watched == 2
+            await world.users.set_active("alice", False)
+            with pytest.raises(ConnectionClosed) as info:
+                await asyncio.wait_for(alice_ws.recv(), 10)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 4401
+            assert info.value.rcvd.reason == "this account is no longer active"
+            await asyncio.sleep(0.5)  # two more passes
+            await bob_ws.send(json.dumps({"type": "heartbeat"}))
+            assert (await receive(bob_ws))["type"] == "heartbeat_ack"
+        for _ in range(100):
+            if runtime.rechecks.watched == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert runtime.rechecks.watched == 0
+    finally:
+        await h.stop_server(server, task)

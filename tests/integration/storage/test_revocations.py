@@ -36,6 +36,16 @@ async def test_a_revoked_nonce_is_known_to_every_repository(db: Database) -> Non
         await other.dispose()
 
 
+async def test_the_revoked_among_many_are_found_in_one_read(db: Database) -> None:
+    store = RevocationRepository(db)
+    for n in range(0, 1200, 7):  # more than one slice of the IN list
+        await store.revoke(f"n{n:04d}", "alice", T0 + timedelta(hours=1), now=T0)
+    asked = [f"n{n:04d}" for n in range(1200)]
+    assert await store.revoked_among(asked) == {f"n{n:04d}" for n in range(0, 1200, 7)}
+    assert await store.revoked_among(["nobody"]) == set()
+    assert await store.revoked_among([]) == set()
+
+
 async def test_revoking_twice_is_harmless(db: Database) -> None:
     store = RevocationRepository(db)
     expires = T0 + timedelta(hours=1)
@@ -63,6 +73,8 @@ async def test_an_unreachable_database_is_store_unavailable() -> None:
     try:
         with pytest.raises(StoreUnavailable):
             await store.is_revoked("n1")
+        with pytest.raises(StoreUnavailable):
+            await store.revoked_among(["n1"])
         with pytest.raises(StoreUnavailable):
             await store.revoke("n1", "alice", T0 + timedelta(hours=1), now=T0)
     finally:

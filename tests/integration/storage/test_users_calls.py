@@ -63,6 +63,10 @@ async def test_users(db: Database) -> None:
             await users.create(**bad)  # type: ignore[arg-type]
     await users.set_active("alice", False)
     assert await users.authenticate("alice", "s3cret-pass") is None
+    many = await users.get_many(["sam", "alice", "nobody"])
+    assert many == {"alice": await users.get("alice"), "sam": await users.get("sam")}
+    assert not many["alice"].active
+    assert await users.get_many([]) == {}
 
 
 async def test_call_upsert_keeps_one_row_and_known_values(db: Database) -> None:

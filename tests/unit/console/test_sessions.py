@@ -3,6 +3,7 @@ behave as several console processes (and a new manager as a restarted one)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +37,7 @@ class Users:
 
     def __init__(self) -> None:
         self.down = False
+        self.reads = 0
         self.known = {
             "alice": ConsoleUser(username="alice", role=UserRole.AGENT),
             "sue": ConsoleUser(username="sue", role=UserRole.SUPERVISOR),
@@ -56,7 +58,13 @@ class Users:
 
     async def get(self, username: str) -> ConsoleUser | None:
         self._check()
+        self.reads += 1
         return self.known.get(username)
+
+    async def get_many(self, usernames: Sequence[str]) -> dict[str, ConsoleUser]:
+        self._check()
+        self.reads += 1
+        return {n: self.known[n] for n in usernames if n in self.known}
 
     async def by_interface(self, interface: str) -> ConsoleUser | None:
         return None
@@ -87,6 +95,12 @@ class Revocations(InMemoryRevocations):
             raise StoreUnavailable("database unavailable: test")
         self.reads += 1
         return await super().is_revoked(nonce)
+
+    async def revoked_among(self, nonces: Sequence[str]) -> set[str]:
+        if self.down:
+            raise StoreUnavailable("database unavailable: test")
+        self.reads += 1
+        return await super().revoked_among(nonces)
 
 
 def manager(
@@ -216,3 +230,73 @@ async def test_failed_log_ins_count_wherever_the_attempts_are_kept() -> None:
         await b.log_in("alice", PASSWORD, client="10.0.0.9")
     clock.now = T0 + timedelta(minutes=6)
     assert await b.log_in("alice", PASSWORD, client="10.0.0.9") is not None
+
+
+def changed_user(users: Users, username: str, **change: object) -> None:
+    users.known[username] = dataclasses.replace(users.known[username], **change)  # type: ignore[arg-type]
+
+
+ENDINGS = [
+    # (what happens to alice's session, why her socket closes; sue's stays open)
+    ("nothing", None),
+    ("logged out on another process", "logged out; log in again"),
+    ("account disabled", "this account is no longer active"),
+    ("account removed", "this account is no longer active"),
+    ("password changed", "signed out (password, role or account changed); log in again"),
+    ("token expired", "session invalid or expired; log in again"),
+    ("idle too long", "session idle too long; log in again"),
+]
+
+
+@pytest.mark.parametrize(("change", "reason"), ENDINGS)
+async def test_open_sockets_are_rechecked_together(change: str, reason: str | None) -> None:
+    store, clock, users = Revocations(), Clock(), Users()
+    here = manager(store, clock, users, idle=timedelta(minutes=20))
+    elsewhere = manager(store, clock, users)
+    alice, sue = await logged_in(here), await logged_in(here, "sue")
+    clock.now += timedelta(minutes=5)
+    await here.touch(sue)
+    if change == "logged out on another process":
+        await elsewhere.revoke(await elsewhere.resolve(alice.token))
+    elif change == "account disabled":
+        changed_user(users, "alice", active=False)
+    elif change == "account removed":
+        del users.known["alice"]
+    elif change == "password changed":
+        changed_user(users, "alice", session_epoch=1)
+    elif change == "token expired":
+        clock.now = alice.claims.expires_at
+        await here.touch(sue)
+        sue = await logged_in(here, "sue")  # a fresh log-in: hers is still good
+    elif change == "idle too long":
+        clock.now += timedelta(minutes=17)
+        await here.touch(sue)
+    store.reads = users.reads = 0
+
+    ended = await here.ended_among([alice, sue])
+
+    assert ended == ({} if reason is None else {alice.token: reason})
+    # one read of the log-outs and one of the users, however many sockets
+    assert (store.reads, users.reads) == (1, 1)
+    # and the same answer as each socket asking for itself
+    for session in (alice, sue):
+        if session.token in ended:
+            with pytest.raises(NotAuthenticated) as refused:
+                await here.resolve(session.token)
+            assert str(refused.value) == ended[session.token]
+        else:
+            await here.resolve(session.token)
+
+
+async def test_a_recheck_the_store_cannot_answer_ends_nothing() -> None:
+    store, clock, users = Revocations(), Clock(), Users()
+    sessions = manager(store, clock, users)
+    alice = await logged_in(sessions)
+    users.down = True
+    with pytest.raises(StoreUnavailable):
+        await sessions.ended_among([alice])
+    users.down, store.down = False, True
+    with pytest.raises(StoreUnavailable):
+        await sessions.ended_among([alice])
+    store.down = False
+    assert await sessions.ended_among([alice]) == {}
