@@ -45,7 +45,7 @@ from storage.repeat_calls import (
     open_at_site,
     repeat_callback_in,
     repeat_note,
-    serialise_site,
+    site_lock,
 )
 from storage.ticket_rows import check_call_id, to_ticket
 from storage.tickets import TICKETS, TicketRepository, detached_row
@@ -119,8 +119,6 @@ class CallEventWriter:
         site = draft.site_code if rule is not None else None
 
         async def job(session: AsyncSession) -> TicketOpening:
-            if site is not None:
-                await serialise_site(session, site)
             mine, at_site = await self._decision_rows(session, call.call_id, site, rule)
             opening = TicketOpening(_state_only(mine), created=False) if mine else None
             if opening is None and rule is not None and at_site:
@@ -136,7 +134,8 @@ class CallEventWriter:
                 opening = replace(opening, paged=reason)
             return opening
 
-        return await self.commits.run(job, key=call.call_id)
+        locks = (site_lock(site),) if site is not None else ()
+        return await self.commits.run(job, key=call.call_id, locks=locks)
 
     async def _page(
         self, session: AsyncSession, call: CallSnapshot, ticket: Ticket, reason: str

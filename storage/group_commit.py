@@ -30,6 +30,12 @@ more than that one batch, however long the backlog. Each transaction runs in the
 (`contextvars`) of its first job, so the cluster's fencing of the call events' commits
 (`storage.fence`) never carries over to a job that is not fenced, nor the reverse.
 
+A job may name advisory locks it needs before its first statement (`locks`: on
+PostgreSQL, e.g. a site's repeat-call decisions): the transaction takes every lock its
+jobs named in one statement before the first job runs, in sorted order, so two
+transactions that want the same locks never wait for each other in a cycle. (SQLite has
+one writer at a time: nothing to take.)
+
 A job may leave a write to the end of its transaction (`deferred(session).add`): the rows
 every job of the batch left to one statement are written by that statement once, with
 all their parameters (one executemany instead of a round trip per job), in the order the
@@ -44,10 +50,11 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
@@ -59,6 +66,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WriteJob = Callable[[AsyncSession], Awaitable[T]]
+# A PostgreSQL transaction-level advisory lock: (space, key), two signed 32-bit numbers.
+AdvisoryLock = tuple[int, int]
 
 # One turn of the event loop: the jobs submitted in the same turn share the transaction.
 DEFAULT_WINDOW = 0.0
@@ -127,7 +136,25 @@ class _Pending:
     job: WriteJob[Any]
     done: asyncio.Future[Any]
     key: str | None = None
+    locks: tuple[AdvisoryLock, ...] = ()
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
+
+
+# Every advisory lock of a transaction in one statement: the outer aggregate takes them
+# in the order the sorted subquery yields them.
+_TAKE_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(space, key)) FROM ("
+    " SELECT space, key FROM unnest(CAST(:spaces AS integer[]), CAST(:keys AS integer[]))"
+    " AS wanted(space, key) ORDER BY space, key) AS ordered"
+)
+
+
+async def take_locks(session: AsyncSession, batch: Sequence[_Pending]) -> None:
+    """Every advisory lock the jobs of `batch` named, in `session`'s transaction."""
+    locks = sorted({lock for pending in batch for lock in pending.locks})
+    if locks and session.get_bind().dialect.name == "postgresql":
+        spaces, keys = zip(*locks, strict=True)
+        await session.execute(_TAKE_LOCKS, {"spaces": list(spaces), "keys": list(keys)})
 
 
 class GroupCommit:
@@ -146,13 +173,21 @@ class GroupCommit:
         self._ahead: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def run(self, job: WriteJob[T], *, key: str | None = None, ahead: bool = False) -> T:
+    async def run(
+        self,
+        job: WriteJob[T],
+        *,
+        key: str | None = None,
+        ahead: bool = False,
+        locks: Sequence[AdvisoryLock] = (),
+    ) -> T:
         """Run `job` in the next shared transaction; its result once that has committed.
         `key` (a call id): a job sees every row an earlier job of the same key in its
         batch wrote, deferred ones included. `ahead`: in a transaction of its own, before
-        every batch waiting."""
+        every batch waiting. `locks`: held by the transaction before the job runs."""
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        (self._ahead if ahead else self._queue).append(_Pending(job, done, key))
+        pending = _Pending(job, done, key, tuple(locks))
+        (self._ahead if ahead else self._queue).append(pending)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(
                 self._write(), name="group-commit"
@@ -208,6 +243,7 @@ class GroupCommit:
         with store_errors():
             async with self.db.sessions.begin() as session:
                 session.info[_DEFERRED] = writes
+                await take_locks(session, batch)
                 for pending in batch:
                     if pending.key is not None and pending.key in keys:
                         await writes.write_rows(session)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing.domain.repeat_calls import OpenTicketView
@@ -86,15 +86,12 @@ def site_lock_key(site_code: str) -> int:
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
-async def serialise_site(session: AsyncSession, site_code: str) -> None:
-    """Serialise the site's repeat decisions to the commit, before its open tickets are
-    read in the write transaction: on PostgreSQL an advisory lock of the site held to the
-    commit (a transaction that waited for it reads the ticket the other committed);
-    SQLite's write transactions are serial already (BEGIN IMMEDIATE)."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            select(func.pg_advisory_xact_lock(SITE_LOCK_SPACE, site_lock_key(site_code)))
-        )
+def site_lock(site_code: str) -> tuple[int, int]:
+    """The advisory lock that serialises the site's repeat decisions to the commit, taken
+    before its open tickets are read in the write transaction (`GroupCommit.run`'s
+    `locks`): on PostgreSQL a transaction that waited for it reads the ticket the other
+    committed; SQLite's write transactions are serial already (BEGIN IMMEDIATE)."""
+    return SITE_LOCK_SPACE, site_lock_key(site_code)
 
 
 def repeat_note(call_id: str, caller_number: str) -> str:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from calls import CallAbandoned, CallAnswered, CallEnded, CallOutcome, CallQueued, CallState
 from pipeline import CallPipeline
@@ -20,7 +21,8 @@ from routing.records import TicketFilter, TicketStatus
 from routing.stages import tickets_stage
 from routing.tickets import CallTicketService
 from storage.database import Database
-from storage.group_commit import GroupCommit
+from storage.group_commit import GroupCommit, take_locks
+from storage.repeat_calls import site_lock
 
 from .test_group_commit import WINDOW, FailingOnce
 from .test_repeat_calls import T0, RecordingPager, arrive, make_service, queued
@@ -131,6 +133,7 @@ class HoldsBeforeCommit(GroupCommit):
     async def _transaction(self, batch: list[Any]) -> list[Any]:
         results: list[Any] = []
         async with self.db.sessions.begin() as session:
+            await take_locks(session, batch)
             for pending in batch:
                 results.append(await pending.job(session))
             self.written.set()
@@ -214,3 +217,40 @@ async def test_an_incident_caller_hanging_up_leaves_the_incident_ticket(
     after = await service.tickets.get(incident.number)
     assert after is not None and after.status is TicketStatus.OPEN
     assert not [h for h in after.history if h.field == "repeat_callback"]
+
+
+async def test_transactions_wanting_the_same_sites_in_other_orders_do_not_deadlock(
+    db: Database,
+) -> None:
+    """Two processes' batches each want the locks of two sites, their jobs in opposite
+    orders: the locks are taken together and sorted, so one transaction waits for the
+    other's commit and then runs; neither is aborted as a deadlock (and split)."""
+    other_db = Database(db.url)
+    ran: list[str] = []
+
+    def job(name: str) -> Any:
+        async def hold(session: Any) -> str:
+            await session.execute(text("SELECT 1"))
+            ran.append(name)
+            await asyncio.sleep(0.2)  # the other transaction asks for its locks meanwhile
+            return name
+
+        return hold
+
+    one, two = GroupCommit(db, window=0.05), GroupCommit(other_db, window=0.05)
+    a, b = site_lock("234567"), site_lock("345678")
+    try:
+        done = await asyncio.wait_for(
+            asyncio.gather(
+                one.run(job("one-a"), locks=[a]),
+                one.run(job("one-b"), locks=[b]),
+                two.run(job("two-b"), locks=[b]),
+                two.run(job("two-a"), locks=[a]),
+            ),
+            30,
+        )
+    finally:
+        await other_db.dispose()
+    assert done == ["one-a", "one-b", "two-b", "two-a"]
+    assert one.stats.split == two.stats.split == 0
+    assert ran in (["one-a", "one-b", "two-b", "two-a"], ["two-b", "two-a", "one-a", "one-b"])
