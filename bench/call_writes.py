@@ -12,9 +12,13 @@ the calls page the engineer on call, and calls of one site join its open ticket)
 * storm: S calls arriving evenly within T seconds, each answered A s after its queue
   join and ended 4 s later.
 
-`--contenders K` keeps K busy tasks on the event loop (0.1 ms of CPU each per turn), as
-the PBX link, the IVR and the websockets do in the whole hotline: every database round
-trip then costs a turn of a busy loop, which is what makes round trips count there.
+`--contenders K` keeps K busy tasks on the event loop (each burns 0.1 ms of CPU, then
+waits 5 ms: 20 of them keep the loop about 40 % busy), as the PBX link, the IVR and the
+websockets do in the whole hotline: every database round trip then costs a turn of a
+busy loop, which is what makes round trips count there. (A loop kept busy all the time
+is the other extreme: there a thread's round trip, every SQLite statement, waits for the
+controller's `ThreadHandoff`, which this rig runs as the controller does; see
+bench/thread_handoff.py.)
 
 Measured per phase: tickets/s (first queue join handed to the pipeline to the last
 ticket opened), queue join to ticket opened p50/p99, group-commit batches, SQL statements
@@ -66,6 +70,7 @@ from calls import (  # noqa: E402
     CallState,
 )
 from fallback.health import DatabaseWriteProbe  # noqa: E402
+from lifecycle import ThreadHandoff  # noqa: E402
 from pipeline import CallPipeline  # noqa: E402
 from pipeline.spool import EventSpool  # noqa: E402
 from routing.agent_names import AgentNames  # noqa: E402
@@ -149,8 +154,12 @@ class Phase:
         }
 
 
+# How long a contender waits between its bursts of CPU.
+PAUSE = 0.005
+
+
 class Contenders:
-    """K tasks that each burn 0.1 ms of CPU per turn of the loop."""
+    """K tasks that each burn 0.1 ms of CPU, then wait `PAUSE` seconds."""
 
     def __init__(self, count: int) -> None:
         self.count = count
@@ -163,7 +172,7 @@ class Contenders:
             while time.perf_counter() < start + 0.0001:
                 pass
             self.burned += time.perf_counter() - start
-            await asyncio.sleep(0)
+            await asyncio.sleep(PAUSE)
 
     def start(self) -> None:
         self.tasks = [asyncio.create_task(self._spin()) for _ in range(self.count)]
@@ -288,6 +297,7 @@ class Rig:
         self.service.open_ticket = stamped  # type: ignore[method-assign]
         self.probe = DatabaseWriteProbe(self.store.probe_table(), timeout=2.0)
         self.contenders = Contenders(0)
+        self.handoff = ThreadHandoff()
 
     def cpu(self) -> float:
         """CPU seconds of the process (every thread) but the contenders' spinning."""
@@ -295,6 +305,7 @@ class Rig:
 
     async def start(self) -> None:
         assert self.pipeline.spool is not None
+        await self.handoff.start()  # as the controller runs it: see lifecycle.thread_handoff
         self.pipeline.spool.open()
         await self.store.sites.load_changed(everything=True)
 
@@ -302,6 +313,7 @@ class Rig:
         await self.pipeline.stop()
         await self.store.writes.commits.stop()
         await self.store.db.dispose()
+        await self.handoff.stop()
 
     @property
     def commits_stats(self) -> tuple[int, int]:

@@ -24,7 +24,7 @@ from console.shared_state import ConsoleState
 from fallback import components as emergency_parts
 from hotline.settings import ConfigError, Settings
 from ivr import components as ivr_parts
-from lifecycle import Component, Lifecycle, SettledHeap
+from lifecycle import Component, Lifecycle, SettledHeap, ThreadHandoff
 from pipeline import components as pipeline_parts
 from routing import components as routing_parts
 from storage import components as storage_parts
@@ -173,6 +173,7 @@ def components_in_order(
     oncall_client, paging = p.oncall.components()
     console_state, http = console.components()
     return [
+        ThreadHandoff(),  # first: the database's threads need it from the first statement
         pool,
         e.bus,
         console_state,

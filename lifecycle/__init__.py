@@ -12,6 +12,7 @@ from lifecycle.components import (
 )
 from lifecycle.heap import SettledHeap
 from lifecycle.supervisor import Lifecycle
+from lifecycle.thread_handoff import ThreadHandoff
 
 __all__ = [
     "Component",
@@ -21,5 +22,6 @@ __all__ = [
     "Lifecycle",
     "Resource",
     "SettledHeap",
+    "ThreadHandoff",
     "Watched",
 ]

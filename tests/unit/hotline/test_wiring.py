@@ -18,6 +18,7 @@ from hotline.settings import ConfigError, Settings
 from lifecycle import HealthEntry
 
 EVERYWHERE = [
+    "thread-handoff",
     "database",
     "bus",
     "console-state",
