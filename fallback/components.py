@@ -33,7 +33,7 @@ from fallback.ports import BackfillTicketSink, PaperNumberNotice, ProbeTable
 from fallback.replica import RedisJournalReplica, keep_in_step
 from fallback.service import EmergencyService
 from fallback.switching import PbxSwitch
-from lifecycle import HealthEntry, LeaderLoop
+from lifecycle import HealthEntry, TaskLoop
 from pipeline import Stage
 from routing.ports import CallStore
 
@@ -171,22 +171,22 @@ class Emergency:
         """`/healthz`'s journal entry: the emergency journal's copy on the replicas."""
         return self.service.journal.state()
 
-    def watches(self) -> list[LeaderLoop]:
+    def watches(self) -> list[TaskLoop]:
         """The leader's loops: scheduled drills, health watch, backfill reconciliation,
         and with a replicated journal, keeping it in step with the replicas."""
         s = self.settings
         loops = [
-            LeaderLoop("health-watch", lambda: self.service.run_health_watch(s.health_interval)),
-            LeaderLoop(
+            TaskLoop("health-watch", lambda: self.service.run_health_watch(s.health_interval)),
+            TaskLoop(
                 "backfill-reconciliation",
                 lambda: self.service.run_reconciliation(s.backfill_reconcile_interval),
             ),
         ]
         if s.drill_interval_hours > 0:
-            loops.insert(0, LeaderLoop("drills", self._drills))
+            loops.insert(0, TaskLoop("drills", self._drills))
         if s.journal_redis_url:
             loops.append(
-                LeaderLoop(
+                TaskLoop(
                     "journal-replication",
                     lambda: keep_in_step(self.service.refresh_journal, s.health_interval),
                 )

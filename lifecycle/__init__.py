@@ -6,8 +6,8 @@ from lifecycle.components import (
     Component,
     HealthEntry,
     HealthState,
-    LeaderLoop,
     Resource,
+    TaskLoop,
     Watched,
 )
 from lifecycle.heap import SettledHeap
@@ -18,7 +18,7 @@ __all__ = [
     "Component",
     "HealthEntry",
     "HealthState",
-    "LeaderLoop",
+    "TaskLoop",
     "Lifecycle",
     "Resource",
     "SettledHeap",

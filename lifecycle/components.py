@@ -61,14 +61,16 @@ class Resource:
         await self._close()
 
 
-class LeaderLoop:
-    """A leader-only task, run while this process leads: a loop (`run` returns only when
-    cancelled) or a one-shot piece of work at each election; a demotion cancels it."""
+class TaskLoop:
+    """A component that is one task: a loop (`run` returns only when cancelled) or a
+    one-shot piece of work, started by `start()` and cancelled by `stop()`; leader only
+    (run at each election, cancelled by a demotion) unless told otherwise."""
 
-    leader_only = True
-
-    def __init__(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, name: str, run: Callable[[], Awaitable[None]], *, leader_only: bool = True
+    ) -> None:
         self.name = name
+        self.leader_only = leader_only
         self._run = run
         self._task: asyncio.Task[None] | None = None
 

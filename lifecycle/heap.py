@@ -21,6 +21,8 @@ import logging
 import time
 from collections.abc import Sequence
 
+from lifecycle.components import TaskLoop
+
 log = logging.getLogger(__name__)
 
 
@@ -38,17 +40,13 @@ class SettledHeap:
         self.ready = tuple(ready)
         self.wait = wait
         self.frozen = 0  # objects frozen by this component (0: not yet, or unfrozen)
-        self._task: asyncio.Task[None] | None = None
+        self._loop = TaskLoop(self.name, self._settle, leader_only=False)
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._settle(), name=self.name)
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         if self.frozen:
             gc.unfreeze()
             self.frozen = 0

@@ -20,9 +20,10 @@ looked at every `idle_every` seconds, and not held up at all.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
+
+from lifecycle.components import TaskLoop
 
 EVERY_SECONDS = 0.010
 IDLE_EVERY_SECONDS = 0.100
@@ -53,17 +54,13 @@ class ThreadHandoff:
         self.naps = 0
         self._sleep = sleep
         self._cpu = cpu
-        self._task: asyncio.Task[None] | None = None
+        self._loop = TaskLoop(self.name, self._run, leader_only=False)
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     async def _run(self) -> None:
         busy = False

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from bus import MessageBus
 from calls.control import CallControl
-from lifecycle import LeaderLoop
+from lifecycle import TaskLoop
 from pipeline import CallPipeline, Origin, Stage
 from routing.advice import IvrRoutingAdvisor
 from routing.agent_names import AgentNames
@@ -133,9 +133,9 @@ def build(settings: RoutingSettings, deps: RoutingDeps) -> Routing:
 class CdrSweep:
     sweep: UnseenCallSweep
     # None when HOTLINE_CDR_SWEEP_INTERVAL is 0 (no periodic sweep).
-    loop: LeaderLoop | None
+    loop: TaskLoop | None
 
-    def components(self) -> list[LeaderLoop]:
+    def components(self) -> list[TaskLoop]:
         return [] if self.loop is None else [self.loop]
 
     async def after_login(self, _pbx: object) -> None:
@@ -181,5 +181,5 @@ def cdr_sweep(
         pbx_synced=pbx.synced,
     )
     interval = settings.cdr_sweep_interval
-    loop = LeaderLoop("cdr-sweep", lambda: sweep.run_forever(interval)) if interval > 0 else None
+    loop = TaskLoop("cdr-sweep", lambda: sweep.run_forever(interval)) if interval > 0 else None
     return CdrSweep(sweep, loop)

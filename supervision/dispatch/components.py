@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter
 
-from lifecycle import LeaderLoop, Resource
+from lifecycle import Resource, TaskLoop
 from routing.domain.levels import SlaPolicy
 from routing.ports import SiteDirectory, TicketStore
 from supervision.config import SupervisionConfig
@@ -85,10 +85,10 @@ class Dispatch:
     settings: DispatchSettings
     deps: DispatchDeps
 
-    def components(self) -> tuple[Resource, LeaderLoop]:
+    def components(self) -> tuple[Resource, TaskLoop]:
         return (
             Resource("dispatch", close=self.service.stop),
-            LeaderLoop("dispatch-resend", self._resend_unsent),
+            TaskLoop("dispatch-resend", self._resend_unsent),
         )
 
     def routes(self, access: DispatchAccess) -> APIRouter:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from cluster import SoleLeader
-from lifecycle import LeaderLoop, Lifecycle, Resource
+from lifecycle import Lifecycle, Resource, TaskLoop
 
 
 class Part:
@@ -109,7 +109,7 @@ async def test_a_leader_loop_runs_while_leading_and_is_cancelled_at_demotion() -
             rounds += 1
             await asyncio.sleep(0.001)
 
-    loop = LeaderLoop("sweep", run)
+    loop = TaskLoop("sweep", run)
     lifecycle = Lifecycle([loop])
     await lifecycle.start()
     assert not loop.running
