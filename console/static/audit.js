@@ -19,7 +19,11 @@
       .join(", ");
   }
 
+  // Answers can arrive out of order (a filter changed while the last one was loading):
+  // only the answer to the latest request is shown.
+  let asked = 0;
   async function load() {
+    const mine = ++asked;
     const params = new URLSearchParams({ limit: String(LIMIT) });
     const actor = $("f-actor").value.trim();
     const action = $("f-action").value;
@@ -41,9 +45,10 @@
     try {
       data = await api("GET", `/api/audit?${params}`);
     } catch (err) {
-      flash($("audit-msg"), err.message, false);
+      if (mine === asked) flash($("audit-msg"), err.message, false);
       return;
     }
+    if (mine !== asked) return;
     const body = clear($("audit-items").tBodies[0]);
     for (const item of data.items) {
       const agent = item.detail && item.detail.user_agent;
