@@ -84,3 +84,16 @@ async def test_an_outage_one_pool_saw_is_not_handed_out_by_the_other(pg_url: str
     finally:
         await db.dispose()
         await proxy.stop()
+
+
+async def test_a_read_costs_no_transaction(pg_url: str) -> None:
+    """Reads run in autocommit: no BEGIN before a read and no ROLLBACK after it, so each
+    statement is its own transaction (the same snapshot READ COMMITTED gives it)."""
+    db = Database(pg_url, read_pool=1)
+    try:
+        async with db.reads() as session:
+            first = await session.scalar(text("SELECT txid_current()"))
+            second = await session.scalar(text("SELECT txid_current()"))
+        assert first != second  # one transaction per statement, none held between them
+    finally:
+        await db.dispose()
