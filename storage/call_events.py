@@ -14,7 +14,10 @@ reads nothing at all.
 Whether a queued call opens a ticket or joins its site's open one is decided in the same
 transaction that writes the outcome (`open_or_join`): a retried event decides again from
 what was committed, and jobs of one batch run in order in one session, so the second call
-of a site sees the ticket the first one opened a few statements earlier.
+of a site sees the ticket the first one opened a few statements earlier. A call with no
+ticket yet whose site has no open ticket it might join (most calls) gets its ticket from
+one conditional insert, the decision and the write in one round trip; the others read
+the rows they decide on first.
 """
 
 from __future__ import annotations
@@ -23,7 +26,17 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    exists,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
@@ -35,7 +48,7 @@ from routing.errors import InvalidInput
 from routing.ports import PageRule
 from routing.records import NewTicket, Ticket, TicketOpening
 from storage.calls import CallRepository
-from storage.group_commit import GroupCommit
+from storage.group_commit import GroupCommit, deferred
 from storage.models import CallRow, TicketRow
 from storage.oncall import page_request, page_values
 from storage.repeat_calls import (
@@ -43,12 +56,14 @@ from storage.repeat_calls import (
     candidate,
     note_in,
     open_at_site,
+    open_at_site_since,
     repeat_callback_in,
     repeat_note,
     site_lock,
 )
-from storage.ticket_rows import check_call_id, to_ticket
-from storage.tickets import TICKETS, TicketRepository, detached_row
+from storage.ticket_inserts import TicketGuard
+from storage.ticket_rows import TICKETS, check_call_id, to_ticket
+from storage.tickets import TicketRepository, detached_row
 
 # What a row of `_decision_rows` is: the call's own ticket, the one its record names, or
 # one of its site's open tickets.
@@ -71,6 +86,23 @@ def _decision(with_site: bool) -> Executable:
 
 
 _DECISION, _DECISION_AT_SITE = _decision(False), _decision(True)
+
+
+def _first_ticket(with_site: bool) -> TicketGuard:
+    """A queue join's new ticket, inserted only while the call has no ticket (its own, or
+    one its record names) and, `with_site`, its site no open ticket it might join: the
+    decision of the calls that need none, in the statement that writes it (parameters
+    `g_call_id`, `g_site`, `g_since`). The others go through `_decision_rows`."""
+    call_id: Any = bindparam("g_call_id")
+    named = select(CallRow.ticket_number).where(CallRow.call_id == call_id).scalar_subquery()
+    condition = ~exists().where(or_(TICKETS.c.call_id == call_id, TICKETS.c.number == named))
+    if with_site:
+        at_site = open_at_site_since(bindparam("g_site"), bindparam("g_since"))
+        condition = and_(condition, ~exists().where(at_site))
+    return TicketGuard(condition)
+
+
+_FIRST, _FIRST_AT_SITE = _first_ticket(False), _first_ticket(True)
 
 
 def _state_only(row: TicketRow) -> Ticket:
@@ -119,29 +151,65 @@ class CallEventWriter:
         site = draft.site_code if rule is not None else None
 
         async def job(session: AsyncSession) -> TicketOpening:
-            mine, at_site = await self._decision_rows(session, call.call_id, site, rule)
-            opening = TicketOpening(_state_only(mine), created=False) if mine else None
-            if opening is None and rule is not None and at_site:
-                target = rule.choose(candidate(row) for row in at_site.values())
-                if target is not None:
-                    opening = await self._join(session, call, at_site[target.number], rule.at)
+            opening = await self._open_first(session, call, draft, values, site, rule)
             if opening is None:
-                ticket = await self.tickets.insert_new(session, dict(values), draft)
-                opening = TicketOpening(ticket, created=True)
+                opening = await self._decide(session, call, draft, values, site, rule)
             await self.calls.write(session, call, ticket_number=opening.ticket.number)
             reason = page(opening.ticket) if page is not None else None
-            if reason is not None and await self._page(session, call, opening.ticket, reason):
+            if reason is not None and await self._page(session, call, opening, reason):
                 opening = replace(opening, paged=reason)
             return opening
 
         locks = (site_lock(site),) if site is not None else ()
         return await self.commits.run(job, key=call.call_id, locks=locks)
 
+    async def _open_first(
+        self,
+        session: AsyncSession,
+        call: CallSnapshot,
+        draft: NewTicket,
+        values: dict[str, Any],
+        site: str | None,
+        rule: RepeatRule | None,
+    ) -> TicketOpening | None:
+        """The call's new ticket, in one statement, when it has none and its site no open
+        ticket it might join (most calls); None: the decision needs `_decide`."""
+        params: dict[str, Any] = {"g_call_id": call.call_id}
+        guard = _FIRST
+        if site is not None and rule is not None:
+            params |= {"g_site": site, "g_since": rule.since.astimezone(UTC)}
+            guard = _FIRST_AT_SITE
+        ticket = await self.tickets.insert_new_unless(session, dict(values), draft, guard, params)
+        return TicketOpening(ticket, created=True) if ticket is not None else None
+
+    async def _decide(
+        self,
+        session: AsyncSession,
+        call: CallSnapshot,
+        draft: NewTicket,
+        values: dict[str, Any],
+        site: str | None,
+        rule: RepeatRule | None,
+    ) -> TicketOpening:
+        """The call's ticket when it has one already (a retried event), else the site's
+        open ticket the rule picks, else a new one."""
+        mine, at_site = await self._decision_rows(session, call.call_id, site, rule)
+        if mine is not None:
+            return TicketOpening(_state_only(mine), created=False)
+        if rule is not None and at_site:
+            target = rule.choose(candidate(row) for row in at_site.values())
+            if target is not None:
+                return await self._join(session, call, at_site[target.number], rule.at)
+        ticket = await self.tickets.insert_new(session, dict(values), draft)
+        return TicketOpening(ticket, created=True)
+
     async def _page(
-        self, session: AsyncSession, call: CallSnapshot, ticket: Ticket, reason: str
+        self, session: AsyncSession, call: CallSnapshot, opening: TicketOpening, reason: str
     ) -> bool:
-        """The ticket's first on-call page, requested in this transaction; False: it was
+        """The ticket's first on-call page, requested in this transaction (for a ticket
+        the job created, at the end of the batch: it cannot have one); False: it was
         requested already (a repeat call, a replayed event)."""
+        ticket = opening.ticket
         values = page_values(
             ticket_number=ticket.number,
             seq=1,
@@ -150,7 +218,12 @@ class CallEventWriter:
             caller_number=call.caller_number,
             at=ticket.created_at,
         )
-        result = await session.execute(page_request(self.tickets.db.dialect), values)
+        stmt = page_request(self.tickets.db.dialect)
+        batch = deferred(session)
+        if opening.created and batch is not None:
+            batch.add(stmt, values)
+            return True
+        result = await session.execute(stmt, values)
         return bool(getattr(result, "rowcount", 0))
 
     @staticmethod

@@ -1,10 +1,13 @@
 """A ticket's row as its record (`to_ticket`), and the checks of what a ticket's writes
-take from outside (actors, call ids, text from the network, search patterns)."""
+take from outside (actors, call ids, text from the network, search patterns); the
+tables' Core handles the constant statements are built on."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+from sqlalchemy import Table, insert
 
 from routing.errors import InvalidInput
 from routing.records import (
@@ -18,6 +21,12 @@ from routing.records import (
     Urgency,
 )
 from storage.models import TicketHistoryRow, TicketLogRow, TicketRow
+
+TICKETS: Table = TicketRow.__table__  # type: ignore[assignment]
+# A history row written with a Core statement on the table (not the ORM's bulk insert,
+# which splits a batch's rows wherever their None columns differ): one executemany.
+_HISTORY_TABLE: Table = TicketHistoryRow.__table__  # type: ignore[assignment]
+HISTORY_INSERT = insert(_HISTORY_TABLE)
 
 
 def like_pattern(text: str) -> str:

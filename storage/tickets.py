@@ -12,10 +12,8 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
-    Table,
     and_,
     bindparam,
-    insert,
     or_,
     select,
     update,
@@ -50,25 +48,24 @@ from storage.models import (
     TicketLogRow,
     TicketRow,
 )
-from storage.ticket_numbers import next_ticket_number
-from storage.ticket_rows import check_actor, check_call_id, like_pattern, network_text, to_ticket
+from storage.ticket_inserts import (
+    TicketGuard,
+    insert_ticket,
+    insert_ticket_where,
+    new_ticket_fields,
+)
+from storage.ticket_numbers import next_ticket_number, put_back_ticket_number
+from storage.ticket_rows import (
+    HISTORY_INSERT,
+    TICKETS,
+    check_actor,
+    check_call_id,
+    like_pattern,
+    network_text,
+    to_ticket,
+)
 
 log = logging.getLogger(__name__)
-
-
-# Column defaults of a ticket, for the record of one inserted with Core statements.
-_TICKET_DEFAULTS: dict[str, Any] = {
-    c.key: c.default.arg
-    for c in TicketRow.__table__.c
-    if c.default is not None and getattr(c.default, "is_scalar", False)
-}
-
-
-# A history row written with a Core statement on the table (not the ORM's bulk insert,
-# which splits a batch's rows wherever their None columns differ): one executemany.
-_HISTORY_TABLE: Table = TicketHistoryRow.__table__  # type: ignore[assignment]
-HISTORY_INSERT = insert(_HISTORY_TABLE)
-TICKETS: Table = TicketRow.__table__  # type: ignore[assignment]
 
 
 # The columns the call events change (answer, callback, milestones), written by one
@@ -93,7 +90,6 @@ def _kept(session: AsyncSession, found: Row[Any] | None) -> TicketRow | None:
 
 # Constant statements (compiled once): the values come as parameters.
 _LOCKED_BY_NUMBER = select(TICKETS).where(TICKETS.c.number == bindparam("number")).with_for_update()
-_TICKET_INSERT = insert(TICKETS).returning(TICKETS.c.id)
 _CALL_EVENT_UPDATE = (
     update(TICKETS)
     .where(TICKETS.c.id == bindparam("row_id"))
@@ -203,28 +199,25 @@ class TicketRepository:
         """Insert the ticket and its first history row (Core statements: no unit of work
         to flush) and build its record from what was written, without reading it back."""
         number = await self._allocate(session, draft.created_at)
-        opened_at = draft.created_at.astimezone(UTC)
-        fields = _TICKET_DEFAULTS | values
-        fields.update(
-            number=number, call_id=draft.call_id, created_at=opened_at, updated_at=opened_at
-        )
-        ticket_id = (await session.execute(_TICKET_INSERT, fields)).scalar_one()
-        history = {
-            "ticket_id": ticket_id,
-            "at": opened_at,
-            "by": draft.created_by,
-            "field": "ticket",
-            "old": None,
-            "new": number,
-            "note": f"opened ({values['source']}), level {values['level']}",
-        }
-        batch = deferred(session)
-        if batch is not None:
-            batch.add(HISTORY_INSERT, history)  # no job of the batch reads it
-        else:
-            await session.execute(HISTORY_INSERT, history)
-        row = TicketRow(id=ticket_id, **fields)  # never added to the session
-        return to_ticket(row, history=[TicketHistoryRow(**history)], log_rows=[])
+        return await insert_ticket(session, new_ticket_fields(values, draft, number), draft)
+
+    async def insert_new_unless(
+        self,
+        session: AsyncSession,
+        values: dict[str, Any],
+        draft: NewTicket,
+        guard: TicketGuard,
+        params: dict[str, Any],
+    ) -> Ticket | None:
+        """`insert_new` in one statement that inserts only where `guard` holds (with its
+        `params`), within a group commit; None when it did not, the number taken given
+        back to the batch."""
+        number = await self._allocate(session, draft.created_at)
+        fields = new_ticket_fields(values, draft, number)
+        ticket = await insert_ticket_where(session, fields, draft, guard, params)
+        if ticket is None:
+            put_back_ticket_number(session, draft.created_at.astimezone(self.tz).date())
+        return ticket
 
     # --- shared by the call events' writes (storage.call_events) ------------------------
 

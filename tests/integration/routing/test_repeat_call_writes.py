@@ -24,6 +24,7 @@ from storage.database import Database
 from storage.group_commit import GroupCommit, take_locks
 from storage.repeat_calls import site_lock
 
+from .test_batch_writes import Statements
 from .test_group_commit import WINDOW, FailingOnce
 from .test_repeat_calls import T0, RecordingPager, arrive, make_service, queued
 
@@ -74,6 +75,30 @@ async def test_two_calls_of_a_site_in_one_batch_share_one_ticket(
     assert again.number == ticket.number
     replayed = await service.tickets.get(ticket.number)
     assert replayed is not None and replayed.history == ticket.history
+
+
+async def test_a_call_that_needs_a_ticket_of_its_own_costs_one_statement(
+    sites_loaded: Database,
+) -> None:
+    commits = GroupCommit(sites_loaded, window=WINDOW)
+    service = service_on(sites_loaded, commits)
+    statements = Statements(sites_loaded)
+    calls = [queued("s-1", T0), queued("s-2", T0 + M, site="345678"), queued("s-3", T0 + 2 * M)]
+    opened = await asyncio.gather(*(service.open_ticket(c, c.started_at) for c in calls))
+    assert commits.stats.batches == 1
+    # Each call tried its ticket's insert; only the later of the two calls of one site,
+    # whose site had an open ticket by then, inserted nothing and read the rows it
+    # decides on.
+    assert statements.of("INSERT INTO tickets") == [1, 1, 1]
+    reads = [text for text, _ in statements.seen if text.startswith("SELECT")]
+    assert [r for r in reads if "pg_advisory_xact_lock" not in r] == [
+        "SELECT tickets.id, tickets.number,"
+    ]
+    assert opened[2].number == opened[0].number  # the batch's order says who joins whom
+    # The number the joining call took and did not use went to no one: no gap.
+    assert sorted({t.number[-4:] for t in opened}) == ["0001", "0002"]
+    late = await service.open_ticket(queued("s-4", T0, site="456789"), T0 + 3 * M)
+    assert late.number.endswith("-0003")
 
 
 @pytest.mark.parametrize("after_commit", [False, True], ids=["before-commit", "after-commit"])
