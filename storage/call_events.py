@@ -14,24 +14,23 @@ reads nothing at all.
 Whether a queued call opens a ticket or joins its site's open one is decided in the same
 transaction that writes the outcome (`open_or_join`): a retried event decides again from
 what was committed, and jobs of one batch run in order in one session, so the second call
-of a site sees the ticket the first one opened a few statements earlier. A call with no
-ticket yet whose site has no open ticket it might join (most calls) gets its ticket from
-one conditional insert, the decision and the write in one round trip; the others read
-the rows they decide on first.
+of a site sees the ticket the first one opened a few statements earlier. Before the
+first job, one read and one insert open the tickets of every queue join of the batch that
+needs a ticket of its own and whose decision no earlier job can change (most calls): a
+batch of a flash crowd's joins costs those two statements, not two per call.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    and_,
     bindparam,
     case,
-    exists,
+    func,
     literal,
     or_,
     select,
@@ -46,7 +45,7 @@ from routing.domain.repeat_calls import RepeatRule
 from routing.domain.ticket_form import validate_changes
 from routing.errors import InvalidInput
 from routing.ports import PageRule
-from routing.records import NewTicket, Ticket, TicketOpening
+from routing.records import OPEN_STATUSES, NewTicket, Ticket, TicketOpening
 from storage.calls import CallRepository
 from storage.group_commit import GroupCommit, deferred
 from storage.models import CallRow, TicketRow
@@ -56,12 +55,10 @@ from storage.repeat_calls import (
     candidate,
     note_in,
     open_at_site,
-    open_at_site_since,
     repeat_callback_in,
     repeat_note,
     site_lock,
 )
-from storage.ticket_inserts import TicketGuard
 from storage.ticket_rows import TICKETS, check_call_id, to_ticket
 from storage.tickets import TicketRepository, detached_row
 
@@ -88,21 +85,54 @@ def _decision(with_site: bool) -> Executable:
 _DECISION, _DECISION_AT_SITE = _decision(False), _decision(True)
 
 
-def _first_ticket(with_site: bool) -> TicketGuard:
-    """A queue join's new ticket, inserted only while the call has no ticket (its own, or
-    one its record names) and, `with_site`, its site no open ticket it might join: the
-    decision of the calls that need none, in the statement that writes it (parameters
-    `g_call_id`, `g_site`, `g_since`). The others go through `_decision_rows`."""
-    call_id: Any = bindparam("g_call_id")
-    named = select(CallRow.ticket_number).where(CallRow.call_id == call_id).scalar_subquery()
-    condition = ~exists().where(or_(TICKETS.c.call_id == call_id, TICKETS.c.number == named))
-    if with_site:
-        at_site = open_at_site_since(bindparam("g_site"), bindparam("g_since"))
-        condition = and_(condition, ~exists().where(at_site))
-    return TicketGuard(condition)
+def _known() -> Executable:
+    """What decides which of a batch's queue joins need no more than a ticket of their
+    own: `(_TICKETED, call id, None)` for each of the calls (parameter `calls`) that has a
+    ticket (its own, or one its record names), and `(_SITE_OPEN, site, newest)` for each
+    of the sites (`sites`) with open tickets, the newest one's opening time. A constant
+    statement, compiled once."""
+    calls: Any = bindparam("calls", expanding=True)
+    opened = TICKETS.c.created_at
+    own = select(literal(_TICKETED), TICKETS.c.call_id, opened).where(TICKETS.c.call_id.in_(calls))
+    named = (
+        select(literal(_TICKETED), CallRow.call_id, opened)
+        .join_from(CallRow, TICKETS, TICKETS.c.number == CallRow.ticket_number)
+        .where(CallRow.call_id.in_(bindparam("calls", expanding=True)))
+    )
+    newest = (
+        select(literal(_SITE_OPEN), TICKETS.c.site_code, func.max(opened))
+        .where(
+            TICKETS.c.site_code.in_(bindparam("sites", expanding=True)),
+            TICKETS.c.status.in_(sorted(s.value for s in OPEN_STATUSES)),
+        )
+        .group_by(TICKETS.c.site_code)
+    )
+    return union_all(own, named, newest)
 
 
-_FIRST, _FIRST_AT_SITE = _first_ticket(False), _first_ticket(True)
+_TICKETED, _SITE_OPEN = 0, 1
+_KNOWN = _known()
+
+
+@dataclass(frozen=True)
+class _QueueJoin:
+    """A queue join's part of its batch's `CallEventWriter._open_new` step."""
+
+    call: CallSnapshot
+    draft: NewTicket
+    values: dict[str, Any]
+    rule: RepeatRule | None
+
+    def opened(self, session: AsyncSession) -> TicketOpening | None:
+        """The ticket the step opened for this join in `session`'s transaction, if any."""
+        batch = deferred(session)
+        found = batch.state.get(("queue join", id(self))) if batch is not None else None
+        return found if isinstance(found, TicketOpening) else None
+
+    def open(self, session: AsyncSession, opening: TicketOpening) -> None:
+        batch = deferred(session)
+        if batch is not None:
+            batch.state[("queue join", id(self))] = opening
 
 
 def _state_only(row: TicketRow) -> Ticket:
@@ -113,6 +143,14 @@ def _named_by_record(call_id: str) -> ColumnElement[bool]:
     """The ticket the call's record names (one it joined), in the same statement."""
     linked = select(CallRow.ticket_number).where(CallRow.call_id == call_id)
     return TicketRow.number == linked.scalar_subquery()
+
+
+def _may_join(join: _QueueJoin, newest: dict[str, datetime]) -> bool:
+    """The join's repeat rule might pick one of its site's open tickets."""
+    site = join.draft.site_code
+    if join.rule is None or site is None or site not in newest:
+        return False
+    return newest[site] >= join.rule.since
 
 
 class CallEventWriter:
@@ -149,9 +187,10 @@ class CallEventWriter:
         self.calls.values(call)
 
         site = draft.site_code if rule is not None else None
+        join = _QueueJoin(call, draft, values, rule)
 
         async def job(session: AsyncSession) -> TicketOpening:
-            opening = await self._open_first(session, call, draft, values, site, rule)
+            opening = join.opened(session)
             if opening is None:
                 opening = await self._decide(session, call, draft, values, site, rule)
             await self.calls.write(session, call, ticket_number=opening.ticket.number)
@@ -161,26 +200,41 @@ class CallEventWriter:
             return opening
 
         locks = (site_lock(site),) if site is not None else ()
-        return await self.commits.run(job, key=call.call_id, locks=locks)
+        return await self.commits.run(
+            job, key=call.call_id, locks=locks, prepare=(self._open_new, join)
+        )
 
-    async def _open_first(
-        self,
-        session: AsyncSession,
-        call: CallSnapshot,
-        draft: NewTicket,
-        values: dict[str, Any],
-        site: str | None,
-        rule: RepeatRule | None,
-    ) -> TicketOpening | None:
-        """The call's new ticket, in one statement, when it has none and its site no open
-        ticket it might join (most calls); None: the decision needs `_decide`."""
-        params: dict[str, Any] = {"g_call_id": call.call_id}
-        guard = _FIRST
-        if site is not None and rule is not None:
-            params |= {"g_site": site, "g_since": rule.since.astimezone(UTC)}
-            guard = _FIRST_AT_SITE
-        ticket = await self.tickets.insert_new_unless(session, dict(values), draft, guard, params)
-        return TicketOpening(ticket, created=True) if ticket is not None else None
+    async def _open_new(self, session: AsyncSession, joins: list[tuple[_QueueJoin, bool]]) -> None:
+        """Before a batch's first job: the tickets of the queue joins that need one of
+        their own, in one read and one insert for all. A join qualifies when it is the
+        first job of its call in the batch and no earlier join of the batch is of its
+        site, so no earlier job can change what it decides on; then it needs a ticket of
+        its own when its call has none and (with a repeat rule) its site no open ticket
+        opened since the rule's window began. The others decide in order, in their job."""
+        sites: set[str | None] = set()
+        ahead: list[_QueueJoin] = []
+        for join, first in joins:
+            site = join.draft.site_code
+            if first and (site is None or site not in sites):
+                ahead.append(join)
+            sites.add(site)
+        if not ahead:
+            return
+        params = {
+            "calls": [j.call.call_id for j in ahead],
+            "sites": sorted({j.draft.site_code for j in ahead if j.draft.site_code}),
+        }
+        ticketed: set[str] = set()
+        newest: dict[str, datetime] = {}
+        for kind, key, opened in (await session.execute(_KNOWN, params)).all():
+            if kind == _TICKETED:
+                ticketed.add(key)
+            else:
+                newest[key] = opened
+        fresh = [j for j in ahead if j.call.call_id not in ticketed and not _may_join(j, newest)]
+        opened = await self.tickets.insert_many(session, [(dict(j.values), j.draft) for j in fresh])
+        for join, ticket in zip(fresh, opened, strict=True):
+            join.open(session, TicketOpening(ticket, created=True))  # for this attempt only
 
     async def _decide(
         self,

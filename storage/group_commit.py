@@ -131,12 +131,21 @@ def deferred(session: AsyncSession) -> DeferredWrites | None:
     return found if isinstance(found, DeferredWrites) else None
 
 
+# A step a batch runs once, before its first job, for every job that named it: the jobs'
+# items in batch order, each with whether its job is the first of its key in the batch.
+# It may leave results for the jobs in the transaction's `deferred(session).state` (one
+# statement for all instead of one per job); when the jobs are retried one by one, each
+# transaction runs it again.
+BatchStep = Callable[[AsyncSession, list[tuple[Any, bool]]], Awaitable[None]]
+
+
 @dataclass
 class _Pending:
     job: WriteJob[Any]
     done: asyncio.Future[Any]
     key: str | None = None
     locks: tuple[AdvisoryLock, ...] = ()
+    prepare: tuple[BatchStep, Any] | None = None
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
@@ -147,6 +156,21 @@ _TAKE_LOCKS = text(
     " SELECT space, key FROM unnest(CAST(:spaces AS integer[]), CAST(:keys AS integer[]))"
     " AS wanted(space, key) ORDER BY space, key) AS ordered"
 )
+
+
+async def run_steps(session: AsyncSession, batch: Sequence[_Pending]) -> None:
+    """Every step the jobs of `batch` named, once each, with their items in batch order."""
+    steps: dict[BatchStep, list[tuple[Any, bool]]] = {}
+    keys: set[str] = set()
+    for pending in batch:
+        if pending.prepare is not None:
+            step, item = pending.prepare
+            first = pending.key is None or pending.key not in keys
+            steps.setdefault(step, []).append((item, first))
+        if pending.key is not None:
+            keys.add(pending.key)
+    for step, items in steps.items():
+        await step(session, items)
 
 
 async def take_locks(session: AsyncSession, batch: Sequence[_Pending]) -> None:
@@ -180,13 +204,16 @@ class GroupCommit:
         key: str | None = None,
         ahead: bool = False,
         locks: Sequence[AdvisoryLock] = (),
+        prepare: tuple[BatchStep, Any] | None = None,
     ) -> T:
         """Run `job` in the next shared transaction; its result once that has committed.
         `key` (a call id): a job sees every row an earlier job of the same key in its
         batch wrote, deferred ones included. `ahead`: in a transaction of its own, before
-        every batch waiting. `locks`: held by the transaction before the job runs."""
+        every batch waiting. `locks`: held by the transaction before the job runs.
+        `prepare` (a step and this job's item): the step runs, after the locks, before
+        the batch's first job (`BatchStep`)."""
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        pending = _Pending(job, done, key, tuple(locks))
+        pending = _Pending(job, done, key, tuple(locks), prepare)
         (self._ahead if ahead else self._queue).append(pending)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(
@@ -244,6 +271,7 @@ class GroupCommit:
             async with self.db.sessions.begin() as session:
                 session.info[_DEFERRED] = writes
                 await take_locks(session, batch)
+                await run_steps(session, batch)
                 for pending in batch:
                     if pending.key is not None and pending.key in keys:
                         await writes.write_rows(session)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing.domain.repeat_calls import OpenTicketView
@@ -45,21 +45,15 @@ CANDIDATES = 50
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
 
 
-def open_at_site_since(site_code: Any, since: Any) -> ColumnElement[bool]:
-    """A ticket is open, of the site, and opened at or after `since` (a UTC time, or a
-    bound parameter)."""
-    return and_(
-        TicketRow.site_code == site_code,
-        TicketRow.status.in_(sorted(s.value for s in OPEN_STATUSES)),
-        TicketRow.created_at >= since,
-    )
-
-
 def open_at_site(stmt: _S, site_code: Any, since: Any) -> _S:
     """`stmt` (a select of ticket columns) narrowed to the site's open tickets opened at
-    or after `since`, newest first."""
+    or after `since` (a UTC time, or a bound parameter), newest first."""
     return (
-        stmt.where(open_at_site_since(site_code, since))
+        stmt.where(
+            TicketRow.site_code == site_code,
+            TicketRow.status.in_(sorted(s.value for s in OPEN_STATUSES)),
+            TicketRow.created_at >= since,
+        )
         .order_by(TicketRow.created_at.desc())
         .limit(CANDIDATES)
     )

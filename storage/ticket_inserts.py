@@ -1,16 +1,16 @@
-"""A new ticket's row written with Core statements: every column from the draft, the row
-inserted (unconditionally, or only where a `TicketGuard`'s condition holds, in the same
-statement), its first history row, and its record built from what was written, never
-read back. The ticket number comes from the caller (`storage.ticket_numbers`)."""
+"""New tickets' rows written with Core statements: every column from the draft, the rows
+inserted (one ticket, or several in one statement), each one's first history row, and
+their records built from what was written, never read back. The ticket numbers come from
+the caller (`storage.ticket_numbers`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
 
 from routing.records import NewTicket, Ticket
 from storage.group_commit import deferred
@@ -26,27 +26,8 @@ _TICKET_DEFAULTS: dict[str, Any] = {
 
 
 _TICKET_INSERT = insert(TICKETS).returning(TICKETS.c.id)
-
-
-class TicketGuard:
-    """A condition under which a new ticket is inserted, as one `INSERT … SELECT … WHERE`
-    statement per set of columns (built once each); its parameters are the condition's
-    own, the ticket's columns are `new_<name>`."""
-
-    def __init__(self, condition: ColumnElement[bool]) -> None:
-        self.condition = condition
-        self._inserts: dict[tuple[str, ...], Executable] = {}
-
-    def insert(self, columns: tuple[str, ...]) -> Executable:
-        stmt = self._inserts.get(columns)
-        if stmt is None:
-            row = select(*(bindparam(f"new_{c}", type_=TICKETS.c[c].type) for c in columns))
-            stmt = self._inserts[columns] = (
-                insert(TICKETS)
-                .from_select(list(columns), row.where(self.condition))
-                .returning(TICKETS.c.id)
-            )
-        return stmt
+# Several tickets' rows in one statement, their ids in the order of the rows.
+_TICKETS_INSERT = insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True)
 
 
 def new_ticket_fields(values: dict[str, Any], draft: NewTicket, number: str) -> dict[str, Any]:
@@ -63,18 +44,24 @@ async def insert_ticket(session: AsyncSession, fields: dict[str, Any], draft: Ne
     return await _opened(session, ticket_id, fields, draft)
 
 
-async def insert_ticket_where(
-    session: AsyncSession,
-    fields: dict[str, Any],
-    draft: NewTicket,
-    guard: TicketGuard,
-    params: dict[str, Any],
-) -> Ticket | None:
-    """`insert_ticket` only where `guard`'s condition holds (with its `params`), in one
-    statement; None when it did not."""
-    new = {f"new_{name}": value for name, value in fields.items()}
-    ticket_id = (await session.execute(guard.insert(tuple(sorted(fields))), new | params)).scalar()
-    return None if ticket_id is None else await _opened(session, ticket_id, fields, draft)
+async def insert_tickets(
+    session: AsyncSession, rows: Sequence[tuple[dict[str, Any], NewTicket]]
+) -> list[Ticket]:
+    """`insert_ticket` for each of `rows` (fields and draft), in one statement for each
+    set of columns (usually one): the ids come back in the order of the rows."""
+    ids: list[int] = [0] * len(rows)
+    by_columns: dict[tuple[str, ...], list[int]] = {}
+    for n, (fields, _) in enumerate(rows):
+        by_columns.setdefault(tuple(sorted(fields)), []).append(n)
+    for numbers in by_columns.values():
+        params = [rows[n][0] for n in numbers]
+        result = await session.execute(_TICKETS_INSERT, params)
+        for n, ticket_id in zip(numbers, result.scalars().all(), strict=True):
+            ids[n] = ticket_id
+    return [
+        await _opened(session, ticket_id, fields, draft)
+        for ticket_id, (fields, draft) in zip(ids, rows, strict=True)
+    ]
 
 
 async def _opened(

@@ -31,17 +31,6 @@ async def next_ticket_number(session: AsyncSession, dialect: str, day: date, nod
     return ticket_number(day, block.take(), node)
 
 
-def put_back_ticket_number(session: AsyncSession, day: date) -> None:
-    """The number `next_ticket_number` took last in `session`'s batch went unused (its
-    insert found the call ticketed already): the batch's next ticket gets it, or the
-    commit gives it back. Only inside a group commit, where numbers come from a block."""
-    batch = deferred(session)
-    block = batch.state.get(("ticket-numbers", counter_key(day))) if batch is not None else None
-    if not isinstance(block, _Block):
-        raise RuntimeError("a ticket number is put back only in the batch that took it")
-    block.put_back()
-
-
 class _Block:
     """Numbers `first`..`last` of one day, reserved by this transaction."""
 
@@ -57,10 +46,6 @@ class _Block:
         number = self.next
         self.next += 1
         return number
-
-    def put_back(self) -> None:
-        """The number taken last was not used: it is the next one again."""
-        self.next -= 1
 
 
 async def _take_block(

@@ -49,12 +49,11 @@ from storage.models import (
     TicketRow,
 )
 from storage.ticket_inserts import (
-    TicketGuard,
     insert_ticket,
-    insert_ticket_where,
+    insert_tickets,
     new_ticket_fields,
 )
-from storage.ticket_numbers import next_ticket_number, put_back_ticket_number
+from storage.ticket_numbers import next_ticket_number
 from storage.ticket_rows import (
     HISTORY_INSERT,
     TICKETS,
@@ -201,23 +200,16 @@ class TicketRepository:
         number = await self._allocate(session, draft.created_at)
         return await insert_ticket(session, new_ticket_fields(values, draft, number), draft)
 
-    async def insert_new_unless(
-        self,
-        session: AsyncSession,
-        values: dict[str, Any],
-        draft: NewTicket,
-        guard: TicketGuard,
-        params: dict[str, Any],
-    ) -> Ticket | None:
-        """`insert_new` in one statement that inserts only where `guard` holds (with its
-        `params`), within a group commit; None when it did not, the number taken given
-        back to the batch."""
-        number = await self._allocate(session, draft.created_at)
-        fields = new_ticket_fields(values, draft, number)
-        ticket = await insert_ticket_where(session, fields, draft, guard, params)
-        if ticket is None:
-            put_back_ticket_number(session, draft.created_at.astimezone(self.tz).date())
-        return ticket
+    async def insert_many(
+        self, session: AsyncSession, drafts: Sequence[tuple[dict[str, Any], NewTicket]]
+    ) -> builtins.list[Ticket]:
+        """`insert_new` for each of `drafts` (checked values and draft), numbered in their
+        order, the rows in one statement."""
+        rows = []
+        for values, draft in drafts:
+            number = await self._allocate(session, draft.created_at)
+            rows.append((new_ticket_fields(values, draft, number), draft))
+        return await insert_tickets(session, rows)
 
     # --- shared by the call events' writes (storage.call_events) ------------------------
 

@@ -295,3 +295,36 @@ async def test_an_answered_call_reads_its_ticket_once_and_its_end_reads_nothing(
     (call,) = await service.calls.list(CallFilter(call_id="known-1"))
     (ticket,) = await service.tickets.list(TicketFilter(call_id="known-1"))
     assert call.ticket_number == ticket.number and call.outcome == "answered"
+
+
+async def test_a_batch_step_runs_once_before_the_jobs_and_again_for_each_retried_job(
+    db: Database,
+) -> None:
+    commits = GroupCommit(db, window=WINDOW)
+    runs: list[list[tuple[str, bool]]] = []
+    order: list[str] = []
+
+    async def step(_session: Any, items: list[tuple[str, bool]]) -> None:
+        runs.append(list(items))
+        order.append("step")
+
+    def job(name: str, *, fails: bool = False) -> Any:
+        async def run(_session: Any) -> str:
+            order.append(name)
+            if fails and len(runs) == 1:  # fails in the shared transaction only
+                raise ValueError("a job's own bad value")
+            return name
+
+        return run
+
+    results = await asyncio.gather(
+        commits.run(job("a"), key="c1", prepare=(step, "a")),
+        commits.run(job("b"), key="c2"),
+        commits.run(job("c", fails=True), key="c1", prepare=(step, "c")),
+        return_exceptions=True,
+    )
+    assert results == ["a", "b", "c"] and commits.stats.split == 1
+    # Once for the batch, in batch order, "c" not the first job of its call; then once
+    # for each retried job that named it, alone in its transaction.
+    assert runs == [[("a", True), ("c", False)], [("a", True)], [("c", True)]]
+    assert order[:4] == ["step", "a", "b", "c"]
