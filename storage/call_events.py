@@ -17,7 +17,9 @@ what was committed, and jobs of one batch run in order in one session, so the se
 of a site sees the ticket the first one opened a few statements earlier. Before the
 first job, one read and one insert open the tickets of every queue join of the batch that
 needs a ticket of its own and whose decision no earlier job can change (most calls): a
-batch of a flash crowd's joins costs those two statements, not two per call.
+batch of a flash crowd's joins costs those two statements, not two per call. Likewise
+the tickets the batch's answers and callbacks name by number are read and locked in one
+statement before the first job.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from routing.errors import InvalidInput
 from routing.ports import PageRule
 from routing.records import OPEN_STATUSES, NewTicket, Ticket, TicketOpening
 from storage.calls import CallRepository
-from storage.group_commit import GroupCommit, deferred
+from storage.group_commit import BatchStep, GroupCommit, deferred
 from storage.models import CallRow, TicketRow
 from storage.oncall import page_request, page_values
 from storage.repeat_calls import (
@@ -359,7 +361,7 @@ class CallEventWriter:
             await self.calls.write(session, call, agent=agent, ticket_number=row.number)
             return row.number
 
-        return await self.commits.run(job, key=call.call_id)
+        return await self.commits.run(job, key=call.call_id, prepare=self._ahead(known))
 
     async def end(
         self,
@@ -385,7 +387,8 @@ class CallEventWriter:
             await self.calls.write(session, call, agent=agent, ticket_number=number)
             return number
 
-        return await self.commits.run(job, key=call.call_id)
+        ahead = self._ahead(known) if callback else None
+        return await self.commits.run(job, key=call.call_id, prepare=ahead)
 
     async def callback_due(
         self, call: CallSnapshot, at: datetime, *, incident: str | None, known: str | None = None
@@ -395,7 +398,15 @@ class CallEventWriter:
             if row is not None:
                 await self._call_back(session, row, call, at)
 
-        await self.commits.run(job, key=call.call_id)
+        await self.commits.run(job, key=call.call_id, prepare=self._ahead(known))
+
+    def _ahead(self, known: str | None) -> tuple[BatchStep, Any] | None:
+        """A job that will read and lock ticket `known`: its batch reads the tickets of
+        all such jobs in one statement before the first job."""
+        return (self._lock_known, known) if known is not None else None
+
+    async def _lock_known(self, session: AsyncSession, items: list[tuple[str, bool]]) -> None:
+        await self.tickets.lock_numbers(session, [number for number, _ in items])
 
     async def _call_back(
         self, session: AsyncSession, row: TicketRow, call: CallSnapshot, at: datetime

@@ -89,6 +89,12 @@ def _kept(session: AsyncSession, found: Row[Any] | None) -> TicketRow | None:
 
 # Constant statements (compiled once): the values come as parameters.
 _LOCKED_BY_NUMBER = select(TICKETS).where(TICKETS.c.number == bindparam("number")).with_for_update()
+_LOCKED_BY_NUMBERS = (
+    select(TICKETS)
+    .where(TICKETS.c.number.in_(bindparam("numbers", expanding=True)))
+    .order_by(TICKETS.c.id)
+    .with_for_update()
+)
 _CALL_EVENT_UPDATE = (
     update(TICKETS)
     .where(TICKETS.c.id == bindparam("row_id"))
@@ -232,9 +238,29 @@ class TicketRepository:
 
     @staticmethod
     async def state_of(session: AsyncSession, number: str) -> TicketRow | None:
-        """`state` of ticket `number`, locked (a constant statement, compiled once)."""
+        """`state` of ticket `number`, locked (a constant statement, compiled once); in a
+        group commit, the row `lock_numbers` read already, if it did."""
+        batch = deferred(session)
+        if batch is not None:
+            kept = batch.state.get(("ticket number", number))
+            if isinstance(kept, TicketRow):
+                return kept
         found = (await session.execute(_LOCKED_BY_NUMBER, {"number": number})).first()
         return _kept(session, found)
+
+    @staticmethod
+    async def lock_numbers(session: AsyncSession, numbers: Sequence[str]) -> None:
+        """`state_of` for each of `numbers` in one statement, ahead of the jobs of a group
+        commit that will ask for them: they get the rows from the transaction (the same
+        objects as every other job's, so an earlier job's changes are seen)."""
+        batch = deferred(session)
+        if batch is None or not numbers:
+            return
+        params = {"numbers": sorted(set(numbers))}
+        for found in (await session.execute(_LOCKED_BY_NUMBERS, params)).all():
+            row = _kept(session, found)
+            if row is not None:
+                batch.state[("ticket number", row.number)] = row
 
     @staticmethod
     async def save_state(session: AsyncSession, row: TicketRow, changed: Sequence[str]) -> None:

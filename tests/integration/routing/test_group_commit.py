@@ -33,6 +33,7 @@ from storage.sites import SiteRepository
 from storage.tickets import TicketRepository
 from storage.users import UserRepository
 
+from .test_batch_writes import Statements
 from .test_call_tickets import CSV, T0, answered_call
 
 # Long enough that every event submitted in one test step lands in one batch.
@@ -328,3 +329,41 @@ async def test_a_batch_step_runs_once_before_the_jobs_and_again_for_each_retried
     # for each retried job that named it, alone in its transaction.
     assert runs == [[("a", True), ("c", False)], [("a", True)], [("c", True)]]
     assert order[:4] == ["step", "a", "b", "c"]
+
+
+async def test_the_answers_of_a_batch_lock_their_tickets_in_one_statement(
+    directory: Database,
+) -> None:
+    """Three calls answered in one batch, and a fourth call answered as part of the first
+    one's ticket (an incident): the three tickets the answers name by number are read in
+    one statement, and the fourth, which finds its ticket another way, sees what the
+    first answer changed."""
+    commits = GroupCommit(directory, window=WINDOW)
+    service = service_on(directory, commits)
+    lives = [answered_call(f"many-{n}") for n in range(3)]
+    for started, joined, _, _ in lives:
+        await service.handle(started)
+        await service.handle(joined)
+    numbers = []
+    for n in range(3):
+        ticket = await service.tickets.get_by_call(f"many-{n}")
+        assert ticket is not None
+        numbers.append(ticket.number)
+    statements = Statements(directory)
+    writes = service.writes
+    other = answered_call("many-x")[2]
+    await asyncio.gather(
+        *(
+            writes.answer(a.call, incident=None, agent="alice", at=a.at, note="answered", known=n)
+            for (_, _, a, _), n in zip(lives, numbers, strict=True)
+        ),
+        writes.answer(other.call, incident=numbers[0], agent="bob", at=other.at, note="answered"),
+    )
+    assert commits.stats.largest == 4
+    reads = [text for text, _ in statements.seen if text.startswith("SELECT")]
+    assert len(reads) == 2, statements.seen  # the three by number; the incident's
+    tickets = await service.tickets.list(TicketFilter())
+    assert len(tickets) == 3
+    for ticket in tickets:
+        assert ticket.status is TicketStatus.IN_PROGRESS and ticket.duty_agent == "alice"
+        assert [h.new for h in ticket.history if h.field == "status"] == ["in_progress"]
