@@ -26,8 +26,8 @@ _TICKET_DEFAULTS: dict[str, Any] = {
 
 
 _TICKET_INSERT = insert(TICKETS).returning(TICKETS.c.id)
-# Several tickets' rows in one statement, their ids in the order of the rows.
-_TICKETS_INSERT = insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True)
+# Several tickets' rows in one statement, with their ids.
+_TICKETS_INSERT = insert(TICKETS).returning(TICKETS.c.id, TICKETS.c.number)
 
 
 def new_ticket_fields(values: dict[str, Any], draft: NewTicket, number: str) -> dict[str, Any]:
@@ -48,20 +48,16 @@ async def insert_tickets(
     session: AsyncSession, rows: Sequence[tuple[dict[str, Any], NewTicket]]
 ) -> list[Ticket]:
     """`insert_ticket` for each of `rows` (fields and draft), in one statement for each
-    set of columns (usually one): the ids come back in the order of the rows."""
-    ids: list[int] = [0] * len(rows)
-    by_columns: dict[tuple[str, ...], list[int]] = {}
-    for n, (fields, _) in enumerate(rows):
-        by_columns.setdefault(tuple(sorted(fields)), []).append(n)
-    for numbers in by_columns.values():
-        params = [rows[n][0] for n in numbers]
-        result = await session.execute(_TICKETS_INSERT, params)
-        for n, ticket_id in zip(numbers, result.scalars().all(), strict=True):
-            ids[n] = ticket_id
-    return [
-        await _opened(session, ticket_id, fields, draft)
-        for ticket_id, (fields, draft) in zip(ids, rows, strict=True)
-    ]
+    set of columns (usually one); each id is matched to its row by the ticket number, so
+    the database may return them in any order."""
+    ids: dict[str, int] = {}
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for fields, _ in rows:
+        by_columns.setdefault(tuple(sorted(fields)), []).append(fields)
+    for params in by_columns.values():
+        for ticket_id, number in (await session.execute(_TICKETS_INSERT, params)).all():
+            ids[number] = ticket_id
+    return [await _opened(session, ids[fields["number"]], fields, draft) for fields, draft in rows]
 
 
 async def _opened(
