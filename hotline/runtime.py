@@ -49,8 +49,6 @@ class Edges:
 
     @classmethod
     def build(cls, settings: Settings) -> Edges:
-        if settings.role == "console" and not settings.redis_url:
-            raise ConfigError("HOTLINE_ROLE=console needs HOTLINE_REDIS_URL (screen-pops)")
         bus = bus_parts.build(settings)
         store = storage_parts.build(
             settings, storage_parts.StorageDeps(settings.sla_policy(), bus.bus)
@@ -61,8 +59,13 @@ class Edges:
         except ami_parts.AmiSettingsMissing as exc:
             raise ConfigError(str(exc)) from exc
         node = settings.node_name or default_node_name()
-        state = console_parts.shared_state(settings, store.revocations(), node=node)
-        return cls(bus, store, leadership, ami, state)
+        return cls(
+            bus,
+            store,
+            leadership,
+            ami,
+            console_parts.shared_state(settings, store.revocations(), node=node),
+        )
 
 
 @dataclass(frozen=True)
@@ -92,18 +95,16 @@ class CallPath:
         )
         calls = store.routing_deps(bus, pbx, pager=oncall.service)
         routing = routing_parts.build(settings, calls)
-        emergency = emergency_parts.build(
-            settings,
-            emergency_parts.EmergencyDeps(
-                pbx,
-                store.probe_table(),
-                store.backfill_sink(),
-                bus,
-                routing.paper_notice,
-                store.calls,
-                e.console_state.heartbeats_by_source,
-            ),
+        emergency_deps = emergency_parts.EmergencyDeps(
+            pbx,
+            store.probe_table(),
+            store.backfill_sink(),
+            bus,
+            routing.paper_notice,
+            store.calls,
+            e.console_state.heartbeats_by_source,
         )
+        emergency = emergency_parts.build(settings, emergency_deps)
         ami.hear(emergency.drill.on_ami_message, emergency.drill.HEARS)
         database = store.readiness(emergency_active=emergency.active, check_schema=check_schema)
         supervision = supervision_parts.build(
@@ -129,18 +130,8 @@ class CallPath:
         )
         handovers = e.leadership.handovers(pbx, emergency.service)
         ami.at_login(*handovers, emergency.after_login, sweep.after_login)
-        return cls(
-            oncall,
-            routing,
-            emergency,
-            database,
-            supervision,
-            dispatch,
-            pipeline,
-            sweep,
-            ivr,
-            handovers,
-        )
+        parts = (oncall, routing, emergency, database, supervision, dispatch, pipeline, sweep)
+        return cls(*parts, ivr, handovers)
 
 
 def console_on(settings: Settings, e: Edges, p: CallPath) -> console_parts.Console:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from routing.domain.levels import SlaPolicy
@@ -173,6 +173,12 @@ class Settings(BaseSettings):
     @classmethod
     def _check_locale(cls, value: str) -> str:
         return check_language(value)
+
+    @model_validator(mode="after")
+    def _console_role_needs_redis(self) -> Settings:
+        if self.role == "console" and not self.redis_url:
+            raise ValueError("HOTLINE_ROLE=console needs HOTLINE_REDIS_URL (screen-pops)")
+        return self
 
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

@@ -28,8 +28,7 @@ from cluster import (
     lease_value,
     parse_lease_value,
 )
-from hotline.runtime import HotlineService
-from hotline.settings import ConfigError, Settings, load_settings
+from hotline.settings import ConfigError, load_settings
 from storage.fence import FenceStore
 
 
@@ -142,14 +141,13 @@ def test_cluster_settings_are_validated() -> None:
 
 
 def test_a_console_process_needs_redis(tmp_path: Path) -> None:
-    settings = Settings(
-        role="console",
-        ami_user="hotline",
-        ami_secret=SecretStr("s"),
-        db_url=f"sqlite:///{tmp_path / 'h.db'}",
-    )
     with pytest.raises(ConfigError, match="HOTLINE_REDIS_URL"):
-        HotlineService.build(settings)
+        load_settings(
+            role="console",
+            ami_user="hotline",
+            ami_secret=SecretStr("s"),
+            db_url=f"sqlite:///{tmp_path / 'h.db'}",
+        )
 
 
 async def test_listeners_hear_an_election_in_order_and_a_demotion_in_reverse() -> None:
