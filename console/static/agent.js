@@ -450,19 +450,34 @@
 
   // --- ticket list and search ----------------------------------------------------------
   let nextBefore = null;
-  function ticketQuery(before) {
+  let listParams = ""; // the search on screen, which "more" continues
+  function searchParams() {
     const params = new URLSearchParams();
     for (const [key, id] of [["q", "ts-q"], ["status", "ts-status"], ["level", "ts-level"], ["site", "ts-site"]]) {
       const value = $(id).value.trim();
       if (value) params.set(key, value);
     }
     params.set("limit", "25");
-    if (before) params.set("before", before);
-    return `/api/tickets?${params}`;
+    return params;
   }
+  // Answers can arrive out of order. A search (or a reload of the list) replaces what any
+  // earlier request would show; "more" adds to the search on screen, only while that
+  // search is still the latest, and once at a time (the next page starts where the
+  // previous one ended).
+  let searches = 0; // fresh lists asked for
+  let shown = 0; // the one whose rows are on screen
+  let moreLoading = false;
   async function loadTickets(append) {
+    if (append && (moreLoading || shown !== searches)) return;
+    const mine = append ? searches : ++searches;
+    const params = append ? new URLSearchParams(listParams) : searchParams();
+    if (append) {
+      moreLoading = true;
+      params.set("before", nextBefore);
+    }
     try {
-      const data = await api("GET", ticketQuery(append ? nextBefore : null));
+      const data = await api("GET", `/api/tickets?${params}`);
+      if (mine !== searches) return;
       const body = $("ticket-list").tBodies[0];
       if (!append) clear(body);
       for (const tk of data.items) {
@@ -472,11 +487,15 @@
           [fmtTime(tk.created_at), LEVEL[tk.level] || String(tk.level), STATUS[tk.status] || tk.status, tk.site_code || "—", tk.caller_number, tk.description].map((v) => el("td", { text: v })));
         body.append(tr);
       }
+      if (!append) listParams = params.toString();
+      shown = mine;
       nextBefore = data.next_before;
       $("ts-more").classList.toggle("hidden", !nextBefore);
       flash($("ts-msg"), t("%(count)d shown", { count: body.rows.length }), true);
     } catch (err) {
-      flash($("ts-msg"), err.message, false);
+      if (mine === searches) flash($("ts-msg"), err.message, false);
+    } finally {
+      if (append) moreLoading = false;
     }
   }
   $("ticket-search").addEventListener("submit", (e) => { e.preventDefault(); loadTickets(false); });
