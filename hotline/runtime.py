@@ -110,7 +110,7 @@ class CallPath:
         supervision = supervision_parts.build(
             settings,
             supervision_parts.SupervisionDeps(
-                store, bus, pbx, lambda: database.up_at_start, emergency.service.status
+                store, bus, pbx, config, lambda: database.up_at_start, emergency.service.status
             ),
         )
         dispatch = dispatch_parts.build(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 class SupervisionSettings(Protocol):
     """The settings supervision reads (`hotline.settings.Settings` has them)."""
 
-    @property
-    def supervision(self) -> Mapping[str, Any]: ...
     @property
     def main_queue(self) -> str: ...
     @property
@@ -88,12 +86,14 @@ class SupervisionDatabase(Protocol):
 
 @dataclass(frozen=True)
 class SupervisionDeps:
-    """`database_up_at_start` says whether the database answered when the process
-    started; `emergency_status` is the mode the wallboard starts with."""
+    """`config`: the `[supervision]` table, checked once by the settings;
+    `database_up_at_start` says whether the database answered when the process started;
+    `emergency_status` is the mode the wallboard starts with."""
 
     database: SupervisionDatabase
     bus: MessageBus
     call_control: CallControl
+    config: SupervisionConfig
     database_up_at_start: Callable[[], bool]
     emergency_status: Callable[[], Any] | None = None
 
@@ -182,7 +182,6 @@ class Supervision:
 
 
 def build(settings: SupervisionSettings, deps: SupervisionDeps) -> Supervision:
-    """Raises ValueError for a bad `[supervision]` table."""
     queues: Sequence[str] = [settings.main_queue, settings.emergency_queue]
     stores = deps.database.supervision()
     service = SupervisionService(
@@ -191,7 +190,7 @@ def build(settings: SupervisionSettings, deps: SupervisionDeps) -> Supervision:
         calls=stores,
         reports=deps.database.reports(),
         bus=deps.bus,
-        config=SupervisionConfig.from_mapping(dict(settings.supervision)),
+        config=deps.config,
         sla=deps.database.policy,
         call_control=deps.call_control,
         queues=queues,

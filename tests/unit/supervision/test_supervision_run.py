@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supervision.components import SupervisionDeps, SupervisionRun
+from supervision.config import SupervisionConfig
 
 
 @dataclass
@@ -67,6 +68,7 @@ def run_of(service: Service, db: Database, *, up_at_start: bool) -> SupervisionR
         database=db,  # type: ignore[arg-type]
         bus=None,  # type: ignore[arg-type]
         call_control=None,  # type: ignore[arg-type]
+        config=SupervisionConfig.from_mapping({}),
         database_up_at_start=lambda: up_at_start,
     )
     return SupervisionRun(service, deps, Settings())  # type: ignore[arg-type]
