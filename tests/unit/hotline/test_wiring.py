@@ -224,3 +224,8 @@ def test_two_health_entries_of_one_name_are_refused() -> None:
     assert list(SystemHealth.of([Part("ami"), Part("database")]).entries) == ["ami", "database"]
     with pytest.raises(ValueError, match="'ami'"):
         SystemHealth.of([Part("ami", "database"), Part("ami")])
+
+
+def test_a_bad_supervision_table_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"bad \[supervision\] configuration: unknown"):
+        HotlineService.build(settings(tmp_path, supervision={"chanels": []}))
