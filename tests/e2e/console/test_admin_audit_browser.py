@@ -13,7 +13,7 @@ from pathlib import Path
 
 import console_test_harness as h
 import pytest
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Page, expect
 
 from .test_languages_browser import (
     LOCAL_TIME,
@@ -23,6 +23,7 @@ from .test_languages_browser import (
     new_page,
     tab_to,
 )
+from .test_ticket_search_browser import answers_counter, answers_read, hold_back
 
 pytestmark = pytest.mark.browser
 
@@ -239,22 +240,6 @@ async def test_agent_changes_own_password(
     assert errors == []
 
 
-# Counts, a task after the page's own handler ran, every `/api/audit` answer it read.
-AUDIT_ANSWERS_COUNTER = """
-(() => {
-  window.__auditAnswers = 0;
-  const json = Response.prototype.json;
-  Response.prototype.json = function () {
-    const url = this.url;
-    return json.call(this).then((data) => {
-      if (url.includes("/api/audit?")) setTimeout(() => { window.__auditAnswers += 1; }, 0);
-      return data;
-    });
-  };
-})();
-"""
-
-
 async def test_an_older_filters_late_answer_does_not_replace_the_newer_one(
     world: h.World,
     live: h.LiveServer,
@@ -264,24 +249,13 @@ async def test_an_older_filters_late_answer_does_not_replace_the_newer_one(
     """The supervisor filters by alice, then by sue before alice's answer came: alice's
     answer, let through last, is not shown over sue's."""
     page = await new_page(browser, live, "en")
-    await page.context.add_init_script(AUDIT_ANSWERS_COUNTER)
+    await page.context.add_init_script(answers_counter("/api/audit?"))
     errors = watch_errors(page)
     await page.goto(entry_url(live, "/login", "en"))
     await log_in_by_keyboard(page, "alice", "not the password")
     await expect(page.locator("#login-error")).to_be_visible()
     await log_in(page, live, "en", "sue")
-    held = asyncio.Event()
-    release = asyncio.Event()
-
-    async def hold_back_alice(route: Route) -> None:
-        if "actor=alice" not in route.request.url:
-            await route.continue_()
-            return
-        response = await route.fetch()
-        held.set()
-        await release.wait()
-        await route.fulfill(response=response)
-
+    held, release, hold_back_alice = hold_back(lambda url: "actor=alice" in url)
     await page.route("**/api/audit?*", hold_back_alice)
     await page.goto(f"{live.url}/audit")
     items = page.locator("#audit-items tbody tr")
@@ -296,15 +270,7 @@ async def test_an_older_filters_late_answer_does_not_replace_the_newer_one(
 
     release.set()
     # The first load, sue's and alice's answers: all three read by the page.
-    await asyncio.wait_for(
-        page.evaluate(
-            """() => new Promise((done) => {
-                 const check = () => window.__auditAnswers >= 3 ? done() : setTimeout(check, 10);
-                 check();
-               })"""
-        ),
-        20,
-    )
+    await answers_read(page, 3)
     await expect(page.locator('#audit-items tr[data-action="login_failed"]')).to_have_count(0)
     actors = {await cell.text_content() for cell in await items.locator("td:nth-child(2)").all()}
     assert actors == {"sue"}

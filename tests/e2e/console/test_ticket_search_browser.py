@@ -6,25 +6,28 @@ Chromium; the test holds the older answer back until the newer one is on screen.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 
 import console_test_harness as h
 import pytest
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from .test_agent_state_browser import log_in
 
 pytestmark = pytest.mark.browser
 
-# Counts, a task after the page's own handlers ran, every ticket-list answer it read.
-LIST_ANSWERS_COUNTER = """
+
+# Counts, a task after the page's own handlers ran, every answer to a request for PATH
+# the page read (`answers_read` waits for them).
+_COUNTER = """
 (() => {
-  window.__listAnswers = 0;
+  window.__answers = 0;
   const json = Response.prototype.json;
   Response.prototype.json = function () {
     const url = this.url;
     return json.call(this).then((data) => {
-      if (url.includes("/api/tickets?")) setTimeout(() => { window.__listAnswers += 1; }, 0);
+      if (url.includes(PATH)) setTimeout(() => { window.__answers += 1; }, 0);
       return data;
     });
   };
@@ -32,21 +35,38 @@ LIST_ANSWERS_COUNTER = """
 """
 
 
+def answers_counter(path: str) -> str:
+    """The init script counting the answers to requests for `path`."""
+    return _COUNTER.replace("PATH", json.dumps(path))
+
+
 async def agent_page(browser: Browser, live: h.LiveServer) -> Page:
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    await context.add_init_script(LIST_ANSWERS_COUNTER)
+    await context.add_init_script(answers_counter("/api/tickets?"))
     page = await context.new_page()
     await log_in(page, live)
     return page
 
 
+async def long_list(
+    world: h.World, browser: Browser, live: h.LiveServer, calls: str, count: int
+) -> tuple[Page, Locator]:
+    """`count` more tickets, then the agent's page with the list's first 25 rows."""
+    for n in range(count):
+        await h.open_call_ticket(world, f"{calls}.{n}", description=f"storm call {n}")
+    page = await agent_page(browser, live)
+    rows = page.locator("#ticket-list tbody tr")
+    await expect(rows).to_have_count(25)
+    return page, rows
+
+
 async def answers_read(page: Page, count: int) -> None:
-    """Wait until the page read `count` ticket-list answers (not `wait_for_function`: its
-    polls are an `eval`, which the console's CSP refuses)."""
+    """Wait until the page read `count` answers `answers_counter` counts (not
+    `wait_for_function`: its polls are an `eval`, which the console's CSP refuses)."""
     await asyncio.wait_for(
         page.evaluate(
             """(count) => new Promise((done) => {
-                 const check = () => window.__listAnswers >= count ? done() : setTimeout(check, 10);
+                 const check = () => window.__answers >= count ? done() : setTimeout(check, 10);
                  check();
                })""",
             count,
@@ -56,7 +76,7 @@ async def answers_read(page: Page, count: int) -> None:
 
 
 def hold_back(
-    page: Page, wanted: Callable[[str], bool]
+    wanted: Callable[[str], bool],
 ) -> tuple[asyncio.Event, asyncio.Event, Callable[[Route], Awaitable[None]]]:
     """A route handler that holds back the answer to the first list request `wanted`
     picks until `release` is set; `held` says it is held."""
@@ -91,7 +111,7 @@ async def test_an_older_searchs_late_answer_does_not_replace_the_newer_one(
     errors = watch_errors(page)
     rows = page.locator("#ticket-list tbody tr")
     await expect(rows).to_have_count(2)  # the first list, before any search
-    held, release, handler = hold_back(page, lambda url: "q=alpha" in url)
+    held, release, handler = hold_back(lambda url: "q=alpha" in url)
     await page.route("**/api/tickets?*", handler)
 
     await search(page, "alpha")
@@ -115,14 +135,10 @@ async def test_a_more_asked_before_a_new_search_does_not_add_to_it(
     browser: Browser,
     watch_errors: Callable[[Page], list[str]],
 ) -> None:
-    for n in range(27):  # more than a page of 25
-        await h.open_call_ticket(world, f"1700000901.{n}", description=f"storm call {n}")
     lone = await h.open_call_ticket(world, "1700000902.1", description="zulu lone fault")
-    page = await agent_page(browser, live)
+    page, rows = await long_list(world, browser, live, "1700000901", 27)
     errors = watch_errors(page)
-    rows = page.locator("#ticket-list tbody tr")
-    await expect(rows).to_have_count(25)
-    held, release, handler = hold_back(page, lambda url: "before=" in url)
+    held, release, handler = hold_back(lambda url: "before=" in url)
     await page.route("**/api/tickets?*", handler)
 
     await page.click("#ts-more")
@@ -144,13 +160,9 @@ async def test_a_second_click_on_more_while_the_first_loads_adds_nothing_twice(
     browser: Browser,
     watch_errors: Callable[[Page], list[str]],
 ) -> None:
-    for n in range(28):
-        await h.open_call_ticket(world, f"1700000903.{n}", description=f"storm call {n}")
-    page = await agent_page(browser, live)
+    page, rows = await long_list(world, browser, live, "1700000903", 28)
     errors = watch_errors(page)
-    rows = page.locator("#ticket-list tbody tr")
-    await expect(rows).to_have_count(25)
-    held, release, handler = hold_back(page, lambda url: "before=" in url)
+    held, release, handler = hold_back(lambda url: "before=" in url)
     await page.route("**/api/tickets?*", handler)
 
     await page.click("#ts-more")
@@ -175,15 +187,11 @@ async def test_more_waits_for_the_search_asked_before_it(
     """A click on "more" while a new search is loading would continue the old list: it is
     ignored, so the new search's rows never get the old list's next page (here it would
     arrive after the search's answer)."""
-    for n in range(27):
-        await h.open_call_ticket(world, f"1700000904.{n}", description=f"storm call {n}")
     lone = await h.open_call_ticket(world, "1700000905.1", description="zulu lone fault")
-    page = await agent_page(browser, live)
+    page, rows = await long_list(world, browser, live, "1700000904", 27)
     errors = watch_errors(page)
-    rows = page.locator("#ticket-list tbody tr")
-    await expect(rows).to_have_count(25)
-    held, release, hold_search = hold_back(page, lambda url: "q=zulu" in url)
-    more_asked, release_more, hold_more = hold_back(page, lambda url: "before=" in url)
+    held, release, hold_search = hold_back(lambda url: "q=zulu" in url)
+    more_asked, release_more, hold_more = hold_back(lambda url: "before=" in url)
 
     async def handler(route: Route) -> None:
         url = route.request.url
