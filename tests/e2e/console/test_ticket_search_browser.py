@@ -78,7 +78,7 @@ async def answers_read(page: Page, count: int) -> None:
 def hold_back(
     wanted: Callable[[str], bool],
 ) -> tuple[asyncio.Event, asyncio.Event, Callable[[Route], Awaitable[None]]]:
-    """A route handler that holds back the answer to the first list request `wanted`
+    """A route handler that holds back the answer to the first request `wanted`
     picks until `release` is set; `held` says it is held."""
     held, release = asyncio.Event(), asyncio.Event()
 
