@@ -42,6 +42,13 @@ all their parameters (one executemany instead of a round trip per job), in the o
 jobs added them, before the commit. Only rows that no other job of the batch reads may be
 deferred (a call's record: only that call's jobs read it); a job given the `key` of an
 earlier job of its batch (the same call) runs after the rows left so far are written.
+
+A job may also name a step for its batch (`prepare`: a `BatchStep` and the job's item):
+after the locks and before the first job, each step runs once with the items of every job
+that named it, in batch order, each marked with whether its job is the first of its key in
+the batch. A step does for all those jobs what each would do alone (one read or one insert
+instead of one per job) and leaves the results in the transaction's `deferred(session)
+.state`, where the jobs find them; a retried job's own transaction runs the step again.
 """
 
 from __future__ import annotations
