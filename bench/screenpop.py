@@ -15,8 +15,10 @@ that identify one site) then dial, pass the IVR, queue and are answered, in phas
 
 Measured:
 * pop latency: from the moment the stand-in writes `AgentConnect` (an event sink on the
-  simulation, called as the event is written to the AMI socket) to the moment the
-  answering agent's websocket client has received and parsed `screen_pop`;
+  simulation, called as the event is queued for the AMI socket) to the moment the
+  answering agent's websocket client has received and parsed `screen_pop`; and its three
+  legs: to `CallAnswered` out of the call tracker, to the pop published on the bus, to
+  the agent's client;
 * ticket creations per second sustained (first queue join to last ticket of the phase);
 * misdirected pops (a pop on a socket whose agent did not answer the call): must be 0;
 * per call, queue join (the stand-in writes `QueueCallerJoin`) to ticket written;
@@ -153,7 +155,8 @@ async def run_one(kind: str, args: argparse.Namespace, rows: list[dict[str, str]
                 run = Run(kind, args, controller, pbx, connect_at, queued_at, started)
                 results = await run.drive(rows, agents)
                 stamps = await controller.stamps()
-                stamps.apply(results, queued_at, connect_at)
+                received = {call: at for agent in agents for call, at in agent.pops.items()}
+                stamps.apply(results, queued_at, connect_at, received)
                 stamps.print_profile(results)
                 return results
             finally:
@@ -331,18 +334,17 @@ class Run:
         placed: list[SimCall] = []
         started = time.monotonic()
         gap = ramp / max(1, len(callers))
-        peak_live = 0
+        live = peak_live = 0
+
+        def ended(_: object) -> None:
+            nonlocal live
+            live -= 1
 
         async def watch() -> None:
-            nonlocal peak_live
-            asked = 0.0
-            while True:
-                peak_live = max(peak_live, sum(1 for c in placed if not c.finished.done()))
-                if time.monotonic() - asked >= 0.5:  # a request to the controller: rarely
-                    asked = time.monotonic()
-                    counters = await controller.counters()
-                    progress.update(t_tickets, completed=counters.opened - before.opened)
-                await asyncio.sleep(0.01)
+            while True:  # the ticket count is a request to the controller: twice a second
+                counters = await controller.counters()
+                progress.update(t_tickets, completed=counters.opened - before.opened)
+                await asyncio.sleep(0.5)
 
         watcher = asyncio.create_task(watch())
         for number, level in callers:
@@ -350,6 +352,9 @@ class Run:
                 number, "", script=CallerScript((level,)), talk_time=talk, patience=900
             )
             placed.append(call)
+            live += 1
+            peak_live = max(peak_live, live)
+            call.finished.add_done_callback(ended)
             progress.advance(t_calls)
             if gap:
                 await asyncio.sleep(gap)
@@ -494,10 +499,14 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             + ")"
             + (f"; load process {r.load_cpu_s:.1f} s" if args.layout == "two-process" else "")
         )
-        if r.tracker_ms:
+        if r.legs_ms:
             console.print(
-                f"{r.db}: AgentConnect written -> CallAnswered out of the call tracker: "
-                f"p50 {pct(r.tracker_ms, 0.5):.1f} ms, p99 {pct(r.tracker_ms, 0.99):.1f} ms"
+                f"{r.db}: the pop's legs, p50 / p99 ms: "
+                + "; ".join(
+                    f"{leg} {pct(v, 0.5):.1f} / {pct(v, 0.99):.1f}"
+                    for leg, v in r.legs_ms.items()
+                    if v
+                )
             )
         p99 = pct(r.latencies_ms, 0.99) if r.latencies_ms else float("inf")
         if r.db.endswith("steady"):

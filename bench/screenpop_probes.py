@@ -62,6 +62,14 @@ class Stamps:
             return ticket
 
         service.path.routing.call_tickets.open_ticket = stamped  # type: ignore[method-assign]
+        publish = service.edges.bus.bus.publish
+
+        async def published(topic: str, message: Any) -> None:
+            if isinstance(message, dict) and message.get("type") == "screen_pop":
+                self.published_at.setdefault(message["call_id"], time.monotonic())
+            await publish(topic, message)
+
+        service.edges.bus.bus.publish = published  # type: ignore[method-assign]
         ivr_log = logging.getLogger("ivr.server")
         ivr_log.addHandler(AdviceTimeouts())
         ivr_log.setLevel(logging.WARNING)
@@ -82,31 +90,26 @@ class Stamps:
         handlers = service.path.pipeline.pipeline._handlers
         for name, handler in list(handlers.items()):
             handlers[name] = timed(name, handler, self.handler_ms)
-        publish = service.edges.bus.bus.publish
-
-        async def published(topic: str, message: Any) -> None:
-            if isinstance(message, dict) and message.get("type") == "screen_pop":
-                self.published_at.setdefault(message["call_id"], time.monotonic())
-            await publish(topic, message)
-
-        service.edges.bus.bus.publish = published  # type: ignore[method-assign]
 
     def apply(
-        self, results: list[Result], queued_at: dict[str, float], connect_at: dict[str, float]
+        self,
+        results: list[Result],
+        queued_at: dict[str, float],
+        connect_at: dict[str, float],
+        received_at: dict[str, float],
     ) -> None:
+        """Per phase: queue join -> ticket, and the pop's three legs (`received_at`: when
+        the agent's websocket client got each call's pop)."""
         for result in results:
             ids = result.call_ids
             result.ticket_ms = span(queued_at, self.ticketed_at, ids)
-            result.tracker_ms = span(connect_at, self.tracked_at, ids)
+            result.legs_ms = {
+                "AgentConnect -> tracker": span(connect_at, self.tracked_at, ids),
+                "tracker -> bus": span(self.tracked_at, self.published_at, ids),
+                "bus -> agent": span(self.published_at, received_at, ids),
+            }
 
     def print_profile(self, results: list[Result]) -> None:
-        for result in results:
-            spans = span(self.tracked_at, self.published_at, result.call_ids)
-            if spans:
-                console.print(
-                    f"  {result.db}: CallAnswered -> pop published: "
-                    f"p50 {pct(spans, 0.5):.1f} ms p99 {pct(spans, 0.99):.1f} ms"
-                )
         for key, values in sorted(self.handler_ms.items()):
             console.print(
                 f"  {key:<32} n={len(values):<4} p50 {pct(values, 0.5):7.1f} ms "

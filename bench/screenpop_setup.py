@@ -147,7 +147,9 @@ class Result:
     peak_live: int = 0
     calls: int = 0
     ramp: float = 0.0
-    tracker_ms: list[float] = field(default_factory=list)
+    # The pop's latency in three legs: AgentConnect written -> CallAnswered out of the
+    # tracker -> screen_pop on the bus -> received by the agent's websocket client.
+    legs_ms: dict[str, list[float]] = field(default_factory=dict)
     call_ids: list[str] = field(default_factory=list)
     ticket_ms: list[float] = field(default_factory=list)  # queue join -> ticket written
     advice_timeouts: int = 0
@@ -180,6 +182,7 @@ class Result:
             "join_spread_s": round(self.join_spread_s, 2),
             "ticket_p50_ms": ms(self.ticket_ms, 0.5),
             "ticket_p99_ms": ms(self.ticket_ms, 0.99),
+            "pop_legs_p99_ms": {leg: ms(v, 0.99) for leg, v in self.legs_ms.items()},
             "advice_timeouts": self.advice_timeouts,
             "misdirected": self.misdirected,
             "missing": self.missing,

@@ -50,3 +50,7 @@ class LastAdmin(RoutingError):
 
 class StoreUnavailable(RoutingError):
     """The database cannot be reached or refused the write (drives emergency mode)."""
+
+
+# What a database outage looks like to the stores: worth waiting for.
+STORE_OUTAGE = (StoreUnavailable, OSError, TimeoutError)

@@ -15,8 +15,8 @@
 Every message also goes to ``supervisors`` as a ``call_update`` for the live call list.
 The messages are the typed records of `routing.console_messages`; topics come from
 `bus.topics`.
-Agents are found by their queue-member interface (`UserStore.by_interface`), cached
-briefly because interfaces change only when an admin edits a user.
+Agents are found by their queue-member interface (`routing.agent_names.AgentNames`: one
+read of all users serves every phone for a while).
 """
 
 from __future__ import annotations
@@ -142,9 +142,6 @@ class ConsoleFanout:
 
     async def username_for(self, interface: str) -> str | None:
         return await self.agent_names.username(interface)
-
-    def forget_user_cache(self) -> None:
-        self.agent_names.forget()
 
     def _known(self, call_id: str) -> Ticket | None:
         return self.known_ticket(call_id) if self.known_ticket is not None else None

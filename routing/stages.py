@@ -14,12 +14,10 @@ from calls import (
     CallStarted,
 )
 from pipeline import Origin, RetryPolicy, Stage
-from routing.errors import StoreUnavailable
+from routing.errors import STORE_OUTAGE
 from routing.fanout import ConsoleFanout
 from routing.tickets import CallTicketService
 
-# What a database outage looks like to the stores: worth waiting for.
-STORE_OUTAGE = (StoreUnavailable, OSError, TimeoutError)
 # A pop that reaches the agent a minute after the answer still helps; later it does not.
 POP_GIVE_UP_SECONDS = 60.0
 TICKETS_STAGE = "tickets"

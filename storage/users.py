@@ -174,14 +174,6 @@ class UserRepository:
                     found.update((row.username, _to_user(row)) for row in rows)
         return found
 
-    async def by_interface(self, interface: str) -> ConsoleUser | None:
-        with store_errors():
-            async with self.db.reads() as session:
-                row = await session.scalar(
-                    select(ConsoleUserRow).where(ConsoleUserRow.interface == interface)
-                )
-        return None if row is None else _to_user(row)
-
     async def all_users(self) -> Sequence[ConsoleUser]:
         with store_errors():
             async with self.db.reads() as session:

@@ -239,6 +239,7 @@ class SimQueue:
     abandoned: int = 0
     holdtime: int = 0
     talktime: int = 0
+    waking: bool = False  # a wake-up of its callers is scheduled for this loop turn
 
     @property
     def name(self) -> str:
@@ -627,7 +628,30 @@ class Simulation:
         self._device_state(f"Queue:{queue.name}_avail", "NOT_INUSE" if available else "INUSE")
 
     def _notify_queue(self, queue: SimQueue) -> None:
+        """Something that may let a caller of `queue` ring (or stop ringing) changed: its
+        callers look at the queue on the loop's next turn, once however many changes."""
+        if queue.waking:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop, so no caller waiting
+            return
+        queue.waking = True
+        loop.call_soon(self._wake_callers, queue)
+
+    def _wake_callers(self, queue: SimQueue) -> None:
+        """Wake the callers that can act: those ringing members (an answer, a rejection),
+        and, in queue order, as many of the others as members are free (app_queue's
+        `is_our_turn`). A caller left asleep would only find it is not its turn and wait
+        again; a hang-up or redirect wakes its channel directly."""
+        queue.waking = False
+        free = sum(1 for m in queue.members.values() if self._member_available(m))
+        waiting = 0
         for entry in queue.entries:
+            if not entry.ringing:
+                waiting += 1
+                if not is_our_turn(waiting, free):
+                    continue
             entry.channel.wake.set()
 
     def _notify_all_queues(self) -> None:

@@ -345,3 +345,38 @@ async def test_two_free_agents_serve_two_waiting_callers_at_once(ivr: ScriptedIv
     finally:
         await ami.close()
         await pbx.stop()
+
+
+async def test_a_member_freeing_up_wakes_only_the_caller_whose_turn_it_is(
+    ivr: ScriptedIvr,
+) -> None:
+    """Like app_queue, where a waiting caller only rings when `is_our_turn`: with five
+    callers waiting and one member added, only the first caller looks at the queue (the
+    others would find it is not their turn and wait again), and the first is served."""
+    pbx = PbxStandIn(agi_port=ivr.port, speed=5.0, prompt_seconds=0.0)
+    pbx.add_agent("PJSIP/1001", answer_after=1.0)
+    await pbx.start()
+    ami = await AmiTestClient.connect(pbx.ami_port)
+    try:
+        calls = []
+        for number in ("1001", "1002", "1003", "1004", "1005"):
+            call = await pbx.place_call(number, talk_time=1)
+            await ami.wait_event("QueueCallerJoin", Linkedid=call.linkedid)
+            calls.append(call)
+        woken: list[str] = []
+        for entry in pbx.sim.queues["hotline-main"].entries:
+            wake = entry.channel.wake
+
+            def counted(wake: asyncio.Event = wake, linkedid: str = entry.channel.linkedid) -> None:
+                woken.append(linkedid)
+                asyncio.Event.set(wake)
+
+            wake.set = counted  # type: ignore[method-assign]
+        await queue_add(ami, "PJSIP/1001")
+        called = await ami.wait_event("AgentCalled")
+        assert get(called, "Linkedid") == calls[0].linkedid
+        assert set(woken) == {calls[0].linkedid}
+        assert (await asyncio.wait_for(calls[0].finished, 20)).outcome == "answered"
+    finally:
+        await ami.close()
+        await pbx.stop()

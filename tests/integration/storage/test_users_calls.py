@@ -44,9 +44,7 @@ async def test_users(db: Database) -> None:
     assert await users.authenticate("alice", "s3cret-pass") == alice
     assert await users.authenticate("alice", "wrong-pass") is None
     assert await users.authenticate("nobody", "s3cret-pass") is None
-    assert await users.by_interface("PJSIP/1001") == alice
-    assert await users.by_interface("PJSIP/1002") is None
-    assert [u.username for u in await users.all_users()] == ["alice", "sam"]
+    assert await users.all_users() == [alice, await users.get("sam")]
     with pytest.raises(UserExists):
         await users.create("alice", "agent", "s3cret-pass")
     with pytest.raises(InvalidInput) as err:

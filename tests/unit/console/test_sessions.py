@@ -66,9 +66,6 @@ class Users:
         self.reads += 1
         return {n: self.known[n] for n in usernames if n in self.known}
 
-    async def by_interface(self, interface: str) -> ConsoleUser | None:
-        return None
-
     async def all_users(self) -> Sequence[ConsoleUser]:
         return list(self.known.values())
 

@@ -94,10 +94,8 @@ class Stores:
     async def site_record(self, code: str) -> None:
         return None
 
-    async def by_interface(self, interface: str) -> ConsoleUser | None:
-        return (
-            ConsoleUser("alice", UserRole.AGENT, interface) if interface == "PJSIP/1001" else None
-        )
+    async def all_users(self) -> list[ConsoleUser]:
+        return [ConsoleUser("alice", UserRole.AGENT, "PJSIP/1001")]
 
     async def open_ticket(self, call: CallSnapshot, at: datetime) -> Ticket:
         self.opened.append(call.call_id)
@@ -183,9 +181,8 @@ class Team(Stores):
 
     PHONES = {"PJSIP/1001": "alice", "PJSIP/1002": "bob", "PJSIP/1003": "carol"}
 
-    async def by_interface(self, interface: str) -> ConsoleUser | None:
-        name = self.PHONES.get(interface)
-        return None if name is None else ConsoleUser(name, UserRole.AGENT, interface)
+    async def all_users(self) -> list[ConsoleUser]:
+        return [ConsoleUser(n, UserRole.AGENT, i) for i, n in self.PHONES.items()]
 
 
 async def messages_of(
