@@ -1,4 +1,4 @@
-"""Issue #5, "What it must show": 200 calls through a database outage and a controller crash.
+"""200 calls through a database outage and a controller crash.
 
 `hotline serve` (a real process) runs against a scratch PostgreSQL reached through a proxy
 that can black-hole it, and against the PBX stand-in with four main agents in

@@ -1,4 +1,4 @@
-"""Issue #4 end to end: a call through the stand-in PBX, the IVR and the queue becomes a
+"""End to end: a call through the stand-in PBX, the IVR and the queue becomes a
 ticket with the right site, level and SLA deadlines, and the answering agent (only that
 agent) gets the screen-pop with the full site record on the console websocket.
 

@@ -1,4 +1,4 @@
-"""Issue #4 item 4 end to end: a customer with an assigned engineer who is logged in and
+"""End to end: a customer with an assigned engineer who is logged in and
 free has that engineer's phone rung first (Dial() before Queue() in the dialplan), and the
 call never waits on the preference: no answer, and it goes on to the queue.
 
