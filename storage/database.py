@@ -1,7 +1,8 @@
 """Database wiring: one `Database` per process, built by the composition root from the URL.
 
-No module-level engine. SQLite runs through aiosqlite, PostgreSQL through asyncpg, so no
-query ever blocks the event loop.
+No module-level engine. SQLite runs through aiosqlite (one trip to its thread per
+statement, `storage.sqlite_driver`), PostgreSQL through asyncpg, so no query ever blocks
+the event loop.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from calls.clock import utc_now
 from routing.errors import StoreUnavailable
 from storage.models import HealthProbeRow
+from storage.sqlite_driver import OneTripDbapi
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ class Database:
                 max_overflow=0,
                 pool_timeout=30.0 if pool_timeout is None else pool_timeout,
                 connect_args={"timeout": 30},
+                module=OneTripDbapi(),
             )
         else:
             kwargs.update(
@@ -126,6 +129,7 @@ class Database:
                     pool_size=read_pool,
                     max_overflow=0,
                     connect_args={"timeout": 30},
+                    module=OneTripDbapi(),
                 )
                 _sqlite_setup(self.read_engine, "BEGIN")
         # `sessions` for anything that writes; `reads` for read-only work.

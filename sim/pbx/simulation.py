@@ -629,7 +629,8 @@ class Simulation:
 
     def _notify_queue(self, queue: SimQueue) -> None:
         """Something that may let a caller of `queue` ring (or stop ringing) changed: its
-        callers look at the queue on the loop's next turn, once however many changes."""
+        callers look at the queue on the loop's next turn, once for all the changes made
+        until then."""
         if queue.waking:
             return
         try:
