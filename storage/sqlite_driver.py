@@ -83,6 +83,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         async with self._adapt_connection._execute_mutex:
+            # aiosqlite's own queue to its thread (private, pinned by the lock and by
+            # tests/integration/storage/test_sqlite_one_trip.py).
             ran, rows = await connection._execute(  # type: ignore[no-untyped-call]
                 _run, connection._conn, operation, parameters, many
             )
