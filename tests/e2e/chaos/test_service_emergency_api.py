@@ -155,12 +155,19 @@ async def test_double_flips_switch_once_and_are_audited(tmp_path: Path) -> None:
         assert not off["active"] and not again["active"] and again["since"] == off["since"]
         assert r.pbx.astdb["hotline/mode"] == "normal"
         assert [e.channel.name for e in r.pbx.queue_entries(EMER)] == [waiting]  # not moved back
-        commands = [m["command"] for m in r.mode_records()]
-        assert commands == ["enter", None, "exit", None]
+        # The health watch, finding the seat system healthy, may also have journaled an
+        # exit recommendation meanwhile (health_interval 0.2 s): only sue's flips count.
+        by_sue = [m for m in r.mode_records() if m["audit"][0]["by"] == "sue"]
+        assert [m["command"] for m in by_sue] == ["enter", None, "exit", None]
         audit = (await r.http.get("/api/emergency/audit", headers=sue)).json()["items"]
-        outcomes = [(a["action"], a["outcome"], a["by"]) for a in reversed(audit)]
-        assert [o[1] for o in outcomes] == ["switched", "unchanged", "switched", "unchanged"]
-        assert {o[2] for o in outcomes} == {"sue"}
+        outcomes = [(a["action"], a["outcome"]) for a in reversed(audit) if a["by"] == "sue"]
+        assert outcomes == [
+            ("enter", "switched"),
+            ("enter", "unchanged"),
+            ("exit", "switched"),
+            ("exit", "unchanged"),
+        ]
+        assert {a["by"] for a in audit} <= {"sue", "health-watch"}
 
 
 async def test_the_drill_runs_on_schedule_and_reports_through_the_service(
