@@ -59,6 +59,8 @@
   }
   $("btn-ready").addEventListener("click", () => setState("ready"));
   $("btn-paused").addEventListener("click", () => setState("paused"));
+  $("btn-ready").disabled = false; // the page renders them disabled until they work
+  $("btn-paused").disabled = false;
   $("pop-split").addEventListener("click", splitCall);
   onShortcut("Alt+r", () => setState("ready"));
   onShortcut("Alt+p", () => setState("paused"));

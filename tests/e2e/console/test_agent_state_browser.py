@@ -204,3 +204,33 @@ async def test_a_read_asked_while_a_change_is_on_its_way_does_not_undo_it(
     assert await page.locator("#agent-state").get_attribute("data-state") == "ready"
     assert reads == 1, "the page asked for the state while its own change was on its way"
     assert errors == []
+
+
+async def test_the_state_buttons_wait_for_the_page_script(
+    world: h.World, live: h.LiveServer, browser: Browser, watch_errors: Callable[[Page], list[str]]
+) -> None:
+    """Until agent.js has run, Ready and Pause are disabled (a click would be lost); a
+    click as soon as they are enabled puts the agent in the queue."""
+    page = await agent_page(browser)
+    errors = watch_errors(page)
+    asked = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_back(route: Route) -> None:
+        asked.set()
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/static/agent.js", hold_back)
+    await page.goto(f"{live.url}/login")
+    await page.fill("#username", "alice")
+    await page.fill("#password", h.PASSWORD)
+    await page.click("#login-submit")
+    await asyncio.wait_for(asked.wait(), 20)
+    await expect(page.locator("#btn-ready")).to_be_disabled()
+    await expect(page.locator("#btn-paused")).to_be_disabled()
+    release.set()
+    await page.click("#btn-ready")  # waits for the button to be enabled
+    await expect(page.locator("#agent-state")).to_have_text("Ready")
+    await expect(page.locator("#btn-paused")).to_be_enabled()
+    assert errors == []
