@@ -157,7 +157,7 @@ async def run_one(kind: str, args: argparse.Namespace, rows: list[dict[str, str]
                 stamps = await controller.stamps()
                 received = {call: at for agent in agents for call, at in agent.pops.items()}
                 stamps.apply(results, queued_at, connect_at, received)
-                stamps.print_profile(results)
+                stamps.print_profile()
                 return results
             finally:
                 for agent in agents:

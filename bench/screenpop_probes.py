@@ -109,7 +109,7 @@ class Stamps:
                 "bus -> agent": span(self.published_at, received_at, ids),
             }
 
-    def print_profile(self, results: list[Result]) -> None:
+    def print_profile(self) -> None:
         for key, values in sorted(self.handler_ms.items()):
             console.print(
                 f"  {key:<32} n={len(values):<4} p50 {pct(values, 0.5):7.1f} ms "
