@@ -2,7 +2,10 @@
 (`cluster.lease`) with a fencing token that the database enforces (the `cluster.ports.Fence`
 port, implemented in storage/).
 
-* The new leader claims the database fence with its token before it connects AMI.
+* The new leader claims the database fence with its token before it connects AMI. The
+  claim waits at most a renewal period for the fence's row (a leader frozen inside a
+  fenced commit holds it until the database ends its session); a claim that outlasts
+  the lease does not make a leader.
 * Renewal: every ttl/3. The local view of the lease is measured from *before* each
   renewal was sent, so a leader never believes in a lease longer than Redis grants it.
 * Role changes are published to the listeners registered with `subscribe` (the
@@ -254,6 +257,16 @@ class ClusterController:
             return
         if not await self._claim_fence(token):
             return
+        if self.clock() >= started + self.timing.ttl:
+            # The claim outlasted the lease: another node may hold the lease by now.
+            log.warning(
+                "controller: claiming the fence took %.1f s, longer than the lease; staying"
+                " standby",
+                self.clock() - started,
+            )
+            with contextlib.suppress(*REDIS_FAILURES):
+                await self.lease.release(self.node, token)
+            return
         self.token = token
         self.valid_until = started + self.timing.ttl
         self.role = Role.LEADER
@@ -278,7 +291,8 @@ class ClusterController:
 
     async def _claim_fence(self, token: int) -> bool:
         try:
-            claimed = await self.fence.claim(token, self.node)
+            # Bounded: an old leader frozen inside a fenced commit holds the fence's row.
+            claimed = await self.fence.claim(token, self.node, wait=self.timing.renew_every)
         except FenceUnavailable as exc:
             log.error("controller: cannot record token %d in the database fence: %s", token, exc)
             claimed = False

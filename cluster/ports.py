@@ -29,8 +29,9 @@ class Fence(Protocol):
     async def ensure(self) -> None:
         """Make sure the fence exists (idempotent, safe from many processes)."""
 
-    async def claim(self, token: int, holder: str) -> bool:
-        """Record `token` if newer than the stored one; False if a newer leader holds it."""
+    async def claim(self, token: int, holder: str, *, wait: float | None = None) -> bool:
+        """Record `token` if newer than the stored one; False if a newer leader holds it.
+        `wait`: seconds the claim may wait for a lock on the fence (None: no bound)."""
 
     async def current(self) -> int | None:
         """The stored token (None when the fence was never made)."""

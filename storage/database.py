@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 # a ping on every checkout would cost a round trip per transaction. Once either pool has
 # seen the database go away, every connection pooled before that is pinged too.
 PING_AFTER_IDLE = 10.0
+# PostgreSQL ends a session that sits inside a transaction, waiting for its client, this
+# long. Our transactions never wait on anything but the database and the event loop; a
+# process frozen in the middle of one (SIGSTOP, a stuck VM) would otherwise keep its row
+# locks, among them the fence row a new leader must claim, until TCP gives up.
+IDLE_IN_TRANSACTION_SECONDS = 5.0
 
 
 def async_url(url: str) -> str:
@@ -76,6 +81,7 @@ class Database:
         write_pool: int = 10,
         read_pool: int = 4,
         ping_after_idle: float = PING_AFTER_IDLE,
+        idle_in_transaction: float = IDLE_IN_TRANSACTION_SECONDS,
     ) -> None:
         """`connect_timeout`, `statement_timeout` (PostgreSQL) and `pool_timeout` bound how
         long a call can hang on a database that stopped answering: the caller then gets
@@ -83,7 +89,9 @@ class Database:
         Reads have their own pool of `read_pool` connections (for a file database or
         PostgreSQL), so a read never queues behind the writes' `write_pool` (SQLite: one
         writer connection whatever `write_pool` says). PostgreSQL reads run in autocommit
-        mode: nothing read through `reads` may take a lock or write."""
+        mode: nothing read through `reads` may take a lock or write. PostgreSQL ends a
+        session left idle inside a transaction for `idle_in_transaction` seconds (its
+        locks with it)."""
         self.url = async_url(url)
         self.node = node
         self.dialect = make_url(self.url).get_backend_name()
@@ -103,7 +111,15 @@ class Database:
                 pool_size=write_pool,
                 max_overflow=write_pool,
                 pool_timeout=10.0 if pool_timeout is None else pool_timeout,
-                connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout},
+                connect_args={
+                    "timeout": connect_timeout,
+                    "command_timeout": statement_timeout,
+                    "server_settings": {
+                        "idle_in_transaction_session_timeout": str(
+                            max(1, round(idle_in_transaction * 1000))
+                        )
+                    },
+                },
             )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self.read_engine: AsyncEngine = self.engine

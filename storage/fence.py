@@ -10,6 +10,9 @@ claimed.
   and refuses to commit if the token is no longer ours. The check is a SQLAlchemy
   ``before_commit`` listener on the `Session` class, added once per process when the
   first `FenceStore` is made.
+* A leader frozen between that check and its commit keeps the row locked: the claim
+  waits no longer than it is told (`lock_timeout`), and PostgreSQL ends the frozen
+  session after `storage.database.IDLE_IN_TRANSACTION_SECONDS`, which frees the row.
 * Any failure to reach the database is raised as `cluster.errors.FenceUnavailable`.
 """
 
@@ -67,10 +70,17 @@ class FenceStore:
                 {"name": self.name, "at": utc_now().isoformat()},
             )
 
-    async def claim(self, token: int, holder: str) -> bool:
+    async def claim(self, token: int, holder: str, *, wait: float | None = None) -> bool:
         """Record `token` if it is newer than the stored one; False means a newer leader
-        already claimed the fence (our token is stale from birth)."""
+        already claimed the fence (our token is stale from birth). `wait`: on PostgreSQL,
+        give up (`FenceUnavailable`) after waiting this many seconds for the row, which a
+        fenced commit of the old leader may hold."""
         async with _reaching_the_fence(), self.engine.begin() as conn:
+            if wait is not None and self.postgres:
+                await conn.execute(
+                    text("SELECT set_config('lock_timeout', :ms, true)"),
+                    {"ms": f"{max(1, round(wait * 1000))}ms"},
+                )
             result = await conn.execute(
                 text(
                     "UPDATE controller_fence SET token = :token, holder = :holder,"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,16 +12,18 @@ import pytest
 import redis.asyncio as aioredis
 from cluster_test_support import CuttableProxy, eventually
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from cluster import (
     ClusterController,
+    FenceUnavailable,
     RedisLease,
     Role,
     StaleLeader,
     parse_lease_value,
 )
-from storage.database import async_url
+from storage.database import Database, async_url
 from storage.fence import FenceStore
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -218,6 +221,51 @@ async def test_the_fence_check_raises_inside_the_writers_transaction(
         with pytest.raises(StaleLeader):
             await session.run_sync(lambda sync: fence.check_in(sync, 8))
         await session.run_sync(lambda sync: fence.check_in(sync, 9))
+
+
+async def test_a_claim_waits_no_longer_than_told_for_a_locked_fence(
+    engine: AsyncEngine,
+) -> None:
+    fence = FenceStore(engine, name="fence-" + secrets.token_hex(4))
+    await fence.ensure()
+    async with engine.connect() as old_leader:
+        # The old leader's fence check, and then nothing: its commit never comes.
+        await old_leader.begin()
+        await old_leader.execute(
+            text("SELECT token FROM controller_fence WHERE name = :n FOR SHARE"),
+            {"n": fence.name},
+        )
+        with pytest.raises(FenceUnavailable, match="lock timeout"):
+            async with asyncio.timeout(10):  # unbounded, it would wait here for good
+                await fence.claim(1, "node-b", wait=0.2)
+        await old_leader.rollback()
+    assert await fence.claim(1, "node-b", wait=0.2)
+
+
+async def test_a_leader_frozen_inside_a_fenced_commit_does_not_hold_up_the_takeover(
+    pg_url: str, engine: AsyncEngine, redis_url: str, prefix: str
+) -> None:
+    name = "fence-" + secrets.token_hex(4)
+    await FenceStore(engine, name=name).ensure()
+    # The old leader's database sessions end after a second idle inside a transaction.
+    old_db = Database(pg_url, idle_in_transaction=1.0)
+    frozen = await old_db.engine.connect()
+    await frozen.begin()
+    await frozen.execute(
+        text("SELECT token FROM controller_fence WHERE name = :n FOR SHARE"), {"n": name}
+    )
+    standby = controller(lease_on(redis_url, prefix), FenceStore(engine, name=name), "node-b")
+    await standby.start()
+    try:
+        await eventually(lambda: standby.is_leader, timeout=10)
+        assert await FenceStore(engine, name=name).current() == standby.token
+        with pytest.raises(DBAPIError):  # the frozen commit can no longer go through
+            await frozen.commit()
+    finally:
+        await standby.stop()
+        with contextlib.suppress(Exception):
+            await frozen.close()
+        await old_db.engine.dispose()
 
 
 async def test_standby_takes_over_when_the_leader_stops_and_only_one_leads(

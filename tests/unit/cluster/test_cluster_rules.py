@@ -186,7 +186,7 @@ async def test_while_reclaiming_the_fence_the_new_token_is_claiming() -> None:
         def __init__(self, accept: bool) -> None:
             self.accept = accept
 
-        async def claim(self, token: int, holder: str) -> bool:
+        async def claim(self, token: int, holder: str, *, wait: float | None = None) -> bool:
             seen.append((c.token, c.claiming))
             return self.accept
 
@@ -198,3 +198,39 @@ async def test_while_reclaiming_the_fence_the_new_token_is_claiming() -> None:
     with contextlib.suppress(Exception):  # the refusal path also tidies the lease
         assert not await c._reclaim_fence(6)
     assert (c.token, c.claiming) == (5, None)
+
+
+@pytest.mark.parametrize(("claim_takes", "leads"), [(0.5, True), (3.5, False)])
+async def test_a_claim_that_outlasts_the_lease_makes_no_leader(
+    claim_takes: float, leads: bool
+) -> None:
+    now = [100.0]
+    released: list[int] = []
+
+    class Lease:
+        timing = LeaseTiming(3.0)
+
+        async def acquire(self, holder: str) -> int:
+            return 7
+
+        async def release(self, holder: str, token: int) -> bool:
+            released.append(token)
+            return True
+
+    class Fence:
+        async def claim(self, token: int, holder: str, *, wait: float | None = None) -> bool:
+            assert wait is not None and wait < Lease.timing.ttl
+            now[0] += claim_takes  # an old leader's lock on the fence row held it up
+            return True
+
+    c = ClusterController(
+        lease=Lease(),  # type: ignore[arg-type]
+        fence=Fence(),  # type: ignore[arg-type]
+        node="n1",
+        clock=lambda: now[0],
+    )
+    await c._try_lead()
+    assert (c.role is Role.LEADER, c.is_leader) == (leads, leads)
+    assert released == ([] if leads else [7])
+    if c._lead_task is not None:
+        await c._lead_task
