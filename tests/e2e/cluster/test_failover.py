@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cluster_e2e_harness import Cluster
@@ -48,11 +49,20 @@ def report(title: str, verdict: dict[str, object]) -> None:
         print(f"  {key}: {value if not isinstance(value, list) else len(value)}")
 
 
-def assert_end_state(verdict: dict[str, object]) -> None:
-    assert verdict["missing_records"] == []
-    assert verdict["missing_tickets"] == []
-    assert verdict["duplicated"] == []
-    assert verdict["wrong_screen_pops"] == []
+def assert_end_state(verdict: dict[str, Any], cluster: Cluster) -> None:
+    # A failure shows what each controller logged about the calls it names.
+    named = {
+        c for key in ("missing_records", "missing_tickets", "duplicated") for c in verdict[key]
+    }
+    named |= {call_id for _, call_id in verdict["wrong_screen_pops"]}
+    story = "\n".join(
+        f"== {node.name}\n" + "\n".join(node.log_lines_with(sorted(named))[-60:])
+        for node in cluster.controllers
+    )
+    assert verdict["missing_records"] == [], story
+    assert verdict["missing_tickets"] == [], story
+    assert verdict["duplicated"] == [], story
+    assert verdict["wrong_screen_pops"] == [], story
 
 
 async def test_leader_killed_then_frozen_no_call_lost_or_doubled(
@@ -94,7 +104,7 @@ async def test_leader_killed_then_frozen_no_call_lost_or_doubled(
         await cluster.wait_store_complete(20)
         verdict = await cluster.check_end_state()
         report("end state after SIGKILL and SIGSTOP/SIGCONT:", verdict)
-        assert_end_state(verdict)
+        assert_end_state(verdict, cluster)
         assert ctl1.alive() and ctl2.alive()
     finally:
         await cluster.stop()
@@ -143,7 +153,7 @@ async def test_redis_cut_mid_stream_and_restored(
         await cluster.wait_store_complete(20)
         verdict = await cluster.check_end_state()
         report("end state after a Redis outage:", verdict)
-        assert_end_state(verdict)
+        assert_end_state(verdict, cluster)
         # Screen-pops published after the recovery reach the consoles again.
         last_pop = max((at for _, _, at in cluster.screen_pops()), default=0.0)
         assert last_pop > started
