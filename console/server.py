@@ -69,6 +69,10 @@ class ConsoleServer:
             log_config=None,  # the CLI configures logging once
             lifespan="off",
             ws="websockets-sansio",
+            # Console messages are a few kilobytes of JSON on the hotline's LAN: compression
+            # would cost CPU on the loop and in every browser, and a compressor's memory
+            # per open socket, to save bytes nobody is short of.
+            ws_per_message_deflate=False,
             proxy_headers=False,
             server_header=False,
             # h11 enforces a size limit on the request head; httptools has none.

@@ -122,6 +122,16 @@ async def test_messages_reach_only_their_user(world: h.World, live: h.LiveServer
     assert world.bus.subscriber_count("user:alice") == 0  # closed sockets unsubscribe
 
 
+async def test_console_sockets_are_not_compressed(world: h.World, live: h.LiveServer) -> None:
+    token = await login(live, "alice")
+    url = f"ws://127.0.0.1:{live.port}/ws/console?token={token}"
+    # The client offers permessage-deflate (as browsers do); the server declines it.
+    async with connect(url) as ws:
+        assert "permessage-deflate" in (ws.request.headers.get("Sec-WebSocket-Extensions") or "")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert (await receive(ws))["type"] == "hello"
+
+
 async def test_logged_out_token_cannot_open_a_socket(world: h.World, live: h.LiveServer) -> None:
     token = await login(live, "alice")
     async with httpx.AsyncClient(base_url=live.url) as c:
