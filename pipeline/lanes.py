@@ -6,7 +6,10 @@ stage and each call there is a lane: a queue and a worker that hands the stage t
 call's events one by one, retrying as the stage's `RetryPolicy` says. Lanes of one call
 are independent (the emergency journal never waits for a ticket write the database
 cannot take), and so are the lanes of different calls (one slow write does not hold up
-another caller's pop). A lane ends after its call's `CallEnded`, or when idle.
+another caller's pop). A lane's worker runs only while the lane has events: it ends when
+the queue is empty, and the call's next event starts another. A call that talks for
+twenty minutes between its answer and its end holds no task meanwhile: hundreds of live
+calls leave nothing behind for the garbage collector to scan on the event loop.
 """
 
 from __future__ import annotations
@@ -17,14 +20,12 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from calls import CallEnded, DomainCallEvent
+from calls import DomainCallEvent
 from pipeline.spool import EventSpool, Spooled
 from pipeline.stage import CallEventHandler, Origin, Stage
 
 log = logging.getLogger(__name__)
 
-# A lane lingers this long after its call's last event: a call's events come in bursts.
-LANE_IDLE_SECONDS = 30.0
 # A spooling stage's event not handled within this many seconds goes to the spool (and
 # the call's events behind it): a crash while the database hangs loses none of them.
 SPOOL_AFTER = 1.0
@@ -115,27 +116,17 @@ class CallPipeline:
         return queue
 
     async def _work(self, stage: Stage, key: tuple[str, str], queue: asyncio.Queue[_Item]) -> None:
+        """Hand the lane's events to the stage until the queue is empty. The check and
+        the lane's removal happen with no await between them: an event submitted later
+        finds no lane and starts a new worker, never one that is finishing."""
         try:
-            while True:
-                if not queue.empty():
-                    event, spool_id = queue.get_nowait()
-                else:
-                    # asyncio.timeout, not wait_for: no extra task and no extra turn of the
-                    # loop between an event's arrival and its handler (screen-pop latency).
-                    try:
-                        async with asyncio.timeout(LANE_IDLE_SECONDS):
-                            event, spool_id = await queue.get()
-                    except TimeoutError:
-                        if queue.empty():
-                            return
-                        continue
+            while not queue.empty():
+                event, spool_id = queue.get_nowait()
                 try:
                     await self._run(stage, event, spool_id, queue)
                     self.stats.handled += 1
                 finally:
                     self._done(stage.name, 1)
-                if isinstance(event, CallEnded) and queue.empty():
-                    return
         finally:
             if self._lanes.get(key) is queue:
                 del self._lanes[key]
@@ -285,8 +276,8 @@ class CallPipeline:
             await self.spool.done(spool_id)
 
     async def drain(self, timeout: float | None = None) -> None:
-        """Wait until the pipeline is idle: every lane ended, after its call's `CallEnded`
-        or once idle for a while (a live call keeps its lanes open)."""
+        """Wait until the pipeline is idle: every event submitted so far handled, and
+        every lane's worker ended."""
         await asyncio.wait_for(self._idle.wait(), timeout)
 
     async def _all_settled(self) -> None:
@@ -308,13 +299,12 @@ class CallPipeline:
         return len({call_id for _, call_id in self._workers})
 
     def pending_call_ids(self, stage: str | None = None) -> frozenset[str]:
-        """Calls with a lane open in `stage` (any stage: None)."""
+        """Calls with events waiting or being handled in `stage` (any stage: None)."""
         return frozenset(c for name, c in self._workers if stage is None or name == stage)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Refuse new events, give the ones submitted up to `timeout` to be handled, then
-        end every lane. A live call's lane stays open while idle (see `drain`): waiting for
-        it to end would hold every stop with calls up for the whole `timeout`."""
+        end every lane (the spooled events of a stage still retrying stay spooled)."""
         self._closed = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._all_settled(), timeout)

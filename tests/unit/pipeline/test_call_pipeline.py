@@ -170,10 +170,28 @@ async def test_only_leader_stages_are_fenced() -> None:
     await pipe.settled("tickets", 5)
     await pipe.settled("wallboard", 5)
     assert fenced == ["c1"] and tickets.seen and wallboard.seen
-    assert pipe.active_calls == 1  # the call's lanes stay open until it ends
     pipe.submit(events("c1")[2])
     await pipe.drain(5)
+    assert fenced == ["c1", "c1"] and len(wallboard.seen) == 2
     assert pipe.active_calls == 0
+
+
+async def test_a_live_call_between_its_events_holds_no_task() -> None:
+    tickets = Recorder()
+    pipe = CallPipeline([Stage("tickets", 10, tickets)])
+    started, queued, *rest = events("live")
+    pipe.submit(started)
+    pipe.submit(queued)
+    await pipe.settled("tickets", 5)
+    await asyncio.sleep(0)  # the worker's last step: it finds the lane empty and ends
+    # Talking: no lane, no worker task, nothing pending.
+    assert pipe.active_calls == 0 and pipe.pending_call_ids() == frozenset()
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("tickets-")]
+    for event in rest:  # the next event starts a new worker; the order is kept
+        pipe.submit(event)
+    assert pipe.pending_call_ids("tickets") == {"live"}
+    await pipe.drain(5)
+    assert [k for _, k in tickets.seen] == [type(e).__name__ for e in (started, queued, *rest)]
 
 
 def test_stage_names_are_unique() -> None:
@@ -196,7 +214,7 @@ async def test_stop_with_a_live_call_ends_once_its_events_are_handled() -> None:
     for event in events("live")[:2]:  # no CallEnded: the call is still up
         pipe.submit(event)
     await pipe.settled("tickets", 5)
-    # Its lane stays open while idle, but nothing is left to wait for.
+    # The call is still up, but nothing is left to wait for.
     await asyncio.wait_for(pipe.stop(timeout=10), 2)
     assert [k for _, k in tickets.seen] == ["CallStarted", "CallQueued"]
     assert pipe.active_calls == 0
