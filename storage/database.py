@@ -66,6 +66,11 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
+def _session_settings(idle_in_transaction: float) -> dict[str, str]:
+    """What every PostgreSQL session of ours is started with."""
+    return {"idle_in_transaction_session_timeout": str(max(1, round(idle_in_transaction * 1000)))}
+
+
 class Database:
     """Owns the engine and hands out sessions."""
 
@@ -114,11 +119,7 @@ class Database:
                 connect_args={
                     "timeout": connect_timeout,
                     "command_timeout": statement_timeout,
-                    "server_settings": {
-                        "idle_in_transaction_session_timeout": str(
-                            max(1, round(idle_in_transaction * 1000))
-                        )
-                    },
+                    "server_settings": _session_settings(idle_in_transaction),
                 },
             )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
