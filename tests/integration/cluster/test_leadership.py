@@ -228,13 +228,9 @@ async def test_a_claim_waits_no_longer_than_told_for_a_locked_fence(
 ) -> None:
     fence = FenceStore(engine, name="fence-" + secrets.token_hex(4))
     await fence.ensure()
-    async with engine.connect() as old_leader:
+    async with async_sessionmaker(engine)() as old_leader:
         # The old leader's fence check, and then nothing: its commit never comes.
-        await old_leader.begin()
-        await old_leader.execute(
-            text("SELECT token FROM controller_fence WHERE name = :n FOR SHARE"),
-            {"n": fence.name},
-        )
+        await old_leader.run_sync(lambda sync: fence.check_in(sync, 0))
         with pytest.raises(FenceUnavailable, match="lock timeout"):
             async with asyncio.timeout(10):  # unbounded, it would wait here for good
                 await fence.claim(1, "node-b", wait=0.2)
@@ -249,11 +245,9 @@ async def test_a_leader_frozen_inside_a_fenced_commit_does_not_hold_up_the_takeo
     await FenceStore(engine, name=name).ensure()
     # The old leader's database sessions end after a second idle inside a transaction.
     old_db = Database(pg_url, idle_in_transaction=1.0)
-    frozen = await old_db.engine.connect()
-    await frozen.begin()
-    await frozen.execute(
-        text("SELECT token FROM controller_fence WHERE name = :n FOR SHARE"), {"n": name}
-    )
+    old_fence = FenceStore(old_db.engine, name=name)
+    frozen = old_db.sessions()
+    await frozen.run_sync(lambda sync: old_fence.check_in(sync, 0))  # then it freezes
     standby = controller(lease_on(redis_url, prefix), FenceStore(engine, name=name), "node-b")
     await standby.start()
     try:
