@@ -67,6 +67,14 @@ return n
 """
 
 
+# After a full resync the primary streams writes to the replica only from the replica's
+# first REPLCONF ACK that arrives once the transfer is done; the ACK the replica sends on
+# loading often comes too early, and the next is its periodic one, up to a second later.
+# The first WAIT after a resync can take that long however idle both hosts are.
+REPLICA_ACK_PERIOD_MS = 1000
+DEFAULT_WAIT_MS = 2 * REPLICA_ACK_PERIOD_MS
+
+
 class RedisJournalReplica:
     """`fallback.ports.JournalReplica` on a Redis primary whose replicas confirm by WAIT."""
 
@@ -76,7 +84,7 @@ class RedisJournalReplica:
         *,
         prefix: str = "hotline",
         replicas: int = 1,
-        wait_ms: int = 1000,
+        wait_ms: int = DEFAULT_WAIT_MS,
         socket_timeout: float = 2.0,
     ) -> None:
         if replicas < 0:

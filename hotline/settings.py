@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from fallback.replica import DEFAULT_WAIT_MS as JOURNAL_WAIT_MS
 from routing.domain.levels import SlaPolicy
 from supervision.config import SupervisionConfig
 from translations import DEFAULT_LANGUAGE, check_language
@@ -49,10 +50,11 @@ class Settings(BaseSettings):
     # The emergency journal's second copy (docs/deployment.md): a Redis primary with
     # `appendfsync always` whose replicas confirm each write by WAIT; unset = this host
     # only. Paper numbers then come from its shared counter. `journal_replicas` replicas
-    # must confirm within `journal_wait_ms`, or nothing is acknowledged on the record.
+    # must confirm within `journal_wait_ms`, or nothing is acknowledged on the record; the
+    # default outlasts the second a replica that has just resynced takes to confirm.
     journal_redis_url: str | None = None
     journal_replicas: int = Field(1, ge=0, le=10)
-    journal_wait_ms: int = Field(1000, ge=10, le=60_000)
+    journal_wait_ms: int = Field(JOURNAL_WAIT_MS, ge=10, le=60_000)
     sounds_dir: Path = Path("./sounds")
     # Call recordings: where the PBX's MixMonitor files are readable (docs/asterisk.md),
     # kept this many days (0 = for ever), and whether callers hear that calls are recorded.

@@ -3,7 +3,7 @@ replicated emergency journal: `appendonly yes`, `appendfsync always` on both, ea
 its own directory under `workdir`, on free loopback ports.
 
     pair = RedisPair(tmp_path)
-    pair.start()            # primary, then the replica, waits until it is in sync
+    pair.start()            # primary, then the replica; waits until it confirms writes
     pair.stop_replica()     # SIGKILL: WAIT now reports 0 replicas
     pair.start_replica()
     pair.stop()
@@ -30,15 +30,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _command(port: int, *args: str) -> str:
-    """One command over RESP, the answer as text (no client library: this runs before
-    the test's event loop)."""
+def _encode(*args: str) -> bytes:
     parts = [f"*{len(args)}\r\n".encode()]
     for arg in args:
         data = arg.encode()
         parts.append(f"${len(data)}\r\n".encode() + data + b"\r\n")
+    return b"".join(parts)
+
+
+def _command(port: int, *args: str) -> str:
+    """One command over RESP, the answer as text (no client library: this runs before
+    the test's event loop)."""
     with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-        sock.sendall(b"".join(parts))
+        sock.sendall(_encode(*args))
         data = b""
         while b"\r\n" not in data:
             chunk = sock.recv(65536)
@@ -55,6 +59,20 @@ def _command(port: int, *args: str) -> str:
                 rest += chunk
             return rest[:size].decode(errors="replace")
     return data.decode(errors="replace")
+
+
+def _replicas_confirming_a_write(port: int, wait_ms: int) -> int:
+    """Write a scratch key and WAIT for one replica, on one connection (WAIT counts the
+    replicas that have this connection's own last write)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait_ms / 1000 + 2) as sock:
+        sock.sendall(_encode("INCR", "testkit:in-sync") + _encode("WAIT", "1", str(wait_ms)))
+        data = b""
+        while data.count(b"\r\n") < 2:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise OSError("redis-server closed the connection")
+            data += chunk
+    return int(data.split(b"\r\n")[1].removeprefix(b":"))
 
 
 class RedisServer:
@@ -138,6 +156,9 @@ class RedisPair:
         self.wait_in_sync()
 
     def wait_in_sync(self, timeout: float = 15.0) -> None:
+        """Return once the replica confirms a write by WAIT. "Online" is not enough: the
+        primary streams writes to a replica that has just synced only from its next
+        periodic ACK, up to a second later (`fallback.replica.REPLICA_ACK_PERIOD_MS`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             primary = self.primary.info("replication")
@@ -146,9 +167,13 @@ class RedisPair:
                 and "state=online" in primary
                 and "master_link_status:up" in self.replica.info("replication")
             ):
-                return
+                break
             time.sleep(0.05)
-        raise RuntimeError("the Redis replica did not reach its primary")
+        else:
+            raise RuntimeError("the Redis replica did not reach its primary")
+        left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        if _replicas_confirming_a_write(self.primary.port, left_ms) < 1:
+            raise RuntimeError("the Redis replica did not confirm a write")
 
     def stop_replica(self) -> None:
         self.replica.kill()
