@@ -508,6 +508,16 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                     if v
                 )
             )
+        if r.slowest_pops:
+            console.print(
+                f"{r.db}: slowest pops, ms (legs in order): "
+                + "; ".join(
+                    f"{pop['pop']:.1f} ("
+                    + " + ".join(f"{v:.1f}" for leg, v in pop.items() if leg != "pop")
+                    + ")"
+                    for pop in r.slowest_pops
+                )
+            )
         p99 = pct(r.latencies_ms, 0.99) if r.latencies_ms else float("inf")
         if r.db.endswith("steady"):
             verdicts = [("pop p99 <= 10 ms", p99 <= 10)]

@@ -100,14 +100,32 @@ class Stamps:
     ) -> None:
         """Per phase: queue join -> ticket, and the pop's three legs (`received_at`: when
         the agent's websocket client got each call's pop)."""
+        legs = {
+            "AgentConnect -> tracker": (connect_at, self.tracked_at),
+            "tracker -> bus": (self.tracked_at, self.published_at),
+            "bus -> agent": (self.published_at, received_at),
+        }
         for result in results:
             ids = result.call_ids
             result.ticket_ms = span(queued_at, self.ticketed_at, ids)
-            result.legs_ms = {
-                "AgentConnect -> tracker": span(connect_at, self.tracked_at, ids),
-                "tracker -> bus": span(self.tracked_at, self.published_at, ids),
-                "bus -> agent": span(self.published_at, received_at, ids),
+            result.legs_ms = {leg: span(*ends, ids) for leg, ends in legs.items()}
+            # Where the slowest pops spent their time: a p99 made of one-off stalls shows
+            # them in different legs, a slow leg shows in every one.
+            totals = {
+                c: (received_at[c] - connect_at[c]) * 1000
+                for c in ids
+                if c in connect_at and c in received_at
             }
+            slowest = sorted(totals, key=totals.__getitem__, reverse=True)[:3]
+            result.slowest_pops = [
+                {"pop": totals[c]}
+                | {
+                    leg: (end[c] - start[c]) * 1000
+                    for leg, (start, end) in legs.items()
+                    if c in start and c in end
+                }
+                for c in slowest
+            ]
 
     def print_profile(self) -> None:
         for key, values in sorted(self.handler_ms.items()):

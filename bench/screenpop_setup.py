@@ -150,6 +150,8 @@ class Result:
     # The pop's latency in three legs: AgentConnect written -> CallAnswered out of the
     # tracker -> screen_pop on the bus -> received by the agent's websocket client.
     legs_ms: dict[str, list[float]] = field(default_factory=dict)
+    # The three slowest pops, each its total ("pop") and its legs, in ms.
+    slowest_pops: list[dict[str, float]] = field(default_factory=list)
     call_ids: list[str] = field(default_factory=list)
     ticket_ms: list[float] = field(default_factory=list)  # queue join -> ticket written
     advice_timeouts: int = 0

@@ -99,8 +99,9 @@ class Settings(BaseSettings):
     db_write_pool: int = Field(10, ge=1, le=200)
     db_read_pool: int = Field(8, ge=1, le=200)
     # Once the site cache is warm, the heap built at start is frozen out of the cyclic
-    # garbage collector's scans (lifecycle.SettledHeap): no 100-200 ms full-collection
-    # pauses of the event loop under traffic.
+    # garbage collector's scans, and full collections come 10 times less often
+    # (lifecycle.SettledHeap): no 100-200 ms full-collection pauses of the event loop
+    # under traffic, and the remaining 10-30 ms ones every few minutes.
     gc_freeze: bool = True
     # The event loop `serve` and `demo` run on. On uvloop (libuv) the controller spent
     # 11-18 % less CPU per call in bench/screenpop.py; asyncio's stays the default until
