@@ -67,12 +67,15 @@ async def console_socket(websocket: WebSocket) -> None:
         runtime.deps.heartbeat.heartbeat(f"console:{user.username}", runtime.deps.clock())
     log.info("console websocket open for %s", user.username)
     try:
+        # Read back from the PBX the first time: the page shows the hello's state, and
+        # what this process knows may be older than the PBX (a restart, the demo).
+        agent_state = await runtime.agents.current_state(user)
         await websocket.send_json(
             {
                 "type": "hello",
                 "username": user.username,
                 "role": user.role.value,
-                "agent_state": runtime.agents.state_of(user.username).value,
+                "agent_state": agent_state.value,
                 "emergency": _emergency_brief(runtime.deps.emergency.status()),
             }
         )

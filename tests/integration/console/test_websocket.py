@@ -202,3 +202,16 @@ async def test_sockets_of_a_session_ended_without_a_word_close_at_the_next_pass(
         assert runtime.rechecks.watched == 0
     finally:
         await h.stop_server(server, task)
+
+
+async def test_the_hello_reads_the_agents_state_back_from_the_pbx(
+    world: h.World, live: h.LiveServer
+) -> None:
+    # The PBX already has alice paused (made so elsewhere, or before a restart): the page's
+    # hello must say so, not what this process happens to know.
+    await world.pbx.queue_add("hotline-main", "PJSIP/1001", member_name="alice")
+    await world.pbx.queue_pause("PJSIP/1001", True)
+    token = await login(live, "alice")
+    async with connect(f"ws://127.0.0.1:{live.port}/ws/console?token={token}") as ws:
+        hello = await receive(ws)
+    assert hello["type"] == "hello" and hello["agent_state"] == "paused"
