@@ -339,12 +339,16 @@ class AmiClient(Manager, PbxCommands):  # type: ignore[misc]
 
     async def resync(self) -> None:
         """Rebuild the picture of live calls and queues from the PBX."""
+        known = set(self.tracker.calls) if self.tracker is not None else set()
         channels = await self.send_action("CoreShowChannels")
         if self.tracker is not None:
             adopted = self.tracker.resync(
-                ResyncChannel.from_message(m)
-                for m in channels.events
-                if m.event == "CoreShowChannel"
+                (
+                    ResyncChannel.from_message(m)
+                    for m in channels.events
+                    if m.event == "CoreShowChannel"
+                ),
+                known_when_asked=known,
             )
             for call in adopted:
                 for name in (

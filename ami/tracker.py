@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from ami import events as ev
@@ -418,12 +418,17 @@ class CallTracker:
 
     # --- resynchronisation after a reconnect ----------------------------------------------
 
-    def resync(self, channels: Iterable[ResyncChannel]) -> list[TrackedCall]:
+    def resync(
+        self, channels: Iterable[ResyncChannel], *, known_when_asked: Collection[str] | None = None
+    ) -> list[TrackedCall]:
         """Reconcile with the PBX's list of live channels (CoreShowChannels).
 
         * Known calls with no live channel ended while we were away: they are closed
           with the best outcome we can infer (connected → answered; waiting → abandoned,
-          so the caller gets a callback; in IVR → ivr_hangup).
+          so the caller gets a callback; in IVR → ivr_hangup). Only the calls in
+          `known_when_asked` (the tracker's calls when the list was asked for; None: all)
+          can be: a call that started while the list was on its way is missing from it
+          but live by its own events.
         * Calls that progressed while we were away (the agent answered) get the domain
           events they missed, marked `resynced`.
         * Live hotline calls we never saw are adopted.
@@ -433,7 +438,8 @@ class CallTracker:
         for call in list(self.calls.values()):
             found = live.get(call.call_id)
             if found is None:
-                self._close_vanished(call)
+                if known_when_asked is None or call.call_id in known_when_asked:
+                    self._close_vanished(call)
             else:
                 self._rebind(call, found)
                 self._catch_up(call, found)

@@ -136,3 +136,16 @@ def test_channels_missing_from_the_list_are_forgotten() -> None:
     run.feed("Hangup", CALLER, CALL_ID)
     [end] = run.of(CallEnded)
     assert end.call_id == CALL_ID and not run.tracker.calls
+
+
+def test_a_call_that_started_while_the_list_was_asked_for_stays_live() -> None:
+    # The list was taken before the caller's channel existed; its Newchannel came in
+    # before the list's end. The call is live by its own events, not vanished.
+    run = Run()
+    run.feed("Newchannel", CALLER, CALL_ID)
+    assert run.tracker.resync([], known_when_asked=set()) == []
+    assert run.of(CallEnded) == []
+    assert run.tracker.calls[CALL_ID].state is CallState.IN_IVR
+    # A call that was known when the list was asked for, and is not in it, did end.
+    run.tracker.resync([], known_when_asked={CALL_ID})
+    assert [e.call.outcome for e in run.of(CallEnded)] == ["ivr_hangup"]
