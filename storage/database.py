@@ -66,9 +66,14 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
+def pg_milliseconds(seconds: float) -> int:
+    """A PostgreSQL timeout setting in ms: at least 1 (0 would turn the timeout off)."""
+    return max(1, round(seconds * 1000))
+
+
 def _session_settings(idle_in_transaction: float) -> dict[str, str]:
     """What every PostgreSQL session of ours is started with."""
-    return {"idle_in_transaction_session_timeout": str(max(1, round(idle_in_transaction * 1000)))}
+    return {"idle_in_transaction_session_timeout": str(pg_milliseconds(idle_in_transaction))}
 
 
 class Database:

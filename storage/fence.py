@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from calls.clock import utc_now
 from cluster.errors import FenceUnavailable, StaleLeader
 from cluster.ports import TokenHolder
+from storage.database import pg_milliseconds
 
 _DB_FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
 
@@ -79,7 +80,7 @@ class FenceStore:
             if wait is not None and self.postgres:
                 await conn.execute(
                     text("SELECT set_config('lock_timeout', :ms, true)"),
-                    {"ms": f"{max(1, round(wait * 1000))}ms"},
+                    {"ms": f"{pg_milliseconds(wait)}ms"},
                 )
             result = await conn.execute(
                 text(
